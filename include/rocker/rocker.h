@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef ROCKER_ROCKER_H
+#define ROCKER_ROCKER_H
+
+/*
+ * librocker_client — run a callback inside a fresh rocker built by rockerd.
+ *
+ * The caller must be root (rockerd serves root peers only, and joining the
+ * rocker's namespaces needs CAP_SYS_ADMIN). The library talks to rockerd over
+ * AF_UNIX at /run/rocker/rockerd.sock; the environment variable ROCKER_SOCKET
+ * overrides the path, ROCKER_TIMEOUT_MS the reply timeout (default 10000).
+ *
+ * Thread safety: every function may be called from any thread; the error text
+ * of ROCKER_last_error() is kept per thread.
+ */
+
+#include <rocker/err_no.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ROCKER_PUBLIC __attribute__ ((visibility("default")))
+
+//! 所有接口均返回此结构体
+//! NOTE: 返回的是实体数据, 不是指针
+//-
+//@ err_no: self-descriptive error number
+//@ guard_pid: rocker内部的1号进程, 在rocker外部的PID
+//@ guard_pname: rocker中的1号进程名称, 此名称随机生成, 服务端确保无重复
+//@ app_pid: 用户请求执行的动作(app)所在的进程PID
+//
+// Every call returns this struct by value.
+//   err_no      ROCKER_ERR_success or the reason of the failure
+//   app_pid     PID (in the caller's PID namespace) of the process running
+//               the callback; it is a child of the caller: waitpid() it
+//   guard_pid   PID 1 of the rocker, as seen from outside
+//   guard_pname the guard's process name: random, 15 characters, unique
+//               among live guards, NUL-terminated
+// Fields that do not apply to a call, or to a failure, are 0 / empty.
+typedef struct {
+    ROCKER_ERR err_no;
+    int app_pid;
+    int guard_pid;
+    char guard_pname[16];
+} RockerResult;
+
+//! rocker_client与rocker_server的交互数据结构
+//-
+//@ app_id: APP uuid
+//@ uid: App 进程的 euid
+//@ gid: App 进程的 egid
+//@ app_pkg_path: App 源文件的路径, 如 /apps/xx.squashfs
+//@ app_exec_dir: App 的执行路径, 即 app_pkg_path 的挂载路径
+//@ app_data_dir: App 写出的所有数据的存储位置(最上层路径)
+//@ app_overlay_dirs[16]: 需要为 App 做 overlay 层的顶层目录, 如 /var 等, 最多 16 个
+//
+// All paths are absolute and normalised (no "." or ".." components, no
+// repeated or trailing slash). Unused overlay slots are NULL; the first NULL
+// ends the list. The strings are only read during the call.
+//
+// app_data_dir serves one live rocker at a time: a request naming the data dir
+// of a live rocker fails with ROCKER_ERR_build_rocker_failed and a reason that
+// names the live guard. A request made right after that rocker's guard was
+// killed waits (bounded) for its teardown and then succeeds.
+typedef struct {
+    int app_id;
+    int uid;
+    int gid;
+
+    char *app_pkg_path;
+    char *app_exec_dir;
+    char *app_data_dir;
+    char *app_overlay_dirs[16];
+} RockerRequest;
+
+//! 请求创建新rocker, 并在其中运行指定函数的API.
+//! 返回RockerResult结构体(NOTE: 不是指针)
+//-
+//@ req[in]: 创建新rocker所需的配置数据
+//@ app[in]: rocker创建成功后, 需要在其中执行的函数
+//@ app_args[in]: 传递给app函数的参数
+//
+// Asks rockerd for a new rocker and runs app(app_args) inside it, in a new
+// process that is a child of the caller (waitpid(res.app_pid, ...) works and
+// its exit status is app's return value). That process runs as req->uid /
+// req->gid with no supplementary groups, no capabilities, no_new_privs, cwd
+// "/", and every fd >= 3 close-on-exec. The caller's own namespaces,
+// credentials and fds are unchanged. The rocker lives until its guard is
+// killed (kill(res.guard_pid, SIGKILL) or ROCKER_kill_rocker()).
+// On failure err_no tells the phase and ROCKER_last_error() the reason; the
+// rocker built for the request, if any, has been torn down.
+RockerResult
+ROCKER_enter_rocker(RockerRequest *req, int (*app) (void *), void *app_args)
+__attribute__ ((visibility("default")));
+
+//! 获取指定进程的名称, 取自'/proc/<PID>/stat'
+//! 客户端给guard进程发信号之前, 需要与创建rocker时返回的原始名称进行对比,
+//! 确认PID没有被重用, 以避免误操作
+//-
+//@ pid[in]: 目标进程的PID
+//
+// Fills guard_pname with the name of process pid (from /proc/<pid>/stat, so
+// names holding spaces or parentheses are read correctly) and guard_pid with
+// pid. ROCKER_ERR_get_guardname_failed if the process does not exist or pid
+// is not positive.
+RockerResult
+ROCKER_get_guardname(int pid)
+__attribute__ ((visibility("default")));
+
+//! 返回一个新的 RockerRequest 实例
+//
+// A blank request: ids 0, every pointer NULL.
+RockerRequest
+ROCKER_request_new(void)
+__attribute__ ((visibility("default")));
+
+/* ---- Extensions beyond the seed API ---------------------------------- */
+
+// Human-readable reason of the last failed ROCKER_* call made by this thread
+// (the daemon's own text for ROCKER_ERR_build_rocker_failed), or "" if the
+// last call succeeded. The string belongs to the library and stays valid until
+// the thread's next ROCKER_* call.
+ROCKER_PUBLIC const char *ROCKER_last_error(void);
+
+// Static name of an error number, e.g. "build_rocker_failed".
+ROCKER_PUBLIC const char *ROCKER_strerror(ROCKER_ERR err);
+
+// Sends signal sig to the guard guard_pid, but only if that process is still
+// the guard named guard_pname: the name is checked through a pidfd, so a
+// reused PID is never signalled. ROCKER_ERR_success on delivery,
+// ROCKER_ERR_get_guardname_failed if the process is gone or has another name,
+// ROCKER_ERR_param_invalid for bad arguments, ROCKER_ERR_sys otherwise.
+ROCKER_PUBLIC RockerResult ROCKER_kill_rocker(int guard_pid, const char *guard_pname, int sig);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ROCKER_ROCKER_H */

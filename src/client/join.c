@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The caller must not change: not its namespaces, credentials, fds, signal
+ * state nor its children's list beyond the one app process. So the joining is
+ * done in a forked helper, and the app is created from there with
+ * CLONE_PARENT, which makes it the caller's child: the caller can waitpid()
+ * it and gets SIGCHLD for it (the helper's own exit signal).
+ *
+ * After fork() only async-signal-safe work is done until app() runs: raw
+ * syscalls and the libcap calls on a cap_t allocated before the fork.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "join.h"
+#include "lasterr.h"
+#include "macro.h"
+
+#define ROCKER_NAMESPACES (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)
+
+enum {
+        STAGE_OK,
+        STAGE_SETNS,
+        STAGE_CLONE,
+};
+
+/* What the helper reports to the caller through a pipe. */
+typedef struct HelperReport {
+        int32_t stage;
+        int32_t error;    /* errno */
+        int32_t app_pid;
+} HelperReport;
+
+static void report(int fd, int32_t stage, int32_t error, int32_t app_pid) {
+        HelperReport rep = { .stage = stage, .error = error, .app_pid = app_pid };
+
+        (void) !write(fd, &rep, sizeof rep);
+}
+
+/* In the app process: become the app's user, with nothing more. Any failure
+ * here ends the process with status 127, before app() could run. */
+static void become_app(uid_t uid, gid_t gid, cap_t empty) {
+        if (chdir("/") < 0)
+                _exit(127);
+        /* Its own session: no controlling terminal, so no TIOCSTI into the
+         * launcher's. */
+        if (setsid() < 0)
+                _exit(127);
+        /* The bounding set needs CAP_SETPCAP: drop it while we have it. */
+        for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+                if (cap_drop_bound((cap_value_t) cap) < 0 && errno != EINVAL)
+                        _exit(127);
+        if (cap_reset_ambient() < 0)
+                _exit(127);
+        /* Raw syscalls: glibc's wrappers would try to synchronise threads
+         * this process (a raw clone) does not know the state of. */
+        if (syscall(SYS_setgroups, 0, NULL) < 0 ||
+            syscall(SYS_setresgid, gid, gid, gid) < 0 ||
+            syscall(SYS_setresuid, uid, uid, uid) < 0)
+                _exit(127);
+        if (cap_set_proc(empty) < 0)
+                _exit(127);
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                _exit(127);
+        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+                _exit(127);
+}
+
+_Noreturn static void helper(int pidfd, int report_fd, uid_t uid, gid_t gid, int (*app)(void *), void *app_args,
+                             int close_in_app, cap_t empty) {
+        struct clone_args args;
+        long pid;
+
+        safe_close(close_in_app);
+        if (setns(pidfd, ROCKER_NAMESPACES) < 0) {
+                report(report_fd, STAGE_SETNS, errno, 0);
+                _exit(1);
+        }
+        /* CLONE_PARENT requires exit_signal 0: the child inherits ours. */
+        memset(&args, 0, sizeof args);
+        args.flags = CLONE_PARENT;
+        pid = syscall(SYS_clone3, &args, sizeof args);
+        if (pid < 0) {
+                report(report_fd, STAGE_CLONE, errno, 0);
+                _exit(1);
+        }
+        if (pid == 0) {
+                int r;
+
+                safe_close(report_fd);
+                safe_close(pidfd);
+                become_app(uid, gid, empty);
+                r = app(app_args);
+                fflush(NULL);
+                _exit(r);
+        }
+        report(report_fd, STAGE_OK, 0, (int32_t) pid);
+        _exit(0);
+}
+
+ROCKER_ERR join_and_spawn(int pidfd, uid_t uid, gid_t gid, int (*app)(void *), void *app_args,
+                          int close_in_app, pid_t *ret_app_pid) {
+        _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
+        HelperReport rep = {};
+        int fds[2], status;
+        cap_t empty;
+        pid_t helper_pid;
+        ssize_t n;
+
+        empty = cap_init();  /* all clear */
+        if (!empty) {
+                lasterr_set("cap_init: %s", strerror(errno));
+                return ROCKER_ERR_sys;
+        }
+        if (pipe2(fds, O_CLOEXEC) < 0) {
+                lasterr_set("pipe2: %s", strerror(errno));
+                cap_free(empty);
+                return ROCKER_ERR_sys;
+        }
+        rfd = fds[0];
+        wfd = fds[1];
+
+        /* Whatever the caller has buffered must not be written twice. */
+        fflush(NULL);
+        helper_pid = fork();
+        if (helper_pid < 0) {
+                lasterr_set("fork: %s", strerror(errno));
+                cap_free(empty);
+                return ROCKER_ERR_app_exec_failed;
+        }
+        if (helper_pid == 0) {
+                rfd = safe_close(rfd);
+                helper(pidfd, wfd, uid, gid, app, app_args, close_in_app, empty);
+        }
+        wfd = safe_close(wfd);
+        cap_free(empty);
+
+        do
+                n = read(rfd, &rep, sizeof rep);
+        while (n < 0 && errno == EINTR);
+        /* The helper is ours to reap; the caller's SIGCHLD handler may have
+         * beaten us to it (ECHILD), which is fine. */
+        while (waitpid(helper_pid, &status, 0) < 0 && errno == EINTR)
+                ;
+
+        if (n != (ssize_t) sizeof rep) {
+                lasterr_set("the join helper died before reporting");
+                return ROCKER_ERR_app_exec_failed;
+        }
+        if (rep.stage == STAGE_SETNS) {
+                lasterr_set("cannot join the rocker's namespaces: setns: %s", strerror(rep.error));
+                return ROCKER_ERR_enter_rocker_failed;
+        }
+        if (rep.stage == STAGE_CLONE) {
+                lasterr_set("cannot create the app process: clone3: %s", strerror(rep.error));
+                return ROCKER_ERR_app_exec_failed;
+        }
+        *ret_app_pid = (pid_t) rep.app_pid;
+        return ROCKER_ERR_success;
+}

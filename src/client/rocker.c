@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/* The public API: ROCKER_* (include/rocker/rocker.h). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
+
+#include <rocker/rocker.h>
+
+#include "join.h"
+#include "lasterr.h"
+#include "macro.h"
+#include "proto.h"
+#include "transport.h"
+#include "util.h"
+
+static RockerResult result(ROCKER_ERR err) {
+        return (RockerResult) { .err_no = err };
+}
+
+/* The client checks the syntax too, so that a bad request fails before any
+ * socket is opened; rockerd checks everything again. */
+static int check_request(const RockerRequest *req, int (*app)(void *), ProtoEnter *ret) {
+        const char *reason;
+        ProtoEnter e = {};
+
+        if (!req) {
+                lasterr_set("req: NULL");
+                return -EINVAL;
+        }
+        if (!app) {
+                lasterr_set("app: NULL");
+                return -EINVAL;
+        }
+        if (req->uid < 0 || req->gid < 0) {
+                lasterr_set("%s: %d is negative", req->uid < 0 ? "uid" : "gid", req->uid < 0 ? req->uid : req->gid);
+                return -EINVAL;
+        }
+#define CHECK(field)                                                                          \
+        if (path_check(req->field, PROTO_PATH_MAX, &reason) < 0) {                            \
+                lasterr_set(#field ": \"%.256s\" is %s", req->field ? req->field : "", reason); \
+                return -EINVAL;                                                               \
+        }
+        CHECK(app_pkg_path);
+        CHECK(app_exec_dir);
+        CHECK(app_data_dir);
+#undef CHECK
+        for (size_t i = 0; i < ELEMENTSOF(req->app_overlay_dirs) && req->app_overlay_dirs[i]; i++) {
+                if (path_check(req->app_overlay_dirs[i], PROTO_PATH_MAX, &reason) < 0) {
+                        lasterr_set("app_overlay_dirs[%zu]: \"%.256s\" is %s", i, req->app_overlay_dirs[i], reason);
+                        return -EINVAL;
+                }
+                e.overlay_dirs[i] = req->app_overlay_dirs[i];
+                e.n_overlay_dirs = i + 1;
+        }
+        e.app_id = req->app_id;
+        e.uid = req->uid;
+        e.gid = req->gid;
+        e.pkg_path = req->app_pkg_path;
+        e.exec_dir = req->app_exec_dir;
+        e.data_dir = req->app_data_dir;
+        *ret = e;
+        return 0;
+}
+
+RockerResult ROCKER_enter_rocker(RockerRequest *req, int (*app)(void *), void *app_args) {
+        _cleanup_close_ int sock = -EBADF, pidfd = -EBADF;
+        ProtoReply reply = {};
+        ProtoEnter e;
+        RockerResult res = {};
+        ROCKER_ERR err;
+        pid_t app_pid;
+
+        lasterr_clear();
+        if (check_request(req, app, &e) < 0)
+                return result(ROCKER_ERR_param_invalid);
+
+        sock = transport_send_enter(&e, &err);
+        if (sock < 0)
+                return result(err);
+        err = transport_recv_reply(sock, &reply, &pidfd);
+        if (err != ROCKER_ERR_success)
+                return result(err);  /* closing sock tears down anything built */
+
+        err = join_and_spawn(pidfd, (uid_t) req->uid, (gid_t) req->gid, app, app_args, sock, &app_pid);
+        if (err != ROCKER_ERR_success) {
+                /* Nobody will use this rocker: end it now rather than when
+                 * rockerd notices the closed connection. */
+                (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+                return result(err);
+        }
+        /* The rocker is the caller's from here; if the ack is lost, rockerd
+         * would kill the rocker when sock closes, so it must go through. */
+        if (transport_send_ack(sock) < 0) {
+                lasterr_set("cannot confirm the join to rockerd: %s", strerror(errno));
+                (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+                res.err_no = ROCKER_ERR_send_req_failed;
+                res.app_pid = app_pid;  /* killed with the rocker; still the caller's to reap */
+                return res;
+        }
+
+        res.err_no = ROCKER_ERR_success;
+        res.app_pid = app_pid;
+        res.guard_pid = reply.guard_pid;
+        memcpy(res.guard_pname, reply.guard_name, sizeof res.guard_pname);
+        return res;
+}
+
+RockerResult ROCKER_get_guardname(int pid) {
+        RockerResult res = {};
+        int r;
+
+        lasterr_clear();
+        r = proc_get_name(pid, res.guard_pname, NULL);
+        if (r < 0) {
+                lasterr_set("cannot read the name of pid %d: %s", pid, strerror(-r));
+                return result(ROCKER_ERR_get_guardname_failed);
+        }
+        res.err_no = ROCKER_ERR_success;
+        res.guard_pid = pid;
+        return res;
+}
+
+RockerRequest ROCKER_request_new(void) {
+        return (RockerRequest) {};
+}
+
+const char *ROCKER_last_error(void) {
+        return lasterr_get();
+}
+
+const char *ROCKER_strerror(ROCKER_ERR err) {
+        switch (err) {
+        case ROCKER_ERR_unknown:               return "unknown";
+        case ROCKER_ERR_success:               return "success";
+        case ROCKER_ERR_sys:                   return "sys";
+        case ROCKER_ERR_param_invalid:         return "param_invalid";
+        case ROCKER_ERR_server_unaddr_invalid: return "server_unaddr_invalid";
+        case ROCKER_ERR_gen_local_addr_failed: return "gen_local_addr_failed";
+        case ROCKER_ERR_send_req_failed:       return "send_req_failed";
+        case ROCKER_ERR_recv_resp_failed:      return "recv_resp_failed";
+        case ROCKER_ERR_build_rocker_failed:   return "build_rocker_failed";
+        case ROCKER_ERR_enter_rocker_failed:   return "enter_rocker_failed";
+        case ROCKER_ERR_app_exec_failed:       return "app_exec_failed";
+        case ROCKER_ERR_get_guardname_failed:  return "get_guardname_failed";
+        }
+        return "unknown";
+}
+
+RockerResult ROCKER_kill_rocker(int guard_pid, const char *guard_pname, int sig) {
+        _cleanup_close_ int pidfd = -EBADF;
+        char name[16];
+        int r;
+
+        lasterr_clear();
+        if (guard_pid <= 0 || !guard_pname || sig < 0 || sig >= _NSIG) {
+                lasterr_set("invalid guard pid, name or signal");
+                return result(ROCKER_ERR_param_invalid);
+        }
+        /* Hold the process first, then check its name: a live process keeps
+         * its PID, so if the signal below finds it alive, the name read was
+         * its own. */
+        pidfd = pidfd_open(guard_pid, 0);
+        if (pidfd < 0) {
+                r = errno;
+                lasterr_set("guard pid %d: %s", guard_pid, strerror(r));
+                return result(r == ESRCH ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys);
+        }
+        r = proc_get_name(guard_pid, name, NULL);
+        if (r < 0 || strncmp(name, guard_pname, sizeof name) != 0) {
+                lasterr_set("pid %d is not the guard \"%.15s\" (%s)", guard_pid, guard_pname,
+                            r < 0 ? strerror(-r) : name);
+                return result(ROCKER_ERR_get_guardname_failed);
+        }
+        if (pidfd_send_signal(pidfd, sig, NULL, 0) < 0) {
+                r = errno;
+                lasterr_set("signal guard pid %d: %s", guard_pid, strerror(r));
+                return result(r == ESRCH ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys);
+        }
+        return (RockerResult) { .err_no = ROCKER_ERR_success, .guard_pid = guard_pid };
+}

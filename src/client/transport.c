@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fdpass.h"
+#include "lasterr.h"
+#include "macro.h"
+#include "transport.h"
+
+#define DEFAULT_SOCKET "/run/rocker/rockerd.sock"
+#define DEFAULT_TIMEOUT_MS 30000
+
+static int timeout_ms(void) {
+        const char *e = getenv("ROCKER_TIMEOUT_MS");
+        char *end;
+        long v;
+
+        if (!e || !*e)
+                return DEFAULT_TIMEOUT_MS;
+        errno = 0;
+        v = strtol(e, &end, 10);
+        if (errno || *end || v <= 0 || v > 3600 * 1000)
+                return DEFAULT_TIMEOUT_MS;
+        return (int) v;
+}
+
+int transport_send_enter(const ProtoEnter *enter, ROCKER_ERR *ret_err) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        const char *path = getenv("ROCKER_SOCKET");
+        int ms = timeout_ms();
+        struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+        size_t len;
+        int r;
+
+        if (!path || !*path)
+                path = DEFAULT_SOCKET;
+        r = proto_encode_enter(enter, &buf, &len);
+        if (r < 0) {
+                *ret_err = ROCKER_ERR_param_invalid;
+                lasterr_set("cannot encode the request: %s", r == -EMSGSIZE ? "too large" :
+                            r == -EINVAL ? "a string is not valid UTF-8" : strerror(-r));
+                return -1;
+        }
+        if (strlen(path) >= sizeof sa.sun_path) {
+                *ret_err = ROCKER_ERR_server_unaddr_invalid;
+                lasterr_set("socket path \"%s\" is too long", path);
+                return -1;
+        }
+        strcpy(sa.sun_path, path);
+
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+                *ret_err = ROCKER_ERR_gen_local_addr_failed;
+                lasterr_set("socket(AF_UNIX, SOCK_SEQPACKET): %s", strerror(errno));
+                return -1;
+        }
+        /* Bounds connect() (a full backlog) and send() alike. */
+        if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
+                *ret_err = ROCKER_ERR_gen_local_addr_failed;
+                lasterr_set("SO_SNDTIMEO: %s", strerror(errno));
+                return -1;
+        }
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+                *ret_err = ROCKER_ERR_server_unaddr_invalid;
+                lasterr_set("cannot connect to rockerd at %s: %s", path, strerror(errno));
+                return -1;
+        }
+        r = fdpass_send(fd, buf, len, -EBADF);
+        if (r < 0) {
+                *ret_err = ROCKER_ERR_send_req_failed;
+                lasterr_set("cannot send the request to rockerd: %s", strerror(-r));
+                return -1;
+        }
+        return TAKE_FD(fd);
+}
+
+/* A received fd must be a pidfd of the very process the reply names. */
+static int check_pidfd(int fd, pid_t pid) {
+        char path[64], buf[1024], *p;
+        _cleanup_close_ int info = -EBADF;
+        ssize_t n;
+
+        snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+        info = open(path, O_RDONLY | O_CLOEXEC);
+        if (info < 0)
+                return negative_errno();
+        n = read(info, buf, sizeof buf - 1);
+        if (n <= 0)
+                return -EIO;
+        buf[n] = '\0';
+        p = strstr(buf, "\nPid:\t");
+        if (!p || atoi(p + 6) != (int) pid)
+                return -EBADMSG;
+        return 0;
+}
+
+ROCKER_ERR transport_recv_reply(int sock, ProtoReply *reply, int *ret_pidfd) {
+        _cleanup_close_ int pidfd = -EBADF;
+        char buf[PROTO_MSG_MAX + 1], err[PROTO_ERROR_MAX];
+        struct pollfd pfd = { .fd = sock, .events = POLLIN };
+        int ms = timeout_ms(), r;
+        ssize_t n;
+
+        do
+                r = poll(&pfd, 1, ms);
+        while (r < 0 && errno == EINTR);  /* restarts the full wait: bounded enough */
+        if (r < 0) {
+                lasterr_set("waiting for rockerd's reply: %s", strerror(errno));
+                return ROCKER_ERR_recv_resp_failed;
+        }
+        if (r == 0) {
+                lasterr_set("no reply from rockerd within %d ms", ms);
+                return ROCKER_ERR_recv_resp_failed;
+        }
+        n = fdpass_recv(sock, buf, sizeof buf, &pidfd);
+        if (n <= 0) {
+                lasterr_set("receiving rockerd's reply: %s", n == 0 ? "connection closed" :
+                            n == -EBADMSG ? "truncated or malformed message" : strerror((int) -n));
+                return ROCKER_ERR_recv_resp_failed;
+        }
+        r = proto_decode_reply(buf, (size_t) n, reply, err, sizeof err);
+        if (r < 0) {
+                lasterr_set("malformed reply from rockerd: %s", err);
+                return ROCKER_ERR_recv_resp_failed;
+        }
+        if (!reply->success) {
+                if (pidfd >= 0) {
+                        lasterr_set("malformed reply from rockerd: a failure carrying a file descriptor");
+                        return ROCKER_ERR_recv_resp_failed;
+                }
+                lasterr_set("rockerd: %s", reply->error);
+                return ROCKER_ERR_build_rocker_failed;
+        }
+        if (pidfd < 0) {
+                lasterr_set("malformed reply from rockerd: no pidfd came with it");
+                return ROCKER_ERR_recv_resp_failed;
+        }
+        if (check_pidfd(pidfd, reply->guard_pid) < 0) {
+                lasterr_set("malformed reply from rockerd: the fd is not a pidfd of guard pid %d",
+                            (int) reply->guard_pid);
+                return ROCKER_ERR_recv_resp_failed;
+        }
+        *ret_pidfd = TAKE_FD(pidfd);
+        return ROCKER_ERR_success;
+}
+
+int transport_send_ack(int sock) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r;
+
+        r = proto_encode_ack(&buf, &len);
+        if (r < 0)
+                return r;
+        return fdpass_send(sock, buf, len, -EBADF);
+}

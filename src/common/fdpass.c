@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "fdpass.h"
+#include "macro.h"
+
+/* Room for more fds than we accept, so that a peer that sends several gets
+ * them all closed instead of having the kernel truncate the list. */
+#define FDPASS_FDS_MAX 16
+
+int fdpass_send(int sock, const void *buf, size_t len, int fd) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        ssize_t n;
+
+        if (fd >= 0) {
+                struct cmsghdr *c;
+
+                mh.msg_control = &control;
+                mh.msg_controllen = sizeof control.buf;
+                c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        }
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        if (n < 0)
+                return negative_errno();
+        if ((size_t) n != len)
+                return -EMSGSIZE;
+        return 0;
+}
+
+ssize_t fdpass_recv(int sock, void *buf, size_t size, int *ret_fd) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * FDPASS_FDS_MAX)];
+        } control;
+        struct iovec iov = { .iov_base = buf, .iov_len = size };
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = sizeof control.buf,
+        };
+        int fds[FDPASS_FDS_MAX];
+        size_t n_fds = 0;
+        int bad = 0;
+        ssize_t n;
+
+        memset(&control, 0, sizeof control);
+        do
+                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return negative_errno();
+
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                        for (size_t i = 0; i < k; i++) {
+                                int fd;
+                                memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                                if (n_fds < FDPASS_FDS_MAX)
+                                        fds[n_fds++] = fd;
+                                else
+                                        safe_close(fd);  /* cannot happen: the buffer holds FDS_MAX */
+                        }
+                } else
+                        bad = 1;  /* credentials, security labels…: not ours */
+        }
+
+        if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+                bad = 1;
+        if (n_fds > (ret_fd ? 1u : 0u))
+                bad = 1;
+        if (bad) {
+                for (size_t i = 0; i < n_fds; i++)
+                        safe_close(fds[i]);
+                return -EBADMSG;
+        }
+        if (ret_fd)
+                *ret_fd = n_fds == 1 ? fds[0] : -EBADF;
+        return n;
+}

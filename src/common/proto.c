@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "macro.h"
+#include "proto.h"
+
+/* jansson's own cleanup helper (json_auto_t) */
+#define _cleanup_json_ _cleanup_(json_decrefp)
+
+_printf_(3, 4)
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+        va_list ap;
+
+        if (err && errlen > 0) {
+                va_start(ap, fmt);
+                vsnprintf(err, errlen, fmt, ap);
+                va_end(ap);
+        }
+        return -EBADMSG;
+}
+
+void proto_request_done(ProtoRequest *req) {
+        ProtoEnter *e = &req->enter;
+
+        free(e->pkg_path);
+        free(e->exec_dir);
+        free(e->data_dir);
+        for (size_t i = 0; i < e->n_overlay_dirs; i++)
+                free(e->overlay_dirs[i]);
+        *e = (ProtoEnter) {};
+}
+
+static int dump(json_t *root, char **ret_buf, size_t *ret_len) {
+        char *s;
+        size_t n;
+
+        if (!root)
+                return -ENOMEM;
+        s = json_dumps(root, JSON_COMPACT);
+        if (!s)
+                return -ENOMEM;
+        n = strlen(s);
+        if (n > PROTO_MSG_MAX) {
+                free(s);
+                return -EMSGSIZE;
+        }
+        *ret_buf = s;
+        *ret_len = n;
+        return 0;
+}
+
+int proto_encode_enter(const ProtoEnter *e, char **ret_buf, size_t *ret_len) {
+        _cleanup_json_ json_t *dirs = NULL, *root = NULL;
+
+        if (!e->pkg_path || !e->exec_dir || !e->data_dir || e->n_overlay_dirs > PROTO_OVERLAY_MAX)
+                return -EINVAL;
+        dirs = json_array();
+        if (!dirs)
+                return -ENOMEM;
+        for (size_t i = 0; i < e->n_overlay_dirs; i++) {
+                if (!e->overlay_dirs[i])
+                        return -EINVAL;
+                if (json_array_append_new(dirs, json_string(e->overlay_dirs[i])) < 0)
+                        return -EINVAL; /* not UTF-8 */
+        }
+        root = json_pack("{s:s, s:i, s:{s:i, s:i, s:i, s:s, s:s, s:s, s:O}}",
+                         "id", "enter",
+                         "version", PROTO_VERSION,
+                         "data",
+                         "app_id", (int) e->app_id,
+                         "uid", (int) e->uid,
+                         "gid", (int) e->gid,
+                         "app_pkg_path", e->pkg_path,
+                         "app_exec_dir", e->exec_dir,
+                         "app_data_dir", e->data_dir,
+                         "app_overlay_dirs", dirs);
+        if (!root)
+                return -EINVAL; /* json_pack fails on strings that are not UTF-8 */
+        return dump(root, ret_buf, ret_len);
+}
+
+int proto_encode_ack(char **ret_buf, size_t *ret_len) {
+        _cleanup_json_ json_t *root = json_pack("{s:s, s:i}", "id", "ack", "version", PROTO_VERSION);
+
+        return dump(root, ret_buf, ret_len);
+}
+
+int proto_encode_reply(const ProtoReply *r, char **ret_buf, size_t *ret_len) {
+        _cleanup_json_ json_t *root = NULL;
+
+        if (r->success)
+                root = json_pack("{s:b, s:i, s:{s:i, s:s}}",
+                                 "success", 1,
+                                 "version", PROTO_VERSION,
+                                 "data",
+                                 "guard_pid", (int) r->guard_pid,
+                                 "guard_name", r->guard_name);
+        else
+                /* An error text is built from client input: never let a
+                 * non-UTF-8 byte make the reply itself fail. */
+                root = json_pack("{s:b, s:i, s:s%}",
+                                 "success", 0,
+                                 "version", PROTO_VERSION,
+                                 "error", r->error, strnlen(r->error, sizeof r->error));
+        if (!root && !r->success)
+                root = json_pack("{s:b, s:i, s:s}", "success", 0, "version", PROTO_VERSION,
+                                 "error", "request refused (reason not representable)");
+        return dump(root, ret_buf, ret_len);
+}
+
+/* Every key of obj must be one of allowed[]. */
+static int check_keys(json_t *obj, const char *where, const char *const *allowed,
+                      char *err, size_t errlen) {
+        const char *key;
+        json_t *v;
+
+        json_object_foreach(obj, key, v) {
+                int ok = 0;
+                for (size_t i = 0; allowed[i]; i++)
+                        if (strcmp(key, allowed[i]) == 0)
+                                ok = 1;
+                if (!ok)
+                        return fail(err, errlen, "%s: unknown field \"%.64s\"", where, key);
+        }
+        return 0;
+}
+
+static int get_int32(json_t *obj, const char *key, int64_t min, int64_t max, int32_t *ret,
+                     char *err, size_t errlen) {
+        json_t *v = json_object_get(obj, key);
+        json_int_t i;
+
+        if (!v)
+                return fail(err, errlen, "%s: missing", key);
+        if (!json_is_integer(v))
+                return fail(err, errlen, "%s: expected an integer", key);
+        i = json_integer_value(v);
+        if (i < min || i > max)
+                return fail(err, errlen, "%s: %lld out of range [%lld, %lld]", key,
+                            (long long) i, (long long) min, (long long) max);
+        *ret = (int32_t) i;
+        return 0;
+}
+
+static int check_string(json_t *v, const char *key, size_t max, char *err, size_t errlen) {
+        if (!json_is_string(v))
+                return fail(err, errlen, "%s: expected a string", key);
+        if (json_string_length(v) == 0)
+                return fail(err, errlen, "%s: empty", key);
+        if (json_string_length(v) > max)
+                return fail(err, errlen, "%s: longer than %zu bytes", key, max);
+        /* jansson already refuses \u0000 unless JSON_ALLOW_NUL is given. */
+        return 0;
+}
+
+static int get_path(json_t *obj, const char *key, char **ret, char *err, size_t errlen) {
+        json_t *v = json_object_get(obj, key);
+        int r;
+
+        if (!v)
+                return fail(err, errlen, "%s: missing", key);
+        r = check_string(v, key, PROTO_PATH_MAX, err, errlen);
+        if (r < 0)
+                return r;
+        *ret = strdup(json_string_value(v));
+        return *ret ? 0 : -ENOMEM;
+}
+
+static json_t *load(const char *buf, size_t len, char *err, size_t errlen) {
+        json_error_t jerr;
+        json_t *root;
+
+        if (len > PROTO_MSG_MAX) {
+                fail(err, errlen, "message of %zu bytes exceeds the limit of %d", len, PROTO_MSG_MAX);
+                return NULL;
+        }
+        root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root) {
+                fail(err, errlen, "malformed JSON at byte %d: %s", jerr.position, jerr.text);
+                return NULL;
+        }
+        if (!json_is_object(root)) {
+                json_decref(root);
+                fail(err, errlen, "message is not a JSON object");
+                return NULL;
+        }
+        return root;
+}
+
+static int check_version(json_t *root, char *err, size_t errlen) {
+        int32_t version;
+        int r;
+
+        r = get_int32(root, "version", INT32_MIN, INT32_MAX, &version, err, errlen);
+        if (r < 0)
+                return r;
+        if (version != PROTO_VERSION) {
+                fail(err, errlen, "version: protocol %d is not supported (this side speaks %d)",
+                     version, PROTO_VERSION);
+                return -EPROTO;
+        }
+        return 0;
+}
+
+static int decode_enter(json_t *data, ProtoEnter *e, char *err, size_t errlen) {
+        static const char *const keys[] = { "app_id", "uid", "gid", "app_pkg_path", "app_exec_dir",
+                                            "app_data_dir", "app_overlay_dirs", NULL };
+        json_t *dirs, *v;
+        size_t i;
+        int r;
+
+        if (!json_is_object(data))
+                return fail(err, errlen, "data: expected an object");
+        r = check_keys(data, "data", keys, err, errlen);
+        if (r < 0)
+                return r;
+        r = get_int32(data, "app_id", INT32_MIN, INT32_MAX, &e->app_id, err, errlen);
+        if (r < 0)
+                return r;
+        /* uid_t (uid_t) -1 means "unchanged" to the kernel: never a valid id. */
+        r = get_int32(data, "uid", 0, INT32_MAX - 1, &e->uid, err, errlen);
+        if (r < 0)
+                return r;
+        r = get_int32(data, "gid", 0, INT32_MAX - 1, &e->gid, err, errlen);
+        if (r < 0)
+                return r;
+        r = get_path(data, "app_pkg_path", &e->pkg_path, err, errlen);
+        if (r < 0)
+                return r;
+        r = get_path(data, "app_exec_dir", &e->exec_dir, err, errlen);
+        if (r < 0)
+                return r;
+        r = get_path(data, "app_data_dir", &e->data_dir, err, errlen);
+        if (r < 0)
+                return r;
+
+        dirs = json_object_get(data, "app_overlay_dirs");
+        if (!dirs)
+                return fail(err, errlen, "app_overlay_dirs: missing");
+        if (!json_is_array(dirs))
+                return fail(err, errlen, "app_overlay_dirs: expected an array");
+        if (json_array_size(dirs) > PROTO_OVERLAY_MAX)
+                return fail(err, errlen, "app_overlay_dirs: %zu entries, at most %d allowed",
+                            json_array_size(dirs), PROTO_OVERLAY_MAX);
+        json_array_foreach(dirs, i, v) {
+                char key[32];
+
+                snprintf(key, sizeof key, "app_overlay_dirs[%zu]", i);
+                r = check_string(v, key, PROTO_PATH_MAX, err, errlen);
+                if (r < 0)
+                        return r;
+                e->overlay_dirs[i] = strdup(json_string_value(v));
+                if (!e->overlay_dirs[i])
+                        return -ENOMEM;
+                e->n_overlay_dirs = i + 1;
+        }
+        return 0;
+}
+
+int proto_decode_request(const char *buf, size_t len, ProtoRequest *ret, char *err, size_t errlen) {
+        static const char *const keys[] = { "id", "version", "data", NULL };
+        _cleanup_json_ json_t *root = NULL;
+        ProtoRequest req = {};
+        const char *id;
+        json_t *v;
+        int r;
+
+        root = load(buf, len, err, errlen);
+        if (!root)
+                return -EBADMSG;
+        r = check_keys(root, "request", keys, err, errlen);
+        if (r < 0)
+                return r;
+        v = json_object_get(root, "id");
+        if (!v)
+                return fail(err, errlen, "id: missing");
+        if (!json_is_string(v))
+                return fail(err, errlen, "id: expected a string");
+        r = check_version(root, err, errlen);
+        if (r < 0)
+                return r;
+
+        id = json_string_value(v);
+        if (strcmp(id, "enter") == 0) {
+                req.kind = PROTO_ENTER;
+                v = json_object_get(root, "data");
+                if (!v)
+                        return fail(err, errlen, "data: missing");
+                r = decode_enter(v, &req.enter, err, errlen);
+                if (r < 0) {
+                        proto_request_done(&req);
+                        return r;
+                }
+        } else if (strcmp(id, "ack") == 0) {
+                req.kind = PROTO_ACK;
+                if (json_object_get(root, "data"))
+                        return fail(err, errlen, "data: not expected for \"ack\"");
+        } else
+                return fail(err, errlen, "id: unknown request \"%.64s\"", id);
+
+        *ret = req;
+        return 0;
+}
+
+int proto_decode_reply(const char *buf, size_t len, ProtoReply *ret, char *err, size_t errlen) {
+        static const char *const keys[] = { "success", "version", "error", "data", NULL };
+        static const char *const data_keys[] = { "guard_pid", "guard_name", NULL };
+        _cleanup_json_ json_t *root = NULL;
+        ProtoReply reply = {};
+        json_t *v, *data;
+        int r;
+
+        root = load(buf, len, err, errlen);
+        if (!root)
+                return -EBADMSG;
+        r = check_keys(root, "reply", keys, err, errlen);
+        if (r < 0)
+                return r;
+        v = json_object_get(root, "success");
+        if (!v)
+                return fail(err, errlen, "success: missing");
+        if (!json_is_boolean(v))
+                return fail(err, errlen, "success: expected a boolean");
+        reply.success = json_is_true(v);
+        r = check_version(root, err, errlen);
+        if (r < 0)
+                return r;
+
+        data = json_object_get(root, "data");
+        v = json_object_get(root, "error");
+        if (!reply.success) {
+                if (data)
+                        return fail(err, errlen, "data: not expected in a failure reply");
+                if (!v)
+                        return fail(err, errlen, "error: missing in a failure reply");
+                r = check_string(v, "error", PROTO_ERROR_MAX - 1, err, errlen);
+                if (r < 0)
+                        return r;
+                memcpy(reply.error, json_string_value(v), json_string_length(v) + 1);
+                *ret = reply;
+                return 0;
+        }
+
+        if (v)
+                return fail(err, errlen, "error: not expected in a success reply");
+        if (!data)
+                return fail(err, errlen, "data: missing in a success reply");
+        if (!json_is_object(data))
+                return fail(err, errlen, "data: expected an object");
+        r = check_keys(data, "data", data_keys, err, errlen);
+        if (r < 0)
+                return r;
+        r = get_int32(data, "guard_pid", 1, INT32_MAX, &reply.guard_pid, err, errlen);
+        if (r < 0)
+                return r;
+        v = json_object_get(data, "guard_name");
+        if (!v)
+                return fail(err, errlen, "guard_name: missing");
+        r = check_string(v, "guard_name", PROTO_NAME_LEN, err, errlen);
+        if (r < 0)
+                return r;
+        memcpy(reply.guard_name, json_string_value(v), json_string_length(v) + 1);
+        *ret = reply;
+        return 0;
+}

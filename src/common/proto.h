@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The wire protocol between librocker_client and rockerd (docs/protocol.md).
+ *
+ * One JSON object per SOCK_SEQPACKET message, at most PROTO_MSG_MAX bytes, in
+ * the cc-proxy envelope: requests {"id":..., "version":1, "data":{...}},
+ * responses {"success":bool, "version":1, "error":"...", "data":{...}}.
+ * Decoders are strict: a missing, mistyped or unknown field, an overlong
+ * string or too many overlay dirs is an error whose text names the field.
+ * These functions never print and never touch sockets.
+ */
+#ifndef ROCKER_PROTO_H
+#define ROCKER_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_VERSION 1
+#define PROTO_MSG_MAX (64 * 1024)
+#define PROTO_PATH_MAX 4095          /* bytes, without the NUL */
+#define PROTO_OVERLAY_MAX 16
+#define PROTO_NAME_LEN 15            /* a guard name, without the NUL */
+#define PROTO_ERROR_MAX 1024         /* error texts, with the NUL */
+
+typedef enum ProtoKind {
+        PROTO_ENTER,    /* build a rocker; the reply carries the guard's pidfd */
+        PROTO_ACK,      /* the client has joined: the rocker is its now */
+} ProtoKind;
+
+typedef struct ProtoEnter {
+        int32_t app_id;
+        int32_t uid;
+        int32_t gid;
+        char *pkg_path;
+        char *exec_dir;
+        char *data_dir;
+        char *overlay_dirs[PROTO_OVERLAY_MAX];
+        size_t n_overlay_dirs;
+} ProtoEnter;
+
+typedef struct ProtoRequest {
+        ProtoKind kind;
+        ProtoEnter enter;       /* kind == PROTO_ENTER */
+} ProtoRequest;
+
+typedef struct ProtoReply {
+        int success;
+        char error[PROTO_ERROR_MAX];      /* success == 0 */
+        int32_t guard_pid;                /* success != 0 and an enter reply */
+        char guard_name[PROTO_NAME_LEN + 1];
+} ProtoReply;
+
+/* Releases the strings of a decoded request; safe on a zeroed one. */
+void proto_request_done(ProtoRequest *req);
+
+/* Encoders: *ret_buf is a NUL-terminated malloc'ed message of *ret_len bytes
+ * (NUL excluded). 0, or -ENOMEM / -EMSGSIZE / -EINVAL. */
+int proto_encode_enter(const ProtoEnter *enter, char **ret_buf, size_t *ret_len);
+int proto_encode_ack(char **ret_buf, size_t *ret_len);
+int proto_encode_reply(const ProtoReply *reply, char **ret_buf, size_t *ret_len);
+
+/* Decoders: buf need not be NUL-terminated. 0 and *ret filled, or -EBADMSG
+ * (-EPROTO for a version mismatch) with a reason in err (errlen bytes) and
+ * *ret untouched. */
+int proto_decode_request(const char *buf, size_t len, ProtoRequest *ret, char *err, size_t errlen);
+int proto_decode_reply(const char *buf, size_t len, ProtoReply *ret, char *err, size_t errlen);
+
+#endif

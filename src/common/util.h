@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/* Pure helpers: paths, guard names, /proc/<pid>/stat. No I/O but where said. */
+#ifndef ROCKER_UTIL_H
+#define ROCKER_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* 0 if path is absolute and normalised: starts with '/', no empty, "." or ".."
+ * component, no trailing '/' (but "/" itself), no control character, at most
+ * max bytes. Otherwise -EINVAL and a static reason in *ret_reason. */
+int path_check(const char *path, size_t max, const char **ret_reason);
+
+/* True if path equals prefix or lies below it, component-wise
+ * ("/var" contains "/var/lib" but not "/variable"). Both must be normalised. */
+bool path_contains(const char *prefix, const char *path);
+
+/* The directory name an overlaid host dir gets in the data dir: the path
+ * without its leading '/', each '/' written as '-', and '-', '\\' and bytes
+ * outside the printable ASCII range as "\xNN" (so the mapping is injective),
+ * e.g. "/usr" → "usr", "/var/lib" → "var-lib", "/a-b" → "a\x2db".
+ * 0, or -ENAMETOOLONG if it would not fit in size bytes (NUL included). */
+int path_escape(const char *path, char *ret, size_t size);
+
+/* Fills name[16] with a fresh random guard name: "rk-" and 12 characters of
+ * [a-z0-9], NUL-terminated. Reads getrandom(). 0 or -errno. */
+int guard_name_generate(char name[16]);
+
+/* True if name looks like one guard_name_generate() makes. */
+bool guard_name_valid(const char *name);
+
+/* Parses the content of /proc/<pid>/stat: the name between the first '(' and
+ * the last ')' (it may hold spaces and parentheses) into name[16], and the
+ * state letter after it into *ret_state (may be NULL). 0 or -EBADMSG. */
+int proc_stat_parse(const char *buf, size_t len, char name[16], char *ret_state);
+
+/* Reads /proc/<pid>/stat and parses it as above. 0, -ESRCH or -errno. */
+int proc_get_name(pid_t pid, char name[16], char *ret_state);
+
+#endif

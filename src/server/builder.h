@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/* Starting a guard: clone3() into the rocker's new namespaces. */
+#ifndef ROCKER_BUILDER_H
+#define ROCKER_BUILDER_H
+
+#include <sys/types.h>
+
+#include "plan.h"
+
+typedef struct Spawned {
+        pid_t pid;       /* the guard, in rockerd's pid namespace */
+        int pidfd;       /* close-on-exec */
+        int status_fd;   /* rockerd's end of the status socket: one GuardReport comes */
+} Spawned;
+
+/* Clones the guard into new mount, pid, uts, ipc and cgroup namespaces; the
+ * child runs guard_run() with image_fd (which the caller still closes). The
+ * parent returns at once: the build goes on in the child and its outcome
+ * arrives on ret->status_fd. 0 or -errno. */
+int builder_spawn(const Plan *plan, const char *name, int image_fd, Spawned *ret);
+
+#endif

@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Everything here runs as root in the rocker's fresh namespaces, before any
+ * untrusted code exists in them. The order matters and is the checklist:
+ *
+ *   1. close every inherited fd but ours; own session; default signals
+ *   2. make the whole mount tree private: nothing we do propagates to the host
+ *   3. create every overlay detached, then attach them (parents first)
+ *   4. create the exec dir's mount point if missing
+ *   5. make the whole tree read-only, then writable again: the overlays and
+ *      the shared paths (/dev, /tmp, /run/user)
+ *   6. attach the image at the exec dir; a fresh /proc with /proc/sys read-only
+ *   7. name, drop every capability, no_new_privs, not dumpable
+ *   8. report ready, then reap orphans forever
+ *
+ * Any failure reports the step and errno and exits; the kernel then tears the
+ * namespaces, and every mount made in them, down.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "guard.h"
+#include "macro.h"
+#include "util.h"
+
+const char *const guard_shared_paths[] = { "/dev", "/tmp", "/run/user", NULL };
+
+/* Pieces of procfs a process must not write even as uid 0 without caps. */
+static const char *const proc_readonly_paths[] = { "/proc/sys", "/proc/sysrq-trigger", "/proc/irq",
+                                                   "/proc/bus", NULL };
+
+typedef struct Guard {
+        const Plan *plan;
+        int status_fd;
+        int image_fd;
+        int overlay_fds[PROTO_OVERLAY_MAX];
+} Guard;
+
+_Noreturn _printf_(3, 4)
+static void guard_fail(Guard *g, int error, const char *fmt, ...) {
+        GuardReport rep = { .error = error < 0 ? error : -EIO };
+        size_t n;
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(rep.text, sizeof rep.text, fmt, ap);
+        va_end(ap);
+        n = strlen(rep.text);
+        snprintf(rep.text + n, sizeof rep.text - n, ": %s", strerror(-rep.error));
+        (void) send(g->status_fd, &rep, sizeof rep, MSG_NOSIGNAL);
+        _exit(1);
+}
+
+static void close_all_but(const int *keep, size_t n) {
+        /* keep[] is tiny: close the gaps between the kept fds. */
+        unsigned lo = 3;
+
+        for (;;) {
+                unsigned next = ~0U;
+                for (size_t i = 0; i < n; i++)
+                        if (keep[i] >= (int) lo && (unsigned) keep[i] < next)
+                                next = (unsigned) keep[i];
+                if (next > lo)
+                        (void) close_range(lo, next == ~0U ? ~0U : next - 1, 0);
+                if (next == ~0U)
+                        return;
+                lo = next + 1;
+        }
+}
+
+static void reset_process(Guard *g) {
+        int keep[PROTO_OVERLAY_MAX + 2] = { g->status_fd, g->image_fd };
+        int null_fd;
+        sigset_t all;
+
+        close_all_but(keep, 2);
+        /* stdio to /dev/null: the guard has nothing to say but the report. */
+        null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null_fd < 0)
+                guard_fail(g, negative_errno(), "open /dev/null");
+        for (int fd = 0; fd < 3; fd++)
+                if (dup2(null_fd, fd) < 0)
+                        guard_fail(g, negative_errno(), "dup2 /dev/null");
+        if (null_fd > 2)
+                safe_close(null_fd);
+        if (setsid() < 0)
+                guard_fail(g, negative_errno(), "setsid");
+        for (int sig = 1; sig < _NSIG; sig++)
+                (void) signal(sig, SIG_DFL);   /* fails for SIGKILL/SIGSTOP and RT internals: fine */
+        sigemptyset(&all);
+        if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
+                guard_fail(g, negative_errno(), "sigprocmask");
+}
+
+static bool is_mount_root(const char *path) {
+        struct statx stx;
+
+        if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, 0, &stx) < 0)
+                return false;
+        return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+/* A recursive bind of path onto itself, so that it has a mount of its own
+ * whose flags can differ from its parent's. */
+static int bind_onto_itself(const char *path) {
+        _cleanup_close_ int fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC |
+                                           AT_SYMLINK_NOFOLLOW);
+
+        if (fd < 0)
+                return negative_errno();
+        if (move_mount(fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                return negative_errno();
+        return 0;
+}
+
+static int set_attr(const char *path, unsigned flags, uint64_t set, uint64_t clr) {
+        struct mount_attr attr = { .attr_set = set, .attr_clr = clr };
+
+        if (mount_setattr(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | flags, &attr, sizeof attr) < 0)
+                return negative_errno();
+        return 0;
+}
+
+static void make_overlays(Guard *g) {
+        const Plan *p = g->plan;
+
+        for (size_t i = 0; i < p->n_overlays; i++) {
+                const PlanOverlay *o = &p->overlays[i];
+                _cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+                char log[256] = "";
+                ssize_t n;
+
+                if (fs < 0)
+                        guard_fail(g, negative_errno(), "overlay for %s: fsopen", o->dir);
+                /* "lowerdir+" takes one path verbatim: no ':' or ',' parsing. */
+                if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", o->dir, 0) < 0 ||
+                    fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", o->upper, 0) < 0 ||
+                    fsconfig(fs, FSCONFIG_SET_STRING, "workdir", o->work, 0) < 0 ||
+                    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+                        int r = negative_errno();
+                        n = read(fs, log, sizeof log - 1);
+                        log[n > 0 ? n : 0] = '\0';
+                        log[strcspn(log, "\n")] = '\0';
+                        guard_fail(g, r, "overlay for %s (upper %s)%s%s", o->dir, o->upper, log[0] ? ": " : "",
+                                   log);
+                }
+                g->overlay_fds[i] = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
+                if (g->overlay_fds[i] < 0)
+                        guard_fail(g, negative_errno(), "overlay for %s: fsmount", o->dir);
+        }
+        /* Only now attach: every upper/work path above was resolved on the
+         * untouched host tree, not through an overlay attached before it. */
+        for (size_t i = 0; i < p->n_overlays; i++) {
+                if (move_mount(g->overlay_fds[i], "", AT_FDCWD, p->overlays[i].dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                        guard_fail(g, negative_errno(), "attach overlay at %s", p->overlays[i].dir);
+                g->overlay_fds[i] = safe_close(g->overlay_fds[i]);
+        }
+}
+
+/* mkdir -p as root: under an overlaid dir the new dirs land in that
+ * overlay's upper layer (the data dir); elsewhere on the host. */
+static void make_mount_point(Guard *g, const char *path) {
+        char buf[PROTO_PATH_MAX + 1];
+
+        snprintf(buf, sizeof buf, "%s", path);
+        for (char *s = buf + 1;; s++) {
+                if (*s == '/' || *s == '\0') {
+                        char c = *s;
+                        *s = '\0';
+                        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+                                guard_fail(g, negative_errno(), "create app_exec_dir %s", buf);
+                        *s = c;
+                        if (c == '\0')
+                                break;
+                }
+        }
+}
+
+static void make_readonly(Guard *g) {
+        const Plan *p = g->plan;
+
+        /* Shared paths that are not mounts of their own get one, so that
+         * their write access can differ from their parent's. */
+        for (size_t i = 0; guard_shared_paths[i]; i++) {
+                struct stat st;
+                int r;
+
+                if (lstat(guard_shared_paths[i], &st) < 0 || !S_ISDIR(st.st_mode))
+                        continue;
+                if (is_mount_root(guard_shared_paths[i]))
+                        continue;
+                r = bind_onto_itself(guard_shared_paths[i]);
+                if (r < 0)
+                        guard_fail(g, r, "bind %s", guard_shared_paths[i]);
+        }
+        if (set_attr("/", AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0) < 0)
+                guard_fail(g, negative_errno(), "make the host tree read-only");
+        for (size_t i = 0; guard_shared_paths[i]; i++) {
+                struct stat st;
+                if (lstat(guard_shared_paths[i], &st) < 0 || !S_ISDIR(st.st_mode))
+                        continue;
+                /* under an overlay dir the path is the overlay's, handled below */
+                if (set_attr(guard_shared_paths[i], AT_RECURSIVE, 0, MOUNT_ATTR_RDONLY) < 0)
+                        guard_fail(g, negative_errno(), "make %s writable", guard_shared_paths[i]);
+        }
+        for (size_t i = 0; i < p->n_overlays; i++)
+                if (set_attr(p->overlays[i].dir, 0, 0, MOUNT_ATTR_RDONLY) < 0)
+                        guard_fail(g, negative_errno(), "make overlay %s writable", p->overlays[i].dir);
+}
+
+static void make_proc(Guard *g) {
+        if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                guard_fail(g, negative_errno(), "mount /proc");
+        for (size_t i = 0; proc_readonly_paths[i]; i++) {
+                int r;
+
+                if (access(proc_readonly_paths[i], F_OK) < 0)
+                        continue;
+                r = bind_onto_itself(proc_readonly_paths[i]);
+                if (r < 0)
+                        guard_fail(g, r, "bind %s", proc_readonly_paths[i]);
+                r = set_attr(proc_readonly_paths[i], AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0);
+                if (r < 0)
+                        guard_fail(g, r, "make %s read-only", proc_readonly_paths[i]);
+        }
+}
+
+static void drop_privileges(Guard *g) {
+        struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct data[2] = {};
+
+        /* The guard only waits and reaps: it needs no capability at all. */
+        for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+                        guard_fail(g, negative_errno(), "drop capability %d from the bounding set", cap);
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+                guard_fail(g, negative_errno(), "clear ambient capabilities");
+        if (syscall(SYS_capset, &hdr, data) < 0)
+                guard_fail(g, negative_errno(), "drop capabilities");
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                guard_fail(g, negative_errno(), "set no_new_privs");
+        /* Not dumpable: no process of the rocker may ptrace it or read its memory. */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                guard_fail(g, negative_errno(), "clear dumpable");
+}
+
+_Noreturn static void reap_forever(void) {
+        sigset_t set;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGCHLD);
+        (void) sigprocmask(SIG_BLOCK, &set, NULL);
+        for (;;) {
+                /* Orphans of the rocker are reparented to us: reap them. A
+                 * SIGCHLD arriving between the loop and sigwaitinfo() stays
+                 * pending, so none is missed. */
+                while (waitpid(-1, NULL, WNOHANG) > 0)
+                        ;
+                (void) sigwaitinfo(&set, NULL);
+        }
+}
+
+_Noreturn void guard_run(const Plan *plan, const char *name, int image_fd, int status_fd) {
+        Guard g = { .plan = plan, .status_fd = status_fd, .image_fd = image_fd };
+        GuardReport ready = {};
+
+        for (size_t i = 0; i < PROTO_OVERLAY_MAX; i++)
+                g.overlay_fds[i] = -EBADF;
+        reset_process(&g);
+
+        /* 2. Without this, every mount below would propagate to the host. */
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                guard_fail(&g, negative_errno(), "make the mount tree private");
+
+        make_overlays(&g);
+        make_mount_point(&g, plan->exec_dir);
+        make_readonly(&g);
+
+        /* 6. The image clone was made read-only, nosuid and nodev by rockerd. */
+        if (move_mount(g.image_fd, "", AT_FDCWD, plan->exec_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                guard_fail(&g, negative_errno(), "attach the image at %s", plan->exec_dir);
+        g.image_fd = safe_close(g.image_fd);
+        make_proc(&g);
+        if (chdir("/") < 0)
+                guard_fail(&g, negative_errno(), "chdir /");
+
+        if (prctl(PR_SET_NAME, name, 0, 0, 0) < 0)
+                guard_fail(&g, negative_errno(), "set the guard's name");
+        drop_privileges(&g);
+
+        if (send(g.status_fd, &ready, sizeof ready, MSG_NOSIGNAL) != (ssize_t) sizeof ready)
+                _exit(1);  /* rockerd is gone: nobody could ever use this rocker */
+        g.status_fd = safe_close(g.status_fd);
+        reap_forever();
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The image cache: each squashfs image is mounted once (kernel squashfs on an
+ * autoclear loop device, as a detached mount made with fsmount()) however many
+ * rockers use it, keyed by the image file's identity (device, inode, size,
+ * mtime: an image replaced by rename() is a new image). Each rocker gets its
+ * own clone of the detached mount; the cache entry, and with it the loop
+ * device, goes away when its last rocker has ended.
+ */
+#ifndef ROCKER_IMAGE_H
+#define ROCKER_IMAGE_H
+
+#include <stddef.h>
+
+typedef struct Image Image;
+typedef struct ImageCache ImageCache;
+
+int image_cache_new(ImageCache **ret);
+ImageCache *image_cache_free(ImageCache *c);
+size_t image_cache_size(const ImageCache *c);
+
+/* Opens path without following a final symlink, checks it is a regular
+ * squashfs file and returns the cache entry for it with one more reference,
+ * mounting it if it is new. 0 or -errno with err set. */
+int image_acquire(ImageCache *c, const char *path, Image **ret, char *err, size_t errlen);
+
+/* A new detached, read-only, nosuid, nodev clone of the image's mount, to be
+ * attached by a guard with move_mount(). Close-on-exec. fd or -errno. */
+int image_clone(Image *img);
+
+/* Drops one reference; the last one unmounts the image. Returns NULL. */
+Image *image_release(Image *img);
+
+const char *image_path(const Image *img);
+
+#endif

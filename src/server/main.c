@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "manager.h"
+
+#ifndef ROCKER_VERSION
+#define ROCKER_VERSION "0"
+#endif
+
+static void help(void) {
+        printf("Usage: rockerd [OPTIONS]\n\n"
+               "The rocker daemon: builds rockers for librocker_client.\n\n"
+               "  -s, --socket PATH   listen on PATH (default /run/rocker/rockerd.sock);\n"
+               "                      ignored under socket activation\n"
+               "  -d, --debug         log debug messages\n"
+               "  -h, --help          show this help\n"
+               "      --version       show the version\n");
+}
+
+int main(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "socket", required_argument, NULL, 's' },
+                { "debug", no_argument, NULL, 'd' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                {}
+        };
+        ManagerConfig cfg = MANAGER_CONFIG_DEFAULT;
+        Manager *m = NULL;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "s:dh", opts, NULL)) >= 0)
+                switch (c) {
+                case 's':
+                        cfg.socket_path = optarg;
+                        break;
+                case 'd':
+                        log_set_max_level(LOG_DEBUG);
+                        break;
+                case 'h':
+                        help();
+                        return EXIT_SUCCESS;
+                case 'V':
+                        printf("rockerd %s\n", ROCKER_VERSION);
+                        return EXIT_SUCCESS;
+                default:
+                        return EXIT_FAILURE;
+                }
+        if (optind < argc) {
+                log_error("unexpected argument \"%s\"", argv[optind]);
+                return EXIT_FAILURE;
+        }
+        if (geteuid() != 0) {
+                log_error("rockerd must run as root");
+                return EXIT_FAILURE;
+        }
+
+        r = manager_new(&cfg, &m);
+        if (r < 0) {
+                log_error_errno(r, "cannot start: %m");
+                return EXIT_FAILURE;
+        }
+        r = manager_run(m);
+        manager_free(m);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,645 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Threat model for this file: any local process may connect; only root peers
+ * (SO_PEERCRED, filled in by the kernel) are served. Every request is decoded
+ * strictly and turned into a Plan by plan_from_request() before anything is
+ * created. The loop never blocks on a client: sockets are non-blocking, each
+ * phase of a connection has a deadline, and the building happens in the guard.
+ *
+ * A connection's life: accept → request (deadline) → [wait for the dying
+ * holder of the data dir (deadline)] → guard builds (deadline) → reply with
+ * the pidfd → client joins and acks (deadline) → the rocker is the client's.
+ * A client that leaves before its ack takes its rocker with it.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "builder.h"
+#include "fdpass.h"
+#include "guard.h"
+#include "image.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+#include "plan.h"
+#include "proto.h"
+#include "registry.h"
+
+/* A request slower than the dying holder's grace gets "in use": the holder is
+ * not being killed. The grace covers the instant between a SIGKILL being
+ * dequeued and the exit becoming visible in /proc. */
+#define HOLDER_GRACE_USEC (50 * 1000ULL)
+
+struct Conn {
+        Manager *m;
+        Conn *next, *prev;
+        int fd;
+        sd_event_source *io;
+        sd_event_source *timer;
+        struct ucred peer;
+        Rocker *rocker;          /* being built for this client, until claimed */
+        Rocker *waiting_for;     /* the holder of the data dir asked for */
+        bool holder_dying;       /* ...seen being killed: wait for its teardown */
+        Plan plan;               /* the request, while waiting */
+        bool has_plan;
+        bool done;               /* replied: only an ack or EOF may follow */
+};
+
+struct Manager {
+        ManagerConfig cfg;
+        sd_event *event;
+        int listen_fd;
+        sd_event_source *listen_source;
+        Conn *conns;
+        unsigned n_conns;
+        Registry registry;
+        ImageCache *images;
+};
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static void manager_status(Manager *m) {
+        sd_notifyf(0, "STATUS=%zu live rockers, %zu cached images, %u connections", m->registry.n,
+                   image_cache_size(m->images), m->n_conns);
+}
+
+/* ---- rockers -------------------------------------------------------- */
+
+static void rocker_kill(Rocker *r, const char *why) {
+        if (r->killed)
+                return;
+        log_info("rocker %s (guard pid %d): killing, %s", r->name, (int) r->pid, why);
+        if (pidfd_send_signal(r->pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+                log_error_errno(errno, "rocker %s: cannot kill guard pid %d: %m", r->name, (int) r->pid);
+        r->killed = true;
+}
+
+static void rocker_free(Rocker *r) {
+        Manager *m = r->manager;
+
+        registry_remove(&m->registry, r);
+        sd_event_source_disable_unref(r->pidfd_source);
+        sd_event_source_disable_unref(r->status_source);
+        safe_close(r->pidfd);
+        safe_close(r->status_fd);
+        image_release(r->image);
+        plan_done(&r->plan);
+        free(r);
+        manager_status(m);
+}
+
+/* ---- connections ---------------------------------------------------- */
+
+static Conn *conn_free(Conn *c) {
+        Manager *m;
+
+        if (!c)
+                return NULL;
+        m = c->m;
+        if (c->rocker) {
+                /* The client went away before it joined: nobody will ever use
+                 * or kill this rocker, so it must not outlive the connection. */
+                c->rocker->conn = NULL;
+                rocker_kill(c->rocker, "its client left before joining");
+        }
+        if (c->has_plan)
+                plan_done(&c->plan);
+        sd_event_source_disable_unref(c->io);
+        sd_event_source_disable_unref(c->timer);
+        safe_close(c->fd);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                m->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        m->n_conns--;
+        free(c);
+        return NULL;
+}
+
+static int on_conn_timeout(sd_event_source *s, uint64_t usec, void *userdata);
+
+static int conn_set_deadline(Conn *c, uint64_t usec) {
+        int r;
+
+        if (!c->timer)
+                return sd_event_add_time_relative(c->m->event, &c->timer, CLOCK_MONOTONIC, usec, 0,
+                                                  on_conn_timeout, c);
+        r = sd_event_source_set_time_relative(c->timer, usec);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+}
+
+static int conn_send(Conn *c, const ProtoReply *reply, int fd) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r;
+
+        r = proto_encode_reply(reply, &buf, &len);
+        if (r < 0)
+                return r;
+        return fdpass_send(c->fd, buf, len, fd);
+}
+
+/* Replies with an error and logs it. The connection lingers (deadline) for
+ * the client to read the reply and close. */
+_printf_(2, 3)
+static void conn_fail(Conn *c, const char *fmt, ...) {
+        ProtoReply reply = { .success = 0 };
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        vsnprintf(reply.error, sizeof reply.error, fmt, ap);
+        va_end(ap);
+        log_warning("request from pid %d uid %u refused: %s", (int) c->peer.pid, (unsigned) c->peer.uid,
+                    reply.error);
+        c->done = true;
+        r = conn_send(c, &reply, -EBADF);
+        if (r < 0)
+                log_debug_errno(r, "could not send the error to pid %d: %m", (int) c->peer.pid);
+        (void) conn_set_deadline(c, c->m->cfg.request_timeout_usec);
+}
+
+static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+/* Builds the rocker c->plan describes: image, name, data dir, clone3. */
+static void conn_build(Conn *c) {
+        Manager *m = c->m;
+        _cleanup_close_ int image_fd = -EBADF;
+        char err[PROTO_ERROR_MAX] = "";
+        Spawned sp;
+        Rocker *r;
+        int k;
+
+        if (m->registry.n >= m->cfg.max_rockers)
+                return conn_fail(c, "too many live rockers (%u)", m->cfg.max_rockers);
+        r = calloc(1, sizeof *r);
+        if (!r)
+                return conn_fail(c, "out of memory");
+        r->manager = m;
+        r->pidfd = r->status_fd = -EBADF;
+
+        k = image_acquire(m->images, c->plan.pkg_path, &r->image, err, sizeof err);
+        if (k < 0)
+                goto fail;
+        k = plan_prepare_data_dir(&c->plan, err, sizeof err);
+        if (k < 0)
+                goto fail;
+        k = registry_new_name(&m->registry, r->name);
+        if (k < 0) {
+                snprintf(err, sizeof err, "cannot make a guard name: %s", strerror(-k));
+                goto fail;
+        }
+        image_fd = image_clone(r->image);
+        if (image_fd < 0) {
+                k = image_fd;
+                snprintf(err, sizeof err, "cannot clone the image mount: %s", strerror(-k));
+                goto fail;
+        }
+        k = builder_spawn(&c->plan, r->name, image_fd, &sp);
+        if (k < 0) {
+                snprintf(err, sizeof err, "cannot start the guard: %s", strerror(-k));
+                goto fail;
+        }
+        r->pid = sp.pid;
+        r->pidfd = sp.pidfd;
+        r->status_fd = sp.status_fd;
+        r->started_usec = now_usec();
+        r->plan = c->plan;
+        c->has_plan = false;
+        c->plan = (Plan) {};
+        r->state = ROCKER_BUILDING;
+        r->conn = c;
+        c->rocker = r;
+        registry_add(&m->registry, r);
+
+        k = sd_event_add_io(m->event, &r->pidfd_source, r->pidfd, EPOLLIN, on_guard_exit, r);
+        if (k >= 0)
+                k = sd_event_add_io(m->event, &r->status_source, r->status_fd, EPOLLIN, on_guard_status, r);
+        if (k < 0) {
+                /* Cannot watch it: it must not live unwatched. */
+                log_error_errno(k, "rocker %s: cannot watch the guard: %m", r->name);
+                (void) pidfd_send_signal(r->pidfd, SIGKILL, NULL, 0);
+                (void) waitid(P_PIDFD, (id_t) r->pidfd, &(siginfo_t) {}, WEXITED);
+                c->rocker = NULL;
+                rocker_free(r);
+                return conn_fail(c, "cannot watch the guard: %s", strerror(-k));
+        }
+        (void) conn_set_deadline(c, m->cfg.build_timeout_usec);
+        log_debug("rocker %s: guard pid %d building for pid %d", r->name, (int) r->pid, (int) c->peer.pid);
+        return;
+
+fail:
+        image_release(r->image);
+        free(r);
+        conn_fail(c, "%s", err[0] ? err : strerror(-k));
+}
+
+/* The request is valid; build now, or wait for the data dir's holder. */
+static void conn_start(Conn *c) {
+        Manager *m = c->m;
+        Rocker *holder = registry_find_data_dir(&m->registry, c->plan.data_dir);
+
+        if (!holder)
+                return conn_build(c);
+        /* Two live overlays on one upper dir are undefined behaviour: one
+         * rocker per data dir. A relaunch right after a kill waits for the
+         * old guard's teardown on its pidfd (on_guard_exit), within a bound;
+         * a holder not seen dying gets only a short grace, then "in use". */
+        c->waiting_for = holder;
+        c->holder_dying = holder->killed || pid_is_dying(holder->pid);
+        (void) conn_set_deadline(c, c->holder_dying ? m->cfg.teardown_wait_usec : HOLDER_GRACE_USEC);
+}
+
+static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Rocker *r = userdata;
+        Conn *c = r->conn;
+        GuardReport rep = {};
+        ssize_t n;
+
+        (void) revents;
+        n = recv(fd, &rep, sizeof rep, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return 0;
+        r->status_source = sd_event_source_disable_unref(s);
+        r->status_fd = safe_close(r->status_fd);
+
+        if (n != (ssize_t) sizeof rep || rep.error != 0) {
+                if (n != (ssize_t) sizeof rep)
+                        snprintf(rep.text, sizeof rep.text, "the guard died while building the rocker");
+                rep.text[sizeof rep.text - 1] = '\0';
+                log_error("rocker %s: build failed: %s", r->name, rep.text);
+                rocker_kill(r, "its build failed");
+                if (c) {
+                        c->rocker = NULL;
+                        r->conn = NULL;
+                        conn_fail(c, "build failed: %s", rep.text);
+                }
+                return 0;
+        }
+        if (!c) {
+                rocker_kill(r, "its client left while it was built");
+                return 0;
+        }
+
+        ProtoReply reply = { .success = 1, .guard_pid = r->pid };
+        int k;
+
+        memcpy(reply.guard_name, r->name, sizeof reply.guard_name);
+        k = conn_send(c, &reply, r->pidfd);
+        if (k < 0) {
+                log_warning_errno(k, "rocker %s: cannot send the reply to pid %d: %m", r->name, (int) c->peer.pid);
+                c->rocker = NULL;
+                r->conn = NULL;
+                rocker_kill(r, "its client could not be told");
+                c = conn_free(c);
+                return 0;
+        }
+        c->done = true;
+        r->state = ROCKER_UNCLAIMED;
+        (void) conn_set_deadline(c, c->m->cfg.claim_timeout_usec);
+        log_info("rocker %s started: guard pid %d, app %d, uid %u gid %u, image %s, data dir %s, %.1f ms",
+                 r->name, (int) r->pid, (int) r->plan.app_id, (unsigned) r->plan.uid, (unsigned) r->plan.gid,
+                 r->plan.pkg_path, r->plan.data_dir, (double) (now_usec() - r->started_usec) / 1000.0);
+        return 0;
+}
+
+static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Rocker *r = userdata;
+        Manager *m = r->manager;
+        siginfo_t si = {};
+
+        (void) s;
+        (void) fd;
+        (void) revents;
+        if (waitid(P_PIDFD, (id_t) r->pidfd, &si, WEXITED | WNOHANG) < 0) {
+                log_warning_errno(errno, "rocker %s: waitid: %m", r->name);
+                return 0;
+        }
+        if (si.si_pid == 0)
+                return 0;  /* not exited yet */
+
+        if (si.si_code == CLD_EXITED)
+                log_info("rocker %s (guard pid %d, app %d) ended: guard exit status %d after %.3fs", r->name,
+                         (int) r->pid, (int) r->plan.app_id, si.si_status,
+                         (double) (now_usec() - r->started_usec) / 1e6);
+        else
+                log_info("rocker %s (guard pid %d, app %d) ended: %s after %.3fs", r->name, (int) r->pid,
+                         (int) r->plan.app_id, strsignal(si.si_status),
+                         (double) (now_usec() - r->started_usec) / 1e6);
+
+        if (r->conn) {
+                Conn *c = r->conn;
+                c->rocker = NULL;
+                r->conn = NULL;
+                if (!c->done)
+                        conn_fail(c, "the guard died while building the rocker");
+        }
+        /* Requests waiting for this data dir go on; the holder is gone. */
+        for (Conn *c = m->conns; c; c = c->next)
+                if (c->waiting_for == r)
+                        c->waiting_for = NULL;
+        rocker_free(r);
+        for (Conn *c = m->conns, *next; c; c = next) {
+                next = c->next;
+                if (c->has_plan && !c->waiting_for && !c->rocker && !c->done)
+                        conn_start(c);
+        }
+        return 0;
+}
+
+static void conn_handle(Conn *c, ProtoRequest *req) {
+        Manager *m = c->m;
+        char err[PROTO_ERROR_MAX];
+        int k;
+
+        if (req->kind == PROTO_ACK) {
+                Rocker *r = c->rocker;
+
+                if (!r || r->state != ROCKER_UNCLAIMED)
+                        return conn_fail(c, "ack: no rocker of this connection waits for it");
+                r->state = ROCKER_RUNNING;
+                r->conn = NULL;
+                c->rocker = NULL;
+                log_debug("rocker %s claimed by pid %d", r->name, (int) c->peer.pid);
+                (void) conn_set_deadline(c, m->cfg.request_timeout_usec);
+                return;
+        }
+        if (c->done || c->has_plan || c->rocker)
+                return conn_fail(c, "one enter request per connection");
+
+        k = plan_from_request(&req->enter, &c->plan, err, sizeof err);
+        if (k < 0)
+                return conn_fail(c, "%s", err);
+        c->has_plan = true;
+        conn_start(c);
+}
+
+static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Conn *c = userdata;
+        char buf[PROTO_MSG_MAX + 1], err[PROTO_ERROR_MAX];
+        ProtoRequest req = {};
+        ssize_t n;
+        int k;
+
+        (void) s;
+        n = fdpass_recv(fd, buf, sizeof buf, NULL);
+        if (n == -EAGAIN)
+                return 0;
+        if (n == 0 || (n < 0 && n != -EBADMSG) || (revents & (EPOLLHUP | EPOLLERR) && n <= 0)) {
+                conn_free(c);
+                return 0;
+        }
+        if (n == -EBADMSG) {
+                /* Truncated, oversized or carrying fds: closed and refused. */
+                conn_fail(c, "message too large (limit %d bytes) or carrying file descriptors", PROTO_MSG_MAX);
+                return 0;
+        }
+        if (c->done && c->peer.uid != 0) {
+                conn_free(c);  /* refused at accept: nothing it sends matters */
+                return 0;
+        }
+        k = proto_decode_request(buf, (size_t) n, &req, err, sizeof err);
+        if (k < 0) {
+                conn_fail(c, "%s", err);
+                return 0;
+        }
+        conn_handle(c, &req);
+        proto_request_done(&req);
+        return 0;
+}
+
+static int on_conn_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Conn *c = userdata;
+        Rocker *holder = c->waiting_for;
+
+        (void) s;
+        (void) usec;
+        if (holder) {
+                c->waiting_for = NULL;
+                if (c->holder_dying)
+                        conn_fail(c, "app_data_dir: \"%.256s\" is still held by rocker %s (guard pid %d), whose teardown did not end in time",
+                                  c->plan.data_dir, holder->name, (int) holder->pid);
+                else
+                        conn_fail(c, "app_data_dir: \"%.256s\" is in use by live rocker %s (guard pid %d); join it or kill it first",
+                                  c->plan.data_dir, holder->name, (int) holder->pid);
+                return 0;
+        }
+        if (c->rocker && c->rocker->state == ROCKER_BUILDING && !c->done) {
+                Rocker *r = c->rocker;
+                c->rocker = NULL;
+                r->conn = NULL;
+                rocker_kill(r, "its build timed out");
+                conn_fail(c, "build timed out");
+                return 0;
+        }
+        if (c->rocker)
+                log_warning("rocker %s: pid %d did not claim it in time", c->rocker->name, (int) c->peer.pid);
+        else if (!c->done)
+                log_warning("pid %d sent no request in time: dropped", (int) c->peer.pid);
+        conn_free(c);  /* kills an unclaimed rocker */
+        return 0;
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        socklen_t len = sizeof(struct ucred);
+        _cleanup_close_ int cfd = -EBADF;
+        Conn *c;
+        int k;
+
+        (void) s;
+        (void) revents;
+        cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (cfd < 0) {
+                if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                        log_warning_errno(errno, "accept: %m");
+                return 0;
+        }
+        if (m->n_conns >= m->cfg.max_connections) {
+                log_warning("too many connections (%u): one refused", m->n_conns);
+                return 0;
+        }
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return 0;
+        c->m = m;
+        c->fd = TAKE_FD(cfd);
+        c->next = m->conns;
+        if (m->conns)
+                m->conns->prev = c;
+        m->conns = c;
+        m->n_conns++;
+
+        if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) < 0) {
+                log_warning_errno(errno, "SO_PEERCRED: %m");
+                conn_free(c);
+                return 0;
+        }
+        k = sd_event_add_io(m->event, &c->io, c->fd, EPOLLIN, on_conn_io, c);
+        if (k < 0) {
+                log_warning_errno(k, "cannot watch a connection: %m");
+                conn_free(c);
+                return 0;
+        }
+        if (conn_set_deadline(c, m->cfg.request_timeout_usec) < 0) {
+                conn_free(c);
+                return 0;
+        }
+        if (c->peer.uid != 0)
+                /* Only root may ask for a rocker (docs/security.md). */
+                conn_fail(c, "permission denied: uid %u may not use rockerd (root only)", (unsigned) c->peer.uid);
+        return 0;
+}
+
+/* ---- setup ---------------------------------------------------------- */
+
+static int listen_socket(const ManagerConfig *cfg) {
+        _cleanup_close_ int fd = -EBADF;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        char dir[sizeof sa.sun_path];
+        struct stat st;
+        char *slash;
+        int n;
+
+        n = sd_listen_fds(1);
+        if (n < 0)
+                return log_error_errno(n, "sd_listen_fds: %m");
+        if (n > 1)
+                return log_error_errno(EINVAL, "expected one socket from systemd, got %d", n);
+        if (n == 1) {
+                if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_SEQPACKET, 1, NULL, 0) <= 0)
+                        return log_error_errno(EINVAL, "the socket passed by systemd is not a listening AF_UNIX SOCK_SEQPACKET socket");
+                log_info("using the socket passed by systemd");
+                return SD_LISTEN_FDS_START;
+        }
+
+        if (strlen(cfg->socket_path) >= sizeof sa.sun_path || cfg->socket_path[0] != '/')
+                return log_error_errno(EINVAL, "socket path \"%s\" is not an absolute path shorter than %zu bytes",
+                                       cfg->socket_path, sizeof sa.sun_path);
+        strcpy(sa.sun_path, cfg->socket_path);
+        strcpy(dir, cfg->socket_path);
+        slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = '\0';
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                        return log_error_errno(errno, "cannot create %s: %m", dir);
+        }
+        /* A stale socket of an earlier rockerd is replaced; anything else is not. */
+        if (lstat(sa.sun_path, &st) == 0) {
+                if (!S_ISSOCK(st.st_mode))
+                        return log_error_errno(EEXIST, "%s exists and is not a socket", sa.sun_path);
+                if (unlink(sa.sun_path) < 0)
+                        return log_error_errno(errno, "cannot remove the stale socket %s: %m", sa.sun_path);
+        }
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return log_error_errno(errno, "socket: %m");
+        if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return log_error_errno(errno, "cannot bind %s: %m", sa.sun_path);
+        /* Anyone may connect and be told no; only root is served. */
+        if (chmod(sa.sun_path, 0666) < 0)
+                return log_error_errno(errno, "chmod %s: %m", sa.sun_path);
+        if (listen(fd, SOMAXCONN) < 0)
+                return log_error_errno(errno, "listen: %m");
+        log_info("listening on %s", sa.sun_path);
+        return TAKE_FD(fd);
+}
+
+int manager_new(const ManagerConfig *cfg, Manager **ret) {
+        Manager *m = calloc(1, sizeof *m);
+        int r;
+
+        if (!m)
+                return -ENOMEM;
+        m->cfg = *cfg;
+        m->listen_fd = -EBADF;
+        r = image_cache_new(&m->images);
+        if (r >= 0)
+                r = sd_event_new(&m->event);
+        if (r < 0) {
+                manager_free(m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        while (m->conns)
+                conn_free(m->conns);
+        /* Live rockers keep running; rockerd only forgets them. */
+        while (m->registry.head) {
+                Rocker *r = m->registry.head;
+                if (r->state != ROCKER_RUNNING)
+                        rocker_kill(r, "rockerd stops before it was claimed");
+                rocker_free(r);
+        }
+        sd_event_source_disable_unref(m->listen_source);
+        if (m->listen_fd != SD_LISTEN_FDS_START)
+                safe_close(m->listen_fd);
+        image_cache_free(m->images);
+        sd_event_unref(m->event);
+        free(m);
+        return NULL;
+}
+
+int manager_run(Manager *m) {
+        sigset_t mask;
+        int r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(errno, "sigprocmask: %m");
+        /* A client that vanishes mid-send must not kill the daemon. */
+        if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+                return log_error_errno(errno, "SIGPIPE: %m");
+        r = sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);
+        if (r < 0)
+                return log_error_errno(r, "cannot watch signals: %m");
+
+        m->listen_fd = listen_socket(&m->cfg);
+        if (m->listen_fd < 0)
+                return m->listen_fd;
+        r = sd_event_add_io(m->event, &m->listen_source, m->listen_fd, EPOLLIN, on_accept, m);
+        if (r < 0)
+                return log_error_errno(r, "cannot watch the socket: %m");
+
+        (void) sd_notify(0, "READY=1");
+        manager_status(m);
+        r = sd_event_loop(m->event);
+        (void) sd_notify(0, "STOPPING=1");
+        if (r < 0)
+                return log_error_errno(r, "event loop: %m");
+        log_info("stopping; %zu live rockers keep running", m->registry.n);
+        return 0;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* rockerd's event loop: the listening socket, client connections, and the
+ * life of each rocker from request to the guard's death. */
+#ifndef ROCKER_MANAGER_H
+#define ROCKER_MANAGER_H
+
+#include <stdint.h>
+
+typedef struct ManagerConfig {
+        const char *socket_path;
+        uint64_t request_timeout_usec;   /* a client's time to send its request */
+        uint64_t build_timeout_usec;     /* a guard's time to report */
+        uint64_t claim_timeout_usec;     /* an unclaimed rocker's lifetime */
+        uint64_t teardown_wait_usec;     /* waiting for a dying data dir holder */
+        unsigned max_connections;
+        unsigned max_rockers;
+} ManagerConfig;
+
+#define MANAGER_CONFIG_DEFAULT {                                  \
+                .socket_path = "/run/rocker/rockerd.sock",       \
+                .request_timeout_usec = 5 * 1000000ULL,          \
+                .build_timeout_usec = 20 * 1000000ULL,           \
+                .claim_timeout_usec = 30 * 1000000ULL,           \
+                .teardown_wait_usec = 10 * 1000000ULL,           \
+                .max_connections = 1024,                         \
+                .max_rockers = 4096,                             \
+        }
+
+typedef struct Manager Manager;
+
+int manager_new(const ManagerConfig *cfg, Manager **ret);
+Manager *manager_free(Manager *m);
+
+/* Binds (or takes from socket activation) the socket and runs the loop until
+ * SIGTERM or SIGINT. Live rockers survive. 0 or -errno. */
+int manager_run(Manager *m);
+
+#endif

@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "plan.h"
+#include "util.h"
+
+/* Host trees that are never overlaid nor used as the exec dir: the kernel's
+ * own filesystems, which the guard re-creates or shares as they are. */
+static const char *const forbidden_roots[] = { "/proc", "/sys", "/dev" };
+
+_printf_(3, 4)
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+        return -EINVAL;
+}
+
+void plan_done(Plan *p) {
+        free(p->pkg_path);
+        free(p->exec_dir);
+        free(p->data_dir);
+        for (size_t i = 0; i < p->n_overlays; i++) {
+                free(p->overlays[i].dir);
+                free(p->overlays[i].upper);
+                free(p->overlays[i].work);
+        }
+        *p = (Plan) {};
+}
+
+static int check_path(const char *field, const char *path, char *err, size_t errlen) {
+        const char *reason;
+
+        if (path_check(path, PROTO_PATH_MAX, &reason) < 0)
+                return fail(err, errlen, "%s: \"%.256s\" is %s", field, path ? path : "", reason);
+        return 0;
+}
+
+static int check_not_special(const char *field, const char *path, char *err, size_t errlen) {
+        if (strcmp(path, "/") == 0)
+                return fail(err, errlen, "%s: \"/\" is not allowed", field);
+        for (size_t i = 0; i < ELEMENTSOF(forbidden_roots); i++)
+                if (path_contains(forbidden_roots[i], path))
+                        return fail(err, errlen, "%s: \"%.256s\" lies in %s, which is not allowed",
+                                    field, path, forbidden_roots[i]);
+        return 0;
+}
+
+static int cmp_overlay(const void *a, const void *b) {
+        return strcmp(((const PlanOverlay *) a)->dir, ((const PlanOverlay *) b)->dir);
+}
+
+int plan_from_request(ProtoEnter *e, Plan *ret, char *err, size_t errlen) {
+        Plan p = {};
+        struct stat st;
+        int r;
+
+        /* Syntax first: nothing below may see a relative or unnormalised path. */
+        if ((r = check_path("app_pkg_path", e->pkg_path, err, errlen)) < 0 ||
+            (r = check_path("app_exec_dir", e->exec_dir, err, errlen)) < 0 ||
+            (r = check_path("app_data_dir", e->data_dir, err, errlen)) < 0)
+                return r;
+        if (e->n_overlay_dirs > PROTO_OVERLAY_MAX)
+                return fail(err, errlen, "app_overlay_dirs: more than %d entries", PROTO_OVERLAY_MAX);
+        for (size_t i = 0; i < e->n_overlay_dirs; i++) {
+                char field[32];
+
+                snprintf(field, sizeof field, "app_overlay_dirs[%zu]", i);
+                if ((r = check_path(field, e->overlay_dirs[i], err, errlen)) < 0 ||
+                    (r = check_not_special(field, e->overlay_dirs[i], err, errlen)) < 0)
+                        return r;
+        }
+        if ((r = check_not_special("app_exec_dir", e->exec_dir, err, errlen)) < 0 ||
+            (r = check_not_special("app_data_dir", e->data_dir, err, errlen)) < 0)
+                return r;
+        if (e->uid < 0 || e->gid < 0)
+                return fail(err, errlen, "uid/gid: negative");
+
+        /* Relations between the paths. */
+        if (path_contains(e->exec_dir, e->data_dir))
+                return fail(err, errlen, "app_data_dir: \"%.256s\" lies in app_exec_dir, which the image covers",
+                            e->data_dir);
+        if (path_contains(e->data_dir, e->exec_dir))
+                return fail(err, errlen, "app_exec_dir: \"%.256s\" lies in app_data_dir", e->exec_dir);
+        for (size_t i = 0; i < e->n_overlay_dirs; i++) {
+                const char *d = e->overlay_dirs[i];
+
+                for (size_t j = 0; j < i; j++)
+                        if (strcmp(d, e->overlay_dirs[j]) == 0)
+                                return fail(err, errlen, "app_overlay_dirs[%zu]: \"%.256s\" is listed twice", i, d);
+                if (strcmp(d, e->data_dir) == 0)
+                        return fail(err, errlen, "app_overlay_dirs[%zu]: \"%.256s\" is the data dir", i, d);
+                if (path_contains(e->data_dir, d))
+                        return fail(err, errlen, "app_overlay_dirs[%zu]: \"%.256s\" lies in app_data_dir", i, d);
+                if (path_contains(e->exec_dir, d))
+                        return fail(err, errlen, "app_overlay_dirs[%zu]: \"%.256s\" lies in app_exec_dir, which the image covers",
+                                    i, d);
+        }
+
+        /* What the host has now. The image is checked again, on its fd, when
+         * it is opened for mounting; these checks give early, clear errors. */
+        if (lstat(e->pkg_path, &st) < 0)
+                return fail(err, errlen, "app_pkg_path: \"%.256s\": %s", e->pkg_path, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return fail(err, errlen, "app_pkg_path: \"%.256s\" is not a regular file", e->pkg_path);
+        if (lstat(e->exec_dir, &st) == 0 && !S_ISDIR(st.st_mode))
+                return fail(err, errlen, "app_exec_dir: \"%.256s\" exists and is not a directory", e->exec_dir);
+        if (lstat(e->data_dir, &st) == 0 && !S_ISDIR(st.st_mode))
+                return fail(err, errlen, "app_data_dir: \"%.256s\" exists and is not a directory", e->data_dir);
+
+        for (size_t i = 0; i < e->n_overlay_dirs; i++) {
+                PlanOverlay *o = &p.overlays[i];
+                char esc[NAME_MAX + 1];
+
+                if (lstat(e->overlay_dirs[i], &st) < 0) {
+                        r = fail(err, errlen, "app_overlay_dirs[%zu]: \"%.256s\": %s", i, e->overlay_dirs[i],
+                                 strerror(errno));
+                        goto fail;
+                }
+                if (S_ISLNK(st.st_mode)) {
+                        r = fail(err, errlen, "app_overlay_dirs[%zu]: \"%.256s\" is a symlink; name its target",
+                                 i, e->overlay_dirs[i]);
+                        goto fail;
+                }
+                if (!S_ISDIR(st.st_mode)) {
+                        r = fail(err, errlen, "app_overlay_dirs[%zu]: \"%.256s\" is not a directory",
+                                 i, e->overlay_dirs[i]);
+                        goto fail;
+                }
+                if (path_escape(e->overlay_dirs[i], esc, sizeof esc) < 0) {
+                        r = fail(err, errlen, "app_overlay_dirs[%zu]: \"%.256s\" is too long to name its layers",
+                                 i, e->overlay_dirs[i]);
+                        goto fail;
+                }
+                o->uid = st.st_uid;
+                o->gid = st.st_gid;
+                o->mode = st.st_mode & 07777;
+                if (asprintf(&o->upper, "%s/" PLAN_OVERLAY_SUBDIR "/%s/upper", e->data_dir, esc) < 0 ||
+                    asprintf(&o->work, "%s/" PLAN_OVERLAY_SUBDIR "/%s/work", e->data_dir, esc) < 0) {
+                        o->upper = o->work = NULL;
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                if (strlen(o->upper) > PROTO_PATH_MAX) {
+                        r = fail(err, errlen, "app_data_dir: too long to hold the layers of \"%.256s\"",
+                                 e->overlay_dirs[i]);
+                        goto fail;
+                }
+                p.n_overlays = i + 1;
+        }
+
+        /* Success: take the strings. */
+        p.app_id = e->app_id;
+        p.uid = (uid_t) e->uid;
+        p.gid = (gid_t) e->gid;
+        p.pkg_path = TAKE_PTR(e->pkg_path);
+        p.exec_dir = TAKE_PTR(e->exec_dir);
+        p.data_dir = TAKE_PTR(e->data_dir);
+        for (size_t i = 0; i < p.n_overlays; i++)
+                p.overlays[i].dir = TAKE_PTR(e->overlay_dirs[i]);
+        qsort(p.overlays, p.n_overlays, sizeof p.overlays[0], cmp_overlay);
+        *ret = p;
+        return 0;
+
+fail:
+        plan_done(&p);
+        return r;
+}
+
+/* mkdir -p path, one component at a time through O_NOFOLLOW fds so that a
+ * symlink anywhere on the way is refused rather than followed. Components
+ * created get mode (the last one last_mode). Returns an O_PATH fd of path. */
+static int mkdir_p_nofollow(const char *path, mode_t mode, mode_t last_mode, char *err, size_t errlen,
+                            const char *field) {
+        _cleanup_close_ int dfd = -EBADF;
+        _cleanup_free_ char *copy = strdup(path);
+        char *save = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return negative_errno();
+        for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+                bool last = save == NULL || *save == '\0';
+                int fd;
+
+                if (mkdirat(dfd, c, last ? last_mode : mode) < 0 && errno != EEXIST) {
+                        int r = negative_errno();
+                        snprintf(err, errlen, "%s: cannot create \"%.256s\": %s", field, path, strerror(-r));
+                        return r;
+                }
+                fd = openat(dfd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0) {
+                        int r = negative_errno();
+                        snprintf(err, errlen, "%s: \"%.256s\": component \"%.64s\" %s", field, path, c,
+                                 r == -ENOTDIR ? "is a symlink or not a directory" : strerror(-r));
+                        return r;
+                }
+                safe_close(dfd);
+                dfd = fd;
+        }
+        return TAKE_FD(dfd);
+}
+
+/* Creates data_fd/rel (0700) unless it is there. */
+static int mkdir_layer(int data_fd, const char *data_dir, const char *rel, char *err, size_t errlen) {
+        if (mkdirat(data_fd, rel, 0700) < 0 && errno != EEXIST) {
+                int r = negative_errno();
+                snprintf(err, errlen, "app_data_dir: cannot create \"%.256s/%s\": %s", data_dir, rel, strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+int plan_prepare_data_dir(const Plan *p, char *err, size_t errlen) {
+        _cleanup_close_ int data_fd = -EBADF;
+        int r;
+
+        /* The data dir itself is root's and private: apps reach their data
+         * only through their overlays, never directly. */
+        data_fd = mkdir_p_nofollow(p->data_dir, 0755, 0700, err, errlen, "app_data_dir");
+        if (data_fd < 0)
+                return data_fd;
+
+        for (size_t i = 0; i < p->n_overlays; i++) {
+                const PlanOverlay *o = &p->overlays[i];
+                _cleanup_close_ int upper_fd = -EBADF;
+                struct stat st;
+                char esc[NAME_MAX + 1];
+                char rel[sizeof esc + 64];
+
+                r = path_escape(o->dir, esc, sizeof esc);
+                if (r < 0)
+                        return r;  /* checked by plan_from_request() */
+                if ((r = mkdir_layer(data_fd, p->data_dir, PLAN_OVERLAY_SUBDIR, err, errlen)) < 0)
+                        return r;
+                snprintf(rel, sizeof rel, PLAN_OVERLAY_SUBDIR "/%s", esc);
+                if ((r = mkdir_layer(data_fd, p->data_dir, rel, err, errlen)) < 0)
+                        return r;
+                snprintf(rel, sizeof rel, PLAN_OVERLAY_SUBDIR "/%s/work", esc);
+                if ((r = mkdir_layer(data_fd, p->data_dir, rel, err, errlen)) < 0)
+                        return r;
+                snprintf(rel, sizeof rel, PLAN_OVERLAY_SUBDIR "/%s/upper", esc);
+                if ((r = mkdir_layer(data_fd, p->data_dir, rel, err, errlen)) < 0)
+                        return r;
+                /* Everything above rel is root's 0700 tree just checked;
+                 * O_NOFOLLOW refuses an upper that is a symlink. */
+                upper_fd = openat(data_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (upper_fd < 0 || fstat(upper_fd, &st) < 0) {
+                        r = negative_errno();
+                        snprintf(err, errlen, "app_data_dir: \"%.256s/%s\": %s", p->data_dir, rel,
+                                 r == -ENOTDIR ? "is not a directory" : strerror(-r));
+                        return r;
+                }
+                /* The merged dir's root takes owner and mode from the upper
+                 * dir: keep them equal to the host dir's. */
+                if ((st.st_uid != o->uid || st.st_gid != o->gid) && fchown(upper_fd, o->uid, o->gid) < 0) {
+                        r = negative_errno();
+                        snprintf(err, errlen, "app_data_dir: cannot chown \"%.256s/%s\": %s", p->data_dir, rel,
+                                 strerror(-r));
+                        return r;
+                }
+                if ((st.st_mode & 07777) != o->mode && fchmod(upper_fd, o->mode) < 0) {
+                        r = negative_errno();
+                        snprintf(err, errlen, "app_data_dir: cannot chmod \"%.256s/%s\": %s", p->data_dir, rel,
+                                 strerror(-r));
+                        return r;
+                }
+        }
+        return 0;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A validated enter request, as a typed plan the builder and the guard
+ * execute. plan_from_request() is the only place a client's strings become
+ * paths rockerd acts on; everything downstream takes a Plan.
+ */
+#ifndef ROCKER_PLAN_H
+#define ROCKER_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto.h"
+
+/* Where an overlaid dir's layers live: <data>/overlay/<escaped dir>/{upper,work}
+ * (see path_escape() and docs/data-dir.md). */
+#define PLAN_OVERLAY_SUBDIR "overlay"
+
+typedef struct PlanOverlay {
+        char *dir;      /* host dir covered, e.g. "/var" */
+        char *upper;    /* "<data>/overlay/var/upper" */
+        char *work;     /* "<data>/overlay/var/work" */
+        uid_t uid;      /* owner and mode of the host dir, which the merged */
+        gid_t gid;      /* dir keeps (the upper dir's root carries them)   */
+        mode_t mode;
+} PlanOverlay;
+
+typedef struct Plan {
+        int32_t app_id;
+        uid_t uid;
+        gid_t gid;
+        char *pkg_path;
+        char *exec_dir;
+        char *data_dir;
+        PlanOverlay overlays[PROTO_OVERLAY_MAX];  /* sorted: parents before children */
+        size_t n_overlays;
+} Plan;
+
+/* Checks every field of e (syntax, relations between the paths, and what
+ * lstat() says of them now) and builds *ret, taking e's strings. On failure
+ * -EINVAL (or -errno) with err naming the field and the reason; e and *ret
+ * are then left for the caller to free. Nothing is created. */
+int plan_from_request(ProtoEnter *e, Plan *ret, char *err, size_t errlen);
+
+/* Creates what is missing of the data dir and its overlay layout (parents
+ * 0755, the data dir and each overlay's directory 0700 root, each upper dir
+ * with its host dir's owner and mode), refusing symlinks on the way.
+ * 0 or -errno with err set. */
+int plan_prepare_data_dir(const Plan *p, char *err, size_t errlen);
+
+void plan_done(Plan *p);
+
+#endif

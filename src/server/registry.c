@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "registry.h"
+#include "util.h"
+
+void registry_add(Registry *reg, Rocker *r) {
+        r->prev = NULL;
+        r->next = reg->head;
+        if (reg->head)
+                reg->head->prev = r;
+        reg->head = r;
+        reg->n++;
+}
+
+void registry_remove(Registry *reg, Rocker *r) {
+        if (r->prev)
+                r->prev->next = r->next;
+        else
+                reg->head = r->next;
+        if (r->next)
+                r->next->prev = r->prev;
+        r->next = r->prev = NULL;
+        reg->n--;
+}
+
+Rocker *registry_find_name(const Registry *reg, const char *name) {
+        for (Rocker *r = reg->head; r; r = r->next)
+                if (strcmp(r->name, name) == 0)
+                        return r;
+        return NULL;
+}
+
+Rocker *registry_find_data_dir(const Registry *reg, const char *data_dir) {
+        for (Rocker *r = reg->head; r; r = r->next)
+                if (strcmp(r->plan.data_dir, data_dir) == 0)
+                        return r;
+        return NULL;
+}
+
+int registry_new_name(const Registry *reg, char name[16]) {
+        /* 36^12 names: a collision is already unlikely; retrying makes the
+         * uniqueness among live guards a guarantee. */
+        for (int i = 0; i < 64; i++) {
+                int r = guard_name_generate(name);
+                if (r < 0)
+                        return r;
+                if (!registry_find_name(reg, name))
+                        return 0;
+        }
+        return -EEXIST;
+}
+
+bool pid_is_dying(pid_t pid) {
+        _cleanup_close_ int fd = -EBADF;
+        char path[64], buf[4096], *p;
+        ssize_t n;
+
+        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return true;
+        n = read(fd, buf, sizeof buf - 1);
+        if (n <= 0)
+                return true;
+        buf[n] = '\0';
+        /* A zombie, or SIGKILL (bit 8) pending for the thread or the group. */
+        if ((p = strstr(buf, "\nState:\t")) && (p[8] == 'Z' || p[8] == 'X'))
+                return true;
+        for (const char *key = "\nSigPnd:\t"; key; key = strcmp(key, "\nSigPnd:\t") == 0 ? "\nShdPnd:\t" : NULL) {
+                unsigned long long mask;
+                p = strstr(buf, key);
+                if (p && sscanf(p + strlen(key), "%llx", &mask) == 1 && (mask & (1ULL << 8)))
+                        return true;
+        }
+        return false;
+}

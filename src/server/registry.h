@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* Live rockers, by guard name and by data dir. */
+#ifndef ROCKER_REGISTRY_H
+#define ROCKER_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "image.h"
+#include "plan.h"
+
+typedef struct Conn Conn;
+typedef struct Manager Manager;
+
+typedef enum RockerState {
+        ROCKER_BUILDING,   /* guard is building; its report has not come */
+        ROCKER_UNCLAIMED,  /* reply sent, the client has not acked its join yet */
+        ROCKER_RUNNING,    /* joined: lives until its guard is killed */
+} RockerState;
+
+typedef struct Rocker {
+        struct Rocker *next, *prev;
+        Manager *manager;
+        char name[16];
+        pid_t pid;
+        int pidfd;
+        int status_fd;
+        sd_event_source *pidfd_source;
+        sd_event_source *status_source;
+        RockerState state;
+        bool killed;            /* rockerd sent SIGKILL */
+        Plan plan;
+        Image *image;
+        Conn *conn;             /* the client it is being built for, until claimed */
+        uint64_t started_usec;  /* CLOCK_MONOTONIC */
+} Rocker;
+
+typedef struct Registry {
+        Rocker *head;
+        size_t n;
+} Registry;
+
+void registry_add(Registry *reg, Rocker *r);
+void registry_remove(Registry *reg, Rocker *r);
+Rocker *registry_find_name(const Registry *reg, const char *name);
+Rocker *registry_find_data_dir(const Registry *reg, const char *data_dir);
+
+/* A fresh random guard name no live rocker has. 0 or -errno. */
+int registry_new_name(const Registry *reg, char name[16]);
+
+/* True if pid has been SIGKILLed or is exiting, so its teardown is under way. */
+bool pid_is_dying(pid_t pid);
+
+#endif
