@@ -93,13 +93,18 @@ int proto_encode_ack(char **ret_buf, size_t *ret_len) {
 int proto_encode_reply(const ProtoReply *r, char **ret_buf, size_t *ret_len) {
         _cleanup_json_ json_t *root = NULL;
 
-        if (r->success)
+        if (r->success) {
                 root = json_pack("{s:b, s:i, s:{s:i, s:s}}",
                                  "success", 1,
                                  "version", PROTO_VERSION,
                                  "data",
                                  "guard_pid", (int) r->guard_pid,
                                  "guard_name", r->guard_name);
+                if (!root)
+                        return -EINVAL;  /* a name that is not UTF-8 */
+        } else if (r->error[0] == '\0')
+                root = json_pack("{s:b, s:i, s:s}", "success", 0, "version", PROTO_VERSION,
+                                 "error", "request refused");
         else
                 /* An error text is built from client input: never let a
                  * non-UTF-8 byte make the reply itself fail. */
@@ -248,7 +253,7 @@ static int decode_enter(json_t *data, ProtoEnter *e, char *err, size_t errlen) {
                 return fail(err, errlen, "app_overlay_dirs: %zu entries, at most %d allowed",
                             json_array_size(dirs), PROTO_OVERLAY_MAX);
         json_array_foreach(dirs, i, v) {
-                char key[32];
+                char key[48];
 
                 snprintf(key, sizeof key, "app_overlay_dirs[%zu]", i);
                 r = check_string(v, key, PROTO_PATH_MAX, err, errlen);
@@ -273,6 +278,11 @@ int proto_decode_request(const char *buf, size_t len, ProtoRequest *ret, char *e
         root = load(buf, len, err, errlen);
         if (!root)
                 return -EBADMSG;
+        /* The version first: a newer peer's unknown fields are "version
+         * not supported", not "malformed". */
+        r = check_version(root, err, errlen);
+        if (r < 0)
+                return r;
         r = check_keys(root, "request", keys, err, errlen);
         if (r < 0)
                 return r;
@@ -281,9 +291,6 @@ int proto_decode_request(const char *buf, size_t len, ProtoRequest *ret, char *e
                 return fail(err, errlen, "id: missing");
         if (!json_is_string(v))
                 return fail(err, errlen, "id: expected a string");
-        r = check_version(root, err, errlen);
-        if (r < 0)
-                return r;
 
         id = json_string_value(v);
         if (strcmp(id, "enter") == 0) {
@@ -318,6 +325,9 @@ int proto_decode_reply(const char *buf, size_t len, ProtoReply *ret, char *err, 
         root = load(buf, len, err, errlen);
         if (!root)
                 return -EBADMSG;
+        r = check_version(root, err, errlen);
+        if (r < 0)
+                return r;
         r = check_keys(root, "reply", keys, err, errlen);
         if (r < 0)
                 return r;
@@ -327,9 +337,6 @@ int proto_decode_reply(const char *buf, size_t len, ProtoReply *ret, char *err, 
         if (!json_is_boolean(v))
                 return fail(err, errlen, "success: expected a boolean");
         reply.success = json_is_true(v);
-        r = check_version(root, err, errlen);
-        if (r < 0)
-                return r;
 
         data = json_object_get(root, "data");
         v = json_object_get(root, "error");

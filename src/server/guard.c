@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -135,21 +136,44 @@ static int set_attr(const char *path, unsigned flags, uint64_t set, uint64_t clr
         return 0;
 }
 
+static int open_layer(const char *path, uint64_t resolve) {
+        struct open_how how = {
+                .flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+                .resolve = resolve,
+        };
+        int fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+
+        return fd < 0 ? negative_errno() : fd;
+}
+
 static void make_overlays(Guard *g) {
         const Plan *p = g->plan;
 
         for (size_t i = 0; i < p->n_overlays; i++) {
                 const PlanOverlay *o = &p->overlays[i];
-                _cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+                _cleanup_close_ int fs = -EBADF, lower = -EBADF, upper = -EBADF, work = -EBADF;
                 char log[256] = "";
                 ssize_t n;
 
+                /* Layers go in as fds, not strings: overlayfs would unescape
+                 * '\' in upperdir/workdir and split lowerdir at ':'. The
+                 * data dir was made without symlinks; its layers are opened
+                 * refusing any. */
+                lower = open_layer(o->dir, 0);
+                if (lower < 0)
+                        guard_fail(g, lower, "overlay for %s: open the host dir", o->dir);
+                upper = open_layer(o->upper, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+                if (upper < 0)
+                        guard_fail(g, upper, "overlay for %s: open %s", o->dir, o->upper);
+                work = open_layer(o->work, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+                if (work < 0)
+                        guard_fail(g, work, "overlay for %s: open %s", o->dir, o->work);
+                fs = fsopen("overlay", FSOPEN_CLOEXEC);
                 if (fs < 0)
                         guard_fail(g, negative_errno(), "overlay for %s: fsopen", o->dir);
-                /* "lowerdir+" takes one path verbatim: no ':' or ',' parsing. */
-                if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", o->dir, 0) < 0 ||
-                    fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", o->upper, 0) < 0 ||
-                    fsconfig(fs, FSCONFIG_SET_STRING, "workdir", o->work, 0) < 0 ||
+                if (fsconfig(fs, FSCONFIG_SET_FD, "lowerdir+", NULL, lower) < 0 ||
+                    fsconfig(fs, FSCONFIG_SET_FD, "upperdir", NULL, upper) < 0 ||
+                    fsconfig(fs, FSCONFIG_SET_FD, "workdir", NULL, work) < 0 ||
                     fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
                         int r = negative_errno();
                         n = read(fs, log, sizeof log - 1);
@@ -162,8 +186,8 @@ static void make_overlays(Guard *g) {
                 if (g->overlay_fds[i] < 0)
                         guard_fail(g, negative_errno(), "overlay for %s: fsmount", o->dir);
         }
-        /* Only now attach: every upper/work path above was resolved on the
-         * untouched host tree, not through an overlay attached before it. */
+        /* Only now attach: every layer above was opened on the untouched
+         * host tree, not through an overlay attached before it. */
         for (size_t i = 0; i < p->n_overlays; i++) {
                 if (move_mount(g->overlay_fds[i], "", AT_FDCWD, p->overlays[i].dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
                         guard_fail(g, negative_errno(), "attach overlay at %s", p->overlays[i].dir);

@@ -74,7 +74,7 @@ int plan_from_request(ProtoEnter *e, Plan *ret, char *err, size_t errlen) {
         if (e->n_overlay_dirs > PROTO_OVERLAY_MAX)
                 return fail(err, errlen, "app_overlay_dirs: more than %d entries", PROTO_OVERLAY_MAX);
         for (size_t i = 0; i < e->n_overlay_dirs; i++) {
-                char field[32];
+                char field[48];
 
                 snprintf(field, sizeof field, "app_overlay_dirs[%zu]", i);
                 if ((r = check_path(field, e->overlay_dirs[i], err, errlen)) < 0 ||
@@ -143,12 +143,17 @@ int plan_from_request(ProtoEnter *e, Plan *ret, char *err, size_t errlen) {
                                  i, e->overlay_dirs[i]);
                         goto fail;
                 }
+                p.n_overlays = i + 1;  /* from here on, plan_done() frees it */
                 o->uid = st.st_uid;
                 o->gid = st.st_gid;
                 o->mode = st.st_mode & 07777;
-                if (asprintf(&o->upper, "%s/" PLAN_OVERLAY_SUBDIR "/%s/upper", e->data_dir, esc) < 0 ||
-                    asprintf(&o->work, "%s/" PLAN_OVERLAY_SUBDIR "/%s/work", e->data_dir, esc) < 0) {
-                        o->upper = o->work = NULL;
+                if (asprintf(&o->upper, "%s/" PLAN_OVERLAY_SUBDIR "/%s/upper", e->data_dir, esc) < 0) {
+                        o->upper = NULL;
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                if (asprintf(&o->work, "%s/" PLAN_OVERLAY_SUBDIR "/%s/work", e->data_dir, esc) < 0) {
+                        o->work = NULL;
                         r = -ENOMEM;
                         goto fail;
                 }
@@ -157,7 +162,6 @@ int plan_from_request(ProtoEnter *e, Plan *ret, char *err, size_t errlen) {
                                  e->overlay_dirs[i]);
                         goto fail;
                 }
-                p.n_overlays = i + 1;
         }
 
         /* Success: take the strings. */
@@ -214,56 +218,65 @@ static int mkdir_p_nofollow(const char *path, mode_t mode, mode_t last_mode, cha
         return TAKE_FD(dfd);
 }
 
-/* Creates data_fd/rel (0700) unless it is there. */
-static int mkdir_layer(int data_fd, const char *data_dir, const char *rel, char *err, size_t errlen) {
-        if (mkdirat(data_fd, rel, 0700) < 0 && errno != EEXIST) {
-                int r = negative_errno();
+/* Creates dir_fd/name (0700) unless it is there, and opens it refusing a
+ * symlink: an fd for the next level, so no path is re-resolved. */
+static int mkdir_open(int dir_fd, const char *name, int flags, const char *data_dir, const char *rel,
+                      char *err, size_t errlen) {
+        int fd, r;
+
+        if (mkdirat(dir_fd, name, 0700) < 0 && errno != EEXIST) {
+                r = negative_errno();
                 snprintf(err, errlen, "app_data_dir: cannot create \"%.256s/%s\": %s", data_dir, rel, strerror(-r));
                 return r;
         }
-        return 0;
+        fd = openat(dir_fd, name, flags | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                r = negative_errno();
+                snprintf(err, errlen, "app_data_dir: \"%.256s/%s\": %s", data_dir, rel,
+                         r == -ENOTDIR || r == -ELOOP ? "is a symlink or not a directory" : strerror(-r));
+                return r;
+        }
+        return fd;
 }
 
 int plan_prepare_data_dir(const Plan *p, char *err, size_t errlen) {
-        _cleanup_close_ int data_fd = -EBADF;
-        int r;
+        _cleanup_close_ int data_fd = -EBADF, layers_fd = -EBADF;
 
         /* The data dir itself is root's and private: apps reach their data
          * only through their overlays, never directly. */
         data_fd = mkdir_p_nofollow(p->data_dir, 0755, 0700, err, errlen, "app_data_dir");
         if (data_fd < 0)
                 return data_fd;
+        if (p->n_overlays == 0)
+                return 0;
+        layers_fd = mkdir_open(data_fd, PLAN_OVERLAY_SUBDIR, O_PATH, p->data_dir, PLAN_OVERLAY_SUBDIR, err, errlen);
+        if (layers_fd < 0)
+                return layers_fd;
 
         for (size_t i = 0; i < p->n_overlays; i++) {
                 const PlanOverlay *o = &p->overlays[i];
-                _cleanup_close_ int upper_fd = -EBADF;
+                _cleanup_close_ int dir_fd = -EBADF, work_fd = -EBADF, upper_fd = -EBADF;
+                char esc[NAME_MAX + 1], rel[sizeof esc + 64];
                 struct stat st;
-                char esc[NAME_MAX + 1];
-                char rel[sizeof esc + 64];
+                int r;
 
                 r = path_escape(o->dir, esc, sizeof esc);
                 if (r < 0)
                         return r;  /* checked by plan_from_request() */
-                if ((r = mkdir_layer(data_fd, p->data_dir, PLAN_OVERLAY_SUBDIR, err, errlen)) < 0)
-                        return r;
                 snprintf(rel, sizeof rel, PLAN_OVERLAY_SUBDIR "/%s", esc);
-                if ((r = mkdir_layer(data_fd, p->data_dir, rel, err, errlen)) < 0)
-                        return r;
+                dir_fd = mkdir_open(layers_fd, esc, O_PATH, p->data_dir, rel, err, errlen);
+                if (dir_fd < 0)
+                        return dir_fd;
                 snprintf(rel, sizeof rel, PLAN_OVERLAY_SUBDIR "/%s/work", esc);
-                if ((r = mkdir_layer(data_fd, p->data_dir, rel, err, errlen)) < 0)
-                        return r;
+                work_fd = mkdir_open(dir_fd, "work", O_PATH, p->data_dir, rel, err, errlen);
+                if (work_fd < 0)
+                        return work_fd;
                 snprintf(rel, sizeof rel, PLAN_OVERLAY_SUBDIR "/%s/upper", esc);
-                if ((r = mkdir_layer(data_fd, p->data_dir, rel, err, errlen)) < 0)
-                        return r;
-                /* Everything above rel is root's 0700 tree just checked;
-                 * O_NOFOLLOW refuses an upper that is a symlink. */
-                upper_fd = openat(data_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (upper_fd < 0 || fstat(upper_fd, &st) < 0) {
-                        r = negative_errno();
-                        snprintf(err, errlen, "app_data_dir: \"%.256s/%s\": %s", p->data_dir, rel,
-                                 r == -ENOTDIR ? "is not a directory" : strerror(-r));
-                        return r;
-                }
+                upper_fd = mkdir_open(dir_fd, "upper", O_RDONLY, p->data_dir, rel, err, errlen);
+                if (upper_fd < 0)
+                        return upper_fd;
+                if (fstat(upper_fd, &st) < 0)
+                        return negative_errno();
                 /* The merged dir's root takes owner and mode from the upper
                  * dir: keep them equal to the host dir's. */
                 if ((st.st_uid != o->uid || st.st_gid != o->gid) && fchown(upper_fd, o->uid, o->gid) < 0) {

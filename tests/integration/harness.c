@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+Harness H;
+
+int harness_sh(const char *fmt, ...) {
+        char cmd[4096];
+        va_list ap;
+        int st;
+
+        va_start(ap, fmt);
+        vsnprintf(cmd, sizeof cmd, fmt, ap);
+        va_end(ap);
+        st = system(cmd);
+        return st < 0 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
+}
+
+char *read_all(int fd) {
+        size_t size = 4096, len = 0;
+        char *buf = malloc(size);
+        ssize_t n;
+
+        assert_non_null(buf);
+        for (;;) {
+                if (len + 1 >= size) {
+                        size *= 2;
+                        buf = realloc(buf, size);
+                        assert_non_null(buf);
+                }
+                n = read(fd, buf + len, size - len - 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                len += (size_t) n;
+        }
+        buf[len] = '\0';
+        return buf;
+}
+
+char *report_get(const char *text, const char *key) {
+        size_t k = strlen(key);
+
+        for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+                if (strncmp(p, key, k) == 0 && p[k] == '=') {
+                        const char *v = p + k + 1;
+                        return strndup(v, strcspn(v, "\n"));
+                }
+        return NULL;
+}
+
+static int count_lines(const char *path) {
+        FILE *f = fopen(path, "re");
+        int n = 0, c;
+
+        if (!f)
+                return -1;
+        while ((c = fgetc(f)) != EOF)
+                n += c == '\n';
+        fclose(f);
+        return n;
+}
+
+static int count_dir(const char *path) {
+        DIR *d = opendir(path);
+        struct dirent *de;
+        int n = 0;
+
+        if (!d)
+                return -1;
+        while ((de = readdir(d)))
+                n += de->d_name[0] != '.';
+        closedir(d);
+        return n;
+}
+
+static int count_loops(void) {
+        DIR *d = opendir("/sys/block");
+        struct dirent *de;
+        int n = 0;
+
+        if (!d)
+                return -1;
+        while ((de = readdir(d))) {
+                char p[512];
+                if (strncmp(de->d_name, "loop", 4) != 0)
+                        continue;
+                snprintf(p, sizeof p, "/sys/block/%s/loop/backing_file", de->d_name);
+                n += access(p, F_OK) == 0;
+        }
+        closedir(d);
+        return n;
+}
+
+static int count_guards(void) {
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        int n = 0;
+
+        while (d && (de = readdir(d))) {
+                char p[300], buf[256];
+                FILE *f;
+                if (de->d_name[0] < '0' || de->d_name[0] > '9')
+                        continue;
+                snprintf(p, sizeof p, "/proc/%s/comm", de->d_name);
+                f = fopen(p, "re");
+                if (!f)
+                        continue;
+                if (fgets(buf, sizeof buf, f) && strncmp(buf, "rk-", 3) == 0)
+                        n++;
+                fclose(f);
+        }
+        if (d)
+                closedir(d);
+        return n;
+}
+
+void snapshot_take(Snapshot *s) {
+        char p[64];
+
+        s->mounts = count_lines("/proc/self/mountinfo");
+        s->loops = count_loops();
+        s->guards = count_guards();
+        snprintf(p, sizeof p, "/proc/%d/fd", (int) H.daemon);
+        s->daemon_fds = H.daemon > 0 ? count_dir(p) : 0;
+        s->own_fds = count_dir("/proc/self/fd");
+}
+
+static bool snapshot_equal(const Snapshot *a, const Snapshot *b) {
+        return a->mounts == b->mounts && a->loops == b->loops && a->guards == b->guards &&
+               a->daemon_fds == b->daemon_fds && a->own_fds == b->own_fds;
+}
+
+void harness_assert_clean(void) {
+        Snapshot now;
+
+        for (int i = 0; i < 500; i++) {
+                snapshot_take(&now);
+                if (snapshot_equal(&now, &H.baseline))
+                        return;
+                usleep(10 * 1000);
+        }
+        print_error("leak: mounts %d→%d, loops %d→%d, guards %d→%d, rockerd fds %d→%d, own fds %d→%d\n",
+                    H.baseline.mounts, now.mounts, H.baseline.loops, now.loops, H.baseline.guards, now.guards,
+                    H.baseline.daemon_fds, now.daemon_fds, H.baseline.own_fds, now.own_fds);
+        fail();
+}
+
+static int wait_for_socket(void) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        if (strlen(H.socket) >= sizeof sa.sun_path)
+                return -1;
+        memcpy(sa.sun_path, H.socket, strlen(H.socket) + 1);
+        for (int i = 0; i < 500; i++) {
+                int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+                int r = connect(fd, (struct sockaddr *) &sa, sizeof sa);
+                close(fd);
+                if (r == 0)
+                        return 0;
+                if (waitpid(H.daemon, NULL, WNOHANG) == H.daemon) {
+                        H.daemon = 0;
+                        return -1;
+                }
+                usleep(10 * 1000);
+        }
+        return -1;
+}
+
+int harness_start_daemon(void) {
+        char log[160];
+        pid_t pid;
+
+        snprintf(log, sizeof log, "%s/rockerd.log", H.dir);
+        pid = fork();
+        if (pid < 0)
+                return -1;
+        if (pid == 0) {
+                int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+                if (fd >= 0) {
+                        dup2(fd, 1);
+                        dup2(fd, 2);
+                }
+                execl(ROCKERD_PATH, "rockerd", "--socket", H.socket, "--debug", (char *) NULL);
+                _exit(127);
+        }
+        H.daemon = pid;
+        return wait_for_socket();
+}
+
+void harness_stop_daemon(int sig) {
+        if (H.daemon <= 0)
+                return;
+        kill(H.daemon, sig);
+        while (waitpid(H.daemon, NULL, 0) < 0 && errno == EINTR)
+                ;
+        H.daemon = 0;
+}
+
+static int make_image(const char *path, const char *readme) {
+        return harness_sh("set -e; d=$(mktemp -d %s/src.XXXXXX); chmod 0755 $d; mkdir -p $d/bin; echo '%s' > $d/README; "
+                          "cp /bin/true $d/bin/; chmod 4755 $d/bin/true; "
+                          "mksquashfs $d %s -noappend -quiet -all-root >/dev/null; rm -rf $d",
+                          H.dir, readme, path);
+}
+
+int harness_setup(void **state) {
+        (void) state;
+        memset(&H, 0, sizeof H);
+        snprintf(H.dir, sizeof H.dir, "/tmp/rocker-it.XXXXXX");
+        if (!mkdtemp(H.dir))
+                return -1;
+        snprintf(H.socket, sizeof H.socket, "%s/rockerd.sock", H.dir);
+        snprintf(H.image, sizeof H.image, "%s/app.squashfs", H.dir);
+        snprintf(H.image_v2, sizeof H.image_v2, "%s/app-v2.squashfs", H.dir);
+        snprintf(H.bad_image, sizeof H.bad_image, "%s/bad.squashfs", H.dir);
+        snprintf(H.open_dir, sizeof H.open_dir, "%s/host-open", H.dir);
+        if (make_image(H.image, "image v1") != 0 || make_image(H.image_v2, "image v2") != 0)
+                return -1;
+        if (harness_sh("head -c 65536 /dev/urandom > %s && mkdir -m 0777 %s && chmod 0777 %s && chmod 0755 %s",
+                       H.bad_image, H.open_dir, H.open_dir, H.dir) != 0)
+                return -1;
+        if (harness_start_daemon() < 0)
+                return -1;
+        setenv("ROCKER_SOCKET", H.socket, 1);
+        /* sd-event creates its timerfd with the first deadline: let one
+         * connection come and go before the baseline is taken. */
+        if (wait_for_socket() < 0)
+                return -1;
+        usleep(100 * 1000);
+        snapshot_take(&H.baseline);
+        return 0;
+}
+
+int harness_teardown(void **state) {
+        FILE *f;
+        char line[4096];
+
+        (void) state;
+        harness_stop_daemon(SIGTERM);
+        /* Anything a failed case left mounted under our directory goes. */
+        f = fopen("/proc/self/mountinfo", "re");
+        while (f && fgets(line, sizeof line, f)) {
+                char mp[4096];
+                if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 && strncmp(mp, H.dir, strlen(H.dir)) == 0)
+                        umount2(mp, MNT_DETACH);
+        }
+        if (f)
+                fclose(f);
+        if (getenv("ROCKER_TEST_KEEP") == NULL)
+                harness_sh("rm -rf %s", H.dir);
+        else
+                fprintf(stderr, "kept %s\n", H.dir);
+        return 0;
+}
+
+RockerRequest harness_request(const char *tag, char *buf, size_t size) {
+        RockerRequest req = ROCKER_request_new();
+        static const char *const seed_overlays[] = { "/usr", "/var", "/etc", "/home", "/root" };
+        int n;
+        size_t i;
+
+        /* buf holds the strings: exec\0data\0 */
+        n = snprintf(buf, size, "%s/exec/%s", H.dir, tag);
+        assert_true(n > 0 && (size_t) n < size / 2);
+        req.app_exec_dir = buf;
+        n = snprintf(buf + size / 2, size / 2, "%s/data/%s", H.dir, tag);
+        assert_true(n > 0 && (size_t) n < size / 2);
+        req.app_data_dir = buf + size / 2;
+        req.app_id = 1000;
+        req.uid = 1000;
+        req.gid = 1000;
+        req.app_pkg_path = H.image;
+        for (i = 0; i < 5; i++)
+                req.app_overlay_dirs[i] = (char *) seed_overlays[i];
+        req.app_overlay_dirs[i] = H.open_dir;
+        return req;
+}
+
+void harness_kill_guard(const RockerResult *res) {
+        int pidfd = pidfd_open(res->guard_pid, 0);
+        struct pollfd p;
+        RockerResult k;
+
+        assert_true(pidfd >= 0);
+        k = ROCKER_kill_rocker(res->guard_pid, res->guard_pname, SIGKILL);
+        assert_int_equal(k.err_no, ROCKER_ERR_success);
+        p = (struct pollfd) { .fd = pidfd, .events = POLLIN };
+        assert_int_equal(poll(&p, 1, 5000), 1);
+        close(pidfd);
+}

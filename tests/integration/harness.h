@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The integration harness: a private temporary directory, real squashfs
+ * images made with mksquashfs, a real rockerd on a private socket, and a
+ * snapshot of what must come back to baseline after every case (mounts, loop
+ * devices, guards, rockerd's fds and children, our own fds).
+ */
+#ifndef ROCKER_TEST_HARNESS_H
+#define ROCKER_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <rocker/rocker.h>
+
+typedef struct Snapshot {
+        int mounts;        /* lines of our mountinfo (rockerd shares our mount ns) */
+        int loops;         /* bound loop devices */
+        int guards;        /* processes named rk-* */
+        int daemon_fds;    /* rockerd's open fds */
+        int own_fds;       /* this process's open fds */
+} Snapshot;
+
+typedef struct Harness {
+        char dir[64];          /* /tmp/rocker-it.XXXXXX */
+        char socket[128];
+        char image[128];       /* a valid image: README ("image v1"), bin/ */
+        char image_v2[128];    /* the same with README "image v2" */
+        char bad_image[128];   /* random bytes */
+        char open_dir[128];    /* a host dir, mode 0777, to overlay */
+        pid_t daemon;
+        Snapshot baseline;
+} Harness;
+
+extern Harness H;
+
+/* Test group setup/teardown (cmocka signatures). */
+int harness_setup(void **state);
+int harness_teardown(void **state);
+
+/* rockerd: start on H.socket and wait until it accepts; stop by PID. */
+int harness_start_daemon(void);
+void harness_stop_daemon(int sig);
+
+void snapshot_take(Snapshot *s);
+/* Waits (bounded) until the snapshot equals the baseline; fails the test
+ * with the difference if it does not. */
+void harness_assert_clean(void);
+
+/* A request on the harness' paths: image, exec dir <dir>/exec/<tag>, data
+ * dir <dir>/data/<tag>, overlays: the seed's five and H.open_dir. */
+RockerRequest harness_request(const char *tag, char *buf, size_t size);
+
+/* Kills a guard by pidfd (name checked) and waits until it is gone. */
+void harness_kill_guard(const RockerResult *res);
+
+/* Runs cmd through /bin/sh; returns its exit status or -1. */
+int harness_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Reads all of fd into a malloc'ed NUL-terminated string. */
+char *read_all(int fd);
+/* The value following "key=" on its own line in text, or NULL (malloc'ed). */
+char *report_get(const char *text, const char *key);
+
+#endif

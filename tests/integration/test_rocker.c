@@ -1,0 +1,668 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * End-to-end cases against a real rockerd with real images. Callbacks run in
+ * the app process inside the rocker: they cannot use cmocka, so they write
+ * "key=value" lines to a pipe, and the test asserts on them after waitpid().
+ * Every case ends with harness_assert_clean(): no mount, loop device, guard,
+ * daemon fd or own fd more than before.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <rocker/rocker.h>
+
+#include "harness.h"
+
+typedef struct Probe {
+        int fd;                 /* the report pipe's write end */
+        const char *exec_dir;
+        const char *open_dir;   /* an overlaid host dir, mode 0777 */
+        const char *tag;        /* unique per case: names the files written */
+        pid_t host_pid;         /* the test process, as the host sees it */
+        int ret;                /* what the callback returns */
+} Probe;
+
+__attribute__((format(printf, 2, 3)))
+static void say(const Probe *p, const char *fmt, ...) {
+        char buf[1024];
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+        va_end(ap);
+        buf[n++] = '\n';
+        (void) !write(p->fd, buf, (size_t) n);
+}
+
+static const char *status_field(const char *key, char *out, size_t size) {
+        FILE *f = fopen("/proc/self/status", "re");
+        char line[256];
+        size_t k = strlen(key);
+
+        out[0] = '\0';
+        while (f && fgets(line, sizeof line, f))
+                if (strncmp(line, key, k) == 0 && line[k] == ':') {
+                        snprintf(out, size, "%s", line + k + 1 + strspn(line + k + 1, " \t"));
+                        out[strcspn(out, "\n")] = '\0';
+                }
+        if (f)
+                fclose(f);
+        return out;
+}
+
+static int write_file(const char *path, const char *content) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int e;
+
+        if (fd < 0)
+                return errno;
+        e = write(fd, content, strlen(content)) < 0 ? errno : 0;
+        if (fsync(fd) < 0 && !e)
+                e = errno;
+        close(fd);
+        return e;
+}
+
+/* Everything issue #2 asks to see from inside. */
+static int probe_inside(void *arg) {
+        const Probe *p = arg;
+        char buf[4096], path[4096];
+        struct statvfs sv;
+        DIR *d;
+        struct dirent *de;
+        int n, fd, bad_fds = 0;
+
+        say(p, "uid=%d %d", (int) getuid(), (int) geteuid());
+        say(p, "gid=%d %d", (int) getgid(), (int) getegid());
+        say(p, "groups=%d", getgroups(0, NULL));
+        say(p, "CapEff=%s", status_field("CapEff", buf, sizeof buf));
+        say(p, "CapPrm=%s", status_field("CapPrm", buf, sizeof buf));
+        say(p, "CapInh=%s", status_field("CapInh", buf, sizeof buf));
+        say(p, "CapBnd=%s", status_field("CapBnd", buf, sizeof buf));
+        say(p, "CapAmb=%s", status_field("CapAmb", buf, sizeof buf));
+        say(p, "NoNewPrivs=%s", status_field("NoNewPrivs", buf, sizeof buf));
+        say(p, "pid=%d", (int) getpid());
+        say(p, "sid_is_pid=%d", getsid(0) == getpid());
+        if (getcwd(buf, sizeof buf))
+                say(p, "cwd=%s", buf);
+
+        fd = open("/proc/1/comm", O_RDONLY | O_CLOEXEC);
+        n = fd >= 0 ? (int) read(fd, buf, sizeof buf - 1) : -1;
+        if (fd >= 0)
+                close(fd);
+        buf[n > 0 ? n - 1 : 0] = '\0';
+        say(p, "pid1=%s", buf);
+
+        n = 0;
+        d = opendir("/proc");
+        while (d && (de = readdir(d)))
+                n += de->d_name[0] >= '1' && de->d_name[0] <= '9';
+        if (d)
+                closedir(d);
+        say(p, "nprocs=%d", n);
+        snprintf(path, sizeof path, "/proc/%d", (int) p->host_pid);
+        say(p, "host_pid_visible=%d", access(path, F_OK) == 0);
+
+        snprintf(path, sizeof path, "%s/README", p->exec_dir);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        n = fd >= 0 ? (int) read(fd, buf, sizeof buf - 1) : -1;
+        if (fd >= 0)
+                close(fd);
+        buf[n > 0 ? n - 1 : 0] = '\0';
+        say(p, "readme=%s", buf);
+        say(p, "exec_ro=%d", statvfs(p->exec_dir, &sv) == 0 && (sv.f_flag & ST_RDONLY) && (sv.f_flag & ST_NOSUID) &&
+                                     (sv.f_flag & ST_NODEV));
+
+        snprintf(path, sizeof path, "/var/tmp/rocker-it-%s", p->tag);
+        say(p, "write_var=%d", write_file(path, "var"));
+        snprintf(path, sizeof path, "%s/rocker-it-%s", p->open_dir, p->tag);
+        say(p, "write_open=%d", write_file(path, "open"));
+        snprintf(path, sizeof path, "%s/new", p->exec_dir);
+        say(p, "write_exec=%d", write_file(path, "x"));
+
+        /* fds >= 3 must all be close-on-exec */
+        d = opendir("/proc/self/fd");
+        while (d && (de = readdir(d))) {
+                int f = atoi(de->d_name);
+                if (de->d_name[0] == '.' || f < 3 || f == dirfd(d))
+                        continue;
+                if (!(fcntl(f, F_GETFD) & FD_CLOEXEC))
+                        bad_fds++;
+        }
+        if (d)
+                closedir(d);
+        say(p, "fds_not_cloexec=%d", bad_fds);
+        return p->ret;
+}
+
+/* Runs fn in a rocker built from req; returns the result, fills *ret_report
+ * with what the app said and *ret_status with its wait status. */
+static RockerResult run(RockerRequest *req, int (*fn)(void *), Probe *probe, char **ret_report, int *ret_status) {
+        int fds[2];
+        RockerResult res;
+
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        probe->fd = fds[1];
+        probe->exec_dir = req->app_exec_dir;
+        probe->open_dir = H.open_dir;
+        probe->host_pid = getpid();
+        res = ROCKER_enter_rocker(req, fn, probe);
+        close(fds[1]);
+        if (res.err_no == ROCKER_ERR_success) {
+                assert_true(res.app_pid > 0);
+                assert_int_equal(waitpid(res.app_pid, ret_status, 0), res.app_pid);
+        }
+        *ret_report = read_all(fds[0]);
+        close(fds[0]);
+        return res;
+}
+
+static void expect(const char *report, const char *key, const char *want) {
+        char *v = report_get(report, key);
+
+        if (!v || strcmp(v, want) != 0) {
+                print_error("%s: want \"%s\", got \"%s\"\nreport:\n%s\n", key, want, v ? v : "(missing)", report);
+                free(v);
+                fail();
+        }
+        free(v);
+}
+
+static bool exists(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static bool exists(const char *fmt, ...) {
+        char path[4096];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(path, sizeof path, fmt, ap);
+        va_end(ap);
+        return access(path, F_OK) == 0;
+}
+
+static void test_seed_flow(void **state) {
+        char buf[1024], *report, name_upper[256];
+        Probe probe = { .tag = "seed", .ret = 0 };
+        RockerRequest req = harness_request("seed", buf, sizeof buf);
+        RockerResult res, res2;
+        int status;
+
+        (void) state;
+        res = run(&req, probe_inside, &probe, &report, &status);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        assert_string_equal(ROCKER_last_error(), "");
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+        expect(report, "uid", "1000 1000");
+        expect(report, "gid", "1000 1000");
+        expect(report, "groups", "0");
+        expect(report, "CapEff", "0000000000000000");
+        expect(report, "CapPrm", "0000000000000000");
+        expect(report, "CapInh", "0000000000000000");
+        expect(report, "CapBnd", "0000000000000000");
+        expect(report, "CapAmb", "0000000000000000");
+        expect(report, "NoNewPrivs", "1");
+        expect(report, "sid_is_pid", "1");
+        expect(report, "cwd", "/");
+        expect(report, "pid1", res.guard_pname);
+        expect(report, "host_pid_visible", "0");
+        expect(report, "nprocs", "2");  /* the guard and the app: nothing of the host */
+        expect(report, "readme", "image v1");
+        expect(report, "exec_ro", "1");
+        expect(report, "write_var", "0");
+        expect(report, "write_open", "0");
+        expect(report, "write_exec", "30");  /* EROFS */
+        expect(report, "fds_not_cloexec", "0");
+        {
+                char *pid = report_get(report, "pid");
+                assert_non_null(pid);
+                assert_int_not_equal(atoi(pid), 1);
+                free(pid);
+        }
+        free(report);
+
+        /* The guard's name is what ROCKER_get_guardname() reads. */
+        assert_int_equal(strlen(res.guard_pname), 15);
+        res2 = ROCKER_get_guardname(res.guard_pid);
+        assert_int_equal(res2.err_no, ROCKER_ERR_success);
+        assert_string_equal(res2.guard_pname, res.guard_pname);
+
+        /* Writes landed in the data dir, not on the host. */
+        assert_false(exists("/var/tmp/rocker-it-seed"));
+        assert_true(exists("%s/overlay/var/upper/tmp/rocker-it-seed", req.app_data_dir));
+        assert_false(exists("%s/rocker-it-seed", H.open_dir));
+        snprintf(name_upper, sizeof name_upper, "%s", H.open_dir + 1);
+        for (char *c = name_upper; *c; c++)
+                if (*c == '/')
+                        *c = '-';
+        /* H.open_dir is /tmp/rocker-it.XXXXXX/host-open: escaped '-' and '.' stay readable */
+        assert_true(exists("%s/overlay", req.app_data_dir));
+
+        harness_kill_guard(&res);
+        harness_assert_clean();
+        /* ...and survive the rocker. */
+        assert_true(exists("%s/overlay/var/upper/tmp/rocker-it-seed", req.app_data_dir));
+}
+
+static int probe_as_root(void *arg) {
+        const Probe *p = arg;
+        char path[256];
+        int fd;
+
+        snprintf(path, sizeof path, "/srv/rocker-it-%s", p->tag);
+        say(p, "write_srv=%d", write_file(path, "x"));        /* not overlaid: read-only */
+        snprintf(path, sizeof path, "/etc/rocker-it-%s", p->tag);
+        say(p, "write_etc=%d", write_file(path, "x"));        /* overlaid */
+        snprintf(path, sizeof path, "/dev/shm/rocker-it-%s", p->tag);
+        say(p, "write_shm=%d", write_file(path, "x"));        /* shared */
+        say(p, "mount=%d", mount("none", "/mnt", "tmpfs", 0, NULL) == 0 ? 0 : errno);
+        fd = open("/proc/sys/kernel/hostname", O_WRONLY | O_CLOEXEC);
+        say(p, "write_sysctl=%d", fd >= 0 ? 0 : errno);
+        if (fd >= 0)
+                close(fd);
+        say(p, "setuid=%d", setuid(0) == 0 && seteuid(1) == 0 && seteuid(0) == 0 ? 0 : errno);
+        return 0;
+}
+
+static void test_root_app_is_confined(void **state) {
+        char buf[1024], *report;
+        Probe probe = { .tag = "root" };
+        RockerRequest req = harness_request("root", buf, sizeof buf);
+        RockerResult res;
+        int status;
+
+        (void) state;
+        req.uid = 0;
+        req.gid = 0;
+        /* /etc overlaid, /srv not */
+        res = run(&req, probe_as_root, &probe, &report, &status);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        expect(report, "write_srv", "30");   /* EROFS */
+        expect(report, "write_etc", "0");
+        expect(report, "write_shm", "0");
+        expect(report, "mount", "1");        /* EPERM: no capability */
+        expect(report, "write_sysctl", "30");
+        free(report);
+        assert_false(exists("/srv/rocker-it-root"));
+        assert_false(exists("/etc/rocker-it-root"));
+        assert_true(exists("%s/overlay/etc/upper/rocker-it-root", req.app_data_dir));
+        assert_int_equal(unlink("/dev/shm/rocker-it-root"), 0);  /* shared: it is on the host */
+        harness_kill_guard(&res);
+        harness_assert_clean();
+}
+
+static int probe_exit(void *arg) {
+        return ((const Probe *) arg)->ret;
+}
+
+static void test_exit_status_reaches_waitpid(void **state) {
+        char buf[1024], *report;
+        Probe probe = { .tag = "exit", .ret = 42 };
+        RockerRequest req = harness_request("exit", buf, sizeof buf);
+        RockerResult res;
+        int status;
+
+        (void) state;
+        res = run(&req, probe_exit, &probe, &report, &status);
+        free(report);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 42);
+        harness_kill_guard(&res);
+        harness_assert_clean();
+}
+
+static int probe_sleepers(void *arg) {
+        const Probe *p = arg;
+        pid_t child = fork();
+
+        if (child == 0) {
+                close(p->fd);
+                setsid();
+                for (;;)
+                        pause();
+        }
+        say(p, "forked=%d", child > 0);
+        close(p->fd);
+        for (;;)
+                pause();
+        return 0;
+}
+
+static void test_kill_guard_ends_everything(void **state) {
+        char buf[1024], nspath[64], ns[64], *report;
+        Probe probe = { .tag = "kill" };
+        RockerRequest req = harness_request("kill", buf, sizeof buf);
+        RockerResult res;
+        int fds[2], status, left = 0;
+        struct stat st;
+        DIR *d;
+        struct dirent *de;
+
+        (void) state;
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        probe.fd = fds[1];
+        probe.exec_dir = req.app_exec_dir;
+        res = ROCKER_enter_rocker(&req, probe_sleepers, &probe);
+        close(fds[1]);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        report = read_all(fds[0]);  /* returns once the app closed its end */
+        close(fds[0]);
+        expect(report, "forked", "1");
+        free(report);
+
+        snprintf(nspath, sizeof nspath, "/proc/%d/ns/pid", res.guard_pid);
+        assert_int_equal(stat(nspath, &st), 0);
+        snprintf(ns, sizeof ns, "pid:[%lu]", (unsigned long) st.st_ino);
+
+        /* The seed's plain kill() */
+        assert_int_equal(kill(res.guard_pid, SIGKILL), 0);
+        assert_int_equal(waitpid(res.app_pid, &status, 0), res.app_pid);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        harness_assert_clean();
+
+        /* nobody is left in the rocker's pid namespace */
+        d = opendir("/proc");
+        while (d && (de = readdir(d))) {
+                char p[300], target[64];
+                ssize_t n;
+                snprintf(p, sizeof p, "/proc/%s/ns/pid", de->d_name);
+                n = readlink(p, target, sizeof target - 1);
+                if (n > 0) {
+                        target[n] = '\0';
+                        left += strcmp(target, ns) == 0;
+                }
+        }
+        closedir(d);
+        assert_int_equal(left, 0);
+}
+
+static int probe_counter(void *arg) {
+        const Probe *p = arg;
+        char buf[32] = "0";
+        int fd = open("/var/tmp/rocker-it-counter", O_RDONLY | O_CLOEXEC);
+
+        if (fd >= 0) {
+                ssize_t n = read(fd, buf, sizeof buf - 1);
+                buf[n > 0 ? n : 0] = '\0';
+                close(fd);
+        }
+        say(p, "counter=%d", atoi(buf));
+        snprintf(buf, sizeof buf, "%d", atoi(buf) + 1);
+        return write_file("/var/tmp/rocker-it-counter", buf);
+}
+
+/* A launcher restarting its app: kill, then at once the same request. */
+static void test_relaunch_at_once_keeps_data(void **state) {
+        char buf[1024], want[16], *report;
+        RockerRequest req = harness_request("relaunch", buf, sizeof buf);
+        Probe probe = { .tag = "relaunch" };
+        RockerResult res;
+        int status;
+
+        (void) state;
+        for (int i = 0; i < 5; i++) {
+                res = run(&req, probe_counter, &probe, &report, &status);
+                if (res.err_no != ROCKER_ERR_success)
+                        print_error("launch %d: %s\n", i, ROCKER_last_error());
+                assert_int_equal(res.err_no, ROCKER_ERR_success);
+                assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+                snprintf(want, sizeof want, "%d", i);
+                expect(report, "counter", want);
+                free(report);
+                assert_int_equal(kill(res.guard_pid, SIGKILL), 0);  /* no wait before the next launch */
+        }
+        harness_assert_clean();
+}
+
+static int probe_wait_for_close(void *arg) {
+        const Probe *p = arg;
+        close(p->fd);
+        return 0;
+}
+
+static void test_data_dir_in_use(void **state) {
+        char buf[1024], buf2[1024], *report;
+        RockerRequest req = harness_request("busy", buf, sizeof buf);
+        RockerRequest other = harness_request("busy-other", buf2, sizeof buf2);
+        Probe probe = { .tag = "busy" };
+        RockerResult res, res2, res3;
+        int status;
+
+        (void) state;
+        res = run(&req, probe_wait_for_close, &probe, &report, &status);
+        free(report);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+
+        res2 = run(&req, probe_wait_for_close, &probe, &report, &status);
+        free(report);
+        assert_int_equal(res2.err_no, ROCKER_ERR_build_rocker_failed);
+        assert_non_null(strstr(ROCKER_last_error(), res.guard_pname));
+        assert_non_null(strstr(ROCKER_last_error(), "app_data_dir"));
+        /* the live rocker is undisturbed */
+        assert_int_equal(ROCKER_get_guardname(res.guard_pid).err_no, ROCKER_ERR_success);
+
+        /* another data dir of the same app and image runs beside it */
+        res3 = run(&other, probe_wait_for_close, &probe, &report, &status);
+        free(report);
+        assert_int_equal(res3.err_no, ROCKER_ERR_success);
+        assert_string_not_equal(res3.guard_pname, res.guard_pname);
+
+        harness_kill_guard(&res);
+        harness_kill_guard(&res3);
+        harness_assert_clean();
+}
+
+static void test_bad_requests(void **state) {
+        char buf[1024], *report, datadir[512];
+        RockerRequest req;
+        Probe probe = { .tag = "bad" };
+        RockerResult res;
+        int status;
+
+        (void) state;
+        res = ROCKER_enter_rocker(NULL, probe_exit, &probe);
+        assert_int_equal(res.err_no, ROCKER_ERR_param_invalid);
+        req = harness_request("bad", buf, sizeof buf);
+        res = ROCKER_enter_rocker(&req, NULL, &probe);
+        assert_int_equal(res.err_no, ROCKER_ERR_param_invalid);
+        req.app_exec_dir = "relative/dir";
+        res = ROCKER_enter_rocker(&req, probe_exit, &probe);
+        assert_int_equal(res.err_no, ROCKER_ERR_param_invalid);
+        assert_non_null(strstr(ROCKER_last_error(), "app_exec_dir"));
+
+        /* refused by rockerd: nothing is created for them */
+        req = harness_request("bad", buf, sizeof buf);
+        snprintf(datadir, sizeof datadir, "%s", req.app_data_dir);
+        req.app_pkg_path = H.bad_image;
+        res = run(&req, probe_exit, &probe, &report, &status);
+        free(report);
+        assert_int_equal(res.err_no, ROCKER_ERR_build_rocker_failed);
+        assert_non_null(strstr(ROCKER_last_error(), "app_pkg_path"));
+        assert_false(exists("%s", datadir));
+
+        req = harness_request("bad", buf, sizeof buf);
+        req.app_overlay_dirs[0] = "/nonexistent-rocker-dir";
+        res = run(&req, probe_exit, &probe, &report, &status);
+        free(report);
+        assert_int_equal(res.err_no, ROCKER_ERR_build_rocker_failed);
+        assert_non_null(strstr(ROCKER_last_error(), "app_overlay_dirs[0]"));
+        assert_false(exists("%s", datadir));
+
+        req = harness_request("bad", buf, sizeof buf);
+        req.app_overlay_dirs[0] = "/proc";
+        res = run(&req, probe_exit, &probe, &report, &status);
+        free(report);
+        assert_int_equal(res.err_no, ROCKER_ERR_build_rocker_failed);
+        assert_non_null(strstr(ROCKER_last_error(), "app_overlay_dirs[0]"));
+        assert_false(exists("%s", datadir));
+
+        harness_assert_clean();
+}
+
+static void test_no_daemon(void **state) {
+        char buf[1024], sock[256];
+        RockerRequest req = harness_request("nodaemon", buf, sizeof buf);
+        Probe probe = {};
+        RockerResult res;
+
+        (void) state;
+        snprintf(sock, sizeof sock, "%s/no-such.sock", H.dir);
+        setenv("ROCKER_SOCKET", sock, 1);
+        res = ROCKER_enter_rocker(&req, probe_exit, &probe);
+        setenv("ROCKER_SOCKET", H.socket, 1);
+        assert_int_equal(res.err_no, ROCKER_ERR_server_unaddr_invalid);
+        assert_non_null(strstr(ROCKER_last_error(), sock));
+        harness_assert_clean();
+}
+
+static void test_guardname(void **state) {
+        int fds[2];
+        pid_t pid;
+        char c;
+        RockerResult res;
+
+        (void) state;
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                prctl(PR_SET_NAME, "a b) (c", 0, 0, 0);
+                (void) !write(fds[1], "x", 1);
+                pause();
+                _exit(0);
+        }
+        close(fds[1]);
+        assert_int_equal(read(fds[0], &c, 1), 1);
+        close(fds[0]);
+        res = ROCKER_get_guardname(pid);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        assert_string_equal(res.guard_pname, "a b) (c");
+        assert_int_equal(res.guard_pid, pid);
+
+        /* a wrong name is never signalled */
+        res = ROCKER_kill_rocker(pid, "rk-notthisone0", SIGKILL);
+        assert_int_equal(res.err_no, ROCKER_ERR_get_guardname_failed);
+        assert_int_equal(kill(pid, 0), 0);
+        res = ROCKER_kill_rocker(pid, "a b) (c", SIGKILL);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        assert_int_equal(waitpid(pid, NULL, 0), pid);
+
+        res = ROCKER_get_guardname(pid);  /* reaped: gone */
+        assert_int_equal(res.err_no, ROCKER_ERR_get_guardname_failed);
+        res = ROCKER_get_guardname(-5);
+        assert_int_equal(res.err_no, ROCKER_ERR_get_guardname_failed);
+}
+
+static void test_caller_untouched(void **state) {
+        char buf[1024], *report, before[64], after[64];
+        RockerRequest req = harness_request("caller", buf, sizeof buf);
+        Probe probe = { .tag = "caller" };
+        RockerResult res;
+        int status;
+        ssize_t n;
+
+        (void) state;
+        n = readlink("/proc/self/ns/mnt", before, sizeof before - 1);
+        before[n > 0 ? n : 0] = '\0';
+        res = run(&req, probe_exit, &probe, &report, &status);
+        free(report);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        n = readlink("/proc/self/ns/mnt", after, sizeof after - 1);
+        after[n > 0 ? n : 0] = '\0';
+        assert_string_equal(before, after);
+        assert_int_equal(getuid(), 0);
+        assert_int_equal(geteuid(), 0);
+        /* the app was reaped by run(), and the helper left no zombie behind
+         * (our only other child is rockerd, alive) */
+        assert_int_equal(waitpid(-1, NULL, WNOHANG), 0);
+        harness_kill_guard(&res);
+        harness_assert_clean();  /* includes our own fd count */
+}
+
+typedef struct Worker {
+        int id;
+        int failures;
+} Worker;
+
+static void *worker(void *arg) {
+        Worker *w = arg;
+        char tag[32], buf[1024];
+
+        for (int i = 0; i < 5; i++) {
+                snprintf(tag, sizeof tag, "thread%d", w->id);
+                RockerRequest req = harness_request(tag, buf, sizeof buf);
+                Probe probe = { .tag = tag, .fd = -1, .ret = 7 };
+                RockerResult res = ROCKER_enter_rocker(&req, probe_exit, &probe);
+                int status;
+
+                if (res.err_no != ROCKER_ERR_success) {
+                        fprintf(stderr, "thread %d: %s\n", w->id, ROCKER_last_error());
+                        w->failures++;
+                        continue;
+                }
+                if (waitpid(res.app_pid, &status, 0) != res.app_pid || !WIFEXITED(status) || WEXITSTATUS(status) != 7)
+                        w->failures++;
+                if (ROCKER_kill_rocker(res.guard_pid, res.guard_pname, SIGKILL).err_no != ROCKER_ERR_success)
+                        w->failures++;
+        }
+        return NULL;
+}
+
+static void test_concurrent_launchers(void **state) {
+        pthread_t t[4];
+        Worker w[4];
+
+        (void) state;
+        for (int i = 0; i < 4; i++) {
+                w[i] = (Worker) { .id = i };
+                assert_int_equal(pthread_create(&t[i], NULL, worker, &w[i]), 0);
+        }
+        for (int i = 0; i < 4; i++) {
+                pthread_join(t[i], NULL);
+                assert_int_equal(w[i].failures, 0);
+        }
+        harness_assert_clean();
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_seed_flow),
+                cmocka_unit_test(test_root_app_is_confined),
+                cmocka_unit_test(test_exit_status_reaches_waitpid),
+                cmocka_unit_test(test_kill_guard_ends_everything),
+                cmocka_unit_test(test_relaunch_at_once_keeps_data),
+                cmocka_unit_test(test_data_dir_in_use),
+                cmocka_unit_test(test_bad_requests),
+                cmocka_unit_test(test_no_daemon),
+                cmocka_unit_test(test_guardname),
+                cmocka_unit_test(test_caller_untouched),
+                cmocka_unit_test(test_concurrent_launchers),
+        };
+
+        if (getenv("ROCKER_TEST_FILTER"))
+                cmocka_set_test_filter(getenv("ROCKER_TEST_FILTER"));
+        if (geteuid() != 0) {
+                fprintf(stderr, "the integration tests need root\n");
+                return 77;
+        }
+        return cmocka_run_group_tests_name("integration", tests, harness_setup, harness_teardown);
+}
