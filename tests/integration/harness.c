@@ -209,13 +209,16 @@ int harness_start_daemon(void) {
         return wait_for_socket();
 }
 
-void harness_stop_daemon(int sig) {
+int harness_stop_daemon(int sig) {
+        int status = 0;
+
         if (H.daemon <= 0)
-                return;
+                return 0;
         kill(H.daemon, sig);
-        while (waitpid(H.daemon, NULL, 0) < 0 && errno == EINTR)
+        while (waitpid(H.daemon, &status, 0) < 0 && errno == EINTR)
                 ;
         H.daemon = 0;
+        return status;
 }
 
 static int make_image(const char *path, const char *readme) {
@@ -257,8 +260,16 @@ int harness_teardown(void **state) {
         FILE *f;
         char line[4096];
 
+        int status, ret = 0;
+
         (void) state;
-        harness_stop_daemon(SIGTERM);
+        /* A clean stop, with no sanitizer report: rockerd exits 0. */
+        status = harness_stop_daemon(SIGTERM);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                fprintf(stderr, "rockerd did not stop cleanly (status 0x%x); its log:\n", status);
+                harness_sh("cat %s/rockerd.log >&2", H.dir);
+                ret = -1;
+        }
         /* Anything a failed case left mounted under our directory goes. */
         f = fopen("/proc/self/mountinfo", "re");
         while (f && fgets(line, sizeof line, f)) {
@@ -272,7 +283,7 @@ int harness_teardown(void **state) {
                 harness_sh("rm -rf %s", H.dir);
         else
                 fprintf(stderr, "kept %s\n", H.dir);
-        return 0;
+        return ret;
 }
 
 RockerRequest harness_request(const char *tag, char *buf, size_t size) {

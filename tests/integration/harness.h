@@ -41,7 +41,8 @@ int harness_teardown(void **state);
 
 /* rockerd: start on H.socket and wait until it accepts; stop by PID. */
 int harness_start_daemon(void);
-void harness_stop_daemon(int sig);
+/* Returns rockerd's wait status. */
+int harness_stop_daemon(int sig);
 
 void snapshot_take(Snapshot *s);
 /* Waits (bounded) until the snapshot equals the baseline; fails the test

@@ -1,0 +1,27 @@
+#!/bin/sh
+# The whole test suite, as CI runs it: dependencies, a warnings-as-errors
+# build and every test (unit + integration against a real rockerd); then the
+# same suite built with ASan+UBSan; then the unit tests under valgrind.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/scripts/install-deps.sh"
+jobs=$(nproc)
+
+echo "== build and test"
+cmake -S "$top" -B "$top/build-test" -DBUILD_TESTING=ON >/dev/null
+cmake --build "$top/build-test" -j"$jobs"
+(cd "$top/build-test" && ctest --output-on-failure)
+
+echo "== ASan + UBSan"
+cmake -S "$top" -B "$top/build-asan" -DBUILD_TESTING=ON -DROCKER_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build "$top/build-asan" -j"$jobs"
+(cd "$top/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        ctest --output-on-failure)
+
+echo "== valgrind (unit tests)"
+for t in "$top"/build-test/tests/unit/test_*; do
+        [ -x "$t" ] || continue
+        valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1 "$t" >/dev/null
+        echo "valgrind clean: $(basename "$t")"
+done
+echo "all test stages passed"
