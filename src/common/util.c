@@ -140,9 +140,42 @@ int proc_stat_parse(const char *buf, size_t len, char name[16], char *ret_state)
         return 0;
 }
 
-int proc_get_name(pid_t pid, char name[16], char *ret_state) {
+int proc_stat_starttime(const char *buf, size_t len, unsigned long long *ret) {
+        const char *p = NULL;
+        unsigned long long v = 0;
+        int field = 2;  /* the comm field ends at the last ')' */
+
+        for (const char *q = buf + len; q > buf; q--)
+                if (q[-1] == ')') {
+                        p = q;
+                        break;
+                }
+        if (!p)
+                return -EBADMSG;
+        /* ") S ppid ..." : each ' ' starts the next field */
+        for (; p < buf + len; p++) {
+                if (*p == ' ') {
+                        field++;
+                        continue;
+                }
+                if (field == 22) {
+                        const char *e = p;
+                        while (e < buf + len && *e >= '0' && *e <= '9') {
+                                v = v * 10 + (unsigned long long) (*e - '0');
+                                e++;
+                        }
+                        if (e == p)
+                                return -EBADMSG;
+                        *ret = v;
+                        return 0;
+                }
+        }
+        return -EBADMSG;
+}
+
+static int proc_read_stat(pid_t pid, char *buf, size_t size) {
         _cleanup_close_ int fd = -EBADF;
-        char path[64], buf[1024];
+        char path[64];
         ssize_t n;
 
         if (pid <= 0)
@@ -151,8 +184,30 @@ int proc_get_name(pid_t pid, char name[16], char *ret_state) {
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? -ESRCH : negative_errno();
-        n = read(fd, buf, sizeof buf);
+        n = read(fd, buf, size);
         if (n < 0)
                 return errno == ESRCH ? -ESRCH : negative_errno();
+        return (int) n;
+}
+
+int proc_get_identity(pid_t pid, char name[16], unsigned long long *ret_starttime) {
+        char buf[1024];
+        int n, r;
+
+        n = proc_read_stat(pid, buf, sizeof buf);
+        if (n < 0)
+                return n;
+        r = proc_stat_parse(buf, (size_t) n, name, NULL);
+        if (r < 0)
+                return r;
+        return proc_stat_starttime(buf, (size_t) n, ret_starttime);
+}
+
+int proc_get_name(pid_t pid, char name[16], char *ret_state) {
+        char buf[1024];
+        int n = proc_read_stat(pid, buf, sizeof buf);
+
+        if (n < 0)
+                return n;
         return proc_stat_parse(buf, (size_t) n, name, ret_state);
 }

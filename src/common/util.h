@@ -38,4 +38,12 @@ int proc_stat_parse(const char *buf, size_t len, char name[16], char *ret_state)
 /* Reads /proc/<pid>/stat and parses it as above. 0, -ESRCH or -errno. */
 int proc_get_name(pid_t pid, char name[16], char *ret_state);
 
+/* The start time of the process (field 22 of /proc/<pid>/stat, clock ticks
+ * after boot) from the content of that file: with the PID, it names one
+ * process for the whole uptime. 0 or -EBADMSG. */
+int proc_stat_starttime(const char *buf, size_t len, unsigned long long *ret);
+
+/* Name and start time of a live process in one read. 0, -ESRCH or -errno. */
+int proc_get_identity(pid_t pid, char name[16], unsigned long long *ret_starttime);
+
 #endif

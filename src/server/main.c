@@ -18,6 +18,8 @@ static void help(void) {
                "The rocker daemon: builds rockers for librocker_client.\n\n"
                "  -s, --socket PATH   listen on PATH (default /run/rocker/rockerd.sock);\n"
                "                      ignored under socket activation\n"
+               "      --state-dir DIR where live rockers are recorded, for a restarted\n"
+               "                      rockerd to adopt them (default /run/rocker/state)\n"
                "  -d, --debug         log debug messages\n"
                "  -h, --help          show this help\n"
                "      --version       show the version\n");
@@ -26,6 +28,7 @@ static void help(void) {
 int main(int argc, char **argv) {
         static const struct option opts[] = {
                 { "socket", required_argument, NULL, 's' },
+                { "state-dir", required_argument, NULL, 'S' },
                 { "debug", no_argument, NULL, 'd' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
@@ -39,6 +42,9 @@ int main(int argc, char **argv) {
                 switch (c) {
                 case 's':
                         cfg.socket_path = optarg;
+                        break;
+                case 'S':
+                        cfg.state_dir = optarg;
                         break;
                 case 'd':
                         log_set_max_level(LOG_DEBUG);

@@ -38,6 +38,8 @@
 #include "plan.h"
 #include "proto.h"
 #include "registry.h"
+#include "state.h"
+#include "util.h"
 
 /* A request slower than the dying holder's grace gets "in use": the holder is
  * not being killed. The grace covers the instant between a SIGKILL being
@@ -93,9 +95,31 @@ static void rocker_kill(Rocker *r, const char *why) {
         r->killed = true;
 }
 
-static void rocker_free(Rocker *r) {
+static void rocker_save(Rocker *r) {
+        StateRecord rec = {
+                .pid = r->pid,
+                .starttime = r->starttime,
+                .claimed = r->state == ROCKER_RUNNING,
+                .app_id = r->plan.app_id,
+                .pkg_path = r->plan.pkg_path,
+                .data_dir = r->plan.data_dir,
+        };
+        int k;
+
+        memcpy(rec.name, r->name, sizeof rec.name);
+        k = state_save(r->manager->cfg.state_dir, &rec);
+        if (k < 0)
+                log_warning_errno(k, "rocker %s: cannot save its state (a restarted rockerd would not know it): %m",
+                                  r->name);
+}
+
+/* Forgets r; its state record stays when keep_state (rockerd stops, the
+ * rocker lives on and the next rockerd adopts it). */
+static void rocker_release(Rocker *r, bool keep_state) {
         Manager *m = r->manager;
 
+        if (!keep_state)
+                state_remove(m->cfg.state_dir, r->name);
         registry_remove(&m->registry, r);
         sd_event_source_disable_unref(r->pidfd_source);
         sd_event_source_disable_unref(r->status_source);
@@ -105,6 +129,10 @@ static void rocker_free(Rocker *r) {
         plan_done(&r->plan);
         free(r);
         manager_status(m);
+}
+
+static void rocker_free(Rocker *r) {
+        rocker_release(r, false);
 }
 
 /* ---- connections ---------------------------------------------------- */
@@ -228,6 +256,11 @@ static void conn_build(Conn *c) {
         r->pidfd = sp.pidfd;
         r->status_fd = sp.status_fd;
         r->started_usec = now_usec();
+        {
+                char comm[16];
+                if (proc_get_identity(r->pid, comm, &r->starttime) < 0)
+                        r->starttime = 0;  /* only a restarted rockerd's check suffers */
+        }
         r->plan = c->plan;
         c->has_plan = false;
         c->plan = (Plan) {};
@@ -248,6 +281,7 @@ static void conn_build(Conn *c) {
                 rocker_free(r);
                 return conn_fail(c, "cannot watch the guard: %s", strerror(-k));
         }
+        rocker_save(r);
         (void) conn_set_deadline(c, m->cfg.build_timeout_usec);
         log_debug("rocker %s: guard pid %d building for pid %d", r->name, (int) r->pid, (int) c->peer.pid);
         return;
@@ -335,14 +369,17 @@ static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *use
         (void) s;
         (void) fd;
         (void) revents;
-        if (waitid(P_PIDFD, (id_t) r->pidfd, &si, WEXITED | WNOHANG) < 0) {
+        if (r->adopted) {
+                /* Not our child: its parent reaps it; a readable pidfd is
+                 * the exit. */
+                log_info("rocker %s (guard pid %d, app %d, adopted) ended", r->name, (int) r->pid,
+                         (int) r->plan.app_id);
+        } else if (waitid(P_PIDFD, (id_t) r->pidfd, &si, WEXITED | WNOHANG) < 0) {
                 log_warning_errno(errno, "rocker %s: waitid: %m", r->name);
                 return 0;
-        }
-        if (si.si_pid == 0)
+        } else if (si.si_pid == 0)
                 return 0;  /* not exited yet */
-
-        if (si.si_code == CLD_EXITED)
+        else if (si.si_code == CLD_EXITED)
                 log_info("rocker %s (guard pid %d, app %d) ended: guard exit status %d after %.3fs", r->name,
                          (int) r->pid, (int) r->plan.app_id, si.si_status,
                          (double) (now_usec() - r->started_usec) / 1e6);
@@ -384,6 +421,7 @@ static void conn_handle(Conn *c, ProtoRequest *req) {
                 r->state = ROCKER_RUNNING;
                 r->conn = NULL;
                 c->rocker = NULL;
+                rocker_save(r);
                 log_debug("rocker %s claimed by pid %d", r->name, (int) c->peer.pid);
                 (void) conn_set_deadline(c, m->cfg.request_timeout_usec);
                 return;
@@ -569,6 +607,58 @@ static int listen_socket(const ManagerConfig *cfg) {
         return TAKE_FD(fd);
 }
 
+/* A record of an earlier rockerd: adopt the rocker if the record still names
+ * a live guard (same PID, name and start time), else drop the record. */
+static void adopt(StateRecord *rec, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_close_ int pidfd = -EBADF;
+        unsigned long long starttime;
+        char name[16];
+        Rocker *r;
+        int k;
+
+        pidfd = pidfd_open(rec->pid, 0);
+        /* Checked after the pidfd is held: if the process is still the one
+         * recorded now, the pidfd is that process's (a live PID is not reused). */
+        if (pidfd < 0 || proc_get_identity(rec->pid, name, &starttime) < 0 ||
+            strcmp(name, rec->name) != 0 || starttime != rec->starttime) {
+                log_info("rocker %s (guard pid %d) is gone: state record dropped", rec->name, (int) rec->pid);
+                state_remove(m->cfg.state_dir, rec->name);
+                return;
+        }
+        if (registry_find_name(&m->registry, rec->name) || registry_find_data_dir(&m->registry, rec->data_dir)) {
+                log_warning("rocker %s: duplicate state record ignored", rec->name);
+                return;
+        }
+        r = calloc(1, sizeof *r);
+        if (!r)
+                return;
+        r->manager = m;
+        memcpy(r->name, rec->name, sizeof r->name);
+        r->pid = rec->pid;
+        r->pidfd = TAKE_FD(pidfd);
+        r->status_fd = -EBADF;
+        r->starttime = rec->starttime;
+        r->adopted = true;
+        r->state = ROCKER_RUNNING;
+        r->started_usec = now_usec();
+        r->plan.app_id = rec->app_id;
+        r->plan.pkg_path = TAKE_PTR(rec->pkg_path);
+        r->plan.data_dir = TAKE_PTR(rec->data_dir);
+        registry_add(&m->registry, r);
+        k = sd_event_add_io(m->event, &r->pidfd_source, r->pidfd, EPOLLIN, on_guard_exit, r);
+        if (k < 0) {
+                log_error_errno(k, "rocker %s: cannot watch the adopted guard: %m", r->name);
+                rocker_release(r, true);
+                return;
+        }
+        if (!rec->claimed)
+                /* Its client talked to the rockerd that died: nobody joined it. */
+                rocker_kill(r, "it was never claimed before rockerd restarted");
+        log_info("rocker %s (guard pid %d, app %d, data dir %s) adopted from an earlier rockerd", r->name,
+                 (int) r->pid, (int) r->plan.app_id, r->plan.data_dir);
+}
+
 int manager_new(const ManagerConfig *cfg, Manager **ret) {
         Manager *m = calloc(1, sizeof *m);
         int r;
@@ -593,12 +683,13 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         while (m->conns)
                 conn_free(m->conns);
-        /* Live rockers keep running; rockerd only forgets them. */
+        /* Live rockers keep running, and their state records stay for the
+         * next rockerd to adopt; rockerd only forgets them. */
         while (m->registry.head) {
                 Rocker *r = m->registry.head;
                 if (r->state != ROCKER_RUNNING)
                         rocker_kill(r, "rockerd stops before it was claimed");
-                rocker_free(r);
+                rocker_release(r, true);
         }
         sd_event_source_disable_unref(m->listen_source);
         if (m->listen_fd != SD_LISTEN_FDS_START)
@@ -626,6 +717,13 @@ int manager_run(Manager *m) {
                 r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);
         if (r < 0)
                 return log_error_errno(r, "cannot watch signals: %m");
+
+        r = state_dir_open(m->cfg.state_dir);
+        if (r < 0)
+                return log_error_errno(r, "cannot use the state dir %s: %m", m->cfg.state_dir);
+        r = state_load_all(m->cfg.state_dir, adopt, m);
+        if (r < 0)
+                return log_error_errno(r, "cannot read the state dir %s: %m", m->cfg.state_dir);
 
         m->listen_fd = listen_socket(&m->cfg);
         if (m->listen_fd < 0)

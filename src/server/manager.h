@@ -8,6 +8,7 @@
 
 typedef struct ManagerConfig {
         const char *socket_path;
+        const char *state_dir;           /* one record per live rocker */
         uint64_t request_timeout_usec;   /* a client's time to send its request */
         uint64_t build_timeout_usec;     /* a guard's time to report */
         uint64_t claim_timeout_usec;     /* an unclaimed rocker's lifetime */
@@ -18,6 +19,7 @@ typedef struct ManagerConfig {
 
 #define MANAGER_CONFIG_DEFAULT {                                  \
                 .socket_path = "/run/rocker/rockerd.sock",       \
+                .state_dir = "/run/rocker/state",                \
                 .request_timeout_usec = 5 * 1000000ULL,          \
                 .build_timeout_usec = 20 * 1000000ULL,           \
                 .claim_timeout_usec = 30 * 1000000ULL,           \

@@ -31,6 +31,8 @@ typedef struct Rocker {
         sd_event_source *status_source;
         RockerState state;
         bool killed;            /* rockerd sent SIGKILL */
+        bool adopted;           /* started by an earlier rockerd: not our child */
+        unsigned long long starttime;  /* of the guard, from /proc: its identity with pid */
         Plan plan;
         Image *image;
         Conn *conn;             /* the client it is being built for, until claimed */

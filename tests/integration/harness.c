@@ -202,11 +202,25 @@ int harness_start_daemon(void) {
                         dup2(fd, 1);
                         dup2(fd, 2);
                 }
-                execl(ROCKERD_PATH, "rockerd", "--socket", H.socket, "--debug", (char *) NULL);
+                char state[160];
+                snprintf(state, sizeof state, "%s/state", H.dir);
+                execl(ROCKERD_PATH, "rockerd", "--socket", H.socket, "--state-dir", state, "--debug", (char *) NULL);
                 _exit(127);
         }
         H.daemon = pid;
         return wait_for_socket();
+}
+
+int harness_restart_daemon(int live_rockers) {
+        Snapshot now;
+
+        if (harness_start_daemon() < 0 || wait_for_socket() < 0)
+                return -1;
+        usleep(100 * 1000);
+        snapshot_take(&now);
+        /* the new daemon holds one pidfd per adopted rocker on top of its own */
+        H.baseline.daemon_fds = now.daemon_fds - live_rockers;
+        return 0;
 }
 
 int harness_stop_daemon(int sig) {

@@ -41,6 +41,9 @@ int harness_teardown(void **state);
 
 /* rockerd: start on H.socket and wait until it accepts; stop by PID. */
 int harness_start_daemon(void);
+/* Starts rockerd again and re-takes its fd baseline, knowing that
+ * live_rockers rockers of the earlier daemon are alive (and adopted). */
+int harness_restart_daemon(int live_rockers);
 /* Returns rockerd's wait status. */
 int harness_stop_daemon(int sig);
 

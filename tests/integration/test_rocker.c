@@ -598,6 +598,54 @@ static void test_caller_untouched(void **state) {
         harness_assert_clean();  /* includes our own fd count */
 }
 
+/* rockerd SIGKILLed with a live rocker, then restarted: the rocker lives on,
+ * the new rockerd adopts it (its data dir stays taken, its name stays
+ * unique), notices its death, and serves new requests. */
+static void test_daemon_restart_adopts_live_rockers(void **state) {
+        char buf[1024], buf2[1024], state_file[256], *report;
+        RockerRequest req = harness_request("restart", buf, sizeof buf);
+        RockerRequest other = harness_request("restart-other", buf2, sizeof buf2);
+        Probe probe = { .tag = "restart" };
+        RockerResult a, b, c;
+        int status;
+
+        (void) state;
+        a = run(&req, probe_wait_for_close, &probe, &report, &status);
+        free(report);
+        assert_int_equal(a.err_no, ROCKER_ERR_success);
+        snprintf(state_file, sizeof state_file, "%s/state/%s", H.dir, a.guard_pname);
+        assert_true(exists("%s", state_file));
+
+        harness_stop_daemon(SIGKILL);
+        assert_int_equal(ROCKER_get_guardname(a.guard_pid).err_no, ROCKER_ERR_success);
+        assert_int_equal(harness_restart_daemon(1), 0);
+
+        /* the adopted rocker still holds its data dir */
+        c = run(&req, probe_wait_for_close, &probe, &report, &status);
+        free(report);
+        assert_int_equal(c.err_no, ROCKER_ERR_build_rocker_failed);
+        assert_non_null(strstr(ROCKER_last_error(), a.guard_pname));
+
+        /* new requests are served */
+        b = run(&other, probe_wait_for_close, &probe, &report, &status);
+        free(report);
+        assert_int_equal(b.err_no, ROCKER_ERR_success);
+        assert_string_not_equal(b.guard_pname, a.guard_pname);
+
+        /* its death is noticed: killed, then relaunched at once */
+        assert_int_equal(kill(a.guard_pid, SIGKILL), 0);
+        c = run(&req, probe_wait_for_close, &probe, &report, &status);
+        free(report);
+        if (c.err_no != ROCKER_ERR_success)
+                print_error("relaunch after restart: %s\n", ROCKER_last_error());
+        assert_int_equal(c.err_no, ROCKER_ERR_success);
+        assert_false(exists("%s", state_file));
+
+        harness_kill_guard(&b);
+        harness_kill_guard(&c);
+        harness_assert_clean();
+}
+
 typedef struct Worker {
         int id;
         int failures;
@@ -656,6 +704,7 @@ int main(void) {
                 cmocka_unit_test(test_guardname),
                 cmocka_unit_test(test_caller_untouched),
                 cmocka_unit_test(test_concurrent_launchers),
+                cmocka_unit_test(test_daemon_restart_adopts_live_rockers),
         };
 
         if (getenv("ROCKER_TEST_FILTER"))

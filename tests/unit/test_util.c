@@ -453,6 +453,21 @@ static void test_proc_get_name_bad_pid(void **state) {
         assert_int_equal(st, '?');
 }
 
+static void test_proc_stat_starttime(void **state) {
+        static const char line[] = "42 (a) b) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+        unsigned long long t = 0, self = 0;
+        char name[16];
+
+        (void) state;
+        assert_int_equal(proc_stat_starttime(line, sizeof line - 1, &t), 0);
+        assert_int_equal(t, 987654ULL);
+        assert_int_equal(proc_stat_starttime("42 (x", 5, &t), -EBADMSG);
+        assert_int_equal(proc_stat_starttime("42 (x) S 1 2", 12, &t), -EBADMSG);
+        assert_int_equal(proc_get_identity(getpid(), name, &self), 0);
+        assert_true(self > 0);
+        assert_int_equal(proc_get_identity(-1, name, &self), -EINVAL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_path_check_accepts),
@@ -468,6 +483,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_proc_get_name_self, save_comm, restore_comm),
                 cmocka_unit_test(test_proc_get_name_zombie),
                 cmocka_unit_test(test_proc_get_name_bad_pid),
+                cmocka_unit_test(test_proc_stat_starttime),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

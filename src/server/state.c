@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "macro.h"
+#include "proto.h"
+#include "state.h"
+#include "util.h"
+
+#define STATE_VERSION 1
+#define STATE_FILE_MAX (16 * 1024)
+
+int state_dir_open(const char *dir) {
+        struct stat st;
+
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return negative_errno();
+        if (lstat(dir, &st) < 0)
+                return negative_errno();
+        if (!S_ISDIR(st.st_mode) || st.st_uid != 0)
+                return -ENOTDIR;
+        return 0;
+}
+
+void state_record_done(StateRecord *rec) {
+        free(rec->pkg_path);
+        free(rec->data_dir);
+        *rec = (StateRecord) {};
+}
+
+int state_save(const char *dir, const StateRecord *rec) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char path[PATH_MAX], tmp[PATH_MAX];
+        json_t *root;
+        size_t len;
+
+        root = json_pack("{s:i, s:s, s:i, s:I, s:b, s:i, s:s, s:s}",
+                         "version", STATE_VERSION,
+                         "name", rec->name,
+                         "pid", (int) rec->pid,
+                         "starttime", (json_int_t) rec->starttime,
+                         "claimed", rec->claimed,
+                         "app_id", (int) rec->app_id,
+                         "pkg_path", rec->pkg_path,
+                         "data_dir", rec->data_dir);
+        if (!root)
+                return -EINVAL;
+        text = json_dumps(root, JSON_COMPACT);
+        json_decref(root);
+        if (!text)
+                return -ENOMEM;
+        len = strlen(text);
+
+        snprintf(path, sizeof path, "%s/%s", dir, rec->name);
+        snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, rec->name);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return negative_errno();
+        if (write(fd, text, len) != (ssize_t) len) {
+                int r = errno ? negative_errno() : -EIO;
+                (void) unlink(tmp);
+                return r;
+        }
+        if (rename(tmp, path) < 0) {
+                int r = negative_errno();
+                (void) unlink(tmp);
+                return r;
+        }
+        return 0;
+}
+
+void state_remove(const char *dir, const char *name) {
+        char path[PATH_MAX];
+
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if (unlink(path) < 0 && errno != ENOENT)
+                log_warning_errno(errno, "cannot remove state file %s: %m", path);
+}
+
+static int state_parse(const char *text, size_t len, StateRecord *ret) {
+        json_t *root;
+        json_error_t jerr;
+        const char *name, *pkg, *data;
+        int version, pid, claimed, app_id;
+        json_int_t starttime;
+        StateRecord rec = {};
+
+        root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root)
+                return -EBADMSG;
+        if (json_unpack(root, "{s:i, s:s, s:i, s:I, s:b, s:i, s:s, s:s !}", "version", &version, "name", &name,
+                        "pid", &pid, "starttime", &starttime, "claimed", &claimed, "app_id", &app_id,
+                        "pkg_path", &pkg, "data_dir", &data) < 0 ||
+            version != STATE_VERSION || !guard_name_valid(name) || pid <= 1 || starttime < 0 ||
+            path_check(data, PROTO_PATH_MAX, NULL) < 0 || path_check(pkg, PROTO_PATH_MAX, NULL) < 0) {
+                json_decref(root);
+                return -EBADMSG;
+        }
+        memcpy(rec.name, name, sizeof rec.name);
+        rec.pid = pid;
+        rec.starttime = (unsigned long long) starttime;
+        rec.claimed = claimed;
+        rec.app_id = app_id;
+        rec.pkg_path = strdup(pkg);
+        rec.data_dir = strdup(data);
+        json_decref(root);
+        if (!rec.pkg_path || !rec.data_dir) {
+                state_record_done(&rec);
+                return -ENOMEM;
+        }
+        *ret = rec;
+        return 0;
+}
+
+int state_load_all(const char *dir, void (*fn)(StateRecord *rec, void *userdata), void *userdata) {
+        DIR *d;
+        struct dirent *de;
+
+        d = opendir(dir);
+        if (!d)
+                return errno == ENOENT ? 0 : negative_errno();
+        while ((de = readdir(d))) {
+                _cleanup_close_ int fd = -EBADF;
+                StateRecord rec;
+                char text[STATE_FILE_MAX];
+                ssize_t n;
+
+                if (de->d_name[0] == '.') {
+                        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                                (void) unlinkat(dirfd(d), de->d_name, 0);  /* a torn temporary */
+                        continue;
+                }
+                fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+                n = fd >= 0 ? read(fd, text, sizeof text) : -1;
+                if (n <= 0 || n == (ssize_t) sizeof text || state_parse(text, (size_t) n, &rec) < 0) {
+                        log_warning("state file %s/%s is malformed: removed", dir, de->d_name);
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+                        continue;
+                }
+                if (strcmp(rec.name, de->d_name) != 0) {
+                        log_warning("state file %s/%s names another rocker: removed", dir, de->d_name);
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+                        state_record_done(&rec);
+                        continue;
+                }
+                fn(&rec, userdata);
+                state_record_done(&rec);
+        }
+        closedir(d);
+        return 0;
+}
