@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -395,11 +396,20 @@ static void test_kill_guard_ends_everything(void **state) {
         assert_int_equal(left, 0);
 }
 
+static long long mono_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 static int probe_counter(void *arg) {
         const Probe *p = arg;
         char buf[32] = "0";
+        long long t = mono_ns();
         int fd = open("/var/tmp/rocker-it-counter", O_RDONLY | O_CLOEXEC);
 
+        say(p, "t=%lld", t);
         if (fd >= 0) {
                 ssize_t n = read(fd, buf, sizeof buf - 1);
                 buf[n > 0 ? n : 0] = '\0';
@@ -407,19 +417,33 @@ static int probe_counter(void *arg) {
         }
         say(p, "counter=%d", atoi(buf));
         snprintf(buf, sizeof buf, "%d", atoi(buf) + 1);
-        return write_file("/var/tmp/rocker-it-counter", buf);
+        return write_file("/var/tmp/rocker-it-counter", buf);  /* fsync'd */
 }
 
-/* A launcher restarting its app: kill, then at once the same request. */
+static int count_overlay_warnings(void) {
+        return harness_sh("exit $(dmesg 2>/dev/null | grep -c 'overlayfs:.*in-use')");
+}
+
+static int cmp_ll(const void *a, const void *b) {
+        long long x = *(const long long *) a, y = *(const long long *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* A launcher restarting its app 20 times: each guard killed right after its
+ * app ends, the next launch at once. Every launch sees what the one before
+ * wrote; the kernel never warns of two overlays on one upper dir. */
 static void test_relaunch_at_once_keeps_data(void **state) {
-        char buf[1024], want[16], *report;
+        enum { LAUNCHES = 20 };
+        char buf[1024], want[16], *report, *t;
         RockerRequest req = harness_request("relaunch", buf, sizeof buf);
         Probe probe = { .tag = "relaunch" };
+        long long killed_at = 0, gaps[LAUNCHES - 1];
+        int warnings = count_overlay_warnings();
         RockerResult res;
         int status;
 
         (void) state;
-        for (int i = 0; i < 5; i++) {
+        for (int i = 0; i < LAUNCHES; i++) {
                 res = run(&req, probe_counter, &probe, &report, &status);
                 if (res.err_no != ROCKER_ERR_success)
                         print_error("launch %d: %s\n", i, ROCKER_last_error());
@@ -427,9 +451,168 @@ static void test_relaunch_at_once_keeps_data(void **state) {
                 assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
                 snprintf(want, sizeof want, "%d", i);
                 expect(report, "counter", want);
+                t = report_get(report, "t");
+                assert_non_null(t);
+                if (i > 0)
+                        gaps[i - 1] = atoll(t) - killed_at;
+                free(t);
                 free(report);
+                killed_at = mono_ns();
                 assert_int_equal(kill(res.guard_pid, SIGKILL), 0);  /* no wait before the next launch */
         }
+        harness_assert_clean();
+        assert_int_equal(count_overlay_warnings(), warnings);
+        qsort(gaps, LAUNCHES - 1, sizeof gaps[0], cmp_ll);
+        print_message("relaunch, kill → next callback running: median %.2f ms, max %.2f ms (%d launches)\n",
+                      (double) gaps[(LAUNCHES - 1) / 2] / 1e6, (double) gaps[LAUNCHES - 2] / 1e6, LAUNCHES);
+        assert_true(exists("%s/overlay/var/upper/tmp/rocker-it-counter", req.app_data_dir));
+}
+
+/* The app store renames a new image over the old one while a rocker of the
+ * old version runs. */
+static int probe_readme(void *arg) {
+        const Probe *p = arg;
+        char path[512], buf[64];
+        int fd, n;
+
+        snprintf(path, sizeof path, "%s/README", p->exec_dir);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        n = fd >= 0 ? (int) read(fd, buf, sizeof buf - 1) : 0;
+        if (fd >= 0)
+                close(fd);
+        buf[n > 0 ? n - 1 : 0] = '\0';
+        say(p, "readme=%s", buf);
+        return 0;
+}
+
+static void test_image_upgrade(void **state) {
+        char buf[1024], buf2[1024], image[256], *report;
+        RockerRequest old_req = harness_request("upgrade-old", buf, sizeof buf);
+        RockerRequest new_req = harness_request("upgrade-new", buf2, sizeof buf2);
+        Probe probe = { .tag = "upgrade" };
+        RockerResult old_res, new_res;
+        int status, loops_before;
+
+        (void) state;
+        snprintf(image, sizeof image, "%s/upgrade.squashfs", H.dir);
+        assert_int_equal(harness_sh("cp %s %s", H.image, image), 0);
+        old_req.app_pkg_path = new_req.app_pkg_path = image;
+
+        old_res = run(&old_req, probe_readme, &probe, &report, &status);
+        assert_int_equal(old_res.err_no, ROCKER_ERR_success);
+        expect(report, "readme", "image v1");
+        free(report);
+
+        /* written beside it, renamed over it */
+        assert_int_equal(harness_sh("cp %s %s.new && mv %s.new %s", H.image_v2, image, image, image), 0);
+        new_res = run(&new_req, probe_readme, &probe, &report, &status);
+        assert_int_equal(new_res.err_no, ROCKER_ERR_success);
+        expect(report, "readme", "image v2");
+        free(report);
+
+        /* the old rocker still sees its version: look through its guard's root */
+        assert_int_equal(harness_sh("grep -qx 'image v1' /proc/%d/root%s/README", old_res.guard_pid,
+                                    old_req.app_exec_dir), 0);
+        assert_int_equal(harness_sh("grep -qx 'image v2' /proc/%d/root%s/README", new_res.guard_pid,
+                                    new_req.app_exec_dir), 0);
+        {
+                Snapshot now;
+                snapshot_take(&now);
+                loops_before = now.loops;
+                assert_int_equal(loops_before, H.baseline.loops + 2);  /* one per version */
+        }
+        harness_kill_guard(&old_res);
+        harness_kill_guard(&new_res);
+        harness_assert_clean();  /* both loop devices released */
+}
+
+/* Owners and modes: the data dir is root's and private, the merged dirs keep
+ * the host dirs' owner and mode. */
+static int probe_modes(void *arg) {
+        const Probe *p = arg;
+        struct stat st;
+
+        if (stat("/var", &st) == 0)
+                say(p, "var=%o %d %d", st.st_mode & 07777, (int) st.st_uid, (int) st.st_gid);
+        if (stat(p->open_dir, &st) == 0)
+                say(p, "open=%o %d %d", st.st_mode & 07777, (int) st.st_uid, (int) st.st_gid);
+        return 0;
+}
+
+static void test_data_dir_modes(void **state) {
+        char buf[1024], want[64], *report;
+        RockerRequest req = harness_request("modes", buf, sizeof buf);
+        Probe probe = { .tag = "modes" };
+        RockerResult res;
+        struct stat st;
+        int status;
+
+        (void) state;
+        res = run(&req, probe_modes, &probe, &report, &status);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        assert_int_equal(stat("/var", &st), 0);
+        snprintf(want, sizeof want, "%o %d %d", st.st_mode & 07777, (int) st.st_uid, (int) st.st_gid);
+        expect(report, "var", want);
+        expect(report, "open", "777 0 0");
+        free(report);
+
+        assert_int_equal(stat(req.app_data_dir, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0700);
+        assert_int_equal(st.st_uid, 0);
+        {
+                char p[1024];
+                snprintf(p, sizeof p, "%s/overlay/var", req.app_data_dir);
+                assert_int_equal(stat(p, &st), 0);
+                assert_int_equal(st.st_mode & 07777, 0700);
+        }
+        harness_kill_guard(&res);
+        harness_assert_clean();
+}
+
+/* A broken layout is repaired where that loses nothing (a missing work dir)
+ * and refused where it would (an upper that is a file) — never emptied; a
+ * failed launch leaves the data dir as it was. */
+static void test_data_dir_broken_layout(void **state) {
+        char buf[1024], *report;
+        RockerRequest req = harness_request("broken", buf, sizeof buf);
+        Probe probe = { .tag = "broken" };
+        RockerResult res;
+        int status;
+
+        (void) state;
+        res = run(&req, probe_counter, &probe, &report, &status);
+        free(report);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        harness_kill_guard(&res);
+        harness_assert_clean();
+
+        /* work dir gone: repaired, data kept */
+        assert_int_equal(harness_sh("rm -rf %s/overlay/var/work", req.app_data_dir), 0);
+        res = run(&req, probe_counter, &probe, &report, &status);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        expect(report, "counter", "1");
+        free(report);
+        harness_kill_guard(&res);
+        harness_assert_clean();
+
+        /* a bad image: refused, the data untouched */
+        req.app_pkg_path = H.bad_image;
+        res = run(&req, probe_counter, &probe, &report, &status);
+        free(report);
+        assert_int_equal(res.err_no, ROCKER_ERR_build_rocker_failed);
+        assert_int_equal(harness_sh("grep -qx 2 %s/overlay/var/upper/tmp/rocker-it-counter", req.app_data_dir), 0);
+        req.app_pkg_path = H.image;
+
+        /* an upper that is a file: refused with the path, nothing removed */
+        assert_int_equal(harness_sh("mv %s/overlay/etc/upper %s/overlay/etc/upper.saved && "
+                                    "echo keep > %s/overlay/etc/upper",
+                                    req.app_data_dir, req.app_data_dir, req.app_data_dir), 0);
+        res = run(&req, probe_counter, &probe, &report, &status);
+        free(report);
+        assert_int_equal(res.err_no, ROCKER_ERR_build_rocker_failed);
+        assert_non_null(strstr(ROCKER_last_error(), "overlay/etc/upper"));
+        assert_int_equal(harness_sh("grep -qx keep %s/overlay/etc/upper", req.app_data_dir), 0);
+        assert_int_equal(harness_sh("grep -qx 2 %s/overlay/var/upper/tmp/rocker-it-counter", req.app_data_dir), 0);
         harness_assert_clean();
 }
 
@@ -699,6 +882,9 @@ int main(void) {
                 cmocka_unit_test(test_kill_guard_ends_everything),
                 cmocka_unit_test(test_relaunch_at_once_keeps_data),
                 cmocka_unit_test(test_data_dir_in_use),
+                cmocka_unit_test(test_image_upgrade),
+                cmocka_unit_test(test_data_dir_modes),
+                cmocka_unit_test(test_data_dir_broken_layout),
                 cmocka_unit_test(test_bad_requests),
                 cmocka_unit_test(test_no_daemon),
                 cmocka_unit_test(test_guardname),
