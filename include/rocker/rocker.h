@@ -133,6 +133,38 @@ ROCKER_PUBLIC const char *ROCKER_strerror(ROCKER_ERR err);
 // ROCKER_ERR_param_invalid for bad arguments, ROCKER_ERR_sys otherwise.
 ROCKER_PUBLIC RockerResult ROCKER_kill_rocker(int guard_pid, const char *guard_pname, int sig);
 
+// Runs app(app_args) inside the live rocker whose guard is guard_pid, named
+// guard_pname (checked through a pidfd, so a reused PID is never joined), as
+// uid/gid, in a new child of the caller, exactly as ROCKER_enter_rocker()
+// runs its callback (same credentials, capabilities and fd rules). Use it to
+// start another process of a running app instead of asking for a second
+// rocker on the same data dir. app_pid is set; the rocker is not changed.
+// ROCKER_ERR_get_guardname_failed if the guard is gone or has another name,
+// enter_rocker_failed / app_exec_failed as for ROCKER_enter_rocker().
+ROCKER_PUBLIC RockerResult ROCKER_join_rocker(int guard_pid, const char *guard_pname, int uid, int gid,
+                                              int (*app)(void *), void *app_args);
+
+// One live rocker, as rockerd knows it.
+typedef struct RockerInfo {
+    int guard_pid;
+    char guard_pname[16];
+    int app_id;
+    int uid;
+    int gid;
+    long long age_ms;          // since rockerd built (or adopted) it
+    char *app_pkg_path;        // owned by the list
+    char *app_exec_dir;
+    char *app_data_dir;
+} RockerInfo;
+
+// Asks rockerd for its live rockers. On success *ret_list is an array of
+// *ret_count entries to release with ROCKER_free_rockers() (NULL and 0 if
+// there is none). Errors as for ROCKER_enter_rocker's transport phases, and
+// ROCKER_ERR_build_rocker_failed if rockerd refused.
+ROCKER_PUBLIC RockerResult ROCKER_list_rockers(RockerInfo **ret_list, int *ret_count);
+
+ROCKER_PUBLIC void ROCKER_free_rockers(RockerInfo *list, int count);
+
 #ifdef __cplusplus
 }
 #endif
