@@ -2,6 +2,7 @@
 /* The public API: ROCKER_* (include/rocker/rocker.h). */
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/pidfd.h>
@@ -180,4 +181,142 @@ RockerResult ROCKER_kill_rocker(int guard_pid, const char *guard_pname, int sig)
                 return result(r == ESRCH ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys);
         }
         return (RockerResult) { .err_no = ROCKER_ERR_success, .guard_pid = guard_pid };
+}
+
+RockerResult ROCKER_join_rocker(int guard_pid, const char *guard_pname, int uid, int gid, int (*app)(void *),
+                                void *app_args) {
+        _cleanup_close_ int pidfd = -EBADF;
+        RockerResult res = {};
+        char name[16], st = 0;
+        ROCKER_ERR err;
+        pid_t app_pid;
+        int r;
+
+        lasterr_clear();
+        if (guard_pid <= 0 || !guard_pname || uid < 0 || gid < 0 || !app) {
+                lasterr_set("invalid guard pid, name, uid, gid or app");
+                return result(ROCKER_ERR_param_invalid);
+        }
+        pidfd = pidfd_open(guard_pid, 0);
+        if (pidfd < 0) {
+                r = errno;
+                lasterr_set("guard pid %d: %s", guard_pid, strerror(r));
+                return result(r == ESRCH ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys);
+        }
+        /* As in ROCKER_kill_rocker(): the name read after the pidfd is held
+         * is the process's own if setns() below finds it alive. */
+        r = proc_get_name(guard_pid, name, &st);
+        if (r < 0 || strncmp(name, guard_pname, sizeof name) != 0) {
+                lasterr_set("pid %d is not the guard \"%.15s\" (%s)", guard_pid, guard_pname,
+                            r < 0 ? strerror(-r) : name);
+                return result(ROCKER_ERR_get_guardname_failed);
+        }
+        if (st == 'Z' || st == 'X') {
+                lasterr_set("guard %.15s (pid %d) has exited", guard_pname, guard_pid);
+                return result(ROCKER_ERR_get_guardname_failed);
+        }
+        err = join_and_spawn(pidfd, (uid_t) uid, (gid_t) gid, app, app_args, -1, &app_pid);
+        if (err != ROCKER_ERR_success)
+                return result(err);
+        res.err_no = ROCKER_ERR_success;
+        res.app_pid = app_pid;
+        res.guard_pid = guard_pid;
+        memcpy(res.guard_pname, name, sizeof res.guard_pname);
+        return res;
+}
+
+void ROCKER_free_rockers(RockerInfo *list, int count) {
+        if (!list)
+                return;
+        for (int i = 0; i < count; i++) {
+                free(list[i].app_pkg_path);
+                free(list[i].app_exec_dir);
+                free(list[i].app_data_dir);
+        }
+        free(list);
+}
+
+RockerResult ROCKER_list_rockers(RockerInfo **ret_list, int *ret_count) {
+        _cleanup_close_ int sock = -EBADF;
+        RockerInfo *out = NULL;
+        int n = 0, cap = 0;
+        ROCKER_ERR err;
+
+        lasterr_clear();
+        if (!ret_list || !ret_count) {
+                lasterr_set("ret_list and ret_count must not be NULL");
+                return result(ROCKER_ERR_param_invalid);
+        }
+        sock = transport_connect(&err);
+        if (sock < 0)
+                return result(err);
+        for (;;) {
+                _cleanup_free_ char *req = NULL;
+                char buf[PROTO_MSG_MAX + 1], text[PROTO_ERROR_MAX];
+                ProtoReply reply = {};
+                ProtoList page = {};
+                size_t len;
+                ssize_t k;
+
+                if (proto_encode_list(n, &req, &len) < 0) {
+                        lasterr_set("cannot encode the list request");
+                        err = ROCKER_ERR_sys;
+                        goto fail;
+                }
+                err = transport_send(sock, req, len);
+                if (err != ROCKER_ERR_success)
+                        goto fail;
+                k = transport_recv(sock, buf, sizeof buf, NULL);
+                if (k < 0) {
+                        err = ROCKER_ERR_recv_resp_failed;
+                        goto fail;
+                }
+                if (proto_decode_list_reply(buf, (size_t) k, &reply, &page, text, sizeof text) < 0) {
+                        lasterr_set("malformed reply from rockerd: %s", text);
+                        err = ROCKER_ERR_recv_resp_failed;
+                        goto fail;
+                }
+                if (!reply.success) {
+                        lasterr_set("rockerd: %s", reply.error);
+                        err = ROCKER_ERR_build_rocker_failed;
+                        goto fail;
+                }
+                for (size_t i = 0; i < page.n_entries; i++) {
+                        ProtoRockerInfo *e = &page.entries[i];
+                        if (n == cap) {
+                                RockerInfo *bigger = realloc(out, sizeof *out * (size_t) (cap = cap ? cap * 2 : 16));
+                                if (!bigger) {
+                                        proto_list_done(&page);
+                                        lasterr_set("out of memory");
+                                        err = ROCKER_ERR_sys;
+                                        goto fail;
+                                }
+                                out = bigger;
+                        }
+                        out[n] = (RockerInfo) {
+                                .guard_pid = e->guard_pid,
+                                .app_id = e->app_id,
+                                .uid = e->uid,
+                                .gid = e->gid,
+                                .age_ms = e->age_ms,
+                                .app_pkg_path = TAKE_PTR(e->pkg_path),
+                                .app_exec_dir = TAKE_PTR(e->exec_dir),
+                                .app_data_dir = TAKE_PTR(e->data_dir),
+                        };
+                        memcpy(out[n].guard_pname, e->guard_name, sizeof out[n].guard_pname);
+                        n++;
+                }
+                /* Rockers come and go between pages: stop at a short page. */
+                if (page.n_entries < PROTO_LIST_PAGE || n >= page.total) {
+                        proto_list_done(&page);
+                        break;
+                }
+                proto_list_done(&page);
+        }
+        *ret_list = out;
+        *ret_count = n;
+        return (RockerResult) { .err_no = ROCKER_ERR_success };
+fail:
+        ROCKER_free_rockers(out, n);
+        return result(err);
 }

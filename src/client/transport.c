@@ -33,25 +33,15 @@ static int timeout_ms(void) {
         return (int) v;
 }
 
-int transport_send_enter(const ProtoEnter *enter, ROCKER_ERR *ret_err) {
-        _cleanup_free_ char *buf = NULL;
+int transport_connect(ROCKER_ERR *ret_err) {
         _cleanup_close_ int fd = -EBADF;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         const char *path = getenv("ROCKER_SOCKET");
         int ms = timeout_ms();
         struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
-        size_t len;
-        int r;
 
         if (!path || !*path)
                 path = DEFAULT_SOCKET;
-        r = proto_encode_enter(enter, &buf, &len);
-        if (r < 0) {
-                *ret_err = ROCKER_ERR_param_invalid;
-                lasterr_set("cannot encode the request: %s", r == -EMSGSIZE ? "too large" :
-                            r == -EINVAL ? "a string is not valid UTF-8" : strerror(-r));
-                return -1;
-        }
         if (strlen(path) >= sizeof sa.sun_path) {
                 *ret_err = ROCKER_ERR_server_unaddr_invalid;
                 lasterr_set("socket path \"%s\" is too long", path);
@@ -76,13 +66,64 @@ int transport_send_enter(const ProtoEnter *enter, ROCKER_ERR *ret_err) {
                 lasterr_set("cannot connect to rockerd at %s: %s", path, strerror(errno));
                 return -1;
         }
-        r = fdpass_send(fd, buf, len, -EBADF);
+        return TAKE_FD(fd);
+}
+
+ROCKER_ERR transport_send(int sock, const char *buf, size_t len) {
+        int r = fdpass_send(sock, buf, len, -EBADF);
+
         if (r < 0) {
-                *ret_err = ROCKER_ERR_send_req_failed;
                 lasterr_set("cannot send the request to rockerd: %s", strerror(-r));
+                return ROCKER_ERR_send_req_failed;
+        }
+        return ROCKER_ERR_success;
+}
+
+int transport_send_enter(const ProtoEnter *enter, ROCKER_ERR *ret_err) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t len;
+        int r;
+
+        r = proto_encode_enter(enter, &buf, &len);
+        if (r < 0) {
+                *ret_err = ROCKER_ERR_param_invalid;
+                lasterr_set("cannot encode the request: %s", r == -EMSGSIZE ? "too large" :
+                            r == -EINVAL ? "a string is not valid UTF-8" : strerror(-r));
                 return -1;
         }
+        fd = transport_connect(ret_err);
+        if (fd < 0)
+                return -1;
+        *ret_err = transport_send(fd, buf, len);
+        if (*ret_err != ROCKER_ERR_success)
+                return -1;
         return TAKE_FD(fd);
+}
+
+ssize_t transport_recv(int sock, char *buf, size_t size, int *ret_fd) {
+        struct pollfd pfd = { .fd = sock, .events = POLLIN };
+        int ms = timeout_ms(), r;
+        ssize_t n;
+
+        do
+                r = poll(&pfd, 1, ms);
+        while (r < 0 && errno == EINTR);  /* restarts the full wait: bounded enough */
+        if (r < 0) {
+                lasterr_set("waiting for rockerd's reply: %s", strerror(errno));
+                return -1;
+        }
+        if (r == 0) {
+                lasterr_set("no reply from rockerd within %d ms", ms);
+                return -1;
+        }
+        n = fdpass_recv(sock, buf, size, ret_fd);
+        if (n <= 0) {
+                lasterr_set("receiving rockerd's reply: %s", n == 0 ? "connection closed" :
+                            n == -EBADMSG ? "truncated or malformed message" : strerror((int) -n));
+                return -1;
+        }
+        return n;
 }
 
 /* A received fd must be a pidfd of the very process the reply names. */
@@ -108,27 +149,12 @@ static int check_pidfd(int fd, pid_t pid) {
 ROCKER_ERR transport_recv_reply(int sock, ProtoReply *reply, int *ret_pidfd) {
         _cleanup_close_ int pidfd = -EBADF;
         char buf[PROTO_MSG_MAX + 1], err[PROTO_ERROR_MAX];
-        struct pollfd pfd = { .fd = sock, .events = POLLIN };
-        int ms = timeout_ms(), r;
         ssize_t n;
+        int r;
 
-        do
-                r = poll(&pfd, 1, ms);
-        while (r < 0 && errno == EINTR);  /* restarts the full wait: bounded enough */
-        if (r < 0) {
-                lasterr_set("waiting for rockerd's reply: %s", strerror(errno));
+        n = transport_recv(sock, buf, sizeof buf, &pidfd);
+        if (n < 0)
                 return ROCKER_ERR_recv_resp_failed;
-        }
-        if (r == 0) {
-                lasterr_set("no reply from rockerd within %d ms", ms);
-                return ROCKER_ERR_recv_resp_failed;
-        }
-        n = fdpass_recv(sock, buf, sizeof buf, &pidfd);
-        if (n <= 0) {
-                lasterr_set("receiving rockerd's reply: %s", n == 0 ? "connection closed" :
-                            n == -EBADMSG ? "truncated or malformed message" : strerror((int) -n));
-                return ROCKER_ERR_recv_resp_failed;
-        }
         r = proto_decode_reply(buf, (size_t) n, reply, err, sizeof err);
         if (r < 0) {
                 lasterr_set("malformed reply from rockerd: %s", err);

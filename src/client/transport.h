@@ -7,6 +7,20 @@
 
 #include "proto.h"
 
+#include <sys/types.h>
+
+/* Connects to rockerd ($ROCKER_SOCKET or the default path). The socket, or
+ * -1 with *ret_err and the thread's error text set. */
+int transport_connect(ROCKER_ERR *ret_err);
+
+/* Sends one message: success or send_req_failed. */
+ROCKER_ERR transport_send(int sock, const char *buf, size_t len);
+
+/* Waits (bounded by $ROCKER_TIMEOUT_MS) for one message; its length, or -1
+ * with the error text set (the caller maps it to recv_resp_failed). An fd
+ * that came with it goes to *ret_fd (NULL: none is accepted). */
+ssize_t transport_recv(int sock, char *buf, size_t size, int *ret_fd);
+
 /* Connects to rockerd ($ROCKER_SOCKET or the default path) and sends the
  * enter request. Returns the connected socket, or sets *ret_err (and the
  * thread's error text) and returns -1. */

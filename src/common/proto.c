@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -116,6 +117,48 @@ int proto_encode_reply(const ProtoReply *r, char **ret_buf, size_t *ret_len) {
                 root = json_pack("{s:b, s:i, s:s}", "success", 0, "version", PROTO_VERSION,
                                  "error", "request refused (reason not representable)");
         return dump(root, ret_buf, ret_len);
+}
+
+int proto_encode_list(int32_t offset, char **ret_buf, size_t *ret_len) {
+        _cleanup_json_ json_t *root = json_pack("{s:s, s:i, s:{s:i}}", "id", "list", "version", PROTO_VERSION,
+                                                "data", "offset", (int) offset);
+
+        return dump(root, ret_buf, ret_len);
+}
+
+int proto_encode_list_reply(const ProtoList *list, char **ret_buf, size_t *ret_len) {
+        _cleanup_json_ json_t *root = NULL, *arr = json_array();
+
+        if (!arr)
+                return -ENOMEM;
+        for (size_t i = 0; i < list->n_entries; i++) {
+                const ProtoRockerInfo *e = &list->entries[i];
+                json_t *o = json_pack("{s:i, s:s, s:i, s:i, s:i, s:I, s:s, s:s, s:s}",
+                                      "guard_pid", (int) e->guard_pid,
+                                      "guard_name", e->guard_name,
+                                      "app_id", (int) e->app_id,
+                                      "uid", (int) e->uid,
+                                      "gid", (int) e->gid,
+                                      "age_ms", (json_int_t) e->age_ms,
+                                      "app_pkg_path", e->pkg_path ? e->pkg_path : "",
+                                      "app_exec_dir", e->exec_dir ? e->exec_dir : "",
+                                      "app_data_dir", e->data_dir ? e->data_dir : "");
+                if (!o || json_array_append_new(arr, o) < 0)
+                        return -EINVAL;
+        }
+        root = json_pack("{s:b, s:i, s:{s:i, s:O}}", "success", 1, "version", PROTO_VERSION,
+                         "data", "total", (int) list->total, "rockers", arr);
+        return dump(root, ret_buf, ret_len);
+}
+
+void proto_list_done(ProtoList *list) {
+        for (size_t i = 0; i < list->n_entries; i++) {
+                free(list->entries[i].pkg_path);
+                free(list->entries[i].exec_dir);
+                free(list->entries[i].data_dir);
+        }
+        free(list->entries);
+        *list = (ProtoList) {};
 }
 
 /* Every key of obj must be one of allowed[]. */
@@ -303,6 +346,20 @@ int proto_decode_request(const char *buf, size_t len, ProtoRequest *ret, char *e
                         proto_request_done(&req);
                         return r;
                 }
+        } else if (strcmp(id, "list") == 0) {
+                static const char *const list_keys[] = { "offset", NULL };
+                req.kind = PROTO_LIST;
+                v = json_object_get(root, "data");
+                if (!v)
+                        return fail(err, errlen, "data: missing");
+                if (!json_is_object(v))
+                        return fail(err, errlen, "data: expected an object");
+                r = check_keys(v, "data", list_keys, err, errlen);
+                if (r < 0)
+                        return r;
+                r = get_int32(v, "offset", 0, INT32_MAX, &req.offset, err, errlen);
+                if (r < 0)
+                        return r;
         } else if (strcmp(id, "ack") == 0) {
                 req.kind = PROTO_ACK;
                 if (json_object_get(root, "data"))
@@ -374,4 +431,103 @@ int proto_decode_reply(const char *buf, size_t len, ProtoReply *ret, char *err, 
         memcpy(reply.guard_name, json_string_value(v), json_string_length(v) + 1);
         *ret = reply;
         return 0;
+}
+
+static int get_string_copy(json_t *obj, const char *key, size_t max, bool allow_empty, char **ret, char *err,
+                           size_t errlen) {
+        json_t *v = json_object_get(obj, key);
+
+        if (!v)
+                return fail(err, errlen, "%s: missing", key);
+        if (!json_is_string(v))
+                return fail(err, errlen, "%s: expected a string", key);
+        if (json_string_length(v) > max || (!allow_empty && json_string_length(v) == 0))
+                return fail(err, errlen, "%s: empty or longer than %zu bytes", key, max);
+        *ret = strdup(json_string_value(v));
+        return *ret ? 0 : -ENOMEM;
+}
+
+int proto_decode_list_reply(const char *buf, size_t len, ProtoReply *ret_reply, ProtoList *ret_list, char *err,
+                            size_t errlen) {
+        static const char *const keys[] = { "success", "version", "error", "data", NULL };
+        static const char *const data_keys[] = { "total", "rockers", NULL };
+        static const char *const entry_keys[] = { "guard_pid", "guard_name", "app_id", "uid", "gid", "age_ms",
+                                                  "app_pkg_path", "app_exec_dir", "app_data_dir", NULL };
+        _cleanup_json_ json_t *root = NULL;
+        ProtoList list = {};
+        json_t *v, *data, *arr, *e;
+        size_t i;
+        int r;
+
+        root = load(buf, len, err, errlen);
+        if (!root)
+                return -EBADMSG;
+        r = check_version(root, err, errlen);
+        if (r < 0)
+                return r;
+        v = json_object_get(root, "success");
+        if (!v || !json_is_boolean(v))
+                return fail(err, errlen, "success: missing or not a boolean");
+        if (!json_is_true(v))
+                return proto_decode_reply(buf, len, ret_reply, err, errlen);  /* a plain failure */
+        r = check_keys(root, "reply", keys, err, errlen);
+        if (r < 0)
+                return r;
+        if (json_object_get(root, "error"))
+                return fail(err, errlen, "error: not expected in a success reply");
+        data = json_object_get(root, "data");
+        if (!data || !json_is_object(data))
+                return fail(err, errlen, "data: missing or not an object");
+        r = check_keys(data, "data", data_keys, err, errlen);
+        if (r < 0)
+                return r;
+        r = get_int32(data, "total", 0, INT32_MAX, &list.total, err, errlen);
+        if (r < 0)
+                return r;
+        arr = json_object_get(data, "rockers");
+        if (!arr || !json_is_array(arr))
+                return fail(err, errlen, "rockers: missing or not an array");
+        if (json_array_size(arr) > PROTO_LIST_PAGE)
+                return fail(err, errlen, "rockers: more than %d entries", PROTO_LIST_PAGE);
+        list.entries = calloc(json_array_size(arr) + 1, sizeof *list.entries);
+        if (!list.entries)
+                return -ENOMEM;
+        json_array_foreach(arr, i, e) {
+                ProtoRockerInfo *x = &list.entries[i];
+                json_t *name, *age;
+
+                list.n_entries = i + 1;
+                if (!json_is_object(e)) {
+                        r = fail(err, errlen, "rockers[%zu]: expected an object", i);
+                        goto fail;
+                }
+                if ((r = check_keys(e, "rockers[]", entry_keys, err, errlen)) < 0 ||
+                    (r = get_int32(e, "guard_pid", 1, INT32_MAX, &x->guard_pid, err, errlen)) < 0 ||
+                    (r = get_int32(e, "app_id", INT32_MIN, INT32_MAX, &x->app_id, err, errlen)) < 0 ||
+                    (r = get_int32(e, "uid", 0, INT32_MAX, &x->uid, err, errlen)) < 0 ||
+                    (r = get_int32(e, "gid", 0, INT32_MAX, &x->gid, err, errlen)) < 0 ||
+                    (r = get_string_copy(e, "app_pkg_path", PROTO_PATH_MAX, true, &x->pkg_path, err, errlen)) < 0 ||
+                    (r = get_string_copy(e, "app_exec_dir", PROTO_PATH_MAX, true, &x->exec_dir, err, errlen)) < 0 ||
+                    (r = get_string_copy(e, "app_data_dir", PROTO_PATH_MAX, true, &x->data_dir, err, errlen)) < 0)
+                        goto fail;
+                name = json_object_get(e, "guard_name");
+                if (!name || (r = check_string(name, "guard_name", PROTO_NAME_LEN, err, errlen)) < 0) {
+                        if (!name)
+                                r = fail(err, errlen, "guard_name: missing");
+                        goto fail;
+                }
+                memcpy(x->guard_name, json_string_value(name), json_string_length(name) + 1);
+                age = json_object_get(e, "age_ms");
+                if (!age || !json_is_integer(age) || json_integer_value(age) < 0) {
+                        r = fail(err, errlen, "age_ms: missing or not a non-negative integer");
+                        goto fail;
+                }
+                x->age_ms = json_integer_value(age);
+        }
+        ret_reply->success = 1;
+        *ret_list = list;
+        return 0;
+fail:
+        proto_list_done(&list);
+        return r;
 }

@@ -25,7 +25,10 @@
 typedef enum ProtoKind {
         PROTO_ENTER,    /* build a rocker; the reply carries the guard's pidfd */
         PROTO_ACK,      /* the client has joined: the rocker is its now */
+        PROTO_LIST,     /* which rockers live? one page from an offset */
 } ProtoKind;
+
+#define PROTO_LIST_PAGE 64  /* entries per list reply: keeps it under PROTO_MSG_MAX */
 
 typedef struct ProtoEnter {
         int32_t app_id;
@@ -41,7 +44,27 @@ typedef struct ProtoEnter {
 typedef struct ProtoRequest {
         ProtoKind kind;
         ProtoEnter enter;       /* kind == PROTO_ENTER */
+        int32_t offset;         /* kind == PROTO_LIST */
 } ProtoRequest;
+
+/* One entry of a list reply. Strings are owned by the entry. */
+typedef struct ProtoRockerInfo {
+        int32_t guard_pid;
+        char guard_name[PROTO_NAME_LEN + 1];
+        int32_t app_id;
+        int32_t uid;
+        int32_t gid;
+        int64_t age_ms;
+        char *pkg_path;
+        char *exec_dir;
+        char *data_dir;
+} ProtoRockerInfo;
+
+typedef struct ProtoList {
+        int32_t total;               /* live rockers in all */
+        ProtoRockerInfo *entries;    /* this page */
+        size_t n_entries;
+} ProtoList;
 
 typedef struct ProtoReply {
         int success;
@@ -58,11 +81,19 @@ void proto_request_done(ProtoRequest *req);
 int proto_encode_enter(const ProtoEnter *enter, char **ret_buf, size_t *ret_len);
 int proto_encode_ack(char **ret_buf, size_t *ret_len);
 int proto_encode_reply(const ProtoReply *reply, char **ret_buf, size_t *ret_len);
+int proto_encode_list(int32_t offset, char **ret_buf, size_t *ret_len);
+int proto_encode_list_reply(const ProtoList *list, char **ret_buf, size_t *ret_len);
 
 /* Decoders: buf need not be NUL-terminated. 0 and *ret filled, or -EBADMSG
  * (-EPROTO for a version mismatch) with a reason in err (errlen bytes) and
  * *ret untouched. */
 int proto_decode_request(const char *buf, size_t len, ProtoRequest *ret, char *err, size_t errlen);
 int proto_decode_reply(const char *buf, size_t len, ProtoReply *ret, char *err, size_t errlen);
+
+/* A reply to a list request: a failure (ret_reply->success == 0, with its
+ * error) or a page in *ret_list (release with proto_list_done()). */
+int proto_decode_list_reply(const char *buf, size_t len, ProtoReply *ret_reply, ProtoList *ret_list, char *err,
+                            size_t errlen);
+void proto_list_done(ProtoList *list);
 
 #endif

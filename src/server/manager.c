@@ -101,7 +101,10 @@ static void rocker_save(Rocker *r) {
                 .starttime = r->starttime,
                 .claimed = r->state == ROCKER_RUNNING,
                 .app_id = r->plan.app_id,
+                .uid = r->plan.uid,
+                .gid = r->plan.gid,
                 .pkg_path = r->plan.pkg_path,
+                .exec_dir = r->plan.exec_dir,
                 .data_dir = r->plan.data_dir,
         };
         int k;
@@ -408,6 +411,46 @@ static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *use
         return 0;
 }
 
+/* One page of the live rockers, newest first; a connection may page on. */
+static void conn_list(Conn *c, int32_t offset) {
+        Manager *m = c->m;
+        ProtoRockerInfo entries[PROTO_LIST_PAGE];
+        ProtoList list = { .total = (int32_t) m->registry.n, .entries = entries };
+        _cleanup_free_ char *buf = NULL;
+        uint64_t now = now_usec();
+        int32_t i = 0;
+        size_t len;
+        int k;
+
+        for (Rocker *r = m->registry.head; r && list.n_entries < PROTO_LIST_PAGE; r = r->next, i++) {
+                ProtoRockerInfo *e;
+
+                if (i < offset)
+                        continue;
+                e = &entries[list.n_entries++];
+                *e = (ProtoRockerInfo) {
+                        .guard_pid = r->pid,
+                        .app_id = r->plan.app_id,
+                        .uid = (int32_t) r->plan.uid,
+                        .gid = (int32_t) r->plan.gid,
+                        .age_ms = (int64_t) ((now - r->started_usec) / 1000),
+                        .pkg_path = r->plan.pkg_path,
+                        .exec_dir = r->plan.exec_dir,
+                        .data_dir = r->plan.data_dir,
+                };
+                memcpy(e->guard_name, r->name, sizeof e->guard_name);
+        }
+        k = proto_encode_list_reply(&list, &buf, &len);
+        if (k >= 0)
+                k = fdpass_send(c->fd, buf, len, -EBADF);
+        if (k < 0) {
+                log_warning_errno(k, "cannot send the list to pid %d: %m", (int) c->peer.pid);
+                conn_free(c);
+                return;
+        }
+        (void) conn_set_deadline(c, m->cfg.request_timeout_usec);
+}
+
 static void conn_handle(Conn *c, ProtoRequest *req) {
         Manager *m = c->m;
         char err[PROTO_ERROR_MAX];
@@ -426,6 +469,8 @@ static void conn_handle(Conn *c, ProtoRequest *req) {
                 (void) conn_set_deadline(c, m->cfg.request_timeout_usec);
                 return;
         }
+        if (req->kind == PROTO_LIST)
+                return conn_list(c, req->offset);
         if (c->done || c->has_plan || c->rocker)
                 return conn_fail(c, "one enter request per connection");
 
@@ -643,6 +688,9 @@ static void adopt(StateRecord *rec, void *userdata) {
         r->state = ROCKER_RUNNING;
         r->started_usec = now_usec();
         r->plan.app_id = rec->app_id;
+        r->plan.uid = rec->uid;
+        r->plan.gid = rec->gid;
+        r->plan.exec_dir = TAKE_PTR(rec->exec_dir);
         r->plan.pkg_path = TAKE_PTR(rec->pkg_path);
         r->plan.data_dir = TAKE_PTR(rec->data_dir);
         registry_add(&m->registry, r);

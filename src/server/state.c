@@ -34,6 +34,7 @@ int state_dir_open(const char *dir) {
 
 void state_record_done(StateRecord *rec) {
         free(rec->pkg_path);
+        free(rec->exec_dir);
         free(rec->data_dir);
         *rec = (StateRecord) {};
 }
@@ -45,14 +46,17 @@ int state_save(const char *dir, const StateRecord *rec) {
         json_t *root;
         size_t len;
 
-        root = json_pack("{s:i, s:s, s:i, s:I, s:b, s:i, s:s, s:s}",
+        root = json_pack("{s:i, s:s, s:i, s:I, s:b, s:i, s:I, s:I, s:s, s:s, s:s}",
                          "version", STATE_VERSION,
                          "name", rec->name,
                          "pid", (int) rec->pid,
                          "starttime", (json_int_t) rec->starttime,
                          "claimed", rec->claimed,
                          "app_id", (int) rec->app_id,
+                         "uid", (json_int_t) rec->uid,
+                         "gid", (json_int_t) rec->gid,
                          "pkg_path", rec->pkg_path,
+                         "exec_dir", rec->exec_dir,
                          "data_dir", rec->data_dir);
         if (!root)
                 return -EINVAL;
@@ -91,19 +95,21 @@ void state_remove(const char *dir, const char *name) {
 static int state_parse(const char *text, size_t len, StateRecord *ret) {
         json_t *root;
         json_error_t jerr;
-        const char *name, *pkg, *data;
+        const char *name, *pkg, *exec, *data;
         int version, pid, claimed, app_id;
-        json_int_t starttime;
+        json_int_t starttime, uid, gid;
         StateRecord rec = {};
 
         root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!root)
                 return -EBADMSG;
-        if (json_unpack(root, "{s:i, s:s, s:i, s:I, s:b, s:i, s:s, s:s !}", "version", &version, "name", &name,
-                        "pid", &pid, "starttime", &starttime, "claimed", &claimed, "app_id", &app_id,
-                        "pkg_path", &pkg, "data_dir", &data) < 0 ||
+        if (json_unpack(root, "{s:i, s:s, s:i, s:I, s:b, s:i, s:I, s:I, s:s, s:s, s:s !}", "version", &version,
+                        "name", &name, "pid", &pid, "starttime", &starttime, "claimed", &claimed, "app_id", &app_id,
+                        "uid", &uid, "gid", &gid, "pkg_path", &pkg, "exec_dir", &exec, "data_dir", &data) < 0 ||
             version != STATE_VERSION || !guard_name_valid(name) || pid <= 1 || starttime < 0 ||
-            path_check(data, PROTO_PATH_MAX, NULL) < 0 || path_check(pkg, PROTO_PATH_MAX, NULL) < 0) {
+            uid < 0 || uid >= INT32_MAX || gid < 0 || gid >= INT32_MAX ||
+            path_check(data, PROTO_PATH_MAX, NULL) < 0 || path_check(pkg, PROTO_PATH_MAX, NULL) < 0 ||
+            path_check(exec, PROTO_PATH_MAX, NULL) < 0) {
                 json_decref(root);
                 return -EBADMSG;
         }
@@ -112,10 +118,13 @@ static int state_parse(const char *text, size_t len, StateRecord *ret) {
         rec.starttime = (unsigned long long) starttime;
         rec.claimed = claimed;
         rec.app_id = app_id;
+        rec.uid = (uid_t) uid;
+        rec.gid = (gid_t) gid;
         rec.pkg_path = strdup(pkg);
+        rec.exec_dir = strdup(exec);
         rec.data_dir = strdup(data);
         json_decref(root);
-        if (!rec.pkg_path || !rec.data_dir) {
+        if (!rec.pkg_path || !rec.exec_dir || !rec.data_dir) {
                 state_record_done(&rec);
                 return -ENOMEM;
         }

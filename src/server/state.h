@@ -18,7 +18,10 @@ typedef struct StateRecord {
         unsigned long long starttime;
         bool claimed;
         int32_t app_id;
+        uid_t uid;
+        gid_t gid;
         char *pkg_path;
+        char *exec_dir;
         char *data_dir;
 } StateRecord;
 

@@ -829,6 +829,79 @@ static void test_daemon_restart_adopts_live_rockers(void **state) {
         harness_assert_clean();
 }
 
+static int probe_pid1(void *arg) {
+        const Probe *p = arg;
+        char buf[64] = "";
+        int fd = open("/proc/1/comm", O_RDONLY | O_CLOEXEC);
+        int n = fd >= 0 ? (int) read(fd, buf, sizeof buf - 1) : 0;
+
+        if (fd >= 0)
+                close(fd);
+        buf[n > 0 ? n - 1 : 0] = '\0';
+        say(p, "pid1=%s", buf);
+        say(p, "uid=%d", (int) getuid());
+        say(p, "readme_ok=%d", access("/var/tmp/rocker-it-join", F_OK) == 0);
+        return 3;
+}
+
+static int probe_mark(void *arg) {
+        const Probe *p = arg;
+        close(p->fd);
+        return write_file("/var/tmp/rocker-it-join", "x");
+}
+
+/* Extensions: list the live rockers, join one, and never a wrong one. */
+static void test_list_and_join(void **state) {
+        char buf[1024], *report;
+        RockerRequest req = harness_request("join", buf, sizeof buf);
+        Probe probe = { .tag = "join" };
+        RockerResult res, j;
+        RockerInfo *list = NULL;
+        int n = 0, found = 0, status, fds[2];
+
+        (void) state;
+        res = run(&req, probe_mark, &probe, &report, &status);
+        free(report);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+
+        assert_int_equal(ROCKER_list_rockers(&list, &n).err_no, ROCKER_ERR_success);
+        for (int i = 0; i < n; i++)
+                if (strcmp(list[i].guard_pname, res.guard_pname) == 0) {
+                        found++;
+                        assert_int_equal(list[i].guard_pid, res.guard_pid);
+                        assert_int_equal(list[i].app_id, 1000);
+                        assert_int_equal(list[i].uid, 1000);
+                        assert_string_equal(list[i].app_data_dir, req.app_data_dir);
+                        assert_string_equal(list[i].app_exec_dir, req.app_exec_dir);
+                        assert_string_equal(list[i].app_pkg_path, H.image);
+                        assert_true(list[i].age_ms >= 0);
+                }
+        ROCKER_free_rockers(list, n);
+        assert_int_equal(found, 1);
+
+        /* join it: same rocker, the app's earlier write visible */
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        probe.fd = fds[1];
+        j = ROCKER_join_rocker(res.guard_pid, res.guard_pname, 1000, 1000, probe_pid1, &probe);
+        close(fds[1]);
+        assert_int_equal(j.err_no, ROCKER_ERR_success);
+        assert_int_equal(waitpid(j.app_pid, &status, 0), j.app_pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+        report = read_all(fds[0]);
+        close(fds[0]);
+        expect(report, "pid1", res.guard_pname);
+        expect(report, "uid", "1000");
+        expect(report, "readme_ok", "1");
+        free(report);
+
+        j = ROCKER_join_rocker(res.guard_pid, "rk-notthisone0", 1000, 1000, probe_pid1, &probe);
+        assert_int_equal(j.err_no, ROCKER_ERR_get_guardname_failed);
+        harness_kill_guard(&res);
+        j = ROCKER_join_rocker(res.guard_pid, res.guard_pname, 1000, 1000, probe_pid1, &probe);
+        assert_int_equal(j.err_no, ROCKER_ERR_get_guardname_failed);
+        harness_assert_clean();
+}
+
 typedef struct Worker {
         int id;
         int failures;
@@ -890,6 +963,7 @@ int main(void) {
                 cmocka_unit_test(test_guardname),
                 cmocka_unit_test(test_caller_untouched),
                 cmocka_unit_test(test_concurrent_launchers),
+                cmocka_unit_test(test_list_and_join),
                 cmocka_unit_test(test_daemon_restart_adopts_live_rockers),
         };
 
