@@ -1025,6 +1025,70 @@ static void test_reply_size_limit(void **state) {
         free(buf);
 }
 
+static void test_list_round_trip(void **state) {
+        ProtoRockerInfo e[2] = {
+                { .guard_pid = 10, .guard_name = "rk-aaaaaaaaaaaa", .app_id = -3, .uid = 1000, .gid = 1001,
+                  .age_ms = 5000000000LL, .pkg_path = "/i.sqfs", .exec_dir = "/e", .data_dir = "/d" },
+                { .guard_pid = 11, .guard_name = "rk-bbbbbbbbbbbb" },
+        };
+        ProtoList in = { .total = 7, .entries = e, .n_entries = 2 }, out = {};
+        ProtoRequest req = {};
+        ProtoReply reply = {};
+        char *buf = NULL, err[PROTO_ERROR_MAX];
+        size_t len;
+
+        (void) state;
+        assert_int_equal(proto_encode_list(128, &buf, &len), 0);
+        assert_int_equal(proto_decode_request(buf, len, &req, err, sizeof err), 0);
+        assert_int_equal(req.kind, PROTO_LIST);
+        assert_int_equal(req.offset, 128);
+        free(buf);
+        assert_int_equal(proto_encode_list_reply(&in, &buf, &len), 0);
+        assert_int_equal(proto_decode_list_reply(buf, len, &reply, &out, err, sizeof err), 0);
+        free(buf);
+        assert_true(reply.success);
+        assert_int_equal(out.total, 7);
+        assert_int_equal(out.n_entries, 2);
+        assert_string_equal(out.entries[0].guard_name, "rk-aaaaaaaaaaaa");
+        assert_int_equal(out.entries[0].app_id, -3);
+        assert_int_equal(out.entries[0].age_ms, 5000000000LL);
+        assert_string_equal(out.entries[0].data_dir, "/d");
+        assert_string_equal(out.entries[1].pkg_path, "");
+        proto_list_done(&out);
+}
+
+static void test_list_malformed(void **state) {
+        static const char *const bad[] = {
+                "{\"id\":\"list\",\"version\":1}",
+                "{\"id\":\"list\",\"version\":1,\"data\":{\"offset\":-1}}",
+                "{\"id\":\"list\",\"version\":1,\"data\":{\"offset\":0,\"x\":1}}",
+        };
+        static const char *const bad_replies[] = {
+                "{\"success\":true,\"version\":1,\"data\":{\"total\":1}}",
+                "{\"success\":true,\"version\":1,\"data\":{\"total\":1,\"rockers\":[3]}}",
+                "{\"success\":true,\"version\":1,\"data\":{\"total\":1,\"rockers\":[{\"guard_pid\":1}]}}",
+                "{\"success\":true,\"version\":2,\"data\":{\"total\":0,\"rockers\":[]}}",
+        };
+        ProtoRequest req = {};
+        ProtoReply reply = {};
+        ProtoList list = {};
+        char err[PROTO_ERROR_MAX];
+
+        (void) state;
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+                assert_true(proto_decode_request(bad[i], strlen(bad[i]), &req, err, sizeof err) < 0);
+        for (size_t i = 0; i < sizeof bad_replies / sizeof bad_replies[0]; i++)
+                assert_true(proto_decode_list_reply(bad_replies[i], strlen(bad_replies[i]), &reply, &list, err,
+                                                    sizeof err) < 0);
+        /* a failure reply decodes as such */
+        {
+                static const char failure[] = "{\"success\":false,\"version\":1,\"error\":\"no\"}";
+                assert_int_equal(proto_decode_list_reply(failure, strlen(failure), &reply, &list, err, sizeof err), 0);
+        }
+        assert_false(reply.success);
+        assert_string_equal(reply.error, "no");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_enter_round_trip),
@@ -1035,6 +1099,8 @@ int main(void) {
                 cmocka_unit_test(test_encode_enter_refuses),
                 cmocka_unit_test(test_encode_enter_too_big),
                 cmocka_unit_test(test_encode_reply_failure_not_utf8),
+                cmocka_unit_test(test_list_round_trip),
+                cmocka_unit_test(test_list_malformed),
                 cmocka_unit_test(test_encode_reply_failure_empty_error),
                 cmocka_unit_test(test_encode_reply_success_not_utf8),
                 cmocka_unit_test(test_request_not_json),
