@@ -8,7 +8,7 @@
  * The caller must be root (rockerd serves root peers only, and joining the
  * rocker's namespaces needs CAP_SYS_ADMIN). The library talks to rockerd over
  * AF_UNIX at /run/rocker/rockerd.sock; the environment variable ROCKER_SOCKET
- * overrides the path, ROCKER_TIMEOUT_MS the reply timeout (default 10000).
+ * overrides the path, ROCKER_TIMEOUT_MS the reply timeout (default 30000).
  *
  * Thread safety: every function may be called from any thread; the error text
  * of ROCKER_last_error() is kept per thread.

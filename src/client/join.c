@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/keyctl.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -57,10 +58,17 @@ static void become_app(uid_t uid, gid_t gid, cap_t empty) {
          * launcher's. */
         if (setsid() < 0)
                 _exit(127);
-        /* The bounding set needs CAP_SETPCAP: drop it while we have it. */
-        for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
-                if (cap_drop_bound((cap_value_t) cap) < 0 && errno != EINVAL)
+        /* Not the launcher's session keyring: a fresh anonymous one. */
+        if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0)
+                _exit(127);
+        /* The bounding set needs CAP_SETPCAP: drop it while we have it, up
+         * to the kernel's last capability (EINVAL), not the headers'. */
+        for (cap_value_t cap = 0;; cap++)
+                if (cap_drop_bound(cap) < 0) {
+                        if (errno == EINVAL && cap > 0)
+                                break;
                         _exit(127);
+                }
         if (cap_reset_ambient() < 0)
                 _exit(127);
         /* Raw syscalls: glibc's wrappers would try to synchronise threads

@@ -94,10 +94,10 @@ RockerResult ROCKER_enter_rocker(RockerRequest *req, int (*app)(void *), void *a
         }
         /* The rocker is the caller's from here; if the ack is lost, rockerd
          * would kill the rocker when sock closes, so it must go through. */
-        if (transport_send_ack(sock) < 0) {
-                lasterr_set("cannot confirm the join to rockerd: %s", strerror(errno));
+        err = transport_ack(sock, &reply);
+        if (err != ROCKER_ERR_success) {
                 (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-                res.err_no = ROCKER_ERR_send_req_failed;
+                res.err_no = err;
                 res.app_pid = app_pid;  /* killed with the rocker; still the caller's to reap */
                 return res;
         }
@@ -306,8 +306,9 @@ RockerResult ROCKER_list_rockers(RockerInfo **ret_list, int *ret_count) {
                         memcpy(out[n].guard_pname, e->guard_name, sizeof out[n].guard_pname);
                         n++;
                 }
-                /* Rockers come and go between pages: stop at a short page. */
-                if (page.n_entries < PROTO_LIST_PAGE || n >= page.total) {
+                /* Pages shrink for long paths; rockers come and go between
+                 * pages: stop at an empty page or once "total" is reached. */
+                if (page.n_entries == 0 || n >= page.total) {
                         proto_list_done(&page);
                         break;
                 }

@@ -20,7 +20,7 @@
 #define DEFAULT_TIMEOUT_MS 30000
 
 static int timeout_ms(void) {
-        const char *e = getenv("ROCKER_TIMEOUT_MS");
+        const char *e = secure_getenv("ROCKER_TIMEOUT_MS");
         char *end;
         long v;
 
@@ -36,7 +36,10 @@ static int timeout_ms(void) {
 int transport_connect(ROCKER_ERR *ret_err) {
         _cleanup_close_ int fd = -EBADF;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        const char *path = getenv("ROCKER_SOCKET");
+        /* secure_getenv: a setuid launcher is not steered by its caller. */
+        const char *path = secure_getenv("ROCKER_SOCKET");
+        struct ucred peer;
+        socklen_t peer_len = sizeof peer;
         int ms = timeout_ms();
         struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
 
@@ -64,6 +67,12 @@ int transport_connect(ROCKER_ERR *ret_err) {
         if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
                 *ret_err = ROCKER_ERR_server_unaddr_invalid;
                 lasterr_set("cannot connect to rockerd at %s: %s", path, strerror(errno));
+                return -1;
+        }
+        /* We will setns() into whatever the server hands us: it must be root's. */
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_len) < 0 || peer.uid != 0) {
+                *ret_err = ROCKER_ERR_server_unaddr_invalid;
+                lasterr_set("the server at %s is not run by root", path);
                 return -1;
         }
         return TAKE_FD(fd);
@@ -181,13 +190,38 @@ ROCKER_ERR transport_recv_reply(int sock, ProtoReply *reply, int *ret_pidfd) {
         return ROCKER_ERR_success;
 }
 
-int transport_send_ack(int sock) {
+ROCKER_ERR transport_ack(int sock, const ProtoReply *rocker) {
         _cleanup_free_ char *buf = NULL;
+        char reply_buf[PROTO_MSG_MAX + 1], err[PROTO_ERROR_MAX];
+        ProtoReply reply = {};
         size_t len;
+        ssize_t n;
         int r;
 
         r = proto_encode_ack(&buf, &len);
-        if (r < 0)
-                return r;
-        return fdpass_send(sock, buf, len, -EBADF);
+        if (r < 0) {
+                lasterr_set("cannot encode the ack: %s", strerror(-r));
+                return ROCKER_ERR_sys;
+        }
+        r = fdpass_send(sock, buf, len, -EBADF);
+        if (r < 0) {
+                lasterr_set("cannot confirm the join to rockerd: %s", strerror(-r));
+                return ROCKER_ERR_send_req_failed;
+        }
+        n = transport_recv(sock, reply_buf, sizeof reply_buf, NULL);
+        if (n < 0)
+                return ROCKER_ERR_recv_resp_failed;
+        if (proto_decode_reply(reply_buf, (size_t) n, &reply, err, sizeof err) < 0) {
+                lasterr_set("malformed ack reply from rockerd: %s", err);
+                return ROCKER_ERR_recv_resp_failed;
+        }
+        if (!reply.success) {
+                lasterr_set("rockerd: %s", reply.error);
+                return ROCKER_ERR_build_rocker_failed;
+        }
+        if (reply.guard_pid != rocker->guard_pid || strcmp(reply.guard_name, rocker->guard_name) != 0) {
+                lasterr_set("rockerd confirmed another rocker (%s, pid %d)", reply.guard_name, (int) reply.guard_pid);
+                return ROCKER_ERR_recv_resp_failed;
+        }
+        return ROCKER_ERR_success;
 }

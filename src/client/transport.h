@@ -32,7 +32,9 @@ int transport_send_enter(const ProtoEnter *enter, ROCKER_ERR *ret_err);
  * build_rocker_failed (reply->error then holds the daemon's reason). */
 ROCKER_ERR transport_recv_reply(int sock, ProtoReply *reply, int *ret_pidfd);
 
-/* Tells rockerd the rocker has been joined and is the caller's now. */
-int transport_send_ack(int sock);
+/* Tells rockerd the rocker has been joined and is the caller's now, and
+ * waits for rockerd to confirm it has recorded that (so a restarted rockerd
+ * adopts the rocker). ROCKER_ERR_success or the phase that failed. */
+ROCKER_ERR transport_ack(int sock, const ProtoReply *rocker);
 
 #endif

@@ -91,6 +91,38 @@ int proto_encode_ack(char **ret_buf, size_t *ret_len) {
         return dump(root, ret_buf, ret_len);
 }
 
+/* Copies s into out (size bytes), replacing every byte that is not part of
+ * a valid UTF-8 sequence with '?': error texts quote client input, and cut
+ * at a byte limit they may split a character. */
+static void utf8_sanitize(const char *s, char *out, size_t size) {
+        size_t o = 0;
+
+        while (*s && o + 1 < size) {
+                const unsigned char *u = (const unsigned char *) s;
+                size_t n = u[0] < 0x80 ? 1 : (u[0] & 0xe0) == 0xc0 ? 2 : (u[0] & 0xf0) == 0xe0 ? 3 :
+                           (u[0] & 0xf8) == 0xf0 ? 4 : 0;
+                bool ok = n > 0 && o + n < size;
+
+                for (size_t i = 1; ok && i < n; i++)
+                        ok = (u[i] & 0xc0) == 0x80;
+                if (ok && n == 2 && u[0] < 0xc2)
+                        ok = false;  /* overlong */
+                if (ok && n == 3 && ((u[0] == 0xe0 && u[1] < 0xa0) || (u[0] == 0xed && u[1] >= 0xa0)))
+                        ok = false;  /* overlong, or a surrogate */
+                if (ok && n == 4 && ((u[0] == 0xf0 && u[1] < 0x90) || u[0] > 0xf4 || (u[0] == 0xf4 && u[1] >= 0x90)))
+                        ok = false;
+                if (!ok) {
+                        out[o++] = '?';
+                        s++;
+                        continue;
+                }
+                memcpy(out + o, s, n);
+                o += n;
+                s += n;
+        }
+        out[o] = '\0';
+}
+
 int proto_encode_reply(const ProtoReply *r, char **ret_buf, size_t *ret_len) {
         _cleanup_json_ json_t *root = NULL;
 
@@ -103,19 +135,15 @@ int proto_encode_reply(const ProtoReply *r, char **ret_buf, size_t *ret_len) {
                                  "guard_name", r->guard_name);
                 if (!root)
                         return -EINVAL;  /* a name that is not UTF-8 */
-        } else if (r->error[0] == '\0')
-                root = json_pack("{s:b, s:i, s:s}", "success", 0, "version", PROTO_VERSION,
-                                 "error", "request refused");
-        else
+        } else {
+                char text[sizeof r->error];
+
                 /* An error text is built from client input: never let a
                  * non-UTF-8 byte make the reply itself fail. */
-                root = json_pack("{s:b, s:i, s:s%}",
-                                 "success", 0,
-                                 "version", PROTO_VERSION,
-                                 "error", r->error, strnlen(r->error, sizeof r->error));
-        if (!root && !r->success)
+                utf8_sanitize(r->error, text, sizeof text);
                 root = json_pack("{s:b, s:i, s:s}", "success", 0, "version", PROTO_VERSION,
-                                 "error", "request refused (reason not representable)");
+                                 "error", text[0] ? text : "request refused");
+        }
         return dump(root, ret_buf, ret_len);
 }
 

@@ -66,7 +66,7 @@ static void guard_fail(Guard *g, int error, const char *fmt, ...) {
         _exit(1);
 }
 
-static void close_all_but(const int *keep, size_t n) {
+static int close_all_but(const int *keep, size_t n) {
         /* keep[] is tiny: close the gaps between the kept fds. */
         unsigned lo = 3;
 
@@ -75,12 +75,20 @@ static void close_all_but(const int *keep, size_t n) {
                 for (size_t i = 0; i < n; i++)
                         if (keep[i] >= (int) lo && (unsigned) keep[i] < next)
                                 next = (unsigned) keep[i];
-                if (next > lo)
-                        (void) close_range(lo, next == ~0U ? ~0U : next - 1, 0);
+                if (next > lo && close_range(lo, next == ~0U ? ~0U : next - 1, 0) < 0)
+                        return negative_errno();
                 if (next == ~0U)
-                        return;
+                        return 0;
                 lo = next + 1;
         }
+}
+
+/* SIGTERM, SIGINT, SIGHUP end the guard (and so the rocker) like SIGKILL:
+ * as a PID namespace's init it would otherwise ignore them. Only processes
+ * that may signal a root process can send them. */
+static void on_terminate(int sig) {
+        (void) sig;
+        _exit(0);
 }
 
 static void reset_process(Guard *g) {
@@ -88,7 +96,8 @@ static void reset_process(Guard *g) {
         int null_fd;
         sigset_t all;
 
-        close_all_but(keep, 2);
+        if (close_all_but(keep, 2) < 0)
+                guard_fail(g, negative_errno(), "close inherited fds");
         /* stdio to /dev/null: the guard has nothing to say but the report. */
         null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null_fd < 0)
@@ -102,6 +111,9 @@ static void reset_process(Guard *g) {
                 guard_fail(g, negative_errno(), "setsid");
         for (int sig = 1; sig < _NSIG; sig++)
                 (void) signal(sig, SIG_DFL);   /* fails for SIGKILL/SIGSTOP and RT internals: fine */
+        if (signal(SIGTERM, on_terminate) == SIG_ERR || signal(SIGINT, on_terminate) == SIG_ERR ||
+            signal(SIGHUP, on_terminate) == SIG_ERR)
+                guard_fail(g, negative_errno(), "signal handlers");
         sigemptyset(&all);
         if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
                 guard_fail(g, negative_errno(), "sigprocmask");
@@ -182,7 +194,7 @@ static void make_overlays(Guard *g) {
                         guard_fail(g, r, "overlay for %s (upper %s)%s%s", o->dir, o->upper, log[0] ? ": " : "",
                                    log);
                 }
-                g->overlay_fds[i] = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
+                g->overlay_fds[i] = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
                 if (g->overlay_fds[i] < 0)
                         guard_fail(g, negative_errno(), "overlay for %s: fsmount", o->dir);
         }
@@ -195,23 +207,32 @@ static void make_overlays(Guard *g) {
         }
 }
 
-/* mkdir -p as root: under an overlaid dir the new dirs land in that
- * overlay's upper layer (the data dir); elsewhere on the host. */
-static void make_mount_point(Guard *g, const char *path) {
-        char buf[PROTO_PATH_MAX + 1];
+/* mkdir -p as root, one component at a time through O_NOFOLLOW fds: a
+ * symlink planted anywhere on the way (by a host user in a dir they own, or
+ * by an app in its overlay's upper layer) is refused, never followed. Under
+ * an overlaid dir the new dirs land in that overlay's upper layer (the data
+ * dir); elsewhere on the host. Returns an O_PATH fd of the mount point. */
+static int make_mount_point(Guard *g, const char *path, bool create) {
+        char buf[PROTO_PATH_MAX + 1], *save = NULL;
+        int dfd;
 
         snprintf(buf, sizeof buf, "%s", path);
-        for (char *s = buf + 1;; s++) {
-                if (*s == '/' || *s == '\0') {
-                        char c = *s;
-                        *s = '\0';
-                        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-                                guard_fail(g, negative_errno(), "create app_exec_dir %s", buf);
-                        *s = c;
-                        if (c == '\0')
-                                break;
-                }
+        dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                guard_fail(g, negative_errno(), "open /");
+        for (char *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+                int fd;
+
+                if (create && mkdirat(dfd, c, 0755) < 0 && errno != EEXIST)
+                        guard_fail(g, negative_errno(), "create app_exec_dir %s (at \"%s\")", path, c);
+                fd = openat(dfd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        guard_fail(g, negative_errno(), "app_exec_dir %s: \"%s\" is a symlink or not a directory",
+                                   path, c);
+                safe_close(dfd);
+                dfd = fd;
         }
+        return dfd;
 }
 
 static void make_readonly(Guard *g) {
@@ -268,9 +289,13 @@ static void drop_privileges(Guard *g) {
         struct __user_cap_data_struct data[2] = {};
 
         /* The guard only waits and reaps: it needs no capability at all. */
-        for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
-                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+        /* Up to the kernel's last capability, not the headers': EINVAL ends it. */
+        for (int cap = 0;; cap++)
+                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+                        if (errno == EINVAL && cap > 0)
+                                break;
                         guard_fail(g, negative_errno(), "drop capability %d from the bounding set", cap);
+                }
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
                 guard_fail(g, negative_errno(), "clear ambient capabilities");
         if (syscall(SYS_capset, &hdr, data) < 0)
@@ -287,7 +312,8 @@ _Noreturn static void reap_forever(void) {
 
         sigemptyset(&set);
         sigaddset(&set, SIGCHLD);
-        (void) sigprocmask(SIG_BLOCK, &set, NULL);
+        if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+                _exit(1);  /* cannot wait for orphans: end the rocker rather than leak zombies */
         for (;;) {
                 /* Orphans of the rocker are reparented to us: reap them. A
                  * SIGCHLD arriving between the loop and sigwaitinfo() stays
@@ -301,6 +327,7 @@ _Noreturn static void reap_forever(void) {
 _Noreturn void guard_run(const Plan *plan, const char *name, int image_fd, int status_fd) {
         Guard g = { .plan = plan, .status_fd = status_fd, .image_fd = image_fd };
         GuardReport ready = {};
+        int exec_fd;
 
         for (size_t i = 0; i < PROTO_OVERLAY_MAX; i++)
                 g.overlay_fds[i] = -EBADF;
@@ -311,13 +338,18 @@ _Noreturn void guard_run(const Plan *plan, const char *name, int image_fd, int s
                 guard_fail(&g, negative_errno(), "make the mount tree private");
 
         make_overlays(&g);
-        make_mount_point(&g, plan->exec_dir);
+        /* Created while the tree is writable; opened again after the binds
+         * of make_readonly(), whose mounts may now cover the first walk. */
+        safe_close(make_mount_point(&g, plan->exec_dir, true));
         make_readonly(&g);
+        exec_fd = make_mount_point(&g, plan->exec_dir, false);
 
-        /* 6. The image clone was made read-only, nosuid and nodev by rockerd. */
-        if (move_mount(g.image_fd, "", AT_FDCWD, plan->exec_dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        /* 6. The image clone was made read-only, nosuid and nodev by rockerd;
+         * it goes onto the very directory checked above, by fd. */
+        if (move_mount(g.image_fd, "", exec_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                 guard_fail(&g, negative_errno(), "attach the image at %s", plan->exec_dir);
         g.image_fd = safe_close(g.image_fd);
+        exec_fd = safe_close(exec_fd);
         make_proc(&g);
         if (chdir("/") < 0)
                 guard_fail(&g, negative_errno(), "chdir /");

@@ -28,6 +28,11 @@ int log_full_errno(int level, int error, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(line, sizeof line, fmt, ap);
         va_end(ap);
+        /* Lines quote client input: no control character may forge a new
+         * line (or a "<0>" priority) in the journal. */
+        for (char *p = line; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        *p = '?';
         if (journal)
                 fprintf(stderr, "<%d>%s\n", level, line);
         else

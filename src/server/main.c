@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -67,6 +68,15 @@ int main(int argc, char **argv) {
                 return EXIT_FAILURE;
         }
 
+        /* Each live rocker costs rockerd two fds: take what we may. */
+        {
+                struct rlimit rl;
+                if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                        rl.rlim_cur = rl.rlim_max;
+                        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                                log_warning_errno(errno, "cannot raise the fd limit: %m");
+                }
+        }
         r = manager_new(&cfg, &m);
         if (r < 0) {
                 log_error_errno(r, "cannot start: %m");

@@ -12,6 +12,7 @@
  * A client that leaves before its ack takes its rocker with it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,6 +67,7 @@ struct Manager {
         sd_event *event;
         int listen_fd;
         sd_event_source *listen_source;
+        bool accept_paused;      /* out of fds: accept again when one is freed */
         Conn *conns;
         unsigned n_conns;
         Registry registry;
@@ -82,6 +84,12 @@ static uint64_t now_usec(void) {
 static void manager_status(Manager *m) {
         sd_notifyf(0, "STATUS=%zu live rockers, %zu cached images, %u connections", m->registry.n,
                    image_cache_size(m->images), m->n_conns);
+}
+
+/* An fd was freed: if accept() had run out of them, resume it. */
+static void manager_fd_freed(Manager *m) {
+        if (m->accept_paused && sd_event_source_set_enabled(m->listen_source, SD_EVENT_ON) >= 0)
+                m->accept_paused = false;
 }
 
 /* ---- rockers -------------------------------------------------------- */
@@ -132,6 +140,7 @@ static void rocker_release(Rocker *r, bool keep_state) {
         plan_done(&r->plan);
         free(r);
         manager_status(m);
+        manager_fd_freed(m);
 }
 
 static void rocker_free(Rocker *r) {
@@ -165,6 +174,7 @@ static Conn *conn_free(Conn *c) {
                 c->next->prev = c->prev;
         m->n_conns--;
         free(c);
+        manager_fd_freed(m);
         return NULL;
 }
 
@@ -210,7 +220,8 @@ static void conn_fail(Conn *c, const char *fmt, ...) {
         r = conn_send(c, &reply, -EBADF);
         if (r < 0)
                 log_debug_errno(r, "could not send the error to pid %d: %m", (int) c->peer.pid);
-        (void) conn_set_deadline(c, c->m->cfg.request_timeout_usec);
+        if (!c->rocker)  /* an unclaimed rocker keeps its (longer) claim deadline */
+                (void) conn_set_deadline(c, c->m->cfg.request_timeout_usec);
 }
 
 static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata);
@@ -358,6 +369,7 @@ static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *u
         c->done = true;
         r->state = ROCKER_UNCLAIMED;
         (void) conn_set_deadline(c, c->m->cfg.claim_timeout_usec);
+        manager_status(c->m);
         log_info("rocker %s started: guard pid %d, app %d, uid %u gid %u, image %s, data dir %s, %.1f ms",
                  r->name, (int) r->pid, (int) r->plan.app_id, (unsigned) r->plan.uid, (unsigned) r->plan.gid,
                  r->plan.pkg_path, r->plan.data_dir, (double) (now_usec() - r->started_usec) / 1000.0);
@@ -411,7 +423,10 @@ static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *use
         return 0;
 }
 
-/* One page of the live rockers, newest first; a connection may page on. */
+/* One page of the live rockers, newest first; a connection may page on. A
+ * page holds at most PROTO_LIST_PAGE entries, fewer when long paths would
+ * push it past PROTO_MSG_MAX (the client stops at a short page... unless it
+ * is told the total: it pages on while it has fewer than "total"). */
 static void conn_list(Conn *c, int32_t offset) {
         Manager *m = c->m;
         ProtoRockerInfo entries[PROTO_LIST_PAGE];
@@ -440,7 +455,12 @@ static void conn_list(Conn *c, int32_t offset) {
                 };
                 memcpy(e->guard_name, r->name, sizeof e->guard_name);
         }
-        k = proto_encode_list_reply(&list, &buf, &len);
+        for (;;) {
+                k = proto_encode_list_reply(&list, &buf, &len);
+                if (k != -EMSGSIZE || list.n_entries <= 1)
+                        break;
+                list.n_entries /= 2;
+        }
         if (k >= 0)
                 k = fdpass_send(c->fd, buf, len, -EBADF);
         if (k < 0) {
@@ -448,7 +468,8 @@ static void conn_list(Conn *c, int32_t offset) {
                 conn_free(c);
                 return;
         }
-        (void) conn_set_deadline(c, m->cfg.request_timeout_usec);
+        if (!c->rocker)
+                (void) conn_set_deadline(c, m->cfg.request_timeout_usec);
 }
 
 static void conn_handle(Conn *c, ProtoRequest *req) {
@@ -464,8 +485,17 @@ static void conn_handle(Conn *c, ProtoRequest *req) {
                 r->state = ROCKER_RUNNING;
                 r->conn = NULL;
                 c->rocker = NULL;
+                /* Recorded before the client hears it: a rockerd restarted
+                 * after this point adopts the rocker instead of killing it. */
                 rocker_save(r);
                 log_debug("rocker %s claimed by pid %d", r->name, (int) c->peer.pid);
+                {
+                        ProtoReply reply = { .success = 1, .guard_pid = r->pid };
+                        memcpy(reply.guard_name, r->name, sizeof reply.guard_name);
+                        k = conn_send(c, &reply, -EBADF);
+                        if (k < 0)
+                                log_debug_errno(k, "rocker %s: cannot confirm the claim: %m", r->name);
+                }
                 (void) conn_set_deadline(c, m->cfg.request_timeout_usec);
                 return;
         }
@@ -501,8 +531,12 @@ static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userda
                 conn_fail(c, "message too large (limit %d bytes) or carrying file descriptors", PROTO_MSG_MAX);
                 return 0;
         }
-        if (c->done && c->peer.uid != 0) {
-                conn_free(c);  /* refused at accept: nothing it sends matters */
+        if (c->has_plan || (c->rocker && c->rocker->state == ROCKER_BUILDING)) {
+                /* One request at a time: a client that talks over its own
+                 * pending request is broken or hostile; it loses both. */
+                log_warning("pid %d sent a message while its request was in progress: dropped",
+                            (int) c->peer.pid);
+                conn_free(c);
                 return 0;
         }
         k = proto_decode_request(buf, (size_t) n, &req, err, sizeof err);
@@ -547,22 +581,54 @@ static int on_conn_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* Tells a peer no and closes, without giving it a connection slot. */
+static void refuse_peer(int fd, const char *text) {
+        ProtoReply reply = { .success = 0 };
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+
+        snprintf(reply.error, sizeof reply.error, "%s", text);
+        if (proto_encode_reply(&reply, &buf, &len) >= 0)
+                (void) fdpass_send(fd, buf, len, -EBADF);
+}
+
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Manager *m = userdata;
         socklen_t len = sizeof(struct ucred);
         _cleanup_close_ int cfd = -EBADF;
+        struct ucred peer;
         Conn *c;
         int k;
 
-        (void) s;
         (void) revents;
         cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (cfd < 0) {
-                if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                if (errno == EMFILE || errno == ENFILE) {
+                        /* The pending connection keeps the socket readable:
+                         * pause instead of spinning until an fd is freed. */
+                        log_warning_errno(errno, "accept: %m; pausing until a connection or rocker ends");
+                        if (sd_event_source_set_enabled(s, SD_EVENT_OFF) >= 0)
+                                m->accept_paused = true;
+                } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
                         log_warning_errno(errno, "accept: %m");
                 return 0;
         }
+        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0) {
+                log_warning_errno(errno, "SO_PEERCRED: %m");
+                return 0;
+        }
+        if (peer.uid != 0) {
+                /* Only root may ask for a rocker (docs/security.md). Told at
+                 * once and dropped: a non-root peer never holds a slot. */
+                char text[128];
+                snprintf(text, sizeof text, "permission denied: uid %u may not use rockerd (root only)",
+                         (unsigned) peer.uid);
+                refuse_peer(cfd, text);
+                log_debug("pid %d uid %u refused: not root", (int) peer.pid, (unsigned) peer.uid);
+                return 0;
+        }
         if (m->n_conns >= m->cfg.max_connections) {
+                refuse_peer(cfd, "too many connections to rockerd; try again");
                 log_warning("too many connections (%u): one refused", m->n_conns);
                 return 0;
         }
@@ -571,17 +637,13 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 return 0;
         c->m = m;
         c->fd = TAKE_FD(cfd);
+        c->peer = peer;
         c->next = m->conns;
         if (m->conns)
                 m->conns->prev = c;
         m->conns = c;
         m->n_conns++;
 
-        if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) < 0) {
-                log_warning_errno(errno, "SO_PEERCRED: %m");
-                conn_free(c);
-                return 0;
-        }
         k = sd_event_add_io(m->event, &c->io, c->fd, EPOLLIN, on_conn_io, c);
         if (k < 0) {
                 log_warning_errno(k, "cannot watch a connection: %m");
@@ -592,9 +654,6 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 conn_free(c);
                 return 0;
         }
-        if (c->peer.uid != 0)
-                /* Only root may ask for a rocker (docs/security.md). */
-                conn_fail(c, "permission denied: uid %u may not use rockerd (root only)", (unsigned) c->peer.uid);
         return 0;
 }
 
@@ -616,6 +675,11 @@ static int listen_socket(const ManagerConfig *cfg) {
         if (n == 1) {
                 if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_SEQPACKET, 1, NULL, 0) <= 0)
                         return log_error_errno(EINVAL, "the socket passed by systemd is not a listening AF_UNIX SOCK_SEQPACKET socket");
+                /* systemd hands it over blocking unless told otherwise;
+                 * the loop must never block on it. */
+                if (fcntl(SD_LISTEN_FDS_START, F_SETFL, fcntl(SD_LISTEN_FDS_START, F_GETFL) | O_NONBLOCK) < 0 ||
+                    fcntl(SD_LISTEN_FDS_START, F_SETFD, FD_CLOEXEC) < 0)
+                        return log_error_errno(errno, "cannot set up the socket passed by systemd: %m");
                 log_info("using the socket passed by systemd");
                 return SD_LISTEN_FDS_START;
         }

@@ -86,6 +86,12 @@ int plan_from_request(ProtoEnter *e, Plan *ret, char *err, size_t errlen) {
                 return r;
         if (e->uid < 0 || e->gid < 0)
                 return fail(err, errlen, "uid/gid: negative");
+        /* A root app without capabilities still owns every root-owned file
+         * and device node it can reach (/dev is shared): never uid or gid 0. */
+        if (e->uid == 0)
+                return fail(err, errlen, "uid: 0 is not allowed for an app (it would own the host's root files and devices)");
+        if (e->gid == 0)
+                return fail(err, errlen, "gid: 0 is not allowed for an app (it would own the host's root-group files)");
 
         /* Relations between the paths. */
         if (path_contains(e->exec_dir, e->data_dir))
@@ -239,8 +245,27 @@ static int mkdir_open(int dir_fd, const char *name, int flags, const char *data_
         return fd;
 }
 
+/* rockerd's own levels of the layout stay root's and 0700, whatever someone
+ * did to them: nobody else may reach into the layers. */
+static int keep_private(int fd, const char *data_dir, const char *rel, char *err, size_t errlen) {
+        struct stat st;
+        int r;
+
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (((st.st_uid != 0 || st.st_gid != 0) && fchown(fd, 0, 0) < 0) ||
+            ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)) {
+                r = negative_errno();
+                snprintf(err, errlen, "app_data_dir: cannot make \"%.256s/%s\" private: %s", data_dir, rel,
+                         strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
 int plan_prepare_data_dir(const Plan *p, char *err, size_t errlen) {
         _cleanup_close_ int data_fd = -EBADF, layers_fd = -EBADF;
+        int r;
 
         /* The data dir itself is root's and private: apps reach their data
          * only through their overlays, never directly. */
@@ -249,24 +274,29 @@ int plan_prepare_data_dir(const Plan *p, char *err, size_t errlen) {
                 return data_fd;
         if (p->n_overlays == 0)
                 return 0;
-        layers_fd = mkdir_open(data_fd, PLAN_OVERLAY_SUBDIR, O_PATH, p->data_dir, PLAN_OVERLAY_SUBDIR, err, errlen);
+        layers_fd = mkdir_open(data_fd, PLAN_OVERLAY_SUBDIR, O_RDONLY, p->data_dir, PLAN_OVERLAY_SUBDIR, err, errlen);
         if (layers_fd < 0)
                 return layers_fd;
+        r = keep_private(layers_fd, p->data_dir, PLAN_OVERLAY_SUBDIR, err, errlen);
+        if (r < 0)
+                return r;
 
         for (size_t i = 0; i < p->n_overlays; i++) {
                 const PlanOverlay *o = &p->overlays[i];
                 _cleanup_close_ int dir_fd = -EBADF, work_fd = -EBADF, upper_fd = -EBADF;
                 char esc[NAME_MAX + 1], rel[sizeof esc + 64];
                 struct stat st;
-                int r;
 
                 r = path_escape(o->dir, esc, sizeof esc);
                 if (r < 0)
                         return r;  /* checked by plan_from_request() */
                 snprintf(rel, sizeof rel, PLAN_OVERLAY_SUBDIR "/%s", esc);
-                dir_fd = mkdir_open(layers_fd, esc, O_PATH, p->data_dir, rel, err, errlen);
+                dir_fd = mkdir_open(layers_fd, esc, O_RDONLY, p->data_dir, rel, err, errlen);
                 if (dir_fd < 0)
                         return dir_fd;
+                r = keep_private(dir_fd, p->data_dir, rel, err, errlen);
+                if (r < 0)
+                        return r;
                 snprintf(rel, sizeof rel, PLAN_OVERLAY_SUBDIR "/%s/work", esc);
                 work_fd = mkdir_open(dir_fd, "work", O_PATH, p->data_dir, rel, err, errlen);
                 if (work_fd < 0)

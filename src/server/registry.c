@@ -38,8 +38,10 @@ Rocker *registry_find_name(const Registry *reg, const char *name) {
 }
 
 Rocker *registry_find_data_dir(const Registry *reg, const char *data_dir) {
+        /* Nested counts: a data dir inside a live one's would put an upper
+         * layer inside another live overlay's layers. */
         for (Rocker *r = reg->head; r; r = r->next)
-                if (strcmp(r->plan.data_dir, data_dir) == 0)
+                if (path_contains(r->plan.data_dir, data_dir) || path_contains(data_dir, r->plan.data_dir))
                         return r;
         return NULL;
 }

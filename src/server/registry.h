@@ -47,6 +47,7 @@ typedef struct Registry {
 void registry_add(Registry *reg, Rocker *r);
 void registry_remove(Registry *reg, Rocker *r);
 Rocker *registry_find_name(const Registry *reg, const char *name);
+/* The live rocker whose data dir is data_dir, contains it or lies in it. */
 Rocker *registry_find_data_dir(const Registry *reg, const char *data_dir);
 
 /* A fresh random guard name no live rocker has. 0 or -errno. */

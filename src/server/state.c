@@ -21,14 +21,26 @@
 #define STATE_FILE_MAX (16 * 1024)
 
 int state_dir_open(const char *dir) {
+        char parent[PATH_MAX];
         struct stat st;
 
+        /* Parents as on a fresh /run: /run/rocker may not exist yet. */
+        snprintf(parent, sizeof parent, "%s", dir);
+        for (char *s = parent + 1; *s; s++)
+                if (*s == '/') {
+                        *s = '\0';
+                        if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+                                return negative_errno();
+                        *s = '/';
+                }
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
                 return negative_errno();
         if (lstat(dir, &st) < 0)
                 return negative_errno();
         if (!S_ISDIR(st.st_mode) || st.st_uid != 0)
                 return -ENOTDIR;
+        if ((st.st_mode & 0022) && chmod(dir, st.st_mode & 07755) < 0)
+                return negative_errno();  /* nobody else may plant records */
         return 0;
 }
 
