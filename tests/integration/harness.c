@@ -253,6 +253,10 @@ int harness_setup(void **state) {
         snprintf(H.image_v2, sizeof H.image_v2, "%s/app-v2.squashfs", H.dir);
         snprintf(H.bad_image, sizeof H.bad_image, "%s/bad.squashfs", H.dir);
         snprintf(H.open_dir, sizeof H.open_dir, "%s/host-open", H.dir);
+        /* outside /tmp (shared with rockers) and the seed's overlay dirs */
+        snprintf(H.ro_dir, sizeof H.ro_dir, "/srv/rocker-it.XXXXXX");
+        if (!mkdtemp(H.ro_dir) || chmod(H.ro_dir, 0777) < 0)
+                return -1;
         if (make_image(H.image, "image v1") != 0 || make_image(H.image_v2, "image v2") != 0)
                 return -1;
         if (harness_sh("head -c 65536 /dev/urandom > %s && mkdir -m 0777 %s && chmod 0777 %s && chmod 0755 %s",
@@ -277,6 +281,25 @@ int harness_teardown(void **state) {
         int status, ret = 0;
 
         (void) state;
+        /* A failed case may have left a rocker alive: its guard is one of
+         * rockerd's children, ended here by PID. */
+        if (H.daemon > 0) {
+                char path[64];
+                FILE *cf;
+                int child;
+
+                snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int) H.daemon, (int) H.daemon);
+                cf = fopen(path, "re");
+                while (cf && fscanf(cf, "%d", &child) == 1) {
+                        char name[16];
+                        RockerResult g = ROCKER_get_guardname(child);
+                        snprintf(name, sizeof name, "%s", g.guard_pname);
+                        if (g.err_no == ROCKER_ERR_success && strncmp(name, "rk-", 3) == 0)
+                                kill(child, SIGKILL);
+                }
+                if (cf)
+                        fclose(cf);
+        }
         /* A clean stop, with no sanitizer report: rockerd exits 0. */
         status = harness_stop_daemon(SIGTERM);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -293,6 +316,8 @@ int harness_teardown(void **state) {
         }
         if (f)
                 fclose(f);
+        if (H.ro_dir[0])
+                harness_sh("rm -rf %s", H.ro_dir);
         if (getenv("ROCKER_TEST_KEEP") == NULL)
                 harness_sh("rm -rf %s", H.dir);
         else

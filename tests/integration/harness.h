@@ -29,6 +29,7 @@ typedef struct Harness {
         char image_v2[128];    /* the same with README "image v2" */
         char bad_image[128];   /* random bytes */
         char open_dir[128];    /* a host dir, mode 0777, to overlay */
+        char ro_dir[128];      /* a host dir, mode 0777, neither overlaid nor shared */
         pid_t daemon;
         Snapshot baseline;
 } Harness;

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/* rocker enter: one more command in a live rocker. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rocker/rocker.h>
+
+#include "cli.h"
+
+const char cli_enter_usage[] =
+        "Usage: rocker enter [OPTIONS] GUARD [OPTIONS] [--] CMD [ARGS...]\n"
+        "\n"
+        "Runs CMD inside the live rocker GUARD (a guard name rk-... or its pid),\n"
+        "waits for it and exits with its status. The rocker keeps running.\n"
+        "\n"
+        "  -u, --uid USER        run CMD as USER, a uid or a name (default $SUDO_UID,\n"
+        "                        else 65534)\n"
+        "  -g, --gid GROUP       run CMD as GROUP, a gid or a name (default $SUDO_GID,\n"
+        "                        USER's group if USER is a name, else 65534)\n"
+        "  -h, --help            show this help\n";
+
+int cli_enter(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "uid", required_argument, NULL, 'u' },
+                { "gid", required_argument, NULL, 'g' },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        CliCommand cmd = {};
+        RockerResult res;
+        bool gid_set = false;
+        const char *guard = NULL;
+        char name[16];
+        int uid, gid, pid, c, r;
+
+        cli_default_ids(&uid, &gid);
+        /* Options may come before and after GUARD: "enter [OPTIONS] GUARD
+         * [OPTIONS] [--] CMD". getopt stops at GUARD, which is taken, then
+         * goes on up to CMD or "--". */
+        for (;;) {
+                while ((c = getopt_long(argc, argv, "+:u:g:h", opts, NULL)) >= 0)
+                        switch (c) {
+                        case 'u':
+                                if (cli_parse_uid(optarg, &uid, gid_set ? NULL : &gid) < 0)
+                                        return cli_usage_error("enter", "--uid \"%s\" is neither a uid nor a user",
+                                                               optarg);
+                                break;
+                        case 'g':
+                                if (cli_parse_gid(optarg, &gid) < 0)
+                                        return cli_usage_error("enter", "--gid \"%s\" is neither a gid nor a group",
+                                                               optarg);
+                                gid_set = true;
+                                break;
+                        case 'h':
+                                fputs(cli_enter_usage, stdout);
+                                return CLI_EXIT_OK;
+                        default:
+                                return cli_getopt_error("enter", c, argv);
+                        }
+                if (guard || optind >= argc || strcmp(argv[optind - 1], "--") == 0)
+                        break;
+                guard = argv[optind++];
+        }
+        if (!guard) {
+                if (optind >= argc)
+                        return cli_usage_error("enter", "no rocker given");
+                guard = argv[optind++];  /* "enter -- GUARD CMD" */
+        }
+        cmd.argv = argv + optind;
+        if (!cmd.argv[0])
+                return cli_usage_error("enter", "no command given");
+
+        r = cli_guard_resolve("enter", guard, &pid, name);
+        if (r != 0)
+                return r;
+
+        cli_spawn_prepare(&cmd);
+        res = ROCKER_join_rocker(pid, name, uid, gid, cli_spawn_exec, &cmd);
+        if (res.err_no != ROCKER_ERR_success)
+                return cli_lib_error(res.err_no, "enter: cannot run %s in %s", cmd.argv[0], name);
+        return cli_spawn_wait(res.app_pid);
+}
