@@ -41,7 +41,10 @@ static int check_request(const RockerRequest *req, int (*app)(void *), ProtoEnte
         }
 #define CHECK(field)                                                                          \
         if (path_check(req->field, PROTO_PATH_MAX, &reason) < 0) {                            \
-                lasterr_set(#field ": \"%.256s\" is %s", req->field ? req->field : "", reason); \
+                if (req->field)                                                               \
+                        lasterr_set(#field ": \"%.256s\": %s", req->field, reason);          \
+                else                                                                          \
+                        lasterr_set(#field ": %s", reason);                                   \
                 return -EINVAL;                                                               \
         }
         CHECK(app_pkg_path);
@@ -50,7 +53,7 @@ static int check_request(const RockerRequest *req, int (*app)(void *), ProtoEnte
 #undef CHECK
         for (size_t i = 0; i < ELEMENTSOF(req->app_overlay_dirs) && req->app_overlay_dirs[i]; i++) {
                 if (path_check(req->app_overlay_dirs[i], PROTO_PATH_MAX, &reason) < 0) {
-                        lasterr_set("app_overlay_dirs[%zu]: \"%.256s\" is %s", i, req->app_overlay_dirs[i], reason);
+                        lasterr_set("app_overlay_dirs[%zu]: \"%.256s\": %s", i, req->app_overlay_dirs[i], reason);
                         return -EINVAL;
                 }
                 e.overlay_dirs[i] = req->app_overlay_dirs[i];

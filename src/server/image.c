@@ -86,6 +86,9 @@ static void read_fs_log(int fs_fd, char *buf, size_t size) {
         if (n > 0) {
                 buf[n] = '\0';
                 buf[strcspn(buf, "\n")] = '\0';
+                /* the kernel prefixes a level letter: "e squashfs: ..." */
+                if ((buf[0] == 'e' || buf[0] == 'w' || buf[0] == 'i') && buf[1] == ' ')
+                        memmove(buf, buf + 2, strlen(buf + 2) + 1);
         } else
                 buf[0] = '\0';
 }

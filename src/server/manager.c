@@ -522,7 +522,13 @@ static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userda
         n = fdpass_recv(fd, buf, sizeof buf, NULL);
         if (n == -EAGAIN)
                 return 0;
-        if (n == 0 || (n < 0 && n != -EBADMSG) || (revents & (EPOLLHUP | EPOLLERR) && n <= 0)) {
+        if (n == 0 && !(revents & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))) {
+                /* SEQPACKET reads an empty datagram as 0 too; the peer is
+                 * still there (no hangup), so it sent one. */
+                conn_fail(c, "empty message");
+                return 0;
+        }
+        if (n == 0 || (n < 0 && n != -EBADMSG)) {
                 conn_free(c);
                 return 0;
         }
@@ -644,7 +650,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         m->conns = c;
         m->n_conns++;
 
-        k = sd_event_add_io(m->event, &c->io, c->fd, EPOLLIN, on_conn_io, c);
+        k = sd_event_add_io(m->event, &c->io, c->fd, EPOLLIN | EPOLLRDHUP, on_conn_io, c);
         if (k < 0) {
                 log_warning_errno(k, "cannot watch a connection: %m");
                 conn_free(c);

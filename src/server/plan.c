@@ -42,8 +42,11 @@ void plan_done(Plan *p) {
 static int check_path(const char *field, const char *path, char *err, size_t errlen) {
         const char *reason;
 
-        if (path_check(path, PROTO_PATH_MAX, &reason) < 0)
-                return fail(err, errlen, "%s: \"%.256s\" is %s", field, path ? path : "", reason);
+        if (path_check(path, PROTO_PATH_MAX, &reason) < 0) {
+                if (!path)
+                        return fail(err, errlen, "%s: %s", field, reason);
+                return fail(err, errlen, "%s: \"%.256s\": %s", field, path, reason);
+        }
         return 0;
 }
 
@@ -263,10 +266,41 @@ static int keep_private(int fd, const char *data_dir, const char *rel, char *err
         return 0;
 }
 
+/* Before anything is created: every part of an existing layout that is
+ * there must be a real directory, so that a refusal leaves the data dir
+ * exactly as it was. ENOENT is fine: it will be created. */
+static int check_layout(const Plan *p, char *err, size_t errlen) {
+        static const char *const leaves[] = { "", "/upper", "/work" };
+        char path[PROTO_PATH_MAX + NAME_MAX + 64];
+        struct stat st;
+
+        snprintf(path, sizeof path, "%s/" PLAN_OVERLAY_SUBDIR, p->data_dir);
+        if (lstat(path, &st) == 0 && !S_ISDIR(st.st_mode))
+                goto bad;
+        for (size_t i = 0; i < p->n_overlays; i++) {
+                char esc[NAME_MAX + 1];
+
+                if (path_escape(p->overlays[i].dir, esc, sizeof esc) < 0)
+                        return -ENAMETOOLONG;
+                for (size_t j = 0; j < ELEMENTSOF(leaves); j++) {
+                        snprintf(path, sizeof path, "%s/" PLAN_OVERLAY_SUBDIR "/%s%s", p->data_dir, esc, leaves[j]);
+                        if (lstat(path, &st) == 0 && !S_ISDIR(st.st_mode))
+                                goto bad;
+                }
+        }
+        return 0;
+bad:
+        snprintf(err, errlen, "app_data_dir: \"%.512s\": is a symlink or not a directory", path);
+        return -ENOTDIR;
+}
+
 int plan_prepare_data_dir(const Plan *p, char *err, size_t errlen) {
         _cleanup_close_ int data_fd = -EBADF, layers_fd = -EBADF;
         int r;
 
+        r = check_layout(p, err, errlen);
+        if (r < 0)
+                return r;
         /* The data dir itself is root's and private: apps reach their data
          * only through their overlays, never directly. */
         data_fd = mkdir_p_nofollow(p->data_dir, 0755, 0700, err, errlen, "app_data_dir");
