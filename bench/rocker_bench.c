@@ -1392,9 +1392,30 @@ static int phase_cycles(Bench *b) {
 
 /* ---- phase: scale ------------------------------------------------------- */
 
+/* Timed enters on the data dir "scale", each torn down before the next. */
+static int scale_sample(Bench *b, const char *data, AppArg *arg, const char *name) {
+        Samples lat = {};
+        int r = 0;
+
+        for (unsigned i = 0; i < b->opt.scale_samples && r == 0 && !interrupted; i++) {
+                Entered e;
+
+                r = rocker_start(b, b->image, data, arg, &e);
+                if (r < 0)
+                        break;
+                r = rocker_end(b, &e);
+                if (r == 0 && samples_add(&lat, e.t_cb - e.t0) < 0)
+                        r = -ENOMEM;
+        }
+        if (r == 0 && !interrupted)
+                add_row(b, name, &lat, 0);
+        samples_free(&lat);
+        return r;
+}
+
 static int phase_scale(Bench *b) {
         char data[192], live[192], name[80], path[64];
-        Samples lat = {}, grow = {};
+        Samples grow = {};
         unsigned have = 0;
         int fds[2], r = 0;
         AppArg arg;
@@ -1435,37 +1456,33 @@ static int phase_scale(Bench *b) {
                 samples_free(&grow);
                 b->n_facts++;
 
-                for (unsigned i = 0; i < b->opt.scale_samples && r == 0 && !interrupted; i++) {
-                        Entered e;
-
-                        r = rocker_start(b, b->image, data, &arg, &e);
-                        if (r < 0)
-                                break;
-                        r = rocker_end(b, &e);
-                        if (r == 0 && samples_add(&lat, e.t_cb - e.t0) < 0)
-                                r = -ENOMEM;
-                }
-                if (r == 0 && !interrupted) {
-                        snprintf(name, sizeof name, "scale: enter -> callback, %4u live", target);
-                        add_row(b, name, &lat, 0);
-                }
-                samples_free(&lat);
+                snprintf(name, sizeof name, "scale: enter -> callback, %4u live", target);
+                r = scale_sample(b, data, &arg, name);
         }
         samples_free(&grow);
-        close(fds[0]);
-        close(fds[1]);
         if (r == 0 && !interrupted) {
                 double t = now_ms();
                 int k;
 
                 say("scale: killing every live rocker");
-                k = kill_all_tracked(b);  /* the keeper too: the last phase that needs it */
+                k = kill_all_tracked(b);  /* the keeper too */
                 if (k < 0)
-                        return k;
-                b->killed_all = (unsigned) k;
-                b->kill_all_s = (now_ms() - t) / 1000.0;
-                b->rss_after_kb = vmrss_kb(b->daemon);
+                        r = k;
+                else {
+                        b->killed_all = (unsigned) k;
+                        b->kill_all_s = (now_ms() - t) / 1000.0;
+                        b->rss_after_kb = vmrss_kb(b->daemon);
+                }
         }
+        /* Level 0 again: did the machine, not the live rockers, change? */
+        if (r == 0 && !interrupted)
+                r = start_keeper(b);
+        if (r == 0 && !interrupted) {
+                say("scale: 0 live rockers again (+ a new keeper), %u timed enters", b->opt.scale_samples);
+                r = scale_sample(b, data, &arg, "scale: enter -> callback,    0 live, again");
+        }
+        close(fds[0]);
+        close(fds[1]);
         return r;
 }
 
