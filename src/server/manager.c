@@ -47,6 +47,12 @@
  * dequeued and the exit becoming visible in /proc. */
 #define HOLDER_GRACE_USEC (50 * 1000ULL)
 
+/* While a relaunch waits for a dying holder, how often it looks whether the
+ * holder's mount namespace is gone already (its pidfd fires only once every
+ * process of its PID namespace has been reaped, which a launcher that has
+ * not waitpid()ed its old app yet delays). */
+#define TEARDOWN_POLL_USEC (5 * 1000ULL)
+
 struct Conn {
         Manager *m;
         Conn *next, *prev;
@@ -57,6 +63,8 @@ struct Conn {
         Rocker *rocker;          /* being built for this client, until claimed */
         Rocker *waiting_for;     /* the holder of the data dir asked for */
         bool holder_dying;       /* ...seen being killed: wait for its teardown */
+        sd_event_source *poll;   /* looks for the holder's mounts being gone */
+        bool released_once;      /* seen gone once; built on the next look */
         Plan plan;               /* the request, while waiting */
         bool has_plan;
         bool done;               /* replied: only an ack or EOF may follow */
@@ -165,6 +173,7 @@ static Conn *conn_free(Conn *c) {
                 plan_done(&c->plan);
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->timer);
+        sd_event_source_disable_unref(c->poll);
         safe_close(c->fd);
         if (c->prev)
                 c->prev->next = c->next;
@@ -306,6 +315,37 @@ fail:
         conn_fail(c, "%s", err[0] ? err : strerror(-k));
 }
 
+static void conn_start(Conn *c);
+
+static int on_teardown_poll(sd_event_source *s, uint64_t usec, void *userdata) {
+        Conn *c = userdata;
+        Rocker *holder = c->waiting_for;
+
+        (void) usec;
+        if (!holder) {
+                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+                return 0;
+        }
+        if (!mntns_released(holder->pid, holder->mntns)) {
+                c->released_once = false;
+        } else if (c->released_once) {
+                /* Gone on two looks 5 ms apart: the last holder's exit has
+                 * finished unmounting. The data dir is free. */
+                log_debug("rocker %s: mounts gone before its guard was reaped; %s is free", holder->name,
+                          holder->plan.data_dir);
+                holder->mounts_gone = true;
+                c->waiting_for = NULL;
+                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+                conn_start(c);
+                return 0;
+        } else
+                c->released_once = true;
+        /* On failure the pidfd and the deadline still end the wait. */
+        if (sd_event_source_set_time_relative(s, TEARDOWN_POLL_USEC) >= 0)
+                (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+}
+
 /* The request is valid; build now, or wait for the data dir's holder. */
 static void conn_start(Conn *c) {
         Manager *m = c->m;
@@ -319,7 +359,16 @@ static void conn_start(Conn *c) {
          * a holder not seen dying gets only a short grace, then "in use". */
         c->waiting_for = holder;
         c->holder_dying = holder->killed || pid_is_dying(holder->pid);
+        c->released_once = false;
         (void) conn_set_deadline(c, c->holder_dying ? m->cfg.teardown_wait_usec : HOLDER_GRACE_USEC);
+        if (!c->holder_dying)
+                return;
+        if (c->poll)
+                (void) (sd_event_source_set_time_relative(c->poll, TEARDOWN_POLL_USEC) < 0 ||
+                        sd_event_source_set_enabled(c->poll, SD_EVENT_ONESHOT) < 0);
+        else
+                (void) sd_event_add_time_relative(m->event, &c->poll, CLOCK_MONOTONIC, TEARDOWN_POLL_USEC, 0,
+                                                  on_teardown_poll, c);
 }
 
 static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -368,6 +417,7 @@ static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *u
         }
         c->done = true;
         r->state = ROCKER_UNCLAIMED;
+        r->mntns = pid_mntns(r->pid);
         (void) conn_set_deadline(c, c->m->cfg.claim_timeout_usec);
         manager_status(c->m);
         log_info("rocker %s started: guard pid %d, app %d, uid %u gid %u, image %s, data dir %s, %.1f ms",
@@ -756,6 +806,7 @@ static void adopt(StateRecord *rec, void *userdata) {
         r->starttime = rec->starttime;
         r->adopted = true;
         r->state = ROCKER_RUNNING;
+        r->mntns = pid_mntns(r->pid);
         r->started_usec = now_usec();
         r->plan.app_id = rec->app_id;
         r->plan.uid = rec->uid;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +43,8 @@ Rocker *registry_find_data_dir(const Registry *reg, const char *data_dir) {
         /* Nested counts: a data dir inside a live one's would put an upper
          * layer inside another live overlay's layers. */
         for (Rocker *r = reg->head; r; r = r->next)
-                if (path_contains(r->plan.data_dir, data_dir) || path_contains(data_dir, r->plan.data_dir))
+                if (!r->mounts_gone &&
+                    (path_contains(r->plan.data_dir, data_dir) || path_contains(data_dir, r->plan.data_dir)))
                         return r;
         return NULL;
 }
@@ -82,4 +85,30 @@ bool pid_is_dying(pid_t pid) {
                         return true;
         }
         return false;
+}
+
+ino_t pid_mntns(pid_t pid) {
+        char path[64];
+        struct stat st;
+
+        snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int) pid);
+        return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+bool mntns_released(pid_t guard, ino_t mntns) {
+        struct dirent *de;
+        DIR *d;
+
+        if (mntns == 0 || pid_mntns(guard) != 0)
+                return false;  /* unknown, or the guard still holds its namespaces */
+        d = opendir("/proc");
+        if (!d)
+                return false;
+        while ((de = readdir(d)))
+                if (de->d_name[0] >= '1' && de->d_name[0] <= '9' && pid_mntns(atoi(de->d_name)) == mntns) {
+                        closedir(d);
+                        return false;
+                }
+        closedir(d);
+        return true;
 }

@@ -33,6 +33,9 @@ typedef struct Rocker {
         bool killed;            /* rockerd sent SIGKILL */
         bool adopted;           /* started by an earlier rockerd: not our child */
         unsigned long long starttime;  /* of the guard, from /proc: its identity with pid */
+        ino_t mntns;            /* the rocker's mount namespace (nsfs inode), 0 if unknown */
+        bool mounts_gone;       /* dying, and no task holds its mount namespace any more:
+                                 * its overlays are gone, its data dir is free */
         Plan plan;
         Image *image;
         Conn *conn;             /* the client it is being built for, until claimed */
@@ -47,7 +50,8 @@ typedef struct Registry {
 void registry_add(Registry *reg, Rocker *r);
 void registry_remove(Registry *reg, Rocker *r);
 Rocker *registry_find_name(const Registry *reg, const char *name);
-/* The live rocker whose data dir is data_dir, contains it or lies in it. */
+/* The live rocker whose data dir is data_dir, contains it or lies in it
+ * (rockers whose mounts are gone do not count). */
 Rocker *registry_find_data_dir(const Registry *reg, const char *data_dir);
 
 /* A fresh random guard name no live rocker has. 0 or -errno. */
@@ -55,5 +59,13 @@ int registry_new_name(const Registry *reg, char name[16]);
 
 /* True if pid has been SIGKILLed or is exiting, so its teardown is under way. */
 bool pid_is_dying(pid_t pid);
+
+/* The nsfs inode of pid's mount namespace, or 0. */
+ino_t pid_mntns(pid_t pid);
+
+/* True once no process holds the mount namespace mntns any more: the guard
+ * has let go of it, and so has every process of the rocker (the app may
+ * still be a zombie waiting for its parent, which holds nothing). */
+bool mntns_released(pid_t guard, ino_t mntns);
 
 #endif

@@ -471,6 +471,39 @@ static void test_relaunch_at_once_keeps_data(void **state) {
         assert_true(exists("%s/overlay/var/upper/tmp/rocker-it-counter", req.app_data_dir));
 }
 
+/* A launcher that kills the guard and relaunches before it has reaped the
+ * old app: the old guard's pidfd cannot fire until that zombie is reaped, so
+ * rockerd must see the old mounts gone by other means, not wait for it. */
+static void test_relaunch_before_reaping_old_app(void **state) {
+        char buf[1024], *report;
+        RockerRequest req = harness_request("unreaped", buf, sizeof buf);
+        Probe probe = { .tag = "unreaped" };
+        RockerResult a, b;
+        int fds[2], status;
+
+        (void) state;
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        probe.fd = fds[1];
+        probe.exec_dir = req.app_exec_dir;
+        a = ROCKER_enter_rocker(&req, probe_sleepers, &probe);
+        close(fds[1]);
+        assert_int_equal(a.err_no, ROCKER_ERR_success);
+        free(read_all(fds[0]));
+        close(fds[0]);
+
+        assert_int_equal(kill(a.guard_pid, SIGKILL), 0);  /* a.app_pid not reaped yet */
+        b = run(&req, probe_counter, &probe, &report, &status);
+        free(report);
+        if (b.err_no != ROCKER_ERR_success)
+                print_error("relaunch: %s\n", ROCKER_last_error());
+        assert_int_equal(b.err_no, ROCKER_ERR_success);
+
+        assert_int_equal(waitpid(a.app_pid, &status, 0), a.app_pid);
+        assert_true(WIFSIGNALED(status));
+        harness_kill_guard(&b);
+        harness_assert_clean();
+}
+
 /* The app store renames a new image over the old one while a rocker of the
  * old version runs. */
 static int probe_readme(void *arg) {
@@ -957,6 +990,7 @@ int main(void) {
                 cmocka_unit_test(test_exit_status_reaches_waitpid),
                 cmocka_unit_test(test_kill_guard_ends_everything),
                 cmocka_unit_test(test_relaunch_at_once_keeps_data),
+                cmocka_unit_test(test_relaunch_before_reaping_old_app),
                 cmocka_unit_test(test_data_dir_in_use),
                 cmocka_unit_test(test_image_upgrade),
                 cmocka_unit_test(test_data_dir_modes),
