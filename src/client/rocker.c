@@ -200,6 +200,11 @@ RockerResult ROCKER_join_rocker(int guard_pid, const char *guard_pname, int uid,
                 lasterr_set("invalid guard pid, name, uid, gid or app");
                 return result(ROCKER_ERR_param_invalid);
         }
+        if (uid == 0 || gid == 0) {
+                /* as rockerd refuses for ROCKER_enter_rocker() */
+                lasterr_set("%s: 0 is not allowed for an app", uid == 0 ? "uid" : "gid");
+                return result(ROCKER_ERR_param_invalid);
+        }
         pidfd = pidfd_open(guard_pid, 0);
         if (pidfd < 0) {
                 r = errno;

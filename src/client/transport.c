@@ -82,6 +82,18 @@ ROCKER_ERR transport_send(int sock, const char *buf, size_t len) {
         int r = fdpass_send(sock, buf, len, -EBADF);
 
         if (r < 0) {
+                /* rockerd refuses some peers (not root, too many connections)
+                 * at once and closes: its reason may be waiting to be read. */
+                char reply_buf[PROTO_MSG_MAX + 1], err[PROTO_ERROR_MAX];
+                struct pollfd pfd = { .fd = sock, .events = POLLIN };
+                ProtoReply reply = {};
+                ssize_t n;
+
+                if (poll(&pfd, 1, 0) == 1 && (n = fdpass_recv(sock, reply_buf, sizeof reply_buf, NULL)) > 0 &&
+                    proto_decode_reply(reply_buf, (size_t) n, &reply, err, sizeof err) == 0 && !reply.success) {
+                        lasterr_set("rockerd: %s", reply.error);
+                        return ROCKER_ERR_build_rocker_failed;
+                }
                 lasterr_set("cannot send the request to rockerd: %s", strerror(-r));
                 return ROCKER_ERR_send_req_failed;
         }
@@ -127,6 +139,11 @@ ssize_t transport_recv(int sock, char *buf, size_t size, int *ret_fd) {
                 return -1;
         }
         n = fdpass_recv(sock, buf, size, ret_fd);
+        if (n == -ECONNRESET)
+                /* rockerd closed with our request unread (it refused us at
+                 * accept): the kernel reports the reset before the reply it
+                 * had queued for us, which the next read returns. */
+                n = fdpass_recv(sock, buf, size, ret_fd);
         if (n <= 0) {
                 lasterr_set("receiving rockerd's reply: %s", n == 0 ? "connection closed" :
                             n == -EBADMSG ? "truncated or malformed message" : strerror((int) -n));

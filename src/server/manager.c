@@ -111,7 +111,7 @@ static void rocker_kill(Rocker *r, const char *why) {
         r->killed = true;
 }
 
-static void rocker_save(Rocker *r) {
+static int rocker_save(Rocker *r) {
         StateRecord rec = {
                 .pid = r->pid,
                 .starttime = r->starttime,
@@ -130,6 +130,7 @@ static void rocker_save(Rocker *r) {
         if (k < 0)
                 log_warning_errno(k, "rocker %s: cannot save its state (a restarted rockerd would not know it): %m",
                                   r->name);
+        return k;
 }
 
 /* Forgets r; its state record stays when keep_state (rockerd stops, the
@@ -229,6 +230,14 @@ static void conn_fail(Conn *c, const char *fmt, ...) {
         r = conn_send(c, &reply, -EBADF);
         if (r < 0)
                 log_debug_errno(r, "could not send the error to pid %d: %m", (int) c->peer.pid);
+        /* The request is over: nothing of it is pending any more. */
+        if (c->has_plan) {
+                plan_done(&c->plan);
+                c->has_plan = false;
+        }
+        c->waiting_for = NULL;
+        if (c->poll)
+                (void) sd_event_source_set_enabled(c->poll, SD_EVENT_OFF);
         if (!c->rocker)  /* an unclaimed rocker keeps its (longer) claim deadline */
                 (void) conn_set_deadline(c, c->m->cfg.request_timeout_usec);
 }
@@ -304,7 +313,7 @@ static void conn_build(Conn *c) {
                 rocker_free(r);
                 return conn_fail(c, "cannot watch the guard: %s", strerror(-k));
         }
-        rocker_save(r);
+        (void) rocker_save(r);  /* unrecorded, a restarted rockerd would not know it: logged */
         (void) conn_set_deadline(c, m->cfg.build_timeout_usec);
         log_debug("rocker %s: guard pid %d building for pid %d", r->name, (int) r->pid, (int) c->peer.pid);
         return;
@@ -536,8 +545,12 @@ static void conn_handle(Conn *c, ProtoRequest *req) {
                 r->conn = NULL;
                 c->rocker = NULL;
                 /* Recorded before the client hears it: a rockerd restarted
-                 * after this point adopts the rocker instead of killing it. */
-                rocker_save(r);
+                 * after this point adopts the rocker instead of killing it.
+                 * Unrecorded, the claim is refused (the client kills it). */
+                if (rocker_save(r) < 0) {
+                        rocker_kill(r, "its claim could not be recorded");
+                        return conn_fail(c, "ack: cannot record the claim of rocker %s", r->name);
+                }
                 log_debug("rocker %s claimed by pid %d", r->name, (int) c->peer.pid);
                 {
                         ProtoReply reply = { .success = 1, .guard_pid = r->pid };
@@ -572,19 +585,9 @@ static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userda
         n = fdpass_recv(fd, buf, sizeof buf, NULL);
         if (n == -EAGAIN)
                 return 0;
-        if (n == 0 && !(revents & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))) {
-                /* SEQPACKET reads an empty datagram as 0 too; the peer is
-                 * still there (no hangup), so it sent one. */
-                conn_fail(c, "empty message");
-                return 0;
-        }
-        if (n == 0 || (n < 0 && n != -EBADMSG)) {
+        /* SEQPACKET reads an empty datagram as 0 too: only a hangup is EOF. */
+        if ((n == 0 && (revents & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))) || (n < 0 && n != -EBADMSG)) {
                 conn_free(c);
-                return 0;
-        }
-        if (n == -EBADMSG) {
-                /* Truncated, oversized or carrying fds: closed and refused. */
-                conn_fail(c, "message too large (limit %d bytes) or carrying file descriptors", PROTO_MSG_MAX);
                 return 0;
         }
         if (c->has_plan || (c->rocker && c->rocker->state == ROCKER_BUILDING)) {
@@ -593,6 +596,15 @@ static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userda
                 log_warning("pid %d sent a message while its request was in progress: dropped",
                             (int) c->peer.pid);
                 conn_free(c);
+                return 0;
+        }
+        if (n == 0) {
+                conn_fail(c, "empty message");
+                return 0;
+        }
+        if (n == -EBADMSG) {
+                /* Truncated, oversized or carrying fds: closed and refused. */
+                conn_fail(c, "message too large (limit %d bytes) or carrying file descriptors", PROTO_MSG_MAX);
                 return 0;
         }
         k = proto_decode_request(buf, (size_t) n, &req, err, sizeof err);

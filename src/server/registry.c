@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,10 +79,36 @@ bool pid_is_dying(pid_t pid) {
         /* A zombie, or SIGKILL (bit 8) pending for the thread or the group. */
         if ((p = strstr(buf, "\nState:\t")) && (p[8] == 'Z' || p[8] == 'X'))
                 return true;
+        /* A pending SIGKILL, or a signal the guard ends on (SIGHUP, SIGINT,
+         * SIGTERM: see guard.c), for the thread or the group. */
         for (const char *key = "\nSigPnd:\t"; key; key = strcmp(key, "\nSigPnd:\t") == 0 ? "\nShdPnd:\t" : NULL) {
+                const unsigned long long fatal = 1ULL << (SIGKILL - 1) | 1ULL << (SIGHUP - 1) |
+                                                 1ULL << (SIGINT - 1) | 1ULL << (SIGTERM - 1);
                 unsigned long long mask;
                 p = strstr(buf, key);
-                if (p && sscanf(p + strlen(key), "%llx", &mask) == 1 && (mask & (1ULL << 8)))
+                if (p && sscanf(p + strlen(key), "%llx", &mask) == 1 && (mask & fatal))
+                        return true;
+        }
+        /* Already exiting (PF_EXITING in the flags of /proc/<pid>/stat). */
+        {
+                char stat[1024], comm[16];
+                unsigned long long flags = 0;
+                int fd2, field = 2;
+                ssize_t k;
+
+                snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+                fd2 = open(path, O_RDONLY | O_CLOEXEC);
+                k = fd2 >= 0 ? read(fd2, stat, sizeof stat - 1) : -1;
+                safe_close(fd2);
+                if (k <= 0 || proc_stat_parse(stat, (size_t) k, comm, NULL) < 0)
+                        return true;
+                stat[k] = '\0';
+                for (char *q = strrchr(stat, ')'); q && *q; q++)
+                        if (*q == ' ' && ++field == 9) {
+                                flags = strtoull(q + 1, NULL, 10);
+                                break;
+                        }
+                if (flags & 0x4)
                         return true;
         }
         return false;

@@ -128,7 +128,7 @@ for t in $FUZZ_TARGETS; do
         done
         finding=$(grep -h -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|SUMMARY: |check failed:' \
                 "${logs[@]}" | head -n 5 || true)
-        runs=$(grep -h -E '^Done [0-9]+ runs' "${logs[@]}" | awk '{ n += $2 } END { print n + 0 }')
+        runs=$( (grep -h -E '^Done [0-9]+ runs' "${logs[@]}" || true) | awk '{ n += $2 } END { print n + 0 }')
         done_lines=$(grep -h -E '^Done [0-9]+ runs' "${logs[@]}" || true)
         cov=$(grep -h -E '^#[0-9]+[[:space:]]+DONE ' "${logs[@]}" | tail -n 1 | sed -E 's/^#[0-9]+[[:space:]]+DONE +//' || true)
 

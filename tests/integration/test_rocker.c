@@ -753,6 +753,40 @@ static void test_no_daemon(void **state) {
         harness_assert_clean();
 }
 
+/* A launcher that is not root is told why, not "broken pipe". */
+static void test_non_root_caller_is_told_why(void **state) {
+        char buf[1024], *text;
+        int fds[2], status;
+        pid_t pid;
+
+        (void) state;
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                RockerRequest req = harness_request("nonroot", buf, sizeof buf);
+                Probe probe = {};
+                RockerResult res;
+
+                if (setgroups(0, NULL) < 0 || setresgid(1000, 1000, 1000) < 0 || setresuid(1000, 1000, 1000) < 0)
+                        _exit(99);
+                res = ROCKER_enter_rocker(&req, probe_exit, &probe);
+                (void) !write(fds[1], ROCKER_last_error(), strlen(ROCKER_last_error()));
+                _exit(res.err_no);
+        }
+        close(fds[1]);
+        text = read_all(fds[0]);
+        close(fds[0]);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) != ROCKER_ERR_build_rocker_failed)
+                print_error("err_no %d: %s\n", WEXITSTATUS(status), text);
+        assert_int_equal(WEXITSTATUS(status), ROCKER_ERR_build_rocker_failed);
+        assert_non_null(strstr(text, "permission denied"));
+        free(text);
+        harness_assert_clean();
+}
+
 static void test_guardname(void **state) {
         int fds[2];
         pid_t pid;
@@ -998,6 +1032,7 @@ int main(void) {
                 cmocka_unit_test(test_bad_requests),
                 cmocka_unit_test(test_no_daemon),
                 cmocka_unit_test(test_guardname),
+                cmocka_unit_test(test_non_root_caller_is_told_why),
                 cmocka_unit_test(test_caller_untouched),
                 cmocka_unit_test(test_concurrent_launchers),
                 cmocka_unit_test(test_list_and_join),
