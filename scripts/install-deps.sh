@@ -2,7 +2,7 @@
 # Installs what rocker needs to build, test and run, from Debian 12 packages.
 set -eu
 PACKAGES="build-essential cmake pkg-config
-libjansson-dev libsystemd-dev libcap-dev libmount-dev libcmocka-dev
+libjansson-dev libsystemd-dev libcap-dev libmount-dev libcmocka-dev libinih-dev
 squashfs-tools squashfuse fuse3 util-linux procps valgrind"
 if [ "$(id -u)" -ne 0 ]; then
         echo "install-deps.sh: run as root" >&2

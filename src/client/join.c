@@ -28,7 +28,9 @@
 #include "lasterr.h"
 #include "macro.h"
 
-#define ROCKER_NAMESPACES (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)
+/* CLONE_NEWNET too: a rocker with the host's network "joins" the network
+ * namespace the caller is already in, one with a private one joins that. */
+#define ROCKER_NAMESPACES (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET)
 
 enum {
         STAGE_OK,

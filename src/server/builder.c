@@ -27,7 +27,7 @@ int builder_spawn(const Plan *plan, const char *name, int image_fd, Spawned *ret
         status_child = pair[1];
 
         memset(&args, 0, sizeof args);
-        args.flags = ROCKER_CLONE_FLAGS | CLONE_PIDFD;
+        args.flags = ROCKER_CLONE_FLAGS | CLONE_PIDFD | (plan->private_network ? CLONE_NEWNET : 0);
         args.pidfd = (uint64_t) (uintptr_t) &pidfd;
         args.exit_signal = SIGCHLD;
 

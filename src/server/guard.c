@@ -26,6 +26,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -37,8 +39,6 @@
 #include "guard.h"
 #include "macro.h"
 #include "util.h"
-
-const char *const guard_shared_paths[] = { "/dev", "/tmp", "/run/user", NULL };
 
 /* Pieces of procfs a process must not write even as uid 0 without caps. */
 static const char *const proc_readonly_paths[] = { "/proc/sys", "/proc/sysrq-trigger", "/proc/irq",
@@ -240,31 +240,46 @@ static void make_readonly(Guard *g) {
 
         /* Shared paths that are not mounts of their own get one, so that
          * their write access can differ from their parent's. */
-        for (size_t i = 0; guard_shared_paths[i]; i++) {
+        for (size_t i = 0; i < p->n_shared_paths; i++) {
+                const char *path = p->shared_paths[i];
                 struct stat st;
                 int r;
 
-                if (lstat(guard_shared_paths[i], &st) < 0 || !S_ISDIR(st.st_mode))
+                if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || is_mount_root(path))
                         continue;
-                if (is_mount_root(guard_shared_paths[i]))
-                        continue;
-                r = bind_onto_itself(guard_shared_paths[i]);
+                r = bind_onto_itself(path);
                 if (r < 0)
-                        guard_fail(g, r, "bind %s", guard_shared_paths[i]);
+                        guard_fail(g, r, "bind %s", path);
         }
         if (set_attr("/", AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0) < 0)
                 guard_fail(g, negative_errno(), "make the host tree read-only");
-        for (size_t i = 0; guard_shared_paths[i]; i++) {
+        for (size_t i = 0; i < p->n_shared_paths; i++) {
+                const char *path = p->shared_paths[i];
                 struct stat st;
-                if (lstat(guard_shared_paths[i], &st) < 0 || !S_ISDIR(st.st_mode))
+
+                if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
                         continue;
-                /* under an overlay dir the path is the overlay's, handled below */
-                if (set_attr(guard_shared_paths[i], AT_RECURSIVE, 0, MOUNT_ATTR_RDONLY) < 0)
-                        guard_fail(g, negative_errno(), "make %s writable", guard_shared_paths[i]);
+                if (set_attr(path, AT_RECURSIVE, 0, MOUNT_ATTR_RDONLY) < 0)
+                        guard_fail(g, negative_errno(), "make %s writable", path);
         }
         for (size_t i = 0; i < p->n_overlays; i++)
                 if (set_attr(p->overlays[i].dir, 0, 0, MOUNT_ATTR_RDONLY) < 0)
                         guard_fail(g, negative_errno(), "make overlay %s writable", p->overlays[i].dir);
+}
+
+/* A private network namespace has only a loopback device, down: up it. */
+static void make_loopback(Guard *g) {
+        struct ifreq ifr = {};
+        _cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+        if (fd < 0)
+                guard_fail(g, negative_errno(), "socket for lo");
+        snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+                guard_fail(g, negative_errno(), "get the flags of lo");
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+                guard_fail(g, negative_errno(), "bring lo up");
 }
 
 static void make_proc(Guard *g) {
@@ -332,6 +347,9 @@ _Noreturn void guard_run(const Plan *plan, const char *name, int image_fd, int s
         for (size_t i = 0; i < PROTO_OVERLAY_MAX; i++)
                 g.overlay_fds[i] = -EBADF;
         reset_process(&g);
+
+        if (plan->private_network)
+                make_loopback(&g);
 
         /* 2. Without this, every mount below would propagate to the host. */
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)

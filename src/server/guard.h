@@ -19,10 +19,6 @@ typedef struct GuardReport {
         char text[PROTO_ERROR_MAX - 64]; /* what failed, for the client and the log */
 } GuardReport;
 
-/* Host paths that stay writable inside every rocker (if they exist); the rest
- * of the host tree is read-only there. See docs/security.md. */
-extern const char *const guard_shared_paths[];
-
 /* Runs in the cloned child; never returns. image_fd is the rocker's own clone
  * of the image, status_fd the guard's end of the status socket. */
 _Noreturn void guard_run(const Plan *plan, const char *name, int image_fd, int status_fd);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
 #include "manager.h"
 
@@ -19,6 +21,8 @@ static void help(void) {
                "The rocker daemon: builds rockers for librocker_client.\n\n"
                "  -s, --socket PATH   listen on PATH (default /run/rocker/rockerd.sock);\n"
                "                      ignored under socket activation\n"
+               "  -c, --config PATH   read PATH (default /etc/rocker/rockerd.conf, if it\n"
+               "                      exists; see rockerd.conf(5))\n"
                "      --state-dir DIR where live rockers are recorded, for a restarted\n"
                "                      rockerd to adopt them (default /run/rocker/state)\n"
                "  -d, --debug         log debug messages\n"
@@ -30,22 +34,30 @@ int main(int argc, char **argv) {
         static const struct option opts[] = {
                 { "socket", required_argument, NULL, 's' },
                 { "state-dir", required_argument, NULL, 'S' },
+                { "config", required_argument, NULL, 'c' },
                 { "debug", no_argument, NULL, 'd' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {}
         };
         ManagerConfig cfg = MANAGER_CONFIG_DEFAULT;
+        const char *config_path = "/etc/rocker/rockerd.conf", *socket_path = NULL, *state_dir = NULL;
+        bool config_required = false;
+        char err[1024];
         Manager *m = NULL;
         int c, r;
 
-        while ((c = getopt_long(argc, argv, "s:dh", opts, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "s:c:dh", opts, NULL)) >= 0)
                 switch (c) {
                 case 's':
-                        cfg.socket_path = optarg;
+                        socket_path = optarg;
                         break;
                 case 'S':
-                        cfg.state_dir = optarg;
+                        state_dir = optarg;
+                        break;
+                case 'c':
+                        config_path = optarg;
+                        config_required = true;
                         break;
                 case 'd':
                         log_set_max_level(LOG_DEBUG);
@@ -68,6 +80,18 @@ int main(int argc, char **argv) {
                 return EXIT_FAILURE;
         }
 
+        r = config_load(config_path, config_required, &cfg, err, sizeof err);
+        if (r < 0) {
+                log_error("bad configuration: %s", err);
+                config_done(&cfg);
+                return EXIT_FAILURE;
+        }
+        /* The command line wins over the file. */
+        if (socket_path)
+                cfg.socket_path = socket_path;
+        if (state_dir)
+                cfg.state_dir = state_dir;
+
         /* Each live rocker costs rockerd two fds: take what we may. */
         {
                 struct rlimit rl;
@@ -84,5 +108,6 @@ int main(int argc, char **argv) {
         }
         r = manager_run(m);
         manager_free(m);
+        config_done(&cfg);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

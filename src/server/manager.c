@@ -30,6 +30,7 @@
 #include <systemd/sd-event.h>
 
 #include "builder.h"
+#include "config.h"
 #include "fdpass.h"
 #include "guard.h"
 #include "image.h"
@@ -66,6 +67,7 @@ struct Conn {
         sd_event_source *poll;   /* looks for the holder's mounts being gone */
         bool released_once;      /* seen gone once; built on the next look */
         Plan plan;               /* the request, while waiting */
+        AppPolicy policy;        /* its app's; plan borrows strings from it */
         bool has_plan;
         bool done;               /* replied: only an ack or EOF may follow */
 };
@@ -172,6 +174,7 @@ static Conn *conn_free(Conn *c) {
         }
         if (c->has_plan)
                 plan_done(&c->plan);
+        app_policy_done(&c->policy);
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->timer);
         sd_event_source_disable_unref(c->poll);
@@ -294,6 +297,7 @@ static void conn_build(Conn *c) {
                         r->starttime = 0;  /* only a restarted rockerd's check suffers */
         }
         r->plan = c->plan;
+        r->plan.n_shared_paths = 0;  /* borrowed from c->policy: the guard has its copy */
         c->has_plan = false;
         c->plan = (Plan) {};
         r->state = ROCKER_BUILDING;
@@ -571,6 +575,13 @@ static void conn_handle(Conn *c, ProtoRequest *req) {
         if (k < 0)
                 return conn_fail(c, "%s", err);
         c->has_plan = true;
+        app_policy_done(&c->policy);
+        k = app_policy_load(&m->cfg, c->plan.app_id, &c->policy, err, sizeof err);
+        if (k < 0)
+                return conn_fail(c, "policy of app %d: %s", (int) c->plan.app_id, err);
+        k = plan_apply_policy(&c->plan, &m->cfg, &c->policy, err, sizeof err);
+        if (k < 0)
+                return conn_fail(c, "%s", err);
         conn_start(c);
 }
 

@@ -4,11 +4,23 @@
 #ifndef ROCKER_MANAGER_H
 #define ROCKER_MANAGER_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#define CONFIG_PATHS_MAX 16
 
 typedef struct ManagerConfig {
         const char *socket_path;
         const char *state_dir;           /* one record per live rocker */
+        const char *apps_dir;            /* per-app policy: <apps_dir>/<app_id>.conf */
+        char *owned_socket_path;         /* set from a config file */
+        char *owned_state_dir;
+        char *owned_apps_dir;
+        char *shared_paths[CONFIG_PATHS_MAX];  /* host paths writable in every rocker */
+        size_t n_shared_paths;
+        bool shared_paths_set;           /* by a config file: else the defaults */
+        bool private_network;            /* the default of every app */
         uint64_t request_timeout_usec;   /* a client's time to send its request */
         uint64_t build_timeout_usec;     /* a guard's time to report */
         uint64_t claim_timeout_usec;     /* an unclaimed rocker's lifetime */
@@ -20,6 +32,7 @@ typedef struct ManagerConfig {
 #define MANAGER_CONFIG_DEFAULT {                                  \
                 .socket_path = "/run/rocker/rockerd.sock",       \
                 .state_dir = "/run/rocker/state",                \
+                .apps_dir = "/etc/rocker/apps.d",                \
                 .request_timeout_usec = 5 * 1000000ULL,          \
                 .build_timeout_usec = 20 * 1000000ULL,           \
                 .claim_timeout_usec = 30 * 1000000ULL,           \

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "macro.h"
 #include "plan.h"
 #include "util.h"
@@ -189,6 +190,29 @@ int plan_from_request(ProtoEnter *e, Plan *ret, char *err, size_t errlen) {
 fail:
         plan_done(&p);
         return r;
+}
+
+int plan_apply_policy(Plan *p, const ManagerConfig *cfg, const AppPolicy *app, char *err, size_t errlen) {
+        bool allowed = app->n_image_dirs == 0;
+
+        for (size_t i = 0; i < app->n_image_dirs && !allowed; i++)
+                allowed = path_contains(app->image_dirs[i], p->pkg_path);
+        if (!allowed) {
+                snprintf(err, errlen, "app_pkg_path: \"%.256s\" is not in the image dirs allowed for app %d",
+                         p->pkg_path, (int) p->app_id);
+                return -EPERM;
+        }
+        p->private_network = app->private_network;
+        p->n_shared_paths = 0;
+        if (cfg->shared_paths_set)
+                for (size_t i = 0; i < cfg->n_shared_paths; i++)
+                        p->shared_paths[p->n_shared_paths++] = cfg->shared_paths[i];
+        else
+                for (size_t i = 0; config_default_shared_paths[i]; i++)
+                        p->shared_paths[p->n_shared_paths++] = config_default_shared_paths[i];
+        for (size_t i = 0; i < app->n_shared_paths; i++)
+                p->shared_paths[p->n_shared_paths++] = app->shared_paths[i];
+        return 0;
 }
 
 /* mkdir -p path, one component at a time through O_NOFOLLOW fds so that a

@@ -36,6 +36,12 @@ typedef struct Plan {
         char *data_dir;
         PlanOverlay overlays[PROTO_OVERLAY_MAX];  /* sorted: parents before children */
         size_t n_overlays;
+        /* From the daemon's and the app's policy (plan_apply_policy()).
+         * The strings are borrowed: valid until the guard is spawned, whose
+         * copy of rockerd's memory keeps them; nothing else reads them. */
+        bool private_network;
+        const char *shared_paths[2 * 16 + 4];
+        size_t n_shared_paths;
 } Plan;
 
 /* Checks every field of e (syntax, relations between the paths, and what
@@ -43,6 +49,15 @@ typedef struct Plan {
  * -EINVAL (or -errno) with err naming the field and the reason; e and *ret
  * are then left for the caller to free. Nothing is created. */
 int plan_from_request(ProtoEnter *e, Plan *ret, char *err, size_t errlen);
+
+struct ManagerConfig;
+struct AppPolicy;
+
+/* Checks the plan against the policy (the image must lie in one of the
+ * app's ImageDirs, if it has any) and takes its network and shared paths.
+ * 0 or -EPERM with err set. */
+int plan_apply_policy(Plan *p, const struct ManagerConfig *cfg, const struct AppPolicy *app, char *err,
+                      size_t errlen);
 
 /* Creates what is missing of the data dir and its overlay layout (parents
  * 0755, the data dir and each overlay's directory 0700 root, each upper dir

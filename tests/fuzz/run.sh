@@ -68,6 +68,7 @@ ARTIFACTS=${FUZZ_ARTIFACTS:-$WORK/artifacts}
 mkdir -p "$ARTIFACTS"
 ARTIFACTS=$(cd "$ARTIFACTS" && pwd)
 status=0
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
         if ((status == 0)) && [[ -z ${FUZZ_KEEP:-} ]]; then
                 rm -rf "$WORK"
@@ -128,9 +129,12 @@ for t in $FUZZ_TARGETS; do
         done
         finding=$(grep -h -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|SUMMARY: |check failed:' \
                 "${logs[@]}" | head -n 5 || true)
-        runs=$( (grep -h -E '^Done [0-9]+ runs' "${logs[@]}" || true) | awk '{ n += $2 } END { print n + 0 }')
-        done_lines=$(grep -h -E '^Done [0-9]+ runs' "${logs[@]}" || true)
-        cov=$(grep -h -E '^#[0-9]+[[:space:]]+DONE ' "${logs[@]}" | tail -n 1 | sed -E 's/^#[0-9]+[[:space:]]+DONE +//' || true)
+        # With -jobs, the main log repeats each job's log: count the jobs'.
+        stats=("${logs[@]}")
+        ((${#logs[@]} == 1)) || stats=("${logs[@]:1}")
+        runs=$( (grep -h -E '^Done [0-9]+ runs' "${stats[@]}" || true) | awk '{ n += $2 } END { print n + 0 }')
+        done_lines=$(grep -h -E '^Done [0-9]+ runs' "${stats[@]}" || true)
+        cov=$(grep -h -E '^#[0-9]+[[:space:]]+DONE ' "${stats[@]}" | tail -n 1 | sed -E 's/^#[0-9]+[[:space:]]+DONE +//' || true)
 
         if ((rc != 0)) || [[ -n $finding ]]; then
                 failed=$((failed + 1))

@@ -220,7 +220,12 @@ int harness_start_daemon(void) {
                 }
                 char state[160];
                 snprintf(state, sizeof state, "%s/state", H.dir);
-                execl(ROCKERD_PATH, "rockerd", "--socket", H.socket, "--state-dir", state, "--debug", (char *) NULL);
+                if (H.config[0])
+                        execl(ROCKERD_PATH, "rockerd", "--socket", H.socket, "--state-dir", state, "--config", H.config,
+                              "--debug", (char *) NULL);
+                else
+                        execl(ROCKERD_PATH, "rockerd", "--socket", H.socket, "--state-dir", state, "--debug",
+                              (char *) NULL);
                 _exit(127);
         }
         H.daemon = pid;

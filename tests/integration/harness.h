@@ -30,6 +30,7 @@ typedef struct Harness {
         char bad_image[128];   /* random bytes */
         char open_dir[128];    /* a host dir, mode 0777, to overlay */
         char ro_dir[128];      /* a host dir, mode 0777, neither overlaid nor shared */
+        char config[320];      /* passed as --config when set */
         pid_t daemon;
         Snapshot baseline;
 } Harness;

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
@@ -972,6 +974,105 @@ static void test_list_and_join(void **state) {
         harness_assert_clean();
 }
 
+static int probe_network(void *arg) {
+        const Probe *p = arg;
+        struct if_nameindex *ifs = if_nameindex();
+        struct ifreq ifr = {};
+        char target[64] = "", path[512];
+        int n = 0, fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ssize_t k = readlink("/proc/self/ns/net", target, sizeof target - 1);
+
+        target[k > 0 ? k : 0] = '\0';
+        say(p, "netns=%s", target);
+        for (struct if_nameindex *i = ifs; i && i->if_index; i++)
+                n++;
+        if (ifs)
+                if_freenameindex(ifs);
+        say(p, "ifaces=%d", n);
+        snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+        say(p, "lo_up=%d", fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP));
+        if (fd >= 0)
+                close(fd);
+        snprintf(path, sizeof path, "%s/rocker-it-%s", H.ro_dir, p->tag);
+        say(p, "write_shared=%d", write_file(path, "x"));
+        return 0;
+}
+
+/* rockerd.conf and per-app policy: a private network, an extra shared path,
+ * allowed image dirs; a bad file stops rockerd with the file and line. */
+static void test_config_and_app_policy(void **state) {
+        char buf[1024], host_netns[64] = "", etc[128], bad[300], *report, *out;
+        RockerRequest req = harness_request("config", buf, sizeof buf);
+        Probe probe = { .tag = "config" };
+        RockerResult res;
+        int status;
+        ssize_t k;
+
+        (void) state;
+        k = readlink("/proc/self/ns/net", host_netns, sizeof host_netns - 1);
+        host_netns[k > 0 ? k : 0] = '\0';
+        snprintf(etc, sizeof etc, "%s/etc", H.dir);
+        assert_int_equal(harness_sh("mkdir -p %s/apps.d && printf '[Daemon]\\nAppsDir=%s/apps.d\\n[Policy]\\n"
+                                    "SharedWritablePaths=/dev /tmp\\n' > %s/rockerd.conf && "
+                                    "printf '[Rocker]\\nPrivateNetwork=yes\\nSharedWritablePaths=%s\\n' > %s/apps.d/4242.conf && "
+                                    "printf '[Rocker]\\nImageDirs=/nonexistent-images\\n' > %s/apps.d/4343.conf",
+                                    etc, etc, etc, H.ro_dir, etc, etc), 0);
+
+        /* a bad file: rockerd refuses to start, naming file and line */
+        snprintf(bad, sizeof bad, "%s/bad.conf", etc);
+        assert_int_equal(harness_sh("printf '[Daemon]\\nMaxRockers=lots\\n' > %s", bad), 0);
+        assert_int_equal(harness_sh("%s --config %s --socket %s/bad.sock --state-dir %s/bad-state 2>%s/bad.err",
+                                    ROCKERD_PATH, bad, H.dir, H.dir, H.dir), 1);
+        out = NULL;
+        assert_int_equal(harness_sh("grep -q 'bad.conf:2: expected a number' %s/bad.err", H.dir), 0);
+        free(out);
+
+        assert_int_equal(harness_stop_daemon(SIGTERM), 0);
+        snprintf(H.config, sizeof H.config, "%s/rockerd.conf", etc);
+        assert_int_equal(harness_restart_daemon(0), 0);
+
+        req.app_id = 4242;
+        res = run(&req, probe_network, &probe, &report, &status);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        expect(report, "ifaces", "1");
+        expect(report, "lo_up", "1");
+        expect(report, "write_shared", "0");
+        {
+                char *ns = report_get(report, "netns");
+                assert_non_null(ns);
+                assert_string_not_equal(ns, host_netns);
+                free(ns);
+        }
+        free(report);
+        assert_true(exists("%s/rocker-it-config", H.ro_dir));
+        harness_kill_guard(&res);
+
+        req.app_id = 4343;
+        res = run(&req, probe_network, &probe, &report, &status);
+        free(report);
+        assert_int_equal(res.err_no, ROCKER_ERR_build_rocker_failed);
+        assert_non_null(strstr(ROCKER_last_error(), "not in the image dirs allowed for app 4343"));
+
+        /* an app without a policy file: the host's network, the default paths */
+        req.app_id = 1000;
+        res = run(&req, probe_network, &probe, &report, &status);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        {
+                char *ns = report_get(report, "netns");
+                assert_non_null(ns);
+                assert_string_equal(ns, host_netns);
+                free(ns);
+        }
+        expect(report, "write_shared", "30");
+        free(report);
+        harness_kill_guard(&res);
+
+        assert_int_equal(harness_stop_daemon(SIGTERM), 0);
+        H.config[0] = '\0';
+        assert_int_equal(harness_restart_daemon(0), 0);
+        harness_assert_clean();
+}
+
 typedef struct Worker {
         int id;
         int failures;
@@ -1036,6 +1137,7 @@ int main(void) {
                 cmocka_unit_test(test_caller_untouched),
                 cmocka_unit_test(test_concurrent_launchers),
                 cmocka_unit_test(test_list_and_join),
+                cmocka_unit_test(test_config_and_app_policy),
                 cmocka_unit_test(test_daemon_restart_adopts_live_rockers),
         };
 

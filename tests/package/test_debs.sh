@@ -12,6 +12,7 @@
 # (dpkg-dev, debhelper, devscripts, fakeroot, the Build-Depends) stay.
 #
 #   bash tests/package/test_debs.sh        (as root; exit 77 otherwise)
+#   ROCKER_DEBS_OUT=DIR bash tests/package/test_debs.sh   keeps the .debs in DIR
 #
 # Needs: Debian 12, root, loop devices, squashfs and overlayfs (as the
 # integration tests), apt access to Debian's archive if a tool is missing.
@@ -33,6 +34,7 @@ chmod 0755 "$T"          # apt's _apt user reads the .debs from here
 daemon=""
 new_pkgs=""              # what our apt-get install added: purged on exit
 passed=0 failed=0
+stage=tools             # which log to show if the run fails
 
 # Host state this test must leave as it found it.
 had_run_rocker=no;  [ -e /run/rocker ] && had_run_rocker=yes
@@ -44,13 +46,16 @@ say() { printf '== %s\n' "$*"; }
 check() {
         local what=$1
         shift
-        if "$@" >>"$T/checks.log" 2>&1; then
+        if "$@" >"$T/check.out" 2>&1; then
                 passed=$((passed + 1))
                 printf 'ok   %s\n' "$what"
         else
                 failed=$((failed + 1))
                 printf 'FAIL %s\n' "$what"
+                printf '     $ %s\n' "$*"
+                tail -n 15 "$T/check.out" | sed 's/^/     | /'
         fi
+        cat "$T/check.out" >>"$T/checks.log"
 }
 
 installed() { dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
@@ -91,7 +96,12 @@ cleanup() {
         [ "$had_var_app" = no ] && rm -rf /var/your_APP
         [ "$had_var_tmp_file" = no ] && rm -f /var/tmp/your_APP-was-here
         if [ "$rc" -ne 0 ] && [ -d "$T" ]; then
-                for f in build.log apt.log checks.log rockerd.log; do
+                case $stage in
+                build) logs=build.log ;;
+                tools|install|purge) logs=apt.log ;;
+                *) logs=rockerd.log ;;
+                esac
+                for f in $logs; do
                         [ -s "$T/$f" ] || continue
                         echo "---- last lines of $f" >&2
                         tail -n 40 "$T/$f" >&2
@@ -127,6 +137,7 @@ done
 # ---- 2. build ---------------------------------------------------------------
 # A copy of the work tree as it is (committed or not: debian/ may be new),
 # without build dirs and leftovers of an in-tree package build.
+stage=build
 say "copying $src"
 mkdir "$T/src"
 if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
@@ -140,6 +151,14 @@ say "dpkg-buildpackage -us -uc -b"
 t0=$(date +%s)
 (cd "$T/src" && dpkg-buildpackage -us -uc -b) >"$T/build.log" 2>&1
 say "built in $(( $(date +%s) - t0 ))s:" "$(cd "$T" && echo ./*.deb)"
+# ROCKER_DEBS_OUT=DIR keeps a copy of the packages (e.g. for lintian).
+if [ -n "${ROCKER_DEBS_OUT:-}" ]; then
+        mkdir -p "$ROCKER_DEBS_OUT"
+        cp "$T"/*.deb "$T"/*.changes "$T"/*.buildinfo "$ROCKER_DEBS_OUT"/
+fi
+stage=check
+check "dh_missing: every installed file is in a package" bash -c "! grep -A20 'dh_missing: warning' '$T/build.log'"
+check "no compiler warning in the build" bash -c "! grep -E '(warning|error):' '$T/build.log' | grep -v -e dh_missing -e 'dwz:'"
 ver=$(dpkg-parsechangelog -l "$T/src/debian/changelog" -S Version)
 arch=$(dpkg --print-architecture)
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
@@ -150,8 +169,13 @@ for p in $PKGS; do debs="$debs ./${p}_${ver}_${arch}.deb"; done
 say "the packages"
 mkdir "$T/ctl"
 dpkg-deb -e "$T/rockerd_${ver}_${arch}.deb" "$T/ctl"
-check "rockerd's postinst starts no unit (dh_installsystemd --no-start)" \
-        bash -c "! grep -E 'deb-systemd-invoke[^|]*(start|restart)' '$T/ctl/postinst'"
+# --no-start --restart-after-upgrade: the only deb-systemd-invoke in the
+# postinst is a try-restart guarded by [ -n "$2" ] (an upgrade).
+check "rockerd's postinst starts no unit on installation (--no-start)" awk '
+        /deb-systemd-invoke/ { n++; if ($0 !~ /deb-systemd-invoke try-restart/ || prev !~ /if \[ -n "\$2" \]/) bad = 1 }
+        { prev = $0 }
+        END { exit bad }' "$T/ctl/postinst"
+check "rockerd's prerm stops the units on removal" grep -q 'deb-systemd-invoke stop rockerd.socket rockerd.service' "$T/ctl/prerm"
 check "rockerd's postinst enables the units" grep -q 'deb-systemd-helper enable' "$T/ctl/postinst"
 check "rockerd's postinst creates /run/rocker (systemd-tmpfiles)" grep -q 'systemd-tmpfiles.*rocker\.conf' "$T/ctl/postinst"
 check "librocker-client0 ships a symbols file" \
@@ -160,6 +184,7 @@ check "librocker-client0 holds only the .so.0" \
         bash -c "[ \"\$(dpkg-deb -c '$T/librocker-client0_${ver}_${arch}.deb' | grep -c 'librocker_client\\.so\$')\" = 0 ]"
 
 # ---- 4. install --------------------------------------------------------------
+stage=install
 say "apt-get install$debs"
 dpkg-query -W -f='${Package}\n' | sort >"$T/pkgs.before"
 # shellcheck disable=SC2086
@@ -171,11 +196,13 @@ new_pkgs=$(comm -13 "$T/pkgs.before" "$T/pkgs.after" | tr '\n' ' ')
 say "installed: $new_pkgs"
 
 # ---- 5. the installed files -------------------------------------------------
+stage=check
 say "installed files"
 for p in $PKGS; do check "$p is installed" installed "$p"; done
 check "ldconfig finds librocker_client.so.0" bash -c "ldconfig -p | grep -q 'librocker_client\\.so\\.0 .*/$multiarch/librocker_client\\.so\\.0'"
-check "pkg-config --libs rocker_client" bash -c '[ "$(pkg-config --libs rocker_client)" = "-lrocker_client" ]'
-check "pkg-config --cflags rocker_client" pkg-config --cflags rocker_client
+check "pkg-config --libs rocker_client is -lrocker_client" bash -c 'o=$(pkg-config --libs rocker_client | xargs); echo "got: $o"; [ "$o" = "-lrocker_client" ]'
+check "pkg-config --cflags rocker_client is empty (/usr/include)" bash -c 'o=$(pkg-config --cflags rocker_client | xargs); echo "got: $o"; [ -z "$o" ]'
+check "pkg-config --modversion rocker_client is 0.1.0" bash -c '[ "$(pkg-config --modversion rocker_client)" = 0.1.0 ]'
 check "headers in /usr/include/rocker" test -f /usr/include/rocker/rocker.h -a -f /usr/include/rocker/err_no.h
 check "CMake package" test -f "/usr/lib/$multiarch/cmake/rocker/rockerConfig.cmake"
 check "/usr/sbin/rockerd --version" bash -c '[ "$(/usr/sbin/rockerd --version)" = "rockerd 0.1.0" ]'
@@ -197,6 +224,9 @@ check "rockerd.service runs /usr/sbin/rockerd" grep -qx 'ExecStart=/usr/sbin/roc
 check "tmpfiles.d entry" test -f /usr/lib/tmpfiles.d/rocker.conf
 check "example config in /etc/rocker" test -f /etc/rocker/rockerd.conf.example
 check "installation started no rockerd (no /run/rocker/rockerd.sock)" test ! -e /run/rocker/rockerd.sock
+if command -v systemd-tmpfiles >/dev/null; then
+        check "the postinst made /run/rocker/state (tmpfiles.d)" test -d /run/rocker/state
+fi
 
 # ---- 6. the seed example against the installed package -------------------
 say "seed example: pkg-config and find_package"
@@ -243,6 +273,7 @@ check "rockerd stops on SIGTERM with status 0" stop_daemon
 unset ROCKER_SOCKET
 
 # ---- 7. purge -------------------------------------------------------------
+stage=purge
 say "apt-get purge -y $new_pkgs"
 check "apt-get purge" purge_ours
 for p in $PKGS; do check "$p is gone" bash -c "! dpkg-query -W -f='\${Status}' $p 2>/dev/null | grep -q installed"; done
