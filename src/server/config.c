@@ -10,6 +10,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "image.h"
 #include "macro.h"
 #include "plan.h"
 #include "proto.h"
@@ -106,6 +107,13 @@ static int daemon_key(Parse *ps, const char *section, const char *key, const cha
                         c->apps_dir = c->owned_apps_dir ? c->owned_apps_dir : c->apps_dir;
                         return 0;
                 }
+                if (!strcmp(key, "ImageBackend")) {
+                        ImageBackend b;
+                        if (image_backend_from_string(v, &b) < 0)
+                                return snprintf(ps->err, sizeof ps->err, "expected auto, kernel or squashfuse"), -EINVAL;
+                        c->image_backend = (int) b;
+                        return 0;
+                }
                 if (!strcmp(key, "MaxConnections") || !strcmp(key, "MaxRockers")) {
                         if (parse_uint(v, 1000000, &u) < 0 || u == 0)
                                 return snprintf(ps->err, sizeof ps->err, "expected a number from 1 to 1000000"), -EINVAL;
@@ -159,6 +167,13 @@ static int app_key(Parse *ps, const char *section, const char *key, const char *
         }
         if (!strcmp(key, "ImageDirs"))
                 return parse_paths(v, a->image_dirs, &a->n_image_dirs, ps);
+        if (!strcmp(key, "ImageBackend")) {
+                ImageBackend b;
+                if (image_backend_from_string(v, &b) < 0)
+                        return snprintf(ps->err, sizeof ps->err, "expected auto, kernel or squashfuse"), -EINVAL;
+                a->image_backend = (int) b;
+                return 0;
+        }
         if (!strcmp(key, "SharedWritablePaths"))
                 return parse_paths(v, a->shared_paths, &a->n_shared_paths, ps);
         snprintf(ps->err, sizeof ps->err, "unknown key %.64s in [%.64s]", key, section);
@@ -219,7 +234,7 @@ void app_policy_done(AppPolicy *p) {
 }
 
 int app_policy_load(const ManagerConfig *cfg, int32_t app_id, AppPolicy *ret, char *err, size_t errlen) {
-        AppPolicy app = { .private_network = cfg->private_network };
+        AppPolicy app = { .private_network = cfg->private_network, .image_backend = cfg->image_backend };
         Parse ps = { .app = &app };
         char path[PATH_MAX];
         int r;

@@ -16,6 +16,7 @@
 
 typedef struct AppPolicy {
         bool private_network;
+        int image_backend;                      /* ImageBackend */
         char *image_dirs[CONFIG_PATHS_MAX];     /* none: images may be anywhere */
         size_t n_image_dirs;
         char *shared_paths[CONFIG_PATHS_MAX];   /* on top of the daemon's */

@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
 #include <linux/loop.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +27,9 @@ struct Image {
         ImageCache *cache;
         Image *next, *prev;
         unsigned refs;
+        ImageBackend backend;   /* KERNEL or SQUASHFUSE: what it was mounted with */
+        pid_t fuse_pid;         /* squashfuse serving it, or 0 */
+        int fuse_pidfd;
         dev_t dev;
         ino_t ino;
         off_t size;
@@ -33,15 +41,49 @@ struct Image {
 struct ImageCache {
         Image *head;
         size_t n;
+        char *staging_dir;
 };
 
-int image_cache_new(ImageCache **ret) {
+int image_cache_new(const char *staging_dir, ImageCache **ret) {
         ImageCache *c = calloc(1, sizeof *c);
 
         if (!c)
                 return -ENOMEM;
+        c->staging_dir = strdup(staging_dir);
+        if (!c->staging_dir) {
+                free(c);
+                return -ENOMEM;
+        }
         *ret = c;
         return 0;
+}
+
+int image_backend_from_string(const char *s, ImageBackend *ret) {
+        if (!strcmp(s, "auto"))
+                *ret = IMAGE_BACKEND_AUTO;
+        else if (!strcmp(s, "kernel"))
+                *ret = IMAGE_BACKEND_KERNEL;
+        else if (!strcmp(s, "squashfuse"))
+                *ret = IMAGE_BACKEND_SQUASHFUSE;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+/* Ends the squashfuse of an image nobody uses any more. Its filesystem has
+ * no mount left (the last rocker's namespace is gone, the cache's tree fd
+ * closed), so SIGTERM only tells it to stop waiting; it is reaped here. */
+static void fuse_stop(Image *img) {
+        struct pollfd p = { .fd = img->fuse_pidfd, .events = POLLIN };
+
+        if (img->fuse_pid <= 0)
+                return;
+        (void) pidfd_send_signal(img->fuse_pidfd, SIGTERM, NULL, 0);
+        if (poll(&p, 1, 2000) != 1)
+                (void) pidfd_send_signal(img->fuse_pidfd, SIGKILL, NULL, 0);
+        (void) waitid(P_PIDFD, (id_t) img->fuse_pidfd, &(siginfo_t) {}, WEXITED);
+        img->fuse_pidfd = safe_close(img->fuse_pidfd);
+        img->fuse_pid = 0;
 }
 
 static void image_free(Image *img) {
@@ -56,6 +98,7 @@ static void image_free(Image *img) {
         c->n--;
         log_info("image %s released", img->path);
         safe_close(img->tree_fd);
+        fuse_stop(img);
         free(img->path);
         free(img);
 }
@@ -65,6 +108,7 @@ ImageCache *image_cache_free(ImageCache *c) {
                 return NULL;
         while (c->head)
                 image_free(c->head);
+        free(c->staging_dir);
         free(c);
         return NULL;
 }
@@ -161,7 +205,101 @@ static int image_mount(int image_fd, char *err, size_t errlen) {
         return tree;
 }
 
-int image_acquire(ImageCache *c, const char *path, Image **ret, char *err, size_t errlen) {
+/* Mounts the squashfs in image_fd with squashfuse, a child of rockerd that
+ * lives outside every rocker: it mounts on a private staging dir, whose
+ * mount is then taken as a detached tree and the staging dir let go. The
+ * image reaches squashfuse as /proc/self/fd/N: the file checked is the file
+ * served. Blocks until the mount is up (bounded: 5 s). */
+static int image_mount_fuse(ImageCache *c, Image *img, int image_fd, char *err, size_t errlen) {
+        char staging[PATH_MAX], src[64];
+        _cleanup_close_ int tree = -EBADF;
+        struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
+        pid_t pid;
+        int r;
+
+        snprintf(staging, sizeof staging, "%s/.fuse-XXXXXX", c->staging_dir);
+        if (!mkdtemp(staging)) {
+                r = negative_errno();
+                snprintf(err, errlen, "app_pkg_path: cannot make a staging dir for squashfuse: %s", strerror(-r));
+                return r;
+        }
+        snprintf(src, sizeof src, "/proc/self/fd/%d", image_fd);
+        pid = fork();
+        if (pid < 0) {
+                r = negative_errno();
+                (void) rmdir(staging);
+                snprintf(err, errlen, "app_pkg_path: cannot start squashfuse: %s", strerror(-r));
+                return r;
+        }
+        if (pid == 0) {
+                sigset_t none;
+                int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+                /* Only the image fd crosses the exec; rockerd's signal mask
+                 * (signalfd-driven) must not. */
+                sigemptyset(&none);
+                (void) sigprocmask(SIG_SETMASK, &none, NULL);
+                if (null_fd >= 0) {
+                        (void) dup2(null_fd, STDIN_FILENO);
+                        (void) dup2(null_fd, STDOUT_FILENO);
+                }
+                if (fcntl(image_fd, F_SETFD, 0) < 0)
+                        _exit(126);
+                execlp("squashfuse", "squashfuse", "-f", "-o", "ro,allow_other,default_permissions", src, staging,
+                       (char *) NULL);
+                _exit(127);
+        }
+        img->fuse_pid = pid;
+        img->fuse_pidfd = pidfd_open(pid, 0);
+        if (img->fuse_pidfd < 0) {
+                r = negative_errno();
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                img->fuse_pid = 0;
+                (void) rmdir(staging);
+                snprintf(err, errlen, "app_pkg_path: pidfd_open(squashfuse): %s", strerror(-r));
+                return r;
+        }
+        for (int i = 0;; i++) {
+                struct statx stx;
+                siginfo_t si = {};
+
+                if (statx(AT_FDCWD, staging, AT_SYMLINK_NOFOLLOW, 0, &stx) == 0 &&
+                    (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+                        break;
+                if (waitid(P_PIDFD, (id_t) img->fuse_pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid != 0) {
+                        img->fuse_pidfd = safe_close(img->fuse_pidfd);
+                        img->fuse_pid = 0;
+                        (void) rmdir(staging);
+                        snprintf(err, errlen, "app_pkg_path: squashfuse could not mount it (exit status %d)%s",
+                                 si.si_status, si.si_status == 127 ? ": squashfuse is not installed" : "");
+                        return -EINVAL;
+                }
+                if (i == 2500) {
+                        fuse_stop(img);
+                        (void) rmdir(staging);
+                        snprintf(err, errlen, "app_pkg_path: squashfuse did not mount it within 5 s");
+                        return -ETIMEDOUT;
+                }
+                usleep(2000);
+        }
+        tree = open_tree(AT_FDCWD, staging, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        r = tree < 0 ? negative_errno() : 0;
+        if (r >= 0 && mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+                r = negative_errno();
+        /* The staging mount goes; the detached tree keeps the filesystem. */
+        if (umount2(staging, MNT_DETACH) < 0 && r >= 0)
+                r = negative_errno();
+        (void) rmdir(staging);
+        if (r < 0) {
+                fuse_stop(img);
+                snprintf(err, errlen, "app_pkg_path: cannot detach the squashfuse mount: %s", strerror(-r));
+                return r;
+        }
+        return TAKE_FD(tree);
+}
+
+int image_acquire(ImageCache *c, const char *path, ImageBackend backend, Image **ret, char *err, size_t errlen) {
         _cleanup_close_ int fd = -EBADF;
         char magic[4];
         struct stat st;
@@ -185,7 +323,8 @@ int image_acquire(ImageCache *c, const char *path, Image **ret, char *err, size_
         }
 
         for (img = c->head; img; img = img->next)
-                if (img->dev == st.st_dev && img->ino == st.st_ino && img->size == st.st_size &&
+                if ((backend == IMAGE_BACKEND_AUTO || backend == img->backend) &&
+                    img->dev == st.st_dev && img->ino == st.st_ino && img->size == st.st_size &&
                     img->mtime.tv_sec == st.st_mtim.tv_sec && img->mtime.tv_nsec == st.st_mtim.tv_nsec) {
                         img->refs++;
                         *ret = img;
@@ -210,7 +349,20 @@ int image_acquire(ImageCache *c, const char *path, Image **ret, char *err, size_
                 free(img);
                 return -ENOMEM;
         }
-        img->tree_fd = image_mount(fd, err, errlen);
+        img->fuse_pidfd = -EBADF;
+        img->backend = backend == IMAGE_BACKEND_SQUASHFUSE ? IMAGE_BACKEND_SQUASHFUSE : IMAGE_BACKEND_KERNEL;
+        if (img->backend == IMAGE_BACKEND_KERNEL) {
+                img->tree_fd = image_mount(fd, err, errlen);
+                /* auto: no loop devices or no kernel squashfs here */
+                if (img->tree_fd < 0 && backend == IMAGE_BACKEND_AUTO &&
+                    (img->tree_fd == -ENOENT || img->tree_fd == -ENODEV || img->tree_fd == -ENXIO)) {
+                        log_info("image %s: kernel squashfs unavailable (%s); using squashfuse", path,
+                                 strerror(-img->tree_fd));
+                        img->backend = IMAGE_BACKEND_SQUASHFUSE;
+                }
+        }
+        if (img->backend == IMAGE_BACKEND_SQUASHFUSE)
+                img->tree_fd = image_mount_fuse(c, img, fd, err, errlen);
         if (img->tree_fd < 0) {
                 r = img->tree_fd;
                 free(img->path);
@@ -228,8 +380,9 @@ int image_acquire(ImageCache *c, const char *path, Image **ret, char *err, size_
                 c->head->prev = img;
         c->head = img;
         c->n++;
-        log_info("image %s mounted (dev %lu, inode %lu)", path, (unsigned long) st.st_dev,
-                 (unsigned long) st.st_ino);
+        log_info("image %s mounted with %s (dev %lu, inode %lu)", path,
+                 img->backend == IMAGE_BACKEND_SQUASHFUSE ? "squashfuse" : "kernel squashfs",
+                 (unsigned long) st.st_dev, (unsigned long) st.st_ino);
         *ret = img;
         return 0;
 }

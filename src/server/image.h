@@ -15,14 +15,22 @@
 typedef struct Image Image;
 typedef struct ImageCache ImageCache;
 
-int image_cache_new(ImageCache **ret);
+typedef enum ImageBackend {
+        IMAGE_BACKEND_AUTO,        /* kernel squashfs; squashfuse where that is unavailable */
+        IMAGE_BACKEND_KERNEL,      /* kernel squashfs on a loop device */
+        IMAGE_BACKEND_SQUASHFUSE,  /* squashfuse (FUSE 3), supervised by rockerd */
+} ImageBackend;
+
+/* staging_dir: where squashfuse mounts an image for a moment, before its
+ * mount is detached (rockerd's own, root 0700). */
+int image_cache_new(const char *staging_dir, ImageCache **ret);
 ImageCache *image_cache_free(ImageCache *c);
 size_t image_cache_size(const ImageCache *c);
 
 /* Opens path without following a final symlink, checks it is a regular
  * squashfs file and returns the cache entry for it with one more reference,
  * mounting it if it is new. 0 or -errno with err set. */
-int image_acquire(ImageCache *c, const char *path, Image **ret, char *err, size_t errlen);
+int image_acquire(ImageCache *c, const char *path, ImageBackend backend, Image **ret, char *err, size_t errlen);
 
 /* A new detached, read-only, nosuid, nodev clone of the image's mount, to be
  * attached by a guard with move_mount(). Close-on-exec. fd or -errno. */
@@ -32,5 +40,8 @@ int image_clone(Image *img);
 Image *image_release(Image *img);
 
 const char *image_path(const Image *img);
+
+/* Parses "auto", "kernel", "squashfuse". 0 or -EINVAL. */
+int image_backend_from_string(const char *s, ImageBackend *ret);
 
 #endif

@@ -265,7 +265,8 @@ static void conn_build(Conn *c) {
         r->manager = m;
         r->pidfd = r->status_fd = -EBADF;
 
-        k = image_acquire(m->images, c->plan.pkg_path, &r->image, err, sizeof err);
+        k = image_acquire(m->images, c->plan.pkg_path, (ImageBackend) c->policy.image_backend, &r->image, err,
+                          sizeof err);
         if (k < 0)
                 goto fail;
         k = plan_prepare_data_dir(&c->plan, err, sizeof err);
@@ -859,7 +860,7 @@ int manager_new(const ManagerConfig *cfg, Manager **ret) {
                 return -ENOMEM;
         m->cfg = *cfg;
         m->listen_fd = -EBADF;
-        r = image_cache_new(&m->images);
+        r = image_cache_new(m->cfg.state_dir, &m->images);
         if (r >= 0)
                 r = sd_event_new(&m->event);
         if (r < 0) {

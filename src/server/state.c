@@ -158,8 +158,11 @@ int state_load_all(const char *dir, void (*fn)(StateRecord *rec, void *userdata)
                 ssize_t n;
 
                 if (de->d_name[0] == '.') {
-                        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-                                (void) unlinkat(dirfd(d), de->d_name, 0);  /* a torn temporary */
+                        /* a torn temporary, or an earlier rockerd's squashfuse
+                         * staging dir (empty once its mount is gone) */
+                        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+                            unlinkat(dirfd(d), de->d_name, 0) < 0 && errno == EISDIR)
+                                (void) unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
                         continue;
                 }
                 fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);

@@ -122,6 +122,29 @@ static int count_loops(void) {
         return n;
 }
 
+static int count_fuse(void) {
+        char path[64], comm[64];
+        FILE *f;
+        int child, n = 0;
+
+        if (H.daemon <= 0)
+                return 0;
+        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int) H.daemon, (int) H.daemon);
+        f = fopen(path, "re");
+        while (f && fscanf(f, "%d", &child) == 1) {
+                FILE *c;
+                snprintf(path, sizeof path, "/proc/%d/comm", child);
+                c = fopen(path, "re");
+                if (c && fgets(comm, sizeof comm, c) && strncmp(comm, "squashfuse", 10) == 0)
+                        n++;
+                if (c)
+                        fclose(c);
+        }
+        if (f)
+                fclose(f);
+        return n;
+}
+
 static int count_guards(void) {
         DIR *d = opendir("/proc");
         struct dirent *de;
@@ -156,7 +179,7 @@ void snapshot_take(Snapshot *s) {
         char p[64];
 
         s->mounts = count_lines("/proc/self/mountinfo");
-        s->loops = count_loops();
+        s->loops = count_loops() + count_fuse();
         s->guards = count_guards();
         snprintf(p, sizeof p, "/proc/%d/fd", (int) H.daemon);
         s->daemon_fds = H.daemon > 0 ? count_dir(p) : 0;
@@ -283,6 +306,14 @@ int harness_setup(void **state) {
         if (harness_sh("head -c 65536 /dev/urandom > %s && mkdir -m 0777 %s && chmod 0777 %s && chmod 0755 %s",
                        H.bad_image, H.open_dir, H.open_dir, H.dir) != 0)
                 return -1;
+        /* ROCKER_TEST_BACKEND=squashfuse runs the suite on the FUSE backend */
+        if (getenv("ROCKER_TEST_BACKEND")) {
+                snprintf(H.base_config, sizeof H.base_config, "%s/backend.conf", H.dir);
+                if (harness_sh("printf '[Daemon]\\nImageBackend=%s\\n' > %s", getenv("ROCKER_TEST_BACKEND"),
+                               H.base_config) != 0)
+                        return -1;
+                snprintf(H.config, sizeof H.config, "%s", H.base_config);
+        }
         if (harness_start_daemon() < 0)
                 return -1;
         setenv("ROCKER_SOCKET", H.socket, 1);

@@ -16,7 +16,8 @@
 
 typedef struct Snapshot {
         int mounts;        /* lines of our mountinfo (rockerd shares our mount ns) */
-        int loops;         /* bound loop devices */
+        int loops;         /* image mounts: bound loop devices of ours, and
+                            * squashfuse processes of our rockerd */
         int guards;        /* processes named rk-* */
         int daemon_fds;    /* rockerd's open fds */
         int own_fds;       /* this process's open fds */
@@ -31,6 +32,7 @@ typedef struct Harness {
         char open_dir[128];    /* a host dir, mode 0777, to overlay */
         char ro_dir[128];      /* a host dir, mode 0777, neither overlaid nor shared */
         char config[320];      /* passed as --config when set */
+        char base_config[320]; /* the suite's own (the image backend), or "" */
         pid_t daemon;
         Snapshot baseline;
 } Harness;

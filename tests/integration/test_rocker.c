@@ -1012,11 +1012,12 @@ static void test_config_and_app_policy(void **state) {
         k = readlink("/proc/self/ns/net", host_netns, sizeof host_netns - 1);
         host_netns[k > 0 ? k : 0] = '\0';
         snprintf(etc, sizeof etc, "%s/etc", H.dir);
-        assert_int_equal(harness_sh("mkdir -p %s/apps.d && printf '[Daemon]\\nAppsDir=%s/apps.d\\n[Policy]\\n"
-                                    "SharedWritablePaths=/dev /tmp\\n' > %s/rockerd.conf && "
+        assert_int_equal(harness_sh("mkdir -p %s/apps.d && printf '[Daemon]\\nAppsDir=%s/apps.d\\nImageBackend=%s\\n"
+                                    "[Policy]\\nSharedWritablePaths=/dev /tmp\\n' > %s/rockerd.conf && "
                                     "printf '[Rocker]\\nPrivateNetwork=yes\\nSharedWritablePaths=%s\\n' > %s/apps.d/4242.conf && "
                                     "printf '[Rocker]\\nImageDirs=/nonexistent-images\\n' > %s/apps.d/4343.conf",
-                                    etc, etc, etc, H.ro_dir, etc, etc), 0);
+                                    etc, etc, getenv("ROCKER_TEST_BACKEND") ? getenv("ROCKER_TEST_BACKEND") : "auto",
+                                    etc, H.ro_dir, etc, etc), 0);
 
         /* a bad file: rockerd refuses to start, naming file and line */
         snprintf(bad, sizeof bad, "%s/bad.conf", etc);
@@ -1068,7 +1069,7 @@ static void test_config_and_app_policy(void **state) {
         harness_kill_guard(&res);
 
         assert_int_equal(harness_stop_daemon(SIGTERM), 0);
-        H.config[0] = '\0';
+        snprintf(H.config, sizeof H.config, "%s", H.base_config);
         assert_int_equal(harness_restart_daemon(0), 0);
         harness_assert_clean();
 }
