@@ -57,12 +57,19 @@ typedef struct {
 //
 // All paths are absolute and normalised (no "." or ".." components, no
 // repeated or trailing slash). Unused overlay slots are NULL; the first NULL
-// ends the list. The strings are only read during the call.
+// ends the list. The strings are only read during the call. uid and gid must
+// not be 0: without capabilities a root app would still own the host's
+// root-owned files and devices. app_id selects the app's policy in rockerd
+// (/etc/rocker/apps.d/<app_id>.conf: network, image dirs, shared paths).
 //
 // app_data_dir serves one live rocker at a time: a request naming the data dir
-// of a live rocker fails with ROCKER_ERR_build_rocker_failed and a reason that
-// names the live guard. A request made right after that rocker's guard was
-// killed waits (bounded) for its teardown and then succeeds.
+// of a live rocker (or a dir inside it, or containing it) fails with
+// ROCKER_ERR_build_rocker_failed and a reason that names the live guard; use
+// ROCKER_join_rocker() to start more processes in that rocker instead. A
+// request made right after that rocker's guard was killed waits (bounded,
+// 10 s by default) for its mounts to be gone and then succeeds, so a
+// launcher may relaunch an app at once, even before it has reaped the old
+// app process.
 typedef struct {
     int app_id;
     int uid;

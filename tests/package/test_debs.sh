@@ -117,7 +117,7 @@ trap 'exit 143' TERM
 
 # ---- 1. tools -------------------------------------------------------------
 TOOLS="dpkg-dev debhelper devscripts fakeroot build-essential
-cmake pkg-config libjansson-dev libsystemd-dev libcap-dev libmount-dev libcmocka-dev
+cmake pkg-config libjansson-dev libsystemd-dev libcap-dev libmount-dev libinih-dev libcmocka-dev
 squashfs-tools man-db procps"
 missing=""
 for p in $TOOLS; do installed "$p" || missing="$missing $p"; done
@@ -223,6 +223,11 @@ check "units in /lib/systemd/system" test -f /lib/systemd/system/rockerd.service
 check "rockerd.service runs /usr/sbin/rockerd" grep -qx 'ExecStart=/usr/sbin/rockerd' /lib/systemd/system/rockerd.service
 check "tmpfiles.d entry" test -f /usr/lib/tmpfiles.d/rocker.conf
 check "example config in /etc/rocker" test -f /etc/rocker/rockerd.conf.example
+check "/etc/rocker/apps.d exists" test -d /etc/rocker/apps.d
+printf '[Daemon]\nNoSuchKey=1\n' >"$T/bad.conf"
+check "the installed rockerd reads its config (--config: a bad key stops it)" bash -c \
+        "! /usr/sbin/rockerd --config '$T/bad.conf' --socket '$T/bad.sock' --state-dir '$T/bad.state' 2>'$T/bad.err' &&
+         grep -q 'bad configuration: $T/bad.conf:2: unknown key NoSuchKey' '$T/bad.err'"
 check "installation started no rockerd (no /run/rocker/rockerd.sock)" test ! -e /run/rocker/rockerd.sock
 if command -v systemd-tmpfiles >/dev/null; then
         check "the postinst made /run/rocker/state (tmpfiles.d)" test -d /run/rocker/state
