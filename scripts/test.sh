@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test suite, as CI runs it: dependencies, a warnings-as-errors
 # build and every test (unit + integration against a real rockerd); then the
-# same suite built with ASan+UBSan; then the unit tests under valgrind.
+# same suite built with ASan+UBSan; then the unit tests under valgrind; then
+# the Debian packages, built, installed, used and purged again.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/install-deps.sh"
@@ -24,4 +25,7 @@ for t in "$top"/build-test/tests/unit/test_*; do
         valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1 "$t" >/dev/null
         echo "valgrind clean: $(basename "$t")"
 done
+echo "== Debian packages: build, install, use, purge"
+bash "$top/tests/package/test_debs.sh"
+
 echo "all test stages passed"

@@ -16,6 +16,9 @@
 #
 # Needs: Debian 12, root, loop devices, squashfs and overlayfs (as the
 # integration tests), apt access to Debian's archive if a tool is missing.
+
+# The checks below are run by bash -c '...': their $ expand there, not here.
+# shellcheck disable=SC2016
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -78,8 +81,9 @@ stop_daemon() {
 purge_ours() {
         local p present=""
         for p in $new_pkgs; do
-                installed "$p" || dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'config-files' &&
-                        present="$present $p" || true
+                if installed "$p" || dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'config-files'; then
+                        present="$present $p"
+                fi
         done
         [ -n "$present" ] || return 0
         # shellcheck disable=SC2086
@@ -160,6 +164,7 @@ stage=check
 check "dh_missing: every installed file is in a package" bash -c "! grep -A20 'dh_missing: warning' '$T/build.log'"
 check "no compiler warning in the build" bash -c "! grep -E '(warning|error):' '$T/build.log' | grep -v -e dh_missing -e 'dwz:'"
 ver=$(dpkg-parsechangelog -l "$T/src/debian/changelog" -S Version)
+upver=${ver%-*}
 arch=$(dpkg --print-architecture)
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 debs=""
@@ -202,11 +207,11 @@ for p in $PKGS; do check "$p is installed" installed "$p"; done
 check "ldconfig finds librocker_client.so.0" bash -c "ldconfig -p | grep -q 'librocker_client\\.so\\.0 .*/$multiarch/librocker_client\\.so\\.0'"
 check "pkg-config --libs rocker_client is -lrocker_client" bash -c 'o=$(pkg-config --libs rocker_client | xargs); echo "got: $o"; [ "$o" = "-lrocker_client" ]'
 check "pkg-config --cflags rocker_client is empty (/usr/include)" bash -c 'o=$(pkg-config --cflags rocker_client | xargs); echo "got: $o"; [ -z "$o" ]'
-check "pkg-config --modversion rocker_client is 0.1.0" bash -c '[ "$(pkg-config --modversion rocker_client)" = 0.1.0 ]'
+check "pkg-config --modversion rocker_client is $upver" bash -c "[ \"\$(pkg-config --modversion rocker_client)\" = $upver ]"
 check "headers in /usr/include/rocker" test -f /usr/include/rocker/rocker.h -a -f /usr/include/rocker/err_no.h
 check "CMake package" test -f "/usr/lib/$multiarch/cmake/rocker/rockerConfig.cmake"
-check "/usr/sbin/rockerd --version" bash -c '[ "$(/usr/sbin/rockerd --version)" = "rockerd 0.1.0" ]'
-check "rocker --version" bash -c '[ "$(rocker --version)" = "rocker 0.1.0" ]'
+check "/usr/sbin/rockerd --version is rockerd $upver" bash -c "[ \"\$(/usr/sbin/rockerd --version)\" = 'rockerd $upver' ]"
+check "rocker --version is rocker $upver" bash -c "[ \"\$(rocker --version)\" = 'rocker $upver' ]"
 check "man -w rockerd librocker_client rocker rockerd.conf" man -w rockerd librocker_client rocker rockerd.conf
 check "man -w ROCKER_enter_rocker (alias of librocker_client.3)" man -w ROCKER_enter_rocker
 man_clean() {  # SECTION NAME: the installed page renders without a groff warning
