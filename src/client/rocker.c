@@ -153,9 +153,40 @@ const char *ROCKER_strerror(ROCKER_ERR err) {
         return "unknown";
 }
 
+/* A pidfd of guard_pid, if that process is alive and named guard_pname.
+ * The pidfd is taken first and the name read after it: a live process keeps
+ * its PID, so once the pidfd is used successfully, the name read was its
+ * own. ROCKER_ERR_success, get_guardname_failed or sys, with the error text
+ * set. */
+static ROCKER_ERR guard_open(int guard_pid, const char *guard_pname, int *ret_pidfd, char ret_name[16]) {
+        _cleanup_close_ int pidfd = -EBADF;
+        char st = 0;
+        int r;
+
+        pidfd = pidfd_open(guard_pid, 0);
+        if (pidfd < 0) {
+                r = errno;
+                lasterr_set("guard pid %d: %s", guard_pid, strerror(r));
+                return r == ESRCH ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys;
+        }
+        r = proc_get_name(guard_pid, ret_name, &st);
+        if (r < 0 || strncmp(ret_name, guard_pname, 16) != 0) {
+                lasterr_set("pid %d is not the guard \"%.15s\" (%s)", guard_pid, guard_pname,
+                            r < 0 ? strerror(-r) : ret_name);
+                return ROCKER_ERR_get_guardname_failed;
+        }
+        if (st == 'Z' || st == 'X') {
+                lasterr_set("guard %.15s (pid %d) has exited", guard_pname, guard_pid);
+                return ROCKER_ERR_get_guardname_failed;
+        }
+        *ret_pidfd = TAKE_FD(pidfd);
+        return ROCKER_ERR_success;
+}
+
 RockerResult ROCKER_kill_rocker(int guard_pid, const char *guard_pname, int sig) {
         _cleanup_close_ int pidfd = -EBADF;
         char name[16];
+        ROCKER_ERR err;
         int r;
 
         lasterr_clear();
@@ -163,21 +194,9 @@ RockerResult ROCKER_kill_rocker(int guard_pid, const char *guard_pname, int sig)
                 lasterr_set("invalid guard pid, name or signal");
                 return result(ROCKER_ERR_param_invalid);
         }
-        /* Hold the process first, then check its name: a live process keeps
-         * its PID, so if the signal below finds it alive, the name read was
-         * its own. */
-        pidfd = pidfd_open(guard_pid, 0);
-        if (pidfd < 0) {
-                r = errno;
-                lasterr_set("guard pid %d: %s", guard_pid, strerror(r));
-                return result(r == ESRCH ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys);
-        }
-        r = proc_get_name(guard_pid, name, NULL);
-        if (r < 0 || strncmp(name, guard_pname, sizeof name) != 0) {
-                lasterr_set("pid %d is not the guard \"%.15s\" (%s)", guard_pid, guard_pname,
-                            r < 0 ? strerror(-r) : name);
-                return result(ROCKER_ERR_get_guardname_failed);
-        }
+        err = guard_open(guard_pid, guard_pname, &pidfd, name);
+        if (err != ROCKER_ERR_success)
+                return result(err);
         if (pidfd_send_signal(pidfd, sig, NULL, 0) < 0) {
                 r = errno;
                 lasterr_set("signal guard pid %d: %s", guard_pid, strerror(r));
@@ -190,10 +209,9 @@ RockerResult ROCKER_join_rocker(int guard_pid, const char *guard_pname, int uid,
                                 void *app_args) {
         _cleanup_close_ int pidfd = -EBADF;
         RockerResult res = {};
-        char name[16], st = 0;
+        char name[16];
         ROCKER_ERR err;
         pid_t app_pid;
-        int r;
 
         lasterr_clear();
         if (guard_pid <= 0 || !guard_pname || uid < 0 || gid < 0 || !app) {
@@ -205,24 +223,9 @@ RockerResult ROCKER_join_rocker(int guard_pid, const char *guard_pname, int uid,
                 lasterr_set("%s: 0 is not allowed for an app", uid == 0 ? "uid" : "gid");
                 return result(ROCKER_ERR_param_invalid);
         }
-        pidfd = pidfd_open(guard_pid, 0);
-        if (pidfd < 0) {
-                r = errno;
-                lasterr_set("guard pid %d: %s", guard_pid, strerror(r));
-                return result(r == ESRCH ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys);
-        }
-        /* As in ROCKER_kill_rocker(): the name read after the pidfd is held
-         * is the process's own if setns() below finds it alive. */
-        r = proc_get_name(guard_pid, name, &st);
-        if (r < 0 || strncmp(name, guard_pname, sizeof name) != 0) {
-                lasterr_set("pid %d is not the guard \"%.15s\" (%s)", guard_pid, guard_pname,
-                            r < 0 ? strerror(-r) : name);
-                return result(ROCKER_ERR_get_guardname_failed);
-        }
-        if (st == 'Z' || st == 'X') {
-                lasterr_set("guard %.15s (pid %d) has exited", guard_pname, guard_pid);
-                return result(ROCKER_ERR_get_guardname_failed);
-        }
+        err = guard_open(guard_pid, guard_pname, &pidfd, name);
+        if (err != ROCKER_ERR_success)
+                return result(err);
         err = join_and_spawn(pidfd, (uid_t) uid, (gid_t) gid, app, app_args, -1, &app_pid);
         if (err != ROCKER_ERR_success)
                 return result(err);
