@@ -4,6 +4,7 @@
 #ifndef ROCKER_LOG_H
 #define ROCKER_LOG_H
 
+#include <stdbool.h>
 #include <syslog.h>
 
 #include "macro.h"
@@ -14,6 +15,24 @@ void log_set_max_level(int level);
  * and returns -abs(error) so that "return log_error_errno(r, ...)" reads as
  * one step. */
 _printf_(3, 4) int log_full_errno(int level, int error, const char *fmt, ...);
+
+/* Fields that make a line findable in the journal (journalctl APP_ID=1000,
+ * GUARD_NAME=rk-…): a field is sent when set (name non-NULL, numbers >= 0). */
+typedef struct LogFields {
+        int app_id;             /* sent when has_app_id */
+        bool has_app_id;
+        const char *guard_name;
+        int guard_pid;
+        int peer_pid;
+        int peer_uid;
+} LogFields;
+
+#define LOG_FIELDS_NONE ((LogFields) { .guard_pid = -1, .peer_pid = -1, .peer_uid = -1 })
+
+/* log_full_errno() with structured fields. Under systemd (JOURNAL_STREAM set)
+ * the line goes to the journal with them (sd_journal_sendv); on stderr they
+ * are left out, the text says it all. */
+_printf_(3, 4) int log_struct(int level, const LogFields *f, const char *fmt, ...);
 
 #define log_debug(...)   log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
 #define log_info(...)    log_full_errno(LOG_INFO, 0, __VA_ARGS__)

@@ -104,10 +104,32 @@ static void manager_fd_freed(Manager *m) {
 
 /* ---- rockers -------------------------------------------------------- */
 
+static LogFields rocker_fields(const Rocker *r) {
+        LogFields f = LOG_FIELDS_NONE;
+
+        f.app_id = r->plan.app_id;
+        f.has_app_id = true;
+        f.guard_name = r->name;
+        f.guard_pid = r->pid;
+        if (r->conn) {
+                f.peer_pid = r->conn->peer.pid;
+                f.peer_uid = (int) r->conn->peer.uid;
+        }
+        return f;
+}
+
+/* A line about r, carrying its journal fields. */
+#define log_rocker(level, r, ...)                                  \
+        do {                                                       \
+                LogFields _f_ = rocker_fields(r);                  \
+                log_struct((level), &_f_, __VA_ARGS__);            \
+        } while (0)
+
 static void rocker_kill(Rocker *r, const char *why) {
         if (r->killed)
                 return;
-        log_info("rocker %s (guard pid %d): killing, %s", r->name, (int) r->pid, why);
+        log_rocker(LOG_INFO, r, "rocker %s (guard pid %d): killing, %s", r->name,
+                   (int) r->pid, why);
         if (pidfd_send_signal(r->pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
                 log_error_errno(errno, "rocker %s: cannot kill guard pid %d: %m", r->name, (int) r->pid);
         r->killed = true;
@@ -227,8 +249,17 @@ static void conn_fail(Conn *c, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(reply.error, sizeof reply.error, fmt, ap);
         va_end(ap);
-        log_warning("request from pid %d uid %u refused: %s", (int) c->peer.pid, (unsigned) c->peer.uid,
-                    reply.error);
+        {
+                LogFields f = LOG_FIELDS_NONE;
+                f.peer_pid = c->peer.pid;
+                f.peer_uid = (int) c->peer.uid;
+                if (c->has_plan) {
+                        f.app_id = c->plan.app_id;
+                        f.has_app_id = true;
+                }
+                log_struct(LOG_WARNING, &f, "request from pid %d uid %u refused: %s", (int) c->peer.pid,
+                           (unsigned) c->peer.uid, reply.error);
+        }
         c->done = true;
         r = conn_send(c, &reply, -EBADF);
         if (r < 0)
@@ -434,7 +465,7 @@ static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *u
         r->mntns = pid_mntns(r->pid);
         (void) conn_set_deadline(c, c->m->cfg.claim_timeout_usec);
         manager_status(c->m);
-        log_info("rocker %s started: guard pid %d, app %d, uid %u gid %u, image %s, data dir %s, %.1f ms",
+        log_rocker(LOG_INFO, r, "rocker %s started: guard pid %d, app %d, uid %u gid %u, image %s, data dir %s, %.1f ms",
                  r->name, (int) r->pid, (int) r->plan.app_id, (unsigned) r->plan.uid, (unsigned) r->plan.gid,
                  r->plan.pkg_path, r->plan.data_dir, (double) (now_usec() - r->started_usec) / 1000.0);
         return 0;
@@ -451,7 +482,8 @@ static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *use
         if (r->adopted) {
                 /* Not our child: its parent reaps it; a readable pidfd is
                  * the exit. */
-                log_info("rocker %s (guard pid %d, app %d, adopted) ended", r->name, (int) r->pid,
+                log_rocker(LOG_INFO, r, "rocker %s (guard pid %d, app %d, adopted) ended",
+                           r->name, (int) r->pid,
                          (int) r->plan.app_id);
         } else if (waitid(P_PIDFD, (id_t) r->pidfd, &si, WEXITED | WNOHANG) < 0) {
                 log_warning_errno(errno, "rocker %s: waitid: %m", r->name);
@@ -459,11 +491,12 @@ static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *use
         } else if (si.si_pid == 0)
                 return 0;  /* not exited yet */
         else if (si.si_code == CLD_EXITED)
-                log_info("rocker %s (guard pid %d, app %d) ended: guard exit status %d after %.3fs", r->name,
-                         (int) r->pid, (int) r->plan.app_id, si.si_status,
-                         (double) (now_usec() - r->started_usec) / 1e6);
+                log_rocker(LOG_INFO, r, "rocker %s (guard pid %d, app %d) ended: guard exit status %d after %.3fs",
+                           r->name, (int) r->pid, (int) r->plan.app_id, si.si_status,
+                           (double) (now_usec() - r->started_usec) / 1e6);
         else
-                log_info("rocker %s (guard pid %d, app %d) ended: %s after %.3fs", r->name, (int) r->pid,
+                log_rocker(LOG_INFO, r, "rocker %s (guard pid %d, app %d) ended: %s after %.3fs",
+                           r->name, (int) r->pid,
                          (int) r->plan.app_id, strsignal(si.si_status),
                          (double) (now_usec() - r->started_usec) / 1e6);
 
