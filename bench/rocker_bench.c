@@ -3,7 +3,7 @@
  * rocker_bench — how long rockerd + librocker_client take to put an app in a
  * rocker on this machine, next to bubblewrap and unshare(1).
  *
- *   sudo rocker_bench [--runs N] [--quick]
+ *   sudo rocker_bench [--runs N] [--quick] [--daemon-log FILE]
  *
  * Everything lives in a private mkdtemp directory under /tmp: a private
  * rockerd (started and stopped by PID) on a socket there, squashfs images made
@@ -73,8 +73,6 @@ static void on_signal(int sig) {
         interrupted = sig;
 }
 
-_Pragma("GCC diagnostic push")
-_Pragma("GCC diagnostic ignored \"-Wformat-nonliteral\"")
 __attribute__((format(printf, 1, 2)))
 static void say(const char *fmt, ...) {
         va_list ap;
@@ -84,7 +82,6 @@ static void say(const char *fmt, ...) {
         va_end(ap);
         fputc('\n', stderr);
 }
-_Pragma("GCC diagnostic pop")
 
 /* ---- time and statistics -------------------------------------------- */
 
@@ -195,7 +192,7 @@ typedef struct Tracked {
 typedef struct Bench {
         Options opt;
         char dir[64];
-        char socket[96], log[128], state[128], exec_dir[128], data_root[128], image[128];
+        char socket[96], log[128], state[128], config[128], apps_dir[128], exec_dir[128], data_root[128], image[128];
         char bwrap_img[128], bwrap_exec[128], bwrap_path[256];
         pid_t daemon;
         pthread_mutex_t lock;    /* guards[]: the cycle workers add and remove */
@@ -728,13 +725,15 @@ static int rocker_start(Bench *b, const char *image, const char *data_dir, AppAr
         return r;
 }
 
-static void data_dir_path(const Bench *b, char *buf, size_t size, const char *fmt, unsigned i) {
+/* <data root>/<printf(fmt, ...)>: every data dir lives under the temp dir. */
+__attribute__((format(printf, 4, 5)))
+static void data_dir_path(const Bench *b, char *buf, size_t size, const char *fmt, ...) {
         char tag[64];
+        va_list ap;
 
-_Pragma("GCC diagnostic push")
-_Pragma("GCC diagnostic ignored \"-Wformat-nonliteral\"")
-        snprintf(tag, sizeof tag, fmt, i);
-_Pragma("GCC diagnostic pop")
+        va_start(ap, fmt);
+        vsnprintf(tag, sizeof tag, fmt, ap);
+        va_end(ap);
         snprintf(buf, size, "%s/%s", b->data_root, tag);
 }
 
@@ -803,7 +802,8 @@ static int start_daemon(Bench *b) {
                         dup2(fd, 2);
                         close(fd);
                 }
-                execl(ROCKERD_PATH, "rockerd", "--socket", b->socket, "--state-dir", b->state, (char *) NULL);
+                execl(ROCKERD_PATH, "rockerd", "--socket", b->socket, "--state-dir", b->state, "--config", b->config,
+                      (char *) NULL);
                 _exit(127);
         }
         b->daemon = pid;
@@ -914,6 +914,8 @@ static int bench_setup(Bench *b) {
         if (!b->opt.daemon_log)
                 snprintf(b->log, sizeof b->log, "%s/rockerd.log", b->dir);
         snprintf(b->state, sizeof b->state, "%s/state", b->dir);
+        snprintf(b->config, sizeof b->config, "%s/rockerd.conf", b->dir);
+        snprintf(b->apps_dir, sizeof b->apps_dir, "%s/apps.d", b->dir);
         snprintf(b->exec_dir, sizeof b->exec_dir, "%s/exec", b->dir);
         snprintf(b->data_root, sizeof b->data_root, "%s/data", b->dir);
         snprintf(b->image, sizeof b->image, "%s/app.squashfs", b->dir);
@@ -925,6 +927,18 @@ static int bench_setup(Bench *b) {
         r = make_image(b);
         if (r < 0)
                 return r;
+        /* The daemon's built-in settings, whatever /etc/rocker holds: an
+         * empty per-app policy dir, so app APP_ID gets the default policy. */
+        {
+                char conf[256];
+
+                if (mkdir(b->apps_dir, 0755) < 0)
+                        return -errno;
+                snprintf(conf, sizeof conf, "[Daemon]\nAppsDir=%s\n", b->apps_dir);
+                r = write_file(b->config, conf);
+                if (r < 0)
+                        return r;
+        }
 
         /* Killing 1000 live rockers at once holds 1000 pidfds here: the
          * soft limit goes to the hard one (rockerd raises its own). */
@@ -1116,7 +1130,7 @@ static int phase_cold(Bench *b) {
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return -errno;
         arg = (AppArg) { .fd = fds[1], .read_fd = fds[0] };
-        data_dir_path(b, data, sizeof data, "cold", 0);
+        data_dir_path(b, data, sizeof data, "cold");
         /* The copies are made first: only the rocker is timed. */
         for (unsigned i = 0; i < b->opt.cold_runs && r == 0; i++) {
                 snprintf(img, sizeof img, "%s/cold-%u.squashfs", b->dir, i);
@@ -1162,7 +1176,7 @@ static int start_keeper(Bench *b) {
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return -errno;
         arg = (AppArg) { .fd = fds[1], .read_fd = fds[0] };
-        data_dir_path(b, data, sizeof data, "keeper", 0);
+        data_dir_path(b, data, sizeof data, "keeper");
         r = rocker_start(b, b->image, data, &arg, &e);
         if (r == 0)
                 b->keeper = e.res.guard_pid;
@@ -1224,7 +1238,7 @@ static int phase_warm(Bench *b) {
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return -errno;
         arg = (AppArg) { .fd = fds[1], .read_fd = fds[0] };
-        data_dir_path(b, data, sizeof data, "warm", 0);
+        data_dir_path(b, data, sizeof data, "warm");
         for (unsigned i = 0; i < b->opt.warm_runs && r == 0 && !interrupted; i++) {
                 Entered e;
                 double t_kill;
@@ -1423,7 +1437,7 @@ static int phase_scale(Bench *b) {
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return -errno;
         arg = (AppArg) { .fd = fds[1], .read_fd = fds[0] };
-        data_dir_path(b, data, sizeof data, "scale", 0);
+        data_dir_path(b, data, sizeof data, "scale");
         for (size_t l = 0; l < b->opt.n_levels && r == 0 && !interrupted; l++) {
                 unsigned target = b->opt.levels[l];
                 ScaleFact *f = &b->facts[b->n_facts];

@@ -71,7 +71,7 @@ static void become_app(uid_t uid, gid_t gid, cap_t empty) {
                                 break;
                         _exit(127);
                 }
-        if (cap_reset_ambient() < 0)
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
                 _exit(127);
         /* Raw syscalls: glibc's wrappers would try to synchronise threads
          * this process (a raw clone) does not know the state of. */

@@ -109,9 +109,10 @@ static void reset_process(Guard *g) {
                 safe_close(null_fd);
         if (setsid() < 0)
                 guard_fail(g, negative_errno(), "setsid");
-        for (int sig = 1; sig < _NSIG; sig++)
-                (void) signal(sig, SIG_DFL);   /* fails for SIGKILL/SIGSTOP and RT internals: fine */
-        if (signal(SIGTERM, on_terminate) == SIG_ERR || signal(SIGINT, on_terminate) == SIG_ERR ||
+        /* rockerd's only disposition that is not the default is SIGPIPE
+         * ignored (its signals are read from a signalfd, with a mask). */
+        if (signal(SIGPIPE, SIG_DFL) == SIG_ERR ||
+            signal(SIGTERM, on_terminate) == SIG_ERR || signal(SIGINT, on_terminate) == SIG_ERR ||
             signal(SIGHUP, on_terminate) == SIG_ERR)
                 guard_fail(g, negative_errno(), "signal handlers");
         sigemptyset(&all);
@@ -339,6 +340,19 @@ _Noreturn static void reap_forever(void) {
         }
 }
 
+/* The command line a guard shows (ps, pgrep -f): its own name, not
+ * rockerd's, which it inherits with rockerd's memory — or "pkill -f
+ * rockerd" would end every rocker. Set once by main(). */
+char *guard_cmdline_area;
+size_t guard_cmdline_size;
+
+static void set_cmdline(const char *name) {
+        if (!guard_cmdline_area || guard_cmdline_size == 0)
+                return;
+        memset(guard_cmdline_area, 0, guard_cmdline_size);
+        snprintf(guard_cmdline_area, guard_cmdline_size, "%s", name);
+}
+
 _Noreturn void guard_run(const Plan *plan, const char *name, int image_fd, int status_fd) {
         Guard g = { .plan = plan, .status_fd = status_fd, .image_fd = image_fd };
         GuardReport ready = {};
@@ -374,6 +388,7 @@ _Noreturn void guard_run(const Plan *plan, const char *name, int image_fd, int s
 
         if (prctl(PR_SET_NAME, name, 0, 0, 0) < 0)
                 guard_fail(&g, negative_errno(), "set the guard's name");
+        set_cmdline(name);
         drop_privileges(&g);
 
         if (send(g.status_fd, &ready, sizeof ready, MSG_NOSIGNAL) != (ssize_t) sizeof ready)

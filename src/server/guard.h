@@ -19,6 +19,11 @@ typedef struct GuardReport {
         char text[PROTO_ERROR_MAX - 64]; /* what failed, for the client and the log */
 } GuardReport;
 
+/* rockerd's argv area (argv[0] up to the end of its last argument), which a
+ * guard overwrites with its name. Set by main() before any guard exists. */
+extern char *guard_cmdline_area;
+extern size_t guard_cmdline_size;
+
 /* Runs in the cloned child; never returns. image_fd is the rocker's own clone
  * of the image, status_fd the guard's end of the status socket. */
 _Noreturn void guard_run(const Plan *plan, const char *name, int image_fd, int status_fd);

@@ -4,11 +4,13 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "guard.h"
 #include "log.h"
 #include "manager.h"
 
@@ -79,6 +81,10 @@ int main(int argc, char **argv) {
                 log_error("rockerd must run as root");
                 return EXIT_FAILURE;
         }
+
+        /* argv[0..argc-1] are contiguous: the area /proc/<pid>/cmdline shows */
+        guard_cmdline_area = argv[0];
+        guard_cmdline_size = (size_t) (argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0]);
 
         r = config_load(config_path, config_required, &cfg, err, sizeof err);
         if (r < 0) {
