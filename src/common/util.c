@@ -211,3 +211,19 @@ int proc_get_name(pid_t pid, char name[16], char *ret_state) {
                 return n;
         return proc_stat_parse(buf, (size_t) n, name, ret_state);
 }
+
+void fs_context_log(int fs_fd, char *buf, size_t size) {
+        ssize_t n;
+
+        if (size == 0)
+                return;
+        n = read(fs_fd, buf, size - 1);
+        if (n <= 0) {
+                buf[0] = '\0';
+                return;
+        }
+        buf[n] = '\0';
+        buf[strcspn(buf, "\n")] = '\0';
+        if ((buf[0] == 'e' || buf[0] == 'w' || buf[0] == 'i') && buf[1] == ' ')
+                memmove(buf, buf + 2, strlen(buf + 2) + 1);
+}

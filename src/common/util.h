@@ -46,4 +46,8 @@ int proc_stat_starttime(const char *buf, size_t len, unsigned long long *ret);
 /* Name and start time of a live process in one read. 0, -ESRCH or -errno. */
 int proc_get_identity(pid_t pid, char name[16], unsigned long long *ret_starttime);
 
+/* Reads the message log of an fs context fd (fsopen) into buf: its first
+ * line, without the kernel's level prefix ("e ", "w ", "i "). "" if none. */
+void fs_context_log(int fs_fd, char *buf, size_t size);
+
 #endif

@@ -166,7 +166,6 @@ static void make_overlays(Guard *g) {
                 const PlanOverlay *o = &p->overlays[i];
                 _cleanup_close_ int fs = -EBADF, lower = -EBADF, upper = -EBADF, work = -EBADF;
                 char log[256] = "";
-                ssize_t n;
 
                 /* Layers go in as fds, not strings: overlayfs would unescape
                  * '\' in upperdir/workdir and split lowerdir at ':'. The
@@ -189,9 +188,7 @@ static void make_overlays(Guard *g) {
                     fsconfig(fs, FSCONFIG_SET_FD, "workdir", NULL, work) < 0 ||
                     fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
                         int r = negative_errno();
-                        n = read(fs, log, sizeof log - 1);
-                        log[n > 0 ? n : 0] = '\0';
-                        log[strcspn(log, "\n")] = '\0';
+                        fs_context_log(fs, log, sizeof log);
                         guard_fail(g, r, "overlay for %s (upper %s)%s%s", o->dir, o->upper, log[0] ? ": " : "",
                                    log);
                 }

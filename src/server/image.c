@@ -18,6 +18,7 @@
 #include "image.h"
 #include "log.h"
 #include "macro.h"
+#include "util.h"
 
 #define SQUASHFS_MAGIC_LE "hsqs"
 #define SQUASHFS_SUPERBLOCK_SIZE 96
@@ -121,22 +122,6 @@ const char *image_path(const Image *img) {
         return img->path;
 }
 
-/* The fs context's own log says why a mount failed ("squashfs: bad magic"…). */
-static void read_fs_log(int fs_fd, char *buf, size_t size) {
-        ssize_t n;
-
-        buf[0] = '\0';
-        n = read(fs_fd, buf, size - 1);
-        if (n > 0) {
-                buf[n] = '\0';
-                buf[strcspn(buf, "\n")] = '\0';
-                /* the kernel prefixes a level letter: "e squashfs: ..." */
-                if ((buf[0] == 'e' || buf[0] == 'w' || buf[0] == 'i') && buf[1] == ' ')
-                        memmove(buf, buf + 2, strlen(buf + 2) + 1);
-        } else
-                buf[0] = '\0';
-}
-
 /* Attaches image_fd to a free loop device, read-only and autoclear: the
  * device detaches itself when its last user (the mount) lets go. */
 static int loop_attach(int image_fd, char *ret_dev, size_t devlen) {
@@ -189,7 +174,7 @@ static int image_mount(int image_fd, char *err, size_t errlen) {
             fsconfig(fs, FSCONFIG_SET_STRING, "source", dev, 0) < 0 ||
             fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
                 r = negative_errno();
-                read_fs_log(fs, log, sizeof log);
+                fs_context_log(fs, log, sizeof log);
                 snprintf(err, errlen, "app_pkg_path: not a mountable squashfs image: %s%s%s", strerror(-r),
                          log[0] ? ": " : "", log);
                 return r;

@@ -52,7 +52,7 @@
  * holder's mount namespace is gone already (its pidfd fires only once every
  * process of its PID namespace has been reaped, which a launcher that has
  * not waitpid()ed its old app yet delays). */
-#define TEARDOWN_POLL_USEC (5 * 1000ULL)
+#define TEARDOWN_POLL_USEC (10 * 1000ULL)
 
 struct Conn {
         Manager *m;
@@ -371,10 +371,10 @@ static int on_teardown_poll(sd_event_source *s, uint64_t usec, void *userdata) {
                 (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
                 return 0;
         }
-        if (!mntns_released(holder->pid, holder->mntns)) {
+        if (!mntns_released(holder->pid, holder->mntns_ino, holder->mntns)) {
                 c->released_once = false;
         } else if (c->released_once) {
-                /* Gone on two looks 5 ms apart: the last holder's exit has
+                /* Gone on two looks 10 ms apart: the last holder's exit has
                  * finished unmounting. The data dir is free. */
                 log_debug("rocker %s: mounts gone before its guard was reaped; %s is free", holder->name,
                           holder->plan.data_dir);
@@ -463,6 +463,7 @@ static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *u
         c->done = true;
         r->state = ROCKER_UNCLAIMED;
         r->mntns = pid_mntns(r->pid);
+        r->mntns_ino = pid_mntns_ino(r->pid);
         (void) conn_set_deadline(c, c->m->cfg.claim_timeout_usec);
         manager_status(c->m);
         log_rocker(LOG_INFO, r, "rocker %s started: guard pid %d, app %d, uid %u gid %u, image %s, data dir %s, %.1f ms",
@@ -686,8 +687,12 @@ static int on_conn_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
                 conn_fail(c, "build timed out");
                 return 0;
         }
-        if (c->rocker)
+        if (c->rocker) {
                 log_warning("rocker %s: pid %d did not claim it in time", c->rocker->name, (int) c->peer.pid);
+                c->rocker->conn = NULL;
+                rocker_kill(c->rocker, "its client did not claim it in time");
+                c->rocker = NULL;
+        }
         else if (!c->done)
                 log_warning("pid %d sent no request in time: dropped", (int) c->peer.pid);
         conn_free(c);  /* kills an unclaimed rocker */
@@ -864,6 +869,7 @@ static void adopt(StateRecord *rec, void *userdata) {
         r->adopted = true;
         r->state = ROCKER_RUNNING;
         r->mntns = pid_mntns(r->pid);
+        r->mntns_ino = pid_mntns_ino(r->pid);
         r->started_usec = now_usec();
         r->plan.app_id = rec->app_id;
         r->plan.uid = rec->uid;

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,7 +115,23 @@ bool pid_is_dying(pid_t pid) {
         return false;
 }
 
-ino_t pid_mntns(pid_t pid) {
+#ifndef NS_GET_MNTNS_ID
+#define NS_GET_MNTNS_ID _IOR(0xb7, 0x5, uint64_t)  /* linux/nsfs.h, Linux 6.10 */
+#endif
+
+uint64_t pid_mntns(pid_t pid) {
+        _cleanup_close_ int fd = -EBADF;
+        char path[64];
+        uint64_t id = 0;
+
+        snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || ioctl(fd, NS_GET_MNTNS_ID, &id) < 0)
+                return 0;
+        return id;
+}
+
+ino_t pid_mntns_ino(pid_t pid) {
         char path[64];
         struct stat st;
 
@@ -122,20 +139,30 @@ ino_t pid_mntns(pid_t pid) {
         return stat(path, &st) == 0 ? st.st_ino : 0;
 }
 
-bool mntns_released(pid_t guard, ino_t mntns) {
+bool mntns_released(pid_t guard, ino_t ino, uint64_t id) {
         struct dirent *de;
         DIR *d;
 
-        if (mntns == 0 || pid_mntns(guard) != 0)
-                return false;  /* unknown, or the guard still holds its namespaces */
+        if (id == 0 || ino == 0)
+                return false;  /* unknown: only the guard's pidfd tells */
+        if (pid_mntns_ino(guard) != 0)
+                return false;  /* the guard still holds its namespaces */
         d = opendir("/proc");
         if (!d)
                 return false;
-        while ((de = readdir(d)))
-                if (de->d_name[0] >= '1' && de->d_name[0] <= '9' && pid_mntns(atoi(de->d_name)) == mntns) {
+        /* A cheap stat() of each process's namespace link; inode numbers
+         * are reused at once, so a match is checked by the unique id. */
+        while ((de = readdir(d))) {
+                pid_t pid;
+
+                if (de->d_name[0] < '1' || de->d_name[0] > '9')
+                        continue;
+                pid = atoi(de->d_name);
+                if (pid_mntns_ino(pid) == ino && pid_mntns(pid) == id) {
                         closedir(d);
                         return false;
                 }
+        }
         closedir(d);
         return true;
 }

@@ -33,7 +33,8 @@ typedef struct Rocker {
         bool killed;            /* rockerd sent SIGKILL */
         bool adopted;           /* started by an earlier rockerd: not our child */
         unsigned long long starttime;  /* of the guard, from /proc: its identity with pid */
-        ino_t mntns;            /* the rocker's mount namespace (nsfs inode), 0 if unknown */
+        uint64_t mntns;         /* the rocker's mount namespace id (never reused in a boot), 0 if unknown */
+        ino_t mntns_ino;        /* ...and its nsfs inode number (reused: only a fast first check) */
         bool mounts_gone;       /* dying, and no task holds its mount namespace any more:
                                  * its overlays are gone, its data dir is free */
         Plan plan;
@@ -60,12 +61,16 @@ int registry_new_name(const Registry *reg, char name[16]);
 /* True if pid has been SIGKILLed or is exiting, so its teardown is under way. */
 bool pid_is_dying(pid_t pid);
 
-/* The nsfs inode of pid's mount namespace, or 0. */
-ino_t pid_mntns(pid_t pid);
+/* The id of pid's mount namespace (NS_GET_MNTNS_ID: unique for the boot,
+ * unlike its nsfs inode number, which is reused at once), or 0. */
+uint64_t pid_mntns(pid_t pid);
+
+/* The nsfs inode number of pid's mount namespace, or 0. */
+ino_t pid_mntns_ino(pid_t pid);
 
 /* True once no process holds the mount namespace mntns any more: the guard
  * has let go of it, and so has every process of the rocker (the app may
  * still be a zombie waiting for its parent, which holds nothing). */
-bool mntns_released(pid_t guard, ino_t mntns);
+bool mntns_released(pid_t guard, ino_t ino, uint64_t id);
 
 #endif
