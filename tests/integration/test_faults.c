@@ -1761,6 +1761,74 @@ static void test_many_live_rockers(void **state) {
         assert_int_equal(found, n);
 }
 
+static int file_lines(const char *path) {
+        FILE *f = fopen(path, "re");
+        int n = 0, c;
+
+        if (!f)
+                return -1;
+        while ((c = fgetc(f)) != EOF)
+                n += c == '\n';
+        fclose(f);
+        return n;
+}
+
+/* Many cached images (one live rocker on each keeps it mounted): neither the
+ * host's mount table nor a new rocker's own grows with them. */
+static void test_many_cached_images(void **state) {
+        int n = env_int("ROCKER_TEST_IMAGES", 200, 1, 2000);
+        RockerResult *res = calloc((size_t) n, sizeof *res), probe1, probe2;
+        int mounts0, rocker_mounts_1 = 0, rocker_mounts_n = 0;
+        char buf[1024], tag[64], path[128], img[256];
+        RockerRequest req;
+        int status;
+
+        (void) state;
+        assert_non_null(res);
+        /* n images: copies of one file are distinct images (distinct inodes) */
+        for (int i = 0; i < n; i++) {
+                snprintf(img, sizeof img, "%s/cached-%d.squashfs", H.dir, i);
+                assert_int_equal(harness_sh("cp %s %s", H.image, img), 0);
+        }
+        mounts0 = file_lines("/proc/self/mountinfo");
+
+        /* one image cached: a rocker's own mount table */
+        req = harness_request("cached-probe", buf, sizeof buf);
+        probe1 = ROCKER_enter_rocker(&req, app_exit0, NULL);
+        assert_int_equal(probe1.err_no, ROCKER_ERR_success);
+        assert_int_equal(waitpid(probe1.app_pid, &status, 0), probe1.app_pid);
+        snprintf(path, sizeof path, "/proc/%d/mountinfo", probe1.guard_pid);
+        rocker_mounts_1 = file_lines(path);
+        assert_int_equal(ROCKER_kill_rocker(probe1.guard_pid, probe1.guard_pname, SIGKILL).err_no, ROCKER_ERR_success);
+
+        for (int i = 0; i < n; i++) {
+                snprintf(tag, sizeof tag, "cached-%d", i);
+                req = harness_request(tag, buf, sizeof buf);
+                snprintf(img, sizeof img, "%s/cached-%d.squashfs", H.dir, i);
+                req.app_pkg_path = img;
+                res[i] = ROCKER_enter_rocker(&req, app_exit0, NULL);
+                assert_int_equal(res[i].err_no, ROCKER_ERR_success);
+                assert_int_equal(waitpid(res[i].app_pid, &status, 0), res[i].app_pid);
+        }
+        assert_int_equal(file_lines("/proc/self/mountinfo"), mounts0);
+
+        req = harness_request("cached-probe2", buf, sizeof buf);
+        probe2 = ROCKER_enter_rocker(&req, app_exit0, NULL);
+        assert_int_equal(probe2.err_no, ROCKER_ERR_success);
+        assert_int_equal(waitpid(probe2.app_pid, &status, 0), probe2.app_pid);
+        snprintf(path, sizeof path, "/proc/%d/mountinfo", probe2.guard_pid);
+        rocker_mounts_n = file_lines(path);
+        print_message("%d cached images: host mountinfo %d lines (as with none); a new rocker's own mount table "
+                      "%d lines with 1 image cached, %d with %d\n", n, mounts0, rocker_mounts_1, rocker_mounts_n, n + 1);
+        assert_int_equal(rocker_mounts_n, rocker_mounts_1);
+        assert_int_equal(ROCKER_kill_rocker(probe2.guard_pid, probe2.guard_pname, SIGKILL).err_no, ROCKER_ERR_success);
+        for (int i = 0; i < n; i++)
+                assert_int_equal(ROCKER_kill_rocker(res[i].guard_pid, res[i].guard_pname, SIGKILL).err_no,
+                                 ROCKER_ERR_success);
+        free(res);
+        harness_assert_clean();
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_launcher_dies_before_reply),
@@ -1773,6 +1841,7 @@ int main(void) {
                 cmocka_unit_test(test_relaunch_after_mntns_number_reuse),
                 cmocka_unit_test(test_stress_concurrent_launchers),
                 cmocka_unit_test(test_many_live_rockers),
+                cmocka_unit_test(test_many_cached_images),
         };
 
         if (getenv("ROCKER_TEST_FILTER"))
