@@ -1651,7 +1651,11 @@ static void test_stress_concurrent_launchers(void **state) {
         assert_int_equal(failures, 0);
         assert_int_equal(cycles, clients * rounds);
         assert_int_equal(missing, 0);
+#ifndef ROCKER_SANITIZED
+        /* Under ASan the allocator's quarantine holds freed memory: RSS is
+         * not a leak measure there (LeakSanitizer is, at rockerd's exit). */
         assert_true(rss_after - rss_before <= 2048);
+#endif
 }
 
 /* ---- 6. many live rockers ----------------------------------------------- */
