@@ -22,6 +22,7 @@
 #include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -276,6 +277,78 @@ static int probe_confined(void *arg) {
                 close(fd);
         say(p, "setuid0=%d", setuid(0) == 0 ? 0 : errno);
         return 0;
+}
+
+static int probe_attacks(void *arg) {
+        const Probe *p = arg;
+        int fd;
+
+        /* the guard: no ptrace, no signal, no write through its exe */
+        say(p, "ptrace_guard=%d", ptrace(PTRACE_ATTACH, 1, NULL, NULL) == 0 ? 0 : errno);
+        say(p, "kill_guard=%d", kill(1, SIGKILL) == 0 ? 0 : errno);
+        say(p, "kill_guard_term=%d", kill(1, SIGTERM) == 0 ? 0 : errno);
+        fd = open("/proc/1/exe", O_WRONLY | O_CLOEXEC);
+        say(p, "write_guard_exe=%d", fd >= 0 ? 0 : errno);
+        if (fd >= 0)
+                close(fd);
+        /* its own exe is the launcher's binary on the host: read-only here */
+        fd = open("/proc/self/exe", O_WRONLY | O_CLOEXEC);
+        say(p, "write_own_exe=%d", fd >= 0 ? 0 : errno);
+        if (fd >= 0)
+                close(fd);
+        /* no controlling terminal: nothing to push keystrokes into */
+        fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+        say(p, "tty=%d", fd >= 0 ? 0 : errno);
+        if (fd >= 0) {
+                char c = 'x';
+                say(p, "tiocsti=%d", ioctl(fd, TIOCSTI, &c) == 0 ? 0 : errno);
+                close(fd);
+        }
+        /* a setuid-root binary of the image gives nothing (nosuid, no_new_privs) */
+        {
+                char path[512];
+                pid_t pid;
+                int st;
+                snprintf(path, sizeof path, "%s/bin/true", p->exec_dir);
+                pid = fork();
+                if (pid == 0) {
+                        execl(path, "true", (char *) NULL);
+                        _exit(127);
+                }
+                say(p, "setuid_true=%d", pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        }
+        say(p, "still_1000=%d", getuid() == 1000 && geteuid() == 1000);
+        return 0;
+}
+
+/* What an app must not be able to do (issue #3's list). */
+static void test_app_attacks_fail(void **state) {
+        char buf[1024], *report;
+        Probe probe = { .tag = "attacks" };
+        RockerRequest req = harness_request("attacks", buf, sizeof buf);
+        RockerResult res;
+        int status;
+
+        (void) state;
+        res = run(&req, probe_attacks, &probe, &report, &status);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        expect(report, "ptrace_guard", "1");      /* EPERM */
+        expect(report, "kill_guard", "1");
+        expect(report, "kill_guard_term", "1");
+        expect(report, "write_guard_exe", "13");  /* EACCES */
+        {
+                char *v = report_get(report, "write_own_exe");
+                assert_non_null(v);
+                assert_true(atoi(v) == EROFS || atoi(v) == ETXTBSY || atoi(v) == EACCES);
+                free(v);
+        }
+        expect(report, "tty", "6");               /* ENXIO: no controlling terminal */
+        expect(report, "setuid_true", "0");
+        expect(report, "still_1000", "1");
+        free(report);
+        assert_int_equal(ROCKER_get_guardname(res.guard_pid).err_no, ROCKER_ERR_success);  /* unharmed */
+        harness_kill_guard(&res);
+        harness_assert_clean();
 }
 
 /* The rest of the host is read-only, the shared paths are the host's, and
@@ -1123,6 +1196,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_seed_flow),
                 cmocka_unit_test(test_app_is_confined),
+                cmocka_unit_test(test_app_attacks_fail),
                 cmocka_unit_test(test_exit_status_reaches_waitpid),
                 cmocka_unit_test(test_kill_guard_ends_everything),
                 cmocka_unit_test(test_relaunch_at_once_keeps_data),
