@@ -223,13 +223,10 @@ static int image_mount_fuse(ImageCache *c, Image *img, int image_fd, char *err, 
                 /* Only the image fd crosses the exec; rockerd's signal mask
                  * (signalfd-driven) must not. */
                 sigemptyset(&none);
-                (void) sigprocmask(SIG_SETMASK, &none, NULL);
-                if (null_fd >= 0) {
-                        (void) dup2(null_fd, STDIN_FILENO);
-                        (void) dup2(null_fd, STDOUT_FILENO);
-                }
-                if (fcntl(image_fd, F_SETFD, 0) < 0)
-                        _exit(126);
+                if (sigprocmask(SIG_SETMASK, &none, NULL) < 0 || null_fd < 0 ||
+                    dup2(null_fd, STDIN_FILENO) < 0 || dup2(null_fd, STDOUT_FILENO) < 0 ||
+                    fcntl(image_fd, F_SETFD, 0) < 0)
+                        _exit(126);  /* reported as "could not mount it (exit status 126)" */
                 execlp("squashfuse", "squashfuse", "-f", "-o", "ro,allow_other,default_permissions", src, staging,
                        (char *) NULL);
                 _exit(127);
