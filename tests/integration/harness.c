@@ -36,6 +36,28 @@ int harness_sh(const char *fmt, ...) {
         return st < 0 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
 }
 
+void harness_kmsg_mark(char *mark) {
+        static int n;
+        int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+        char line[80];
+        int len;
+
+        snprintf(mark, 64, "rocker-test-mark-%d-%d-%ld", (int) getpid(), ++n, (long) time(NULL));
+        len = snprintf(line, sizeof line, "%s\n", mark);
+        assert_true(fd >= 0);
+        if (write(fd, line, (size_t) len) != len)  /* one record: one write */
+                fail_msg("cannot write to /dev/kmsg: %s", strerror(errno));
+        close(fd);
+}
+
+int harness_overlay_warnings_since(const char *mark) {
+        int n = harness_sh("dmesg 2>/dev/null | awk '/%s$/ { seen = 1; n = 0; next }"
+                           " /overlayfs: (upper|work)dir is in-use/ { n++ }"
+                           " END { exit seen ? (n < 200 ? n : 200) : 255 }'", mark);
+
+        return n == 255 ? -1 : n;
+}
+
 char *read_all(int fd) {
         size_t size = 4096, len = 0;
         char *buf = malloc(size);

@@ -66,6 +66,15 @@ void harness_kill_guard(const RockerResult *res);
 /* Runs cmd through /bin/sh; returns its exit status or -1. */
 int harness_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Two live overlays on one upper dir make the kernel warn "overlayfs:
+ * upperdir is in-use". harness_kmsg_mark() writes a unique mark into the
+ * kernel log (mark: 64 bytes); harness_overlay_warnings_since() counts those
+ * warnings after it, or returns -1 when the mark has rotated out of the
+ * ring buffer or the log cannot be read. A count from a mark, not a
+ * difference of totals: the ring buffer drops old lines. */
+void harness_kmsg_mark(char *mark);
+int harness_overlay_warnings_since(const char *mark);
+
 /* Reads all of fd into a malloc'ed NUL-terminated string. */
 char *read_all(int fd);
 /* The value following "key=" on its own line in text, or NULL (malloc'ed). */

@@ -498,10 +498,6 @@ static int probe_counter(void *arg) {
         return write_file("/var/tmp/rocker-it-counter", buf);  /* fsync'd */
 }
 
-static int count_overlay_warnings(void) {
-        return harness_sh("exit $(dmesg 2>/dev/null | grep -c 'overlayfs:.*in-use')");
-}
-
 static int cmp_ll(const void *a, const void *b) {
         long long x = *(const long long *) a, y = *(const long long *) b;
         return x < y ? -1 : x > y;
@@ -512,15 +508,15 @@ static int cmp_ll(const void *a, const void *b) {
  * wrote; the kernel never warns of two overlays on one upper dir. */
 static void test_relaunch_at_once_keeps_data(void **state) {
         enum { LAUNCHES = 20 };
-        char buf[1024], want[16], *report, *t;
+        char buf[1024], want[16], mark[64], *report, *t;
         RockerRequest req = harness_request("relaunch", buf, sizeof buf);
         Probe probe = { .tag = "relaunch" };
         long long killed_at = 0, gaps[LAUNCHES - 1];
-        int warnings = count_overlay_warnings();
         RockerResult res;
         int status;
 
         (void) state;
+        harness_kmsg_mark(mark);
         for (int i = 0; i < LAUNCHES; i++) {
                 res = run(&req, probe_counter, &probe, &report, &status);
                 if (res.err_no != ROCKER_ERR_success)
@@ -539,7 +535,7 @@ static void test_relaunch_at_once_keeps_data(void **state) {
                 assert_int_equal(kill(res.guard_pid, SIGKILL), 0);  /* no wait before the next launch */
         }
         harness_assert_clean();
-        assert_int_equal(count_overlay_warnings(), warnings);
+        assert_int_equal(harness_overlay_warnings_since(mark), 0);
         qsort(gaps, LAUNCHES - 1, sizeof gaps[0], cmp_ll);
         print_message("relaunch, kill → next callback running: median %.2f ms, max %.2f ms (%d launches)\n",
                       (double) gaps[(LAUNCHES - 1) / 2] / 1e6, (double) gaps[LAUNCHES - 2] / 1e6, LAUNCHES);
@@ -550,7 +546,7 @@ static void test_relaunch_at_once_keeps_data(void **state) {
  * old app: the old guard's pidfd cannot fire until that zombie is reaped, so
  * rockerd must see the old mounts gone by other means, not wait for it. */
 static void test_relaunch_before_reaping_old_app(void **state) {
-        char buf[1024], *report;
+        char buf[1024], mark[64], *report;
         RockerRequest req = harness_request("unreaped", buf, sizeof buf);
         Probe probe = { .tag = "unreaped" };
         RockerResult a, b;
@@ -566,6 +562,7 @@ static void test_relaunch_before_reaping_old_app(void **state) {
         free(read_all(fds[0]));
         close(fds[0]);
 
+        harness_kmsg_mark(mark);
         assert_int_equal(kill(a.guard_pid, SIGKILL), 0);  /* a.app_pid not reaped yet */
         b = run(&req, probe_counter, &probe, &report, &status);
         free(report);
@@ -577,6 +574,7 @@ static void test_relaunch_before_reaping_old_app(void **state) {
         assert_true(WIFSIGNALED(status));
         harness_kill_guard(&b);
         harness_assert_clean();
+        assert_int_equal(harness_overlay_warnings_since(mark), 0);
 }
 
 /* The app store renames a new image over the old one while a rocker of the
