@@ -49,9 +49,9 @@
 #define HOLDER_GRACE_USEC (50 * 1000ULL)
 
 /* While a relaunch waits for a dying holder, how often it looks whether the
- * holder's mount namespace is gone already (its pidfd fires only once every
- * process of its PID namespace has been reaped, which a launcher that has
- * not waitpid()ed its old app yet delays). */
+ * holder's processes have all exited already (its pidfd fires only once
+ * every process of its PID namespace has been reaped, which a launcher that
+ * has not waitpid()ed its old app yet delays): rocker_exited_unreaped(). */
 #define TEARDOWN_POLL_USEC (10 * 1000ULL)
 
 struct Conn {
@@ -65,7 +65,6 @@ struct Conn {
         Rocker *waiting_for;     /* the holder of the data dir asked for */
         bool holder_dying;       /* ...seen being killed: wait for its teardown */
         sd_event_source *poll;   /* looks for the holder's mounts being gone */
-        bool released_once;      /* seen gone once; built on the next look */
         Plan plan;               /* the request, while waiting */
         AppPolicy policy;        /* its app's; plan borrows strings from it */
         bool has_plan;
@@ -323,6 +322,7 @@ static void conn_build(Conn *c) {
         r->pidfd = sp.pidfd;
         r->status_fd = sp.status_fd;
         r->started_usec = now_usec();
+        r->pidns_ino = pid_pidns_ino(r->pid);  /* our unreaped child: the PID is the guard's */
         {
                 char comm[16];
                 if (proc_get_identity(r->pid, comm, &r->starttime) < 0)
@@ -371,20 +371,16 @@ static int on_teardown_poll(sd_event_source *s, uint64_t usec, void *userdata) {
                 (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
                 return 0;
         }
-        if (!mntns_released(holder->pid, holder->mntns_ino, holder->mntns)) {
-                c->released_once = false;
-        } else if (c->released_once) {
-                /* Gone on two looks 10 ms apart: the last holder's exit has
-                 * finished unmounting. The data dir is free. */
-                log_debug("rocker %s: mounts gone before its guard was reaped; %s is free", holder->name,
-                          holder->plan.data_dir);
+        if (rocker_exited_unreaped(holder->pidfd, holder->pid, holder->pidns_ino, holder->mntns_ino,
+                                   holder->mntns)) {
+                log_debug("rocker %s: exited but for a zombie its launcher has not reaped; %s is free",
+                          holder->name, holder->plan.data_dir);
                 holder->mounts_gone = true;
                 c->waiting_for = NULL;
                 (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
                 conn_start(c);
                 return 0;
-        } else
-                c->released_once = true;
+        }
         /* On failure the pidfd and the deadline still end the wait. */
         if (sd_event_source_set_time_relative(s, TEARDOWN_POLL_USEC) >= 0)
                 (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
@@ -404,7 +400,6 @@ static void conn_start(Conn *c) {
          * a holder not seen dying gets only a short grace, then "in use". */
         c->waiting_for = holder;
         c->holder_dying = holder->killed || pid_is_dying(holder->pid);
-        c->released_once = false;
         (void) conn_set_deadline(c, c->holder_dying ? m->cfg.teardown_wait_usec : HOLDER_GRACE_USEC);
         if (!c->holder_dying)
                 return;
@@ -870,6 +865,7 @@ static void adopt(StateRecord *rec, void *userdata) {
         r->state = ROCKER_RUNNING;
         r->mntns = pid_mntns(r->pid);
         r->mntns_ino = pid_mntns_ino(r->pid);
+        r->pidns_ino = pid_pidns_ino(r->pid);  /* the identity checked above, with the pidfd held */
         r->started_usec = now_usec();
         r->plan.app_id = rec->app_id;
         r->plan.uid = rec->uid;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,30 +140,61 @@ ino_t pid_mntns_ino(pid_t pid) {
         return stat(path, &st) == 0 ? st.st_ino : 0;
 }
 
-bool mntns_released(pid_t guard, ino_t ino, uint64_t id) {
+ino_t pid_pidns_ino(pid_t pid) {
+        char path[64];
+        struct stat st;
+
+        snprintf(path, sizeof path, "/proc/%d/ns/pid", (int) pid);
+        return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/* True if pid waits in zap_pid_ns_processes(): a PID 1 whose own exit is
+ * done but for the other tasks of its PID namespace being reaped. */
+static bool pid_in_zap_wait(pid_t pid) {
+        _cleanup_close_ int fd = -EBADF;
+        char path[64], wchan[64];
+        ssize_t n;
+
+        snprintf(path, sizeof path, "/proc/%d/wchan", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        n = fd >= 0 ? read(fd, wchan, sizeof wchan - 1) : -1;
+        if (n <= 0)
+                return false;
+        wchan[n] = '\0';
+        return strcmp(wchan, "zap_pid_ns_processes") == 0;
+}
+
+bool rocker_exited_unreaped(int guard_pidfd, pid_t guard, ino_t pidns_ino, ino_t mntns_ino, uint64_t mntns_id) {
         struct dirent *de;
         DIR *d;
 
-        if (id == 0 || ino == 0)
-                return false;  /* unknown: only the guard's pidfd tells */
-        if (pid_mntns_ino(guard) != 0)
-                return false;  /* the guard still holds its namespaces */
+        if (pidns_ino == 0 || !pid_in_zap_wait(guard))
+                return false;
         d = opendir("/proc");
         if (!d)
                 return false;
-        /* A cheap stat() of each process's namespace link; inode numbers
-         * are reused at once, so a match is checked by the unique id. */
         while ((de = readdir(d))) {
+                char comm[16], state = 0;
                 pid_t pid;
 
                 if (de->d_name[0] < '1' || de->d_name[0] > '9')
                         continue;
                 pid = atoi(de->d_name);
-                if (pid_mntns_ino(pid) == ino && pid_mntns(pid) == id) {
-                        closedir(d);
-                        return false;
-                }
+                if (pid == guard)
+                        continue;
+                /* A task of the rocker still exiting, not a zombie yet. */
+                if (pid_pidns_ino(pid) == pidns_ino &&
+                    proc_get_name(pid, comm, &state) == 0 && state != 'Z' && state != 'X')
+                        break;
+                /* Any process in its mount namespace (nsenter -m from
+                 * outside): an unknown id means an inode number match
+                 * counts, which only errs towards waiting. */
+                if (mntns_ino != 0 && pid_mntns_ino(pid) == mntns_ino &&
+                    (mntns_id == 0 || pid_mntns(pid) == mntns_id))
+                        break;
         }
         closedir(d);
-        return true;
+        /* ...and the PID looked at was the guard's: its pidfd still names a
+         * process, so the PID has not been reused. */
+        return !de && pidfd_send_signal(guard_pidfd, 0, NULL, 0) == 0;
 }

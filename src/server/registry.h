@@ -35,8 +35,9 @@ typedef struct Rocker {
         unsigned long long starttime;  /* of the guard, from /proc: its identity with pid */
         uint64_t mntns;         /* the rocker's mount namespace id (never reused in a boot), 0 if unknown */
         ino_t mntns_ino;        /* ...and its nsfs inode number (reused: only a fast first check) */
-        bool mounts_gone;       /* dying, and no task holds its mount namespace any more:
-                                 * its overlays are gone, its data dir is free */
+        ino_t pidns_ino;        /* the nsfs inode number of its PID namespace (pinned by pidfd) */
+        bool mounts_gone;       /* dying, and rocker_exited_unreaped(): its overlays are
+                                 * gone, its data dir is free */
         Plan plan;
         Image *image;
         Conn *conn;             /* the client it is being built for, until claimed */
@@ -68,9 +69,22 @@ uint64_t pid_mntns(pid_t pid);
 /* The nsfs inode number of pid's mount namespace, or 0. */
 ino_t pid_mntns_ino(pid_t pid);
 
-/* True once no process holds the mount namespace mntns any more: the guard
- * has let go of it, and so has every process of the rocker (the app may
- * still be a zombie waiting for its parent, which holds nothing). */
-bool mntns_released(pid_t guard, ino_t ino, uint64_t id);
+/* The nsfs inode number of pid's PID namespace, or 0. Not reused while
+ * a pidfd of a process of that namespace is held. */
+ino_t pid_pidns_ino(pid_t pid);
+
+/* True once every process of the rocker has finished its exit but for being
+ * reaped, so its mounts are gone and its data dir is free:
+ *  - the guard (PID 1) waits in zap_pid_ns_processes() for the other tasks
+ *    of its PID namespace to be reaped: its own exit, which may have
+ *    dropped the last reference to the mount namespace and unmounted the
+ *    tree, is done, and every task of the namespace has been SIGKILLed;
+ *  - every other task of that PID namespace (pidns_ino) is a zombie;
+ *  - no process outside it is in the rocker's mount namespace.
+ * "No process in the mount namespace" alone is not enough: a task leaves
+ * its namespaces (and /proc stops showing them) before its exit's task work
+ * has run the final unmount, so a relaunch in between would put a second
+ * overlay on a live upper dir. */
+bool rocker_exited_unreaped(int guard_pidfd, pid_t guard, ino_t pidns_ino, ino_t mntns_ino, uint64_t mntns_id);
 
 #endif

@@ -23,7 +23,7 @@
  *   ROCKER_STRESS_CLIENTS  concurrent launcher threads of the stress case (8)
  *   ROCKER_STRESS_ROUNDS   rockers each of them runs, one after the other (10)
  *   ROCKER_STRESS_BACKGROUND  idle rockers kept alive during the stress (0)
- *   ROCKER_STRESS_UNREAPED=1  odd stress threads relaunch before reaping the old app
+ *   ROCKER_STRESS_UNREAPED  odd stress threads relaunch before reaping the old app (1)
  *   ROCKER_TEST_LIVE       rockers kept alive at once by the live case (50)
  *   ROCKER_TEST_SLOW=1     also run the 30 s claim-deadline case
  */
@@ -1559,13 +1559,14 @@ static void test_stress_concurrent_launchers(void **state) {
         int clients = env_int("ROCKER_STRESS_CLIENTS", 8, 1, 1024);
         int rounds = env_int("ROCKER_STRESS_ROUNDS", 10, 1, 100000);
         int background = env_int("ROCKER_STRESS_BACKGROUND", 0, 0, 4000);
-        bool unreaped = env_int("ROCKER_STRESS_UNREAPED", 0, 0, 1) == 1;
+        bool unreaped = env_int("ROCKER_STRESS_UNREAPED", 1, 0, 1) == 1;
         StressThread *t = calloc((size_t) clients, sizeof *t);
         RockerResult *bg = calloc((size_t) background + 1, sizeof *bg);
         long rss_before, rss_after;
         int failures = 0, cycles = 0, missing = 0;
         long long t0, dt, cpu0, cpu, enter_ms = 0, max_enter_ms = 0;
-        char buf[1024];
+        char buf[1024], mark[64];
+        int warnings;
 
         (void) state;
         assert_non_null(t);
@@ -1583,6 +1584,7 @@ static void test_stress_concurrent_launchers(void **state) {
         start_idle_rockers("stress-bg", background, bg);
         rss_before = daemon_rss_kb();
 
+        harness_kmsg_mark(mark);
         cpu0 = daemon_cpu_ms();
         t0 = mono_ms();
         for (int i = 0; i < clients; i++) {
@@ -1609,6 +1611,7 @@ static void test_stress_concurrent_launchers(void **state) {
         free(bg);
         wait_rockers(0, 20000);
         assert_all_clean();
+        warnings = harness_overlay_warnings_since(mark);
 
         /* No byte lost: each round's file is in its thread's data dir. */
         for (int i = 0; i < clients; i++)
@@ -1647,8 +1650,12 @@ static void test_stress_concurrent_launchers(void **state) {
                       cycles ? (double) cpu / cycles : 0.0);
         print_message("stress: rockerd VmRSS %ld KiB before, %ld KiB after (%+ld KiB)\n", rss_before, rss_after,
                       rss_after - rss_before);
+        print_message("stress: %d overlayfs \"in-use\" warnings in the kernel log\n", warnings);
         free(t);
         assert_int_equal(failures, 0);
+        /* Never two live overlays on one upper dir: a relaunch waits
+         * until the old rocker's exit has unmounted it. */
+        assert_int_equal(warnings, 0);
         assert_int_equal(cycles, clients * rounds);
         assert_int_equal(missing, 0);
 #ifndef ROCKER_SANITIZED
