@@ -269,7 +269,7 @@ static json_t *load(const char *buf, size_t len, char *err, size_t errlen) {
 }
 
 static int check_version(json_t *root, char *err, size_t errlen) {
-        int32_t version;
+        int32_t version = 0;
         int r;
 
         r = get_int32(root, "version", INT32_MIN, INT32_MAX, &version, err, errlen);
