@@ -91,7 +91,8 @@ typedef struct {
 // Asks rockerd for a new rocker and runs app(app_args) inside it, in a new
 // process that is a child of the caller (waitpid(res.app_pid, ...) works and
 // its exit status is app's return value). That process runs as req->uid /
-// req->gid with no supplementary groups, no capabilities, no_new_privs, cwd
+// req->gid with no supplementary groups, no capabilities, no_new_privs, a
+// system call filter (no new namespaces or mounts; docs/security.md), cwd
 // "/", and every fd >= 3 close-on-exec. The caller's own namespaces,
 // credentials and fds are unchanged. The rocker lives until its guard is
 // killed (kill(res.guard_pid, SIGKILL) or ROCKER_kill_rocker()).

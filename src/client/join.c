@@ -27,6 +27,7 @@
 #include "join.h"
 #include "lasterr.h"
 #include "macro.h"
+#include "seccomp.h"
 
 /* CLONE_NEWNET too: a rocker with the host's network "joins" the network
  * namespace the caller is already in, one with a private one joins that. */
@@ -82,6 +83,8 @@ static void become_app(uid_t uid, gid_t gid, cap_t empty) {
         if (cap_set_proc(empty) < 0)
                 _exit(127);
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                _exit(127);
+        if (seccomp_install() < 0)
                 _exit(127);
         if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
                 _exit(127);

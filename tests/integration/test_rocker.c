@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/sched.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,6 +27,7 @@
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -347,6 +350,83 @@ static void test_app_attacks_fail(void **state) {
         expect(report, "still_1000", "1");
         free(report);
         assert_int_equal(ROCKER_get_guardname(res.guard_pid).err_no, ROCKER_ERR_success);  /* unharmed */
+        harness_kill_guard(&res);
+        harness_assert_clean();
+}
+
+/* The system call filter: what it refuses, and that what an ordinary
+ * program needs (threads, fork, exec) still works. */
+static void *thread_ok(void *arg) {
+        return arg;
+}
+
+static long errno_of(long r) {
+        return r < 0 ? errno : 0;
+}
+
+static int probe_syscalls(void *arg) {
+        const Probe *p = arg;
+        struct clone_args ca = { .exit_signal = SIGCHLD };
+        pthread_t t;
+        void *ret = NULL;
+        pid_t pid;
+        int st = -1;
+
+        say(p, "filtered=%d", prctl(PR_GET_SECCOMP) == 2);
+        say(p, "unshare_user=%ld", errno_of(unshare(CLONE_NEWUSER)));
+        say(p, "unshare_mnt=%ld", errno_of(unshare(CLONE_NEWNS)));
+        say(p, "setns=%ld", errno_of(setns(0, 0)));
+        say(p, "clone_user=%ld", errno_of(syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0)));
+        say(p, "clone3=%ld", errno_of(syscall(SYS_clone3, &ca, sizeof ca)));
+        say(p, "io_uring=%ld", errno_of(syscall(SYS_io_uring_setup, 1, &(char[120]) {})));
+        say(p, "bpf=%ld", errno_of(syscall(SYS_bpf, 0, NULL, 0)));
+        say(p, "userfaultfd=%ld", errno_of(syscall(SYS_userfaultfd, 0)));
+        say(p, "fsopen=%ld", errno_of(syscall(SYS_fsopen, "tmpfs", 0)));
+        say(p, "x32_getpid=%ld", errno_of(syscall(0x40000000 | SYS_getpid)));
+        /* what still works */
+        say(p, "thread=%d", pthread_create(&t, NULL, thread_ok, (void *) 7) == 0 && pthread_join(t, &ret) == 0 &&
+                            ret == (void *) 7);
+        pid = fork();
+        if (pid == 0)
+                _exit(0);
+        say(p, "fork=%d", pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        pid = fork();
+        if (pid == 0) {
+                execl("/bin/sh", "sh", "-c", "exit 3", (char *) NULL);
+                _exit(127);
+        }
+        say(p, "exec=%d", pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        return 0;
+}
+
+static void test_app_syscall_filter(void **state) {
+        char buf[1024], *report;
+        Probe probe = { .tag = "syscalls" };
+        RockerRequest req = harness_request("syscalls", buf, sizeof buf);
+        RockerResult res;
+        int status;
+        char want[16];
+
+        (void) state;
+        res = run(&req, probe_syscalls, &probe, &report, &status);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        expect(report, "filtered", "1");
+        snprintf(want, sizeof want, "%d", EPERM);
+        expect(report, "unshare_user", want);
+        expect(report, "unshare_mnt", want);
+        expect(report, "setns", want);
+        expect(report, "clone_user", want);
+        expect(report, "bpf", want);
+        expect(report, "userfaultfd", want);
+        expect(report, "fsopen", want);
+        snprintf(want, sizeof want, "%d", ENOSYS);
+        expect(report, "clone3", want);
+        expect(report, "io_uring", want);
+        expect(report, "x32_getpid", want);
+        expect(report, "thread", "1");
+        expect(report, "fork", "1");
+        expect(report, "exec", "3");
+        free(report);
         harness_kill_guard(&res);
         harness_assert_clean();
 }
@@ -1195,6 +1275,7 @@ int main(void) {
                 cmocka_unit_test(test_seed_flow),
                 cmocka_unit_test(test_app_is_confined),
                 cmocka_unit_test(test_app_attacks_fail),
+                cmocka_unit_test(test_app_syscall_filter),
                 cmocka_unit_test(test_exit_status_reaches_waitpid),
                 cmocka_unit_test(test_kill_guard_ends_everything),
                 cmocka_unit_test(test_relaunch_at_once_keeps_data),
