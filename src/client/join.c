@@ -52,6 +52,24 @@ static void report(int fd, int32_t stage, int32_t error, int32_t app_pid) {
         (void) !write(fd, &rep, sizeof rep);
 }
 
+/* Raw reads and writes of /proc/self/oom_score_adj (the rocker's /proc,
+ * which shows this process). 0 or -1. */
+static int oom_score_adj_not_negative(void) {
+        char buf[16] = "";
+        ssize_t n;
+        int fd;
+
+        fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        n = read(fd, buf, sizeof buf - 1);
+        if (n <= 0 || (buf[0] == '-' && pwrite(fd, "0", 1, 0) != 1)) {
+                close(fd);
+                return -1;
+        }
+        return close(fd);
+}
+
 /* In the app process: become the app's user, with nothing more. Any failure
  * here ends the process with status 127, before app() could run. */
 static void become_app(uid_t uid, gid_t gid, cap_t empty) {
@@ -60,6 +78,12 @@ static void become_app(uid_t uid, gid_t gid, cap_t empty) {
         /* Its own session: no controlling terminal, so no TIOCSTI into the
          * launcher's. */
         if (setsid() < 0)
+                _exit(127);
+        /* A launcher protected from the OOM killer (systemd's
+         * OOMScoreAdjust=, often -1000 for a session's core) must not pass
+         * that on to an untrusted app: a negative value becomes 0, a
+         * positive one (the launcher's choice to die first) stays. */
+        if (oom_score_adj_not_negative() < 0)
                 _exit(127);
         /* Not the launcher's session keyring: a fresh anonymous one. */
         if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0)

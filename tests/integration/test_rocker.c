@@ -431,6 +431,67 @@ static void test_app_syscall_filter(void **state) {
         harness_assert_clean();
 }
 
+/* The launcher's OOM protection does not reach the app. */
+static int read_oom_score_adj(void) {
+        char buf[16] = "";
+        int fd = open("/proc/self/oom_score_adj", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+
+        if (fd >= 0)
+                close(fd);
+        return n > 0 ? atoi(buf) : -2000;
+}
+
+static int write_oom_score_adj(int v) {
+        char buf[16];
+        int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC), n;
+
+        if (fd < 0)
+                return -1;
+        n = snprintf(buf, sizeof buf, "%d", v);
+        n = write(fd, buf, (size_t) n) == n ? 0 : -1;
+        close(fd);
+        return n;
+}
+
+static int probe_oom(void *arg) {
+        say(arg, "oom_score_adj=%d", read_oom_score_adj());
+        return 0;
+}
+
+static void test_app_not_oom_protected(void **state) {
+        const int launcher[] = { 500, -1000, -300, 0 }, app[] = { 500, 0, 0, 0 };
+        int before = read_oom_score_adj(), got[4], status;
+        char buf[1024], *report, *v;
+        Probe probe = { .tag = "oom" };
+        RockerRequest req = harness_request("oom", buf, sizeof buf);
+        RockerResult res;
+
+        (void) state;
+        for (int i = 0; i < 4; i++) {
+                if (write_oom_score_adj(launcher[i]) < 0) {
+                        /* Lowering it needs CAP_SYS_RESOURCE, which some
+                         * containers (this project's CI) do not grant. */
+                        print_message("oom_score_adj %d: cannot be set here (%s), case skipped\n", launcher[i],
+                                      strerror(errno));
+                        got[i] = app[i];
+                        continue;
+                }
+                res = run(&req, probe_oom, &probe, &report, &status);
+                (void) write_oom_score_adj(before);  /* before any assert can end the test */
+                assert_int_equal(res.err_no, ROCKER_ERR_success);
+                v = report_get(report, "oom_score_adj");
+                assert_non_null(v);
+                got[i] = atoi(v);
+                free(v);
+                free(report);
+                harness_kill_guard(&res);
+                assert_int_equal(got[i], app[i]);
+        }
+        assert_int_equal(read_oom_score_adj(), before);
+        harness_assert_clean();
+}
+
 /* The rest of the host is read-only, the shared paths are the host's, and
  * the app can gain nothing. uid/gid 0 are refused outright: a root app
  * without capabilities would still own root's files and devices. */
@@ -1276,6 +1337,7 @@ int main(void) {
                 cmocka_unit_test(test_app_is_confined),
                 cmocka_unit_test(test_app_attacks_fail),
                 cmocka_unit_test(test_app_syscall_filter),
+                cmocka_unit_test(test_app_not_oom_protected),
                 cmocka_unit_test(test_exit_status_reaches_waitpid),
                 cmocka_unit_test(test_kill_guard_ends_everything),
                 cmocka_unit_test(test_relaunch_at_once_keeps_data),
