@@ -1050,12 +1050,13 @@ static void test_raw_two_enters(void **state) {
         assert_tag_dirs_absent("two-b2");
         case_end();
 
-        /* Two valid enters back to back. docs/protocol.md §6 says: a
-         * failure reply for the second, and the first is built. rockerd
-         * (manager.c on_conn_io(), "loses both") drops the connection
-         * instead when the second arrives while the first is building. Both
-         * are accepted here; what must hold either way: the second is never
-         * built, and no rocker outlives the connection. */
+        /* Two valid enters back to back. docs/protocol.md ("One request
+         * at a time") says the connection is dropped when the second
+         * arrives while the first is pending (manager.c on_conn_io(),
+         * "loses both"); if the first was refused before the second came,
+         * the second gets its own refusal. Both orders are accepted here;
+         * what must hold either way: the second is never built, and no
+         * rocker outlives the connection. */
         sock = raw_connect();
         msg = expand_msg("{\"id\":\"enter\",\"version\":1,\"data\":{{fields}}}", "two-c1");
         raw_send(sock, msg, strlen(msg));
@@ -1068,7 +1069,7 @@ static void test_raw_two_enters(void **state) {
                 assert_int_equal(harness_sh("grep -q 'sent a message while its request was in progress' %s/rockerd.log",
                                             H.dir), 0);
                 row_add("two pipelined valid enters", "raw",
-                        "(no reply: connection dropped, both requests lost; docs/protocol.md §6 promises two replies)");
+                        "(no reply: connection dropped, both requests lost, as docs/protocol.md says)");
                 pidfd = -1;
         } else {
                 raw_recv(sock, 30000, &r2);
