@@ -179,6 +179,19 @@ static ROCKER_ERR guard_open(int guard_pid, const char *guard_pname, int *ret_pi
                 lasterr_set("guard %.15s (pid %d) has exited", guard_pname, guard_pid);
                 return ROCKER_ERR_get_guardname_failed;
         }
+        /* Anyone may name a process "rk-...": a guard is also root and PID 1
+         * of a PID namespace below ours, which nobody else can fake. */
+        r = proc_check_guard(guard_pid);
+        if (r < 0) {
+                lasterr_set("pid %d is named \"%.15s\" but is not a guard (%s)", guard_pid, guard_pname,
+                            r == -EPERM ? "not root, or not PID 1 of its own PID namespace" : strerror(-r));
+                return ROCKER_ERR_get_guardname_failed;
+        }
+        /* The pidfd still names a live process: what was read was its. */
+        if (pidfd_send_signal(pidfd, 0, NULL, 0) < 0) {
+                lasterr_set("guard %.15s (pid %d) has exited", guard_pname, guard_pid);
+                return ROCKER_ERR_get_guardname_failed;
+        }
         *ret_pidfd = TAKE_FD(pidfd);
         return ROCKER_ERR_success;
 }

@@ -15,6 +15,7 @@
 #include "lasterr.h"
 #include "macro.h"
 #include "transport.h"
+#include "util.h"
 
 #define DEFAULT_SOCKET "/run/rocker/rockerd.sock"
 #define DEFAULT_TIMEOUT_MS 30000
@@ -201,6 +202,14 @@ ROCKER_ERR transport_recv_reply(int sock, ProtoReply *reply, int *ret_pidfd) {
         if (check_pidfd(pidfd, reply->guard_pid) < 0) {
                 lasterr_set("malformed reply from rockerd: the fd is not a pidfd of guard pid %d",
                             (int) reply->guard_pid);
+                return ROCKER_ERR_recv_resp_failed;
+        }
+        /* The library will setns() into this process: it must be a guard,
+         * whoever the server is (docs/security.md §4.1). */
+        if (!guard_name_valid(reply->guard_name) || proc_check_guard(reply->guard_pid) < 0 ||
+            pidfd_send_signal(pidfd, 0, NULL, 0) < 0) {
+                lasterr_set("malformed reply from rockerd: pid %d is not a live guard named \"%s\"",
+                            (int) reply->guard_pid, reply->guard_name);
                 return ROCKER_ERR_recv_resp_failed;
         }
         *ret_pidfd = TAKE_FD(pidfd);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -210,6 +211,73 @@ int proc_get_name(pid_t pid, char name[16], char *ret_state) {
         if (n < 0)
                 return n;
         return proc_stat_parse(buf, (size_t) n, name, ret_state);
+}
+
+/* The value of "key" (e.g. "\nUid:\t") in a status text, up to its line's
+ * end, into out; false if absent. */
+static bool status_field(const char *buf, size_t len, const char *key, char *out, size_t size) {
+        size_t klen = strlen(key);
+
+        for (size_t i = 0; i + klen <= len; i++) {
+                size_t j = 0;
+
+                if (memcmp(buf + i, key, klen) != 0)
+                        continue;
+                i += klen;
+                while (i + j < len && buf[i + j] != '\n' && j + 1 < size) {
+                        out[j] = buf[i + j];
+                        j++;
+                }
+                out[j] = '\0';
+                return true;
+        }
+        return false;
+}
+
+bool proc_status_is_guard(const char *buf, size_t len) {
+        char uid[128], nspid[128], *last, *end;
+        int fields = 0;
+
+        if (!status_field(buf, len, "\nUid:", uid, sizeof uid) ||
+            !status_field(buf, len, "\nNSpid:", nspid, sizeof nspid))
+                return false;
+        if (strcmp(uid, "\t0\t0\t0\t0") != 0)
+                return false;
+        last = NULL;
+        for (char *p = nspid; *p; ) {
+                if (*p != '\t')
+                        return false;
+                p++;
+                if (*p < '0' || *p > '9')
+                        return false;
+                last = p;
+                while (*p >= '0' && *p <= '9')
+                        p++;
+                fields++;
+        }
+        if (fields < 2 || !last)
+                return false;
+        errno = 0;
+        return strtol(last, &end, 10) == 1 && *end == '\0' && errno == 0;
+}
+
+int proc_check_guard(pid_t pid) {
+        char path[64], buf[4096];
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? -ESRCH : -errno;
+        n = read(fd, buf, sizeof buf);
+        if (n < 0) {
+                int k = -errno;
+                close(fd);
+                return k;
+        }
+        close(fd);
+        return proc_status_is_guard(buf, (size_t) n) ? 0 : -EPERM;
 }
 
 void fs_context_log(int fs_fd, char *buf, size_t size) {

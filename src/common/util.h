@@ -38,6 +38,18 @@ int proc_stat_parse(const char *buf, size_t len, char name[16], char *ret_state)
 /* Reads /proc/<pid>/stat and parses it as above. 0, -ESRCH or -errno. */
 int proc_get_name(pid_t pid, char name[16], char *ret_state);
 
+/* True if the content of a /proc/<pid>/status file (len bytes) is a
+ * guard's as far as no unprivileged process can fake it: every uid is 0
+ * (real, effective, saved, fs, as the reader's user namespace sees them)
+ * and the process is PID 1 of a PID namespace below the reader's (its
+ * "NSpid:" line has two numbers or more, the last being 1). A name can be
+ * set by anyone (PR_SET_NAME); these cannot. */
+bool proc_status_is_guard(const char *buf, size_t len);
+
+/* Reads /proc/<pid>/status and applies proc_status_is_guard(). 0, -EPERM
+ * when it is not a guard, -ESRCH or -errno. */
+int proc_check_guard(pid_t pid);
+
 /* The start time of the process (field 22 of /proc/<pid>/stat, clock ticks
  * after boot) from the content of that file: with the PID, it names one
  * process for the whole uptime. 0 or -EBADMSG. */

@@ -1001,18 +1001,19 @@ static void test_non_root_caller_is_told_why(void **state) {
         harness_assert_clean();
 }
 
-static void test_guardname(void **state) {
+/* A process that is not a guard, named as the test likes; it dies with
+ * the test process even if an assertion ends the test early. */
+static pid_t start_named(const char *name) {
         int fds[2];
         pid_t pid;
         char c;
-        RockerResult res;
 
-        (void) state;
         assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
         pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                prctl(PR_SET_NAME, "a b) (c", 0, 0, 0);
+                prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+                prctl(PR_SET_NAME, name, 0, 0, 0);
                 (void) !write(fds[1], "x", 1);
                 pause();
                 _exit(0);
@@ -1020,23 +1021,58 @@ static void test_guardname(void **state) {
         close(fds[1]);
         assert_int_equal(read(fds[0], &c, 1), 1);
         close(fds[0]);
+        return pid;
+}
+
+static int probe_nothing(void *arg) {
+        (void) arg;
+        return 0;
+}
+
+static void test_guardname(void **state) {
+        RockerResult res;
+        pid_t pid;
+
+        (void) state;
+        pid = start_named("a b) (c");
         res = ROCKER_get_guardname(pid);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
         assert_string_equal(res.guard_pname, "a b) (c");
         assert_int_equal(res.guard_pid, pid);
 
-        /* a wrong name is never signalled */
+        /* a wrong name is never signalled, nor is a right name on a process
+         * that is no guard */
         res = ROCKER_kill_rocker(pid, "rk-notthisone0", SIGKILL);
         assert_int_equal(res.err_no, ROCKER_ERR_get_guardname_failed);
-        assert_int_equal(kill(pid, 0), 0);
         res = ROCKER_kill_rocker(pid, "a b) (c", SIGKILL);
-        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        assert_int_equal(res.err_no, ROCKER_ERR_get_guardname_failed);
+        assert_int_equal(kill(pid, 0), 0);
+        assert_int_equal(kill(pid, SIGKILL), 0);
         assert_int_equal(waitpid(pid, NULL, 0), pid);
 
         res = ROCKER_get_guardname(pid);  /* reaped: gone */
         assert_int_equal(res.err_no, ROCKER_ERR_get_guardname_failed);
         res = ROCKER_get_guardname(-5);
         assert_int_equal(res.err_no, ROCKER_ERR_get_guardname_failed);
+}
+
+/* Anyone can name a process "rk-...": a dead guard's PID taken over by an
+ * impostor with its name is neither joined (the app would run in the
+ * impostor's namespaces, outside any rocker) nor signalled. */
+static void test_impostor_guard_refused(void **state) {
+        RockerResult res;
+        pid_t pid = start_named("rk-abcdefghijkl");
+
+        (void) state;
+        res = ROCKER_join_rocker(pid, "rk-abcdefghijkl", 1000, 1000, probe_nothing, NULL);
+        assert_int_equal(res.err_no, ROCKER_ERR_get_guardname_failed);
+        assert_non_null(strstr(ROCKER_last_error(), "not a guard"));
+        res = ROCKER_kill_rocker(pid, "rk-abcdefghijkl", SIGKILL);
+        assert_int_equal(res.err_no, ROCKER_ERR_get_guardname_failed);
+        assert_int_equal(kill(pid, 0), 0);
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        assert_int_equal(waitpid(pid, NULL, 0), pid);
+        harness_assert_clean();
 }
 
 static void test_caller_untouched(void **state) {
@@ -1349,6 +1385,7 @@ int main(void) {
                 cmocka_unit_test(test_bad_requests),
                 cmocka_unit_test(test_no_daemon),
                 cmocka_unit_test(test_guardname),
+                cmocka_unit_test(test_impostor_guard_refused),
                 cmocka_unit_test(test_non_root_caller_is_told_why),
                 cmocka_unit_test(test_caller_untouched),
                 cmocka_unit_test(test_concurrent_launchers),

@@ -5,6 +5,7 @@
  * processes of this test).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -468,6 +469,44 @@ static void test_proc_stat_starttime(void **state) {
         assert_int_equal(proc_get_identity(-1, name, &self), -EINVAL);
 }
 
+/* What only a guard's status file shows: uid 0 everywhere, PID 1 of a PID
+ * namespace below ours. A name anyone can set plays no part. */
+static void test_proc_status_is_guard(void **state) {
+        static const char guard[] = "Name:\trk-abcdefghijkl\nUmask:\t0022\nState:\tS (sleeping)\nPid:\t4242\n"
+                                    "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nNSpid:\t4242\t1\nNSpgid:\t4242\t1\n";
+        static const char nested[] = "Name:\trk-x\nUid:\t0\t0\t0\t0\nNSpid:\t4242\t17\t1\n";
+        static const char *const not_guards[] = {
+                "Name:\trk-abcdefghijkl\nUid:\t1000\t1000\t1000\t1000\nNSpid:\t4242\t1\n",  /* a user's pid ns */
+                "Name:\trk-abcdefghijkl\nUid:\t0\t0\t0\t0\nNSpid:\t4242\n",                 /* the host's */
+                "Name:\trk-abcdefghijkl\nUid:\t0\t0\t0\t0\nNSpid:\t4242\t2\n",              /* not PID 1 */
+                "Name:\trk-abcdefghijkl\nUid:\t0\t1000\t0\t0\nNSpid:\t4242\t1\n",           /* one uid not 0 */
+                "Name:\trk-abcdefghijkl\nUid:\t0\t0\t0\t0\n",                               /* no NSpid line */
+                "Name:\trk-abcdefghijkl\nNSpid:\t4242\t1\n",                                /* no Uid line */
+                "Name:\trk-abcdefghijkl\nUid:\t0\t0\t0\t0\nNSpid:\t4242\t10\n",             /* 10, not 1 */
+                "Name:\trk-abcdefghijkl\nUid:\t0\t0\t0\t0\nNSpid:\t4242\t1x\n",
+                "Name:\tNSpid:\t1\t1\nUid:\t0\t0\t0\t0\n",                                  /* the name is no line */
+                "",
+        };
+        char status[4096];
+        int fd;
+        ssize_t n;
+
+        (void) state;
+        assert_true(proc_status_is_guard(guard, sizeof guard - 1));
+        assert_true(proc_status_is_guard(nested, sizeof nested - 1));
+        for (size_t i = 0; i < sizeof not_guards / sizeof not_guards[0]; i++)
+                assert_false(proc_status_is_guard(not_guards[i], strlen(not_guards[i])));
+        /* this process: in the PID namespace it runs in, not PID 1 of one below */
+        fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        n = read(fd, status, sizeof status);
+        close(fd);
+        assert_true(n > 0);
+        assert_false(proc_status_is_guard(status, (size_t) n));
+        assert_int_equal(proc_check_guard(getpid()), -EPERM);
+        assert_int_equal(proc_check_guard(0x7ffffff0), -ESRCH);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_path_check_accepts),
@@ -484,6 +523,7 @@ int main(void) {
                 cmocka_unit_test(test_proc_get_name_zombie),
                 cmocka_unit_test(test_proc_get_name_bad_pid),
                 cmocka_unit_test(test_proc_stat_starttime),
+                cmocka_unit_test(test_proc_status_is_guard),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
