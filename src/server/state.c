@@ -18,7 +18,9 @@
 #include "util.h"
 
 #define STATE_VERSION 1
-#define STATE_FILE_MAX (16 * 1024)
+/* Three paths of PROTO_PATH_MAX bytes, each of which JSON may double ('\\'
+ * and '"' are escaped), and the rest: a record always fits. */
+#define STATE_FILE_MAX (64 * 1024)
 
 int state_dir_open(const char *dir) {
         char parent[PATH_MAX];
@@ -77,6 +79,8 @@ int state_save(const char *dir, const StateRecord *rec) {
         if (!text)
                 return -ENOMEM;
         len = strlen(text);
+        if (len >= STATE_FILE_MAX)
+                return -EMSGSIZE;  /* never written, so never misread as malformed */
 
         snprintf(path, sizeof path, "%s/%s", dir, rec->name);
         snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, rec->name);
@@ -145,16 +149,18 @@ static int state_parse(const char *text, size_t len, StateRecord *ret) {
 }
 
 int state_load_all(const char *dir, void (*fn)(StateRecord *rec, void *userdata), void *userdata) {
-        DIR *d;
+        _cleanup_free_ char *text = malloc(STATE_FILE_MAX);
         struct dirent *de;
+        DIR *d;
 
+        if (!text)
+                return -ENOMEM;
         d = opendir(dir);
         if (!d)
                 return errno == ENOENT ? 0 : negative_errno();
         while ((de = readdir(d))) {
                 _cleanup_close_ int fd = -EBADF;
                 StateRecord rec;
-                char text[STATE_FILE_MAX];
                 ssize_t n;
 
                 if (de->d_name[0] == '.') {
@@ -166,8 +172,8 @@ int state_load_all(const char *dir, void (*fn)(StateRecord *rec, void *userdata)
                         continue;
                 }
                 fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-                n = fd >= 0 ? read(fd, text, sizeof text) : -1;
-                if (n <= 0 || n == (ssize_t) sizeof text || state_parse(text, (size_t) n, &rec) < 0) {
+                n = fd >= 0 ? read(fd, text, STATE_FILE_MAX) : -1;
+                if (n <= 0 || n == STATE_FILE_MAX || state_parse(text, (size_t) n, &rec) < 0) {
                         log_warning("state file %s/%s is malformed: removed", dir, de->d_name);
                         (void) unlinkat(dirfd(d), de->d_name, 0);
                         continue;
