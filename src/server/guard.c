@@ -265,10 +265,13 @@ static void make_readonly(Guard *g) {
                         guard_fail(g, negative_errno(), "make overlay %s writable", p->overlays[i].dir);
 }
 
-/* A private network namespace has only a loopback device, down: up it. */
+/* A private network namespace has only a loopback device, down: up it.
+ * Through an AF_UNIX socket: interface ioctls work on any socket, and the
+ * shipped unit lets rockerd, so its guards, make AF_UNIX sockets only
+ * (RestrictAddressFamilies=AF_UNIX). */
 static void make_loopback(Guard *g) {
         struct ifreq ifr = {};
-        _cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
         if (fd < 0)
                 guard_fail(g, negative_errno(), "socket for lo");
