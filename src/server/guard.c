@@ -128,23 +128,57 @@ static bool is_mount_root(const char *path) {
         return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
-/* A recursive bind of path onto itself, so that it has a mount of its own
- * whose flags can differ from its parent's. */
-static int bind_onto_itself(const char *path) {
-        _cleanup_close_ int fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC |
-                                           AT_SYMLINK_NOFOLLOW);
+/* An O_PATH fd of the mount target path, refusing a symlink in any
+ * component. Once an overlay is attached, a path below it runs through its
+ * upper layer, where the app of an earlier launch may have put a symlink:
+ * followed, it would move a mount, or make one writable, anywhere. */
+static int open_target(const char *path) {
+        struct open_how how = {
+                .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+                .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        int fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+        struct stat st;
 
         if (fd < 0)
                 return negative_errno();
-        if (move_mount(fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        /* O_PATH|O_NOFOLLOW opens a final symlink itself: refused too. */
+        if (fstat(fd, &st) < 0) {
+                int r = negative_errno();
+                close(fd);
+                return r;
+        }
+        if (S_ISLNK(st.st_mode)) {
+                close(fd);
+                return -ELOOP;
+        }
+        return fd;
+}
+
+/* A recursive bind of path onto itself, so that it has a mount of its own
+ * whose flags can differ from its parent's. */
+static int bind_onto_itself(const char *path) {
+        _cleanup_close_ int target = open_target(path), tree = -EBADF;
+
+        if (target < 0)
+                return target;
+        tree = open_tree(target, "", OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+        if (tree < 0)
+                return negative_errno();
+        if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                 return negative_errno();
         return 0;
 }
 
+/* Changes the flags of the mount on top at path (opened afresh: the fd is
+ * of the topmost mount there now). */
 static int set_attr(const char *path, unsigned flags, uint64_t set, uint64_t clr) {
         struct mount_attr attr = { .attr_set = set, .attr_clr = clr };
+        _cleanup_close_ int target = open_target(path);
 
-        if (mount_setattr(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | flags, &attr, sizeof attr) < 0)
+        if (target < 0)
+                return target;
+        if (mount_setattr(target, "", AT_EMPTY_PATH | flags, &attr, sizeof attr) < 0)
                 return negative_errno();
         return 0;
 }
@@ -199,7 +233,12 @@ static void make_overlays(Guard *g) {
         /* Only now attach: every layer above was opened on the untouched
          * host tree, not through an overlay attached before it. */
         for (size_t i = 0; i < p->n_overlays; i++) {
-                if (move_mount(g->overlay_fds[i], "", AT_FDCWD, p->overlays[i].dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                _cleanup_close_ int target = open_target(p->overlays[i].dir);
+
+                if (target < 0)
+                        guard_fail(g, target, "attach overlay at %s: a component of the path is a symlink or missing",
+                                   p->overlays[i].dir);
+                if (move_mount(g->overlay_fds[i], "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                         guard_fail(g, negative_errno(), "attach overlay at %s", p->overlays[i].dir);
                 g->overlay_fds[i] = safe_close(g->overlay_fds[i]);
         }

@@ -492,6 +492,67 @@ static void test_app_not_oom_protected(void **state) {
         harness_assert_clean();
 }
 
+/* An app puts a symlink on the way to a nested overlay dir: the next
+ * launch, which overlays both, must not follow it to mount (and make
+ * writable) wherever it leads. Here nest/inner -> / makes nest/inner/tmp
+ * the rocker's /tmp. */
+static int probe_plant_symlink(void *arg) {
+        const Probe *p = arg;
+        char inner[256], tmp[300];
+
+        snprintf(inner, sizeof inner, "%s/nest/inner", H.dir);
+        snprintf(tmp, sizeof tmp, "%s/tmp", inner);
+        say(p, "rmdir=%d", rmdir(tmp) == 0 && rmdir(inner) == 0 ? 0 : errno);
+        say(p, "symlink=%d", symlink("/", inner) == 0 ? 0 : errno);
+        return 0;
+}
+
+static int probe_nothing(void *arg);
+
+static void test_nested_overlay_symlink_refused(void **state) {
+        char buf[1024], nest[256], inner[256], nested[300], *report, *text;
+        Probe probe = { .tag = "nest" };
+        RockerRequest req = harness_request("nest", buf, sizeof buf);
+        RockerResult res;
+        struct stat st;
+        int status;
+
+        (void) state;
+        snprintf(nest, sizeof nest, "%s/nest", H.dir);
+        snprintf(inner, sizeof inner, "%s/nest/inner", H.dir);
+        assert_int_equal(mkdir(nest, 0777), 0);
+        assert_int_equal(chmod(nest, 0777), 0);
+        assert_int_equal(mkdir(inner, 0777), 0);
+        assert_int_equal(chmod(inner, 0777), 0);
+        snprintf(nested, sizeof nested, "%s/tmp", inner);
+        assert_int_equal(mkdir(nested, 0755), 0);
+
+        req.app_overlay_dirs[0] = nest;
+        req.app_overlay_dirs[1] = NULL;
+        res = run(&req, probe_plant_symlink, &probe, &report, &status);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        expect(report, "rmdir", "0");
+        expect(report, "symlink", "0");
+        free(report);
+        harness_kill_guard(&res);
+        assert_int_equal(lstat(inner, &st), 0);  /* the host's is untouched */
+        assert_true(S_ISDIR(st.st_mode));
+
+        req.app_overlay_dirs[1] = nested;
+        req.app_overlay_dirs[2] = NULL;
+        res = run(&req, probe_nothing, &probe, &report, &status);
+        free(report);
+        text = strdup(ROCKER_last_error());
+        if (res.err_no == ROCKER_ERR_success)
+                harness_kill_guard(&res);
+        assert_int_equal(res.err_no, ROCKER_ERR_build_rocker_failed);
+        if (!strstr(text, "symlink"))
+                print_error("refusal: %s\n", text);
+        assert_non_null(strstr(text, "symlink"));
+        free(text);
+        harness_assert_clean();
+}
+
 /* The rest of the host is read-only, the shared paths are the host's, and
  * the app can gain nothing. uid/gid 0 are refused outright: a root app
  * without capabilities would still own root's files and devices. */
@@ -1386,6 +1447,7 @@ int main(void) {
                 cmocka_unit_test(test_no_daemon),
                 cmocka_unit_test(test_guardname),
                 cmocka_unit_test(test_impostor_guard_refused),
+                cmocka_unit_test(test_nested_overlay_symlink_refused),
                 cmocka_unit_test(test_non_root_caller_is_told_why),
                 cmocka_unit_test(test_caller_untouched),
                 cmocka_unit_test(test_concurrent_launchers),
