@@ -392,6 +392,17 @@ static void conn_start(Conn *c) {
         Manager *m = c->m;
         Rocker *holder = registry_find_data_dir(&m->registry, c->plan.data_dir);
 
+        /* A lower layer inside a live rocker's data dir would be that
+         * rocker's live upper layer (undefined behaviour for overlayfs), and
+         * would show its app's data to another app. */
+        for (size_t i = 0; i < c->plan.n_overlays; i++) {
+                Rocker *r = registry_find_data_dir_holding(&m->registry, c->plan.overlays[i].dir);
+
+                if (r)
+                        return conn_fail(c, "app_overlay_dirs[%zu]: \"%.256s\" lies in the data dir of live rocker %s "
+                                         "(guard pid %d)", i, c->plan.overlays[i].dir, r->name, (int) r->pid);
+        }
+
         if (!holder)
                 return conn_build(c);
         /* Two live overlays on one upper dir are undefined behaviour: one
@@ -482,8 +493,10 @@ static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *use
                            r->name, (int) r->pid,
                          (int) r->plan.app_id);
         } else if (waitid(P_PIDFD, (id_t) r->pidfd, &si, WEXITED | WNOHANG) < 0) {
+                /* Cannot happen to our unreaped child; should it, the
+                 * level-triggered pidfd must not spin the loop: the
+                 * rocker is taken for ended. */
                 log_warning_errno(errno, "rocker %s: waitid: %m", r->name);
-                return 0;
         } else if (si.si_pid == 0)
                 return 0;  /* not exited yet */
         else if (si.si_code == CLD_EXITED)
@@ -567,7 +580,7 @@ static void conn_list(Conn *c, int32_t offset) {
 
 static void conn_handle(Conn *c, ProtoRequest *req) {
         Manager *m = c->m;
-        char err[PROTO_ERROR_MAX];
+        char err[PROTO_ERROR_MAX] = "";  /* an -ENOMEM may leave it unwritten */
         int k;
 
         if (req->kind == PROTO_ACK) {
@@ -603,7 +616,7 @@ static void conn_handle(Conn *c, ProtoRequest *req) {
 
         k = plan_from_request(&req->enter, &c->plan, err, sizeof err);
         if (k < 0)
-                return conn_fail(c, "%s", err);
+                return conn_fail(c, "%s", err[0] ? err : strerror(-k));
         c->has_plan = true;
         app_policy_done(&c->policy);
         k = app_policy_load(&m->cfg, c->plan.app_id, &c->policy, err, sizeof err);
@@ -617,7 +630,7 @@ static void conn_handle(Conn *c, ProtoRequest *req) {
 
 static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Conn *c = userdata;
-        char buf[PROTO_MSG_MAX + 1], err[PROTO_ERROR_MAX];
+        char buf[PROTO_MSG_MAX + 1], err[PROTO_ERROR_MAX] = "";
         ProtoRequest req = {};
         ssize_t n;
         int k;
@@ -650,7 +663,7 @@ static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userda
         }
         k = proto_decode_request(buf, (size_t) n, &req, err, sizeof err);
         if (k < 0) {
-                conn_fail(c, "%s", err);
+                conn_fail(c, "%s", err[0] ? err : strerror(-k));
                 return 0;
         }
         conn_handle(c, &req);

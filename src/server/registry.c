@@ -52,6 +52,13 @@ Rocker *registry_find_data_dir(const Registry *reg, const char *data_dir) {
         return NULL;
 }
 
+Rocker *registry_find_data_dir_holding(const Registry *reg, const char *path) {
+        for (Rocker *r = reg->head; r; r = r->next)
+                if (!r->mounts_gone && path_contains(r->plan.data_dir, path))
+                        return r;
+        return NULL;
+}
+
 int registry_new_name(const Registry *reg, char name[16]) {
         /* 36^12 names: a collision is already unlikely; retrying makes the
          * uniqueness among live guards a guarantee. */

@@ -56,6 +56,10 @@ Rocker *registry_find_name(const Registry *reg, const char *name);
  * (rockers whose mounts are gone do not count). */
 Rocker *registry_find_data_dir(const Registry *reg, const char *data_dir);
 
+/* The live rocker whose data dir holds path (rockers whose mounts are gone
+ * do not count). */
+Rocker *registry_find_data_dir_holding(const Registry *reg, const char *path);
+
 /* A fresh random guard name no live rocker has. 0 or -errno. */
 int registry_new_name(const Registry *reg, char name[16]);
 

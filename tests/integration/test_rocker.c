@@ -960,6 +960,25 @@ static void test_data_dir_in_use(void **state) {
         assert_int_equal(res3.err_no, ROCKER_ERR_success);
         assert_string_not_equal(res3.guard_pname, res.guard_pname);
 
+        /* nor may another rocker overlay a dir inside the live one's data
+         * dir: its lower layer would be the live rocker's upper */
+        {
+                RockerRequest peek = harness_request("busy-peek", buf2, sizeof buf2);
+                char upper[600];
+                RockerResult res4;
+
+                snprintf(upper, sizeof upper, "%s/overlay/var/upper", req.app_data_dir);
+                peek.app_overlay_dirs[0] = upper;
+                peek.app_overlay_dirs[1] = NULL;
+                res4 = run(&peek, probe_wait_for_close, &probe, &report, &status);
+                free(report);
+                if (res4.err_no == ROCKER_ERR_success)
+                        harness_kill_guard(&res4);
+                assert_int_equal(res4.err_no, ROCKER_ERR_build_rocker_failed);
+                assert_non_null(strstr(ROCKER_last_error(), "lies in the data dir of live rocker"));
+                assert_non_null(strstr(ROCKER_last_error(), res.guard_pname));
+        }
+
         harness_kill_guard(&res);
         harness_kill_guard(&res3);
         harness_assert_clean();
