@@ -13,12 +13,16 @@
 #include <fcntl.h>
 #include <linux/keyctl.h>
 #include <linux/sched.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -115,7 +119,7 @@ static void become_app(uid_t uid, gid_t gid, cap_t empty) {
 }
 
 _Noreturn static void helper(int pidfd, int report_fd, uid_t uid, gid_t gid, int (*app)(void *), void *app_args,
-                             int close_in_app, cap_t empty) {
+                             int close_in_app, cap_t empty, const sigset_t *caller_mask) {
         struct clone_args args;
         long pid;
 
@@ -138,6 +142,12 @@ _Noreturn static void helper(int pidfd, int report_fd, uid_t uid, gid_t gid, int
                 safe_close(report_fd);
                 safe_close(pidfd);
                 become_app(uid, gid, empty);
+                /* What the caller had buffered is the caller's to write. */
+                __fpurge(stdout);
+                __fpurge(stderr);
+                /* The caller's signal mask; the helper ran with all blocked. */
+                if (sigprocmask(SIG_SETMASK, caller_mask, NULL) < 0)
+                        _exit(127);
                 r = app(app_args);
                 fflush(NULL);
                 _exit(r);
@@ -146,11 +156,61 @@ _Noreturn static void helper(int pidfd, int report_fd, uid_t uid, gid_t gid, int
         _exit(0);
 }
 
+/* The caller's buffered output must not be written twice (by the caller
+ * and by an app that exits). fflush(NULL) takes the lock of every stream,
+ * and blocks while another thread holds one (one sitting in fgets(stdin),
+ * say): in a caller with threads, only stdout and stderr are flushed, and
+ * only if free. The app drops its copies of those two anyway. */
+static void flush_caller_output(void) {
+        char buf[2048], *p;
+        ssize_t n;
+        int fd;
+
+        fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+        n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+        if (fd >= 0)
+                close(fd);
+        if (n > 0) {
+                buf[n] = '\0';
+                p = strstr(buf, "\nThreads:\t");
+                if (p && p[10] == '1' && p[11] == '\n') {
+                        fflush(NULL);
+                        return;
+                }
+        }
+        FILE *streams[] = { stdout, stderr };
+        for (size_t i = 0; i < 2; i++)
+                if (ftrylockfile(streams[i]) == 0) {
+                        (void) fflush_unlocked(streams[i]);
+                        funlockfile(streams[i]);
+                }
+}
+
+/* Waits for the helper's report, or for its death: another thread of the
+ * caller that forks meanwhile would hold the pipe's write end, and its EOF
+ * would never come. The report's length, 0 if the helper died first. */
+static ssize_t read_report(int rfd, pid_t helper_pid, HelperReport *rep) {
+        _cleanup_close_ int hfd = (int) pidfd_open(helper_pid, 0);  /* our unreaped child */
+        struct pollfd p[2] = { { .fd = rfd, .events = POLLIN }, { .fd = hfd, .events = POLLIN } };
+        ssize_t n;
+
+        while (poll(p, hfd >= 0 ? 2 : 1, -1) < 0)
+                if (errno != EINTR)
+                        return -1;
+        if (!(p[0].revents & (POLLIN | POLLHUP)))
+                return 0;  /* exited without a word */
+        do
+                n = read(rfd, rep, sizeof *rep);
+        while (n < 0 && errno == EINTR);
+        return n;
+}
+
 ROCKER_ERR join_and_spawn(int pidfd, uid_t uid, gid_t gid, int (*app)(void *), void *app_args,
                           int close_in_app, pid_t *ret_app_pid) {
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
         HelperReport rep = {};
-        int fds[2], status;
+        int fds[2], status = 0;
+        sigset_t all, caller_mask;
         cap_t empty;
         pid_t helper_pid;
         ssize_t n;
@@ -168,31 +228,42 @@ ROCKER_ERR join_and_spawn(int pidfd, uid_t uid, gid_t gid, int (*app)(void *), v
         rfd = fds[0];
         wfd = fds[1];
 
-        /* Whatever the caller has buffered must not be written twice. */
-        fflush(NULL);
+        flush_caller_output();
+        /* The helper must not run the caller's signal handlers (an atexit
+         * or a self-pipe write from a copy of the caller): every signal is
+         * blocked from before the fork; the caller's mask comes back at
+         * once, and in the app just before app(). */
+        sigfillset(&all);
+        if (pthread_sigmask(SIG_SETMASK, &all, &caller_mask) != 0) {
+                lasterr_set("pthread_sigmask: failed");
+                cap_free(empty);
+                return ROCKER_ERR_sys;
+        }
         helper_pid = fork();
+        if (helper_pid == 0) {
+                rfd = safe_close(rfd);
+                helper(pidfd, wfd, uid, gid, app, app_args, close_in_app, empty, &caller_mask);
+        }
+        (void) pthread_sigmask(SIG_SETMASK, &caller_mask, NULL);  /* a mask it had: cannot fail */
         if (helper_pid < 0) {
                 lasterr_set("fork: %s", strerror(errno));
                 cap_free(empty);
                 return ROCKER_ERR_app_exec_failed;
         }
-        if (helper_pid == 0) {
-                rfd = safe_close(rfd);
-                helper(pidfd, wfd, uid, gid, app, app_args, close_in_app, empty);
-        }
         wfd = safe_close(wfd);
         cap_free(empty);
 
-        do
-                n = read(rfd, &rep, sizeof rep);
-        while (n < 0 && errno == EINTR);
+        n = read_report(rfd, helper_pid, &rep);
         /* The helper is ours to reap; the caller's SIGCHLD handler may have
          * beaten us to it (ECHILD), which is fine. */
         while (waitpid(helper_pid, &status, 0) < 0 && errno == EINTR)
                 ;
 
         if (n != (ssize_t) sizeof rep) {
-                lasterr_set("the join helper died before reporting");
+                if (WIFSIGNALED(status))
+                        lasterr_set("the join helper was killed by signal %d before reporting", WTERMSIG(status));
+                else
+                        lasterr_set("the join helper died before reporting (status 0x%x)", (unsigned) status);
                 return ROCKER_ERR_app_exec_failed;
         }
         if (rep.stage == STAGE_SETNS) {

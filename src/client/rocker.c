@@ -17,6 +17,10 @@
 #include "transport.h"
 #include "util.h"
 
+/* More live rockers than rockerd can hold (MaxRockers= is bounded far
+ * below): a list that long is a broken server. */
+#define LIST_MAX 65536
+
 static RockerResult result(ROCKER_ERR err) {
         return (RockerResult) { .err_no = err };
 }
@@ -275,13 +279,18 @@ RockerResult ROCKER_list_rockers(RockerInfo **ret_list, int *ret_count) {
         if (sock < 0)
                 return result(err);
         for (;;) {
-                _cleanup_free_ char *req = NULL;
-                char buf[PROTO_MSG_MAX + 1], text[PROTO_ERROR_MAX];
+                _cleanup_free_ char *req = NULL, *buf = malloc(PROTO_MSG_MAX + 1);  /* off the caller's stack */
+                char text[PROTO_ERROR_MAX] = "";
                 ProtoReply reply = {};
                 ProtoList page = {};
                 size_t len;
                 ssize_t k;
 
+                if (!buf) {
+                        lasterr_set("out of memory");
+                        err = ROCKER_ERR_sys;
+                        goto fail;
+                }
                 if (proto_encode_list(n, &req, &len) < 0) {
                         lasterr_set("cannot encode the list request");
                         err = ROCKER_ERR_sys;
@@ -290,12 +299,18 @@ RockerResult ROCKER_list_rockers(RockerInfo **ret_list, int *ret_count) {
                 err = transport_send(sock, req, len);
                 if (err != ROCKER_ERR_success)
                         goto fail;
-                k = transport_recv(sock, buf, sizeof buf, NULL);
+                k = transport_recv(sock, buf, PROTO_MSG_MAX + 1, NULL);
                 if (k < 0) {
                         err = ROCKER_ERR_recv_resp_failed;
                         goto fail;
                 }
-                if (proto_decode_list_reply(buf, (size_t) k, &reply, &page, text, sizeof text) < 0) {
+                k = proto_decode_list_reply(buf, (size_t) k, &reply, &page, text, sizeof text);
+                if (k == -ENOMEM) {
+                        lasterr_set("out of memory");
+                        err = ROCKER_ERR_sys;
+                        goto fail;
+                }
+                if (k < 0) {
                         lasterr_set("malformed reply from rockerd: %s", text);
                         err = ROCKER_ERR_recv_resp_failed;
                         goto fail;
@@ -305,10 +320,21 @@ RockerResult ROCKER_list_rockers(RockerInfo **ret_list, int *ret_count) {
                         err = ROCKER_ERR_build_rocker_failed;
                         goto fail;
                 }
+                /* A server that keeps sending full pages must not make the
+                 * caller allocate without end. */
+                if ((size_t) n + page.n_entries > LIST_MAX) {
+                        proto_list_done(&page);
+                        lasterr_set("rockerd lists more than %d rockers", LIST_MAX);
+                        err = ROCKER_ERR_recv_resp_failed;
+                        goto fail;
+                }
                 for (size_t i = 0; i < page.n_entries; i++) {
                         ProtoRockerInfo *e = &page.entries[i];
                         if (n == cap) {
-                                RockerInfo *bigger = realloc(out, sizeof *out * (size_t) (cap = cap ? cap * 2 : 16));
+                                RockerInfo *bigger;
+
+                                cap = cap ? cap * 2 : 16;  /* at most 2 * LIST_MAX: no overflow */
+                                bigger = realloc(out, sizeof *out * (size_t) cap);
                                 if (!bigger) {
                                         proto_list_done(&page);
                                         lasterr_set("out of memory");

@@ -47,7 +47,11 @@ typedef struct Abi {
         { p##io_uring_setup, ENOSYS }, { p##io_uring_enter, ENOSYS }, { p##io_uring_register, ENOSYS },    \
         { p##bpf, EPERM }, { p##userfaultfd, EPERM }, { p##perf_event_open, EPERM },                       \
         { p##kexec_load, EPERM }, { p##init_module, EPERM }, { p##finit_module, EPERM },                   \
-        { p##delete_module, EPERM }
+        { p##delete_module, EPERM }, { p##open_tree_attr, EPERM }
+
+#ifndef __NR_open_tree_attr
+#define __NR_open_tree_attr 467  /* Linux 6.15; the same number on every architecture */
+#endif
 
 #if defined(__x86_64__)
 static const Rule rules_native[] = { RULES_COMMON(__NR_), { __NR_kexec_file_load, EPERM } };
@@ -61,6 +65,7 @@ enum {
         I386_io_uring_setup = 425, I386_io_uring_enter = 426, I386_io_uring_register = 427, I386_bpf = 357,
         I386_userfaultfd = 374, I386_perf_event_open = 336, I386_kexec_load = 283, I386_init_module = 128,
         I386_finit_module = 350, I386_delete_module = 129, I386_clone = 120, I386_umount = 22,
+        I386_open_tree_attr = 467,
 };
 static const Rule rules_i386[] = { RULES_COMMON(I386_), { I386_umount, EPERM } };
 

@@ -19,6 +19,9 @@
 
 #define DEFAULT_SOCKET "/run/rocker/rockerd.sock"
 #define DEFAULT_TIMEOUT_MS 30000
+/* Replies are read into the heap: 64 KiB on the stack of a launcher's
+ * thread (some have small stacks) is too much to ask. */
+#define REPLY_MAX (PROTO_MSG_MAX + 1)
 
 static int timeout_ms(void) {
         const char *e = secure_getenv("ROCKER_TIMEOUT_MS");
@@ -65,7 +68,12 @@ int transport_connect(ROCKER_ERR *ret_err) {
                 lasterr_set("SO_SNDTIMEO: %s", strerror(errno));
                 return -1;
         }
-        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+        /* A signal handler of the caller may interrupt the wait for a
+         * backlog slot; the socket is then still unconnected, or connected
+         * already (EISCONN). */
+        while (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0 && errno != EISCONN) {
+                if (errno == EINTR)
+                        continue;
                 *ret_err = ROCKER_ERR_server_unaddr_invalid;
                 lasterr_set("cannot connect to rockerd at %s: %s", path, strerror(errno));
                 return -1;
@@ -85,12 +93,13 @@ ROCKER_ERR transport_send(int sock, const char *buf, size_t len) {
         if (r < 0) {
                 /* rockerd refuses some peers (not root, too many connections)
                  * at once and closes: its reason may be waiting to be read. */
-                char reply_buf[PROTO_MSG_MAX + 1], err[PROTO_ERROR_MAX];
+                _cleanup_free_ char *reply_buf = malloc(REPLY_MAX);
+                char err[PROTO_ERROR_MAX];
                 struct pollfd pfd = { .fd = sock, .events = POLLIN };
                 ProtoReply reply = {};
                 ssize_t n;
 
-                if (poll(&pfd, 1, 0) == 1 && (n = fdpass_recv(sock, reply_buf, sizeof reply_buf, NULL)) > 0 &&
+                if (reply_buf && poll(&pfd, 1, 0) == 1 && (n = fdpass_recv(sock, reply_buf, REPLY_MAX, NULL)) > 0 &&
                     proto_decode_reply(reply_buf, (size_t) n, &reply, err, sizeof err) == 0 && !reply.success) {
                         lasterr_set("rockerd: %s", reply.error);
                         return ROCKER_ERR_build_rocker_failed;
@@ -123,14 +132,28 @@ int transport_send_enter(const ProtoEnter *enter, ROCKER_ERR *ret_err) {
         return TAKE_FD(fd);
 }
 
+static long long now_ms(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);  /* cannot fail for this clock */
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 ssize_t transport_recv(int sock, char *buf, size_t size, int *ret_fd) {
         struct pollfd pfd = { .fd = sock, .events = POLLIN };
         int ms = timeout_ms(), r;
+        long long deadline = now_ms() + ms;
         ssize_t n;
 
-        do
-                r = poll(&pfd, 1, ms);
-        while (r < 0 && errno == EINTR);  /* restarts the full wait: bounded enough */
+        /* A caller's periodic signal (EINTR) must not make the wait endless:
+         * each retry waits only for what is left. */
+        for (;;) {
+                long long left = deadline - now_ms();
+
+                r = poll(&pfd, 1, left > 0 ? (int) left : 0);
+                if (r >= 0 || errno != EINTR)
+                        break;
+        }
         if (r < 0) {
                 lasterr_set("waiting for rockerd's reply: %s", strerror(errno));
                 return -1;
@@ -175,11 +198,16 @@ static int check_pidfd(int fd, pid_t pid) {
 
 ROCKER_ERR transport_recv_reply(int sock, ProtoReply *reply, int *ret_pidfd) {
         _cleanup_close_ int pidfd = -EBADF;
-        char buf[PROTO_MSG_MAX + 1], err[PROTO_ERROR_MAX];
+        _cleanup_free_ char *buf = malloc(REPLY_MAX);
+        char err[PROTO_ERROR_MAX];
         ssize_t n;
         int r;
 
-        n = transport_recv(sock, buf, sizeof buf, &pidfd);
+        if (!buf) {
+                lasterr_set("out of memory");
+                return ROCKER_ERR_sys;
+        }
+        n = transport_recv(sock, buf, REPLY_MAX, &pidfd);
         if (n < 0)
                 return ROCKER_ERR_recv_resp_failed;
         r = proto_decode_reply(buf, (size_t) n, reply, err, sizeof err);
@@ -217,13 +245,17 @@ ROCKER_ERR transport_recv_reply(int sock, ProtoReply *reply, int *ret_pidfd) {
 }
 
 ROCKER_ERR transport_ack(int sock, const ProtoReply *rocker) {
-        _cleanup_free_ char *buf = NULL;
-        char reply_buf[PROTO_MSG_MAX + 1], err[PROTO_ERROR_MAX];
+        _cleanup_free_ char *buf = NULL, *reply_buf = malloc(REPLY_MAX);
+        char err[PROTO_ERROR_MAX];
         ProtoReply reply = {};
         size_t len;
         ssize_t n;
         int r;
 
+        if (!reply_buf) {
+                lasterr_set("out of memory");
+                return ROCKER_ERR_sys;
+        }
         r = proto_encode_ack(&buf, &len);
         if (r < 0) {
                 lasterr_set("cannot encode the ack: %s", strerror(-r));
@@ -234,7 +266,7 @@ ROCKER_ERR transport_ack(int sock, const ProtoReply *rocker) {
                 lasterr_set("cannot confirm the join to rockerd: %s", strerror(-r));
                 return ROCKER_ERR_send_req_failed;
         }
-        n = transport_recv(sock, reply_buf, sizeof reply_buf, NULL);
+        n = transport_recv(sock, reply_buf, REPLY_MAX, NULL);
         if (n < 0)
                 return ROCKER_ERR_recv_resp_failed;
         if (proto_decode_reply(reply_buf, (size_t) n, &reply, err, sizeof err) < 0) {

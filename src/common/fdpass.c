@@ -30,7 +30,9 @@ int fdpass_send(int sock, const void *buf, size_t len, int fd) {
                 c->cmsg_len = CMSG_LEN(sizeof(int));
                 memcpy(CMSG_DATA(c), &fd, sizeof(int));
         }
-        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        do
+                n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);  /* a datagram is sent whole or not at all */
         if (n < 0)
                 return negative_errno();
         if ((size_t) n != len)

@@ -25,6 +25,12 @@ static int fail(char *err, size_t errlen, const char *fmt, ...) {
         return -EBADMSG;
 }
 
+/* For decoders: -ENOMEM, with a text like every other failure's. */
+static int nomem(char *err, size_t errlen) {
+        (void) fail(err, errlen, "out of memory");
+        return -ENOMEM;
+}
+
 void proto_request_done(ProtoRequest *req) {
         ProtoEnter *e = &req->enter;
 
@@ -244,7 +250,7 @@ static int get_path(json_t *obj, const char *key, char **ret, char *err, size_t 
         if (r < 0)
                 return r;
         *ret = strdup(json_string_value(v));
-        return *ret ? 0 : -ENOMEM;
+        return *ret ? 0 : nomem(err, errlen);
 }
 
 static json_t *load(const char *buf, size_t len, char *err, size_t errlen) {
@@ -332,7 +338,7 @@ static int decode_enter(json_t *data, ProtoEnter *e, char *err, size_t errlen) {
                         return r;
                 e->overlay_dirs[i] = strdup(json_string_value(v));
                 if (!e->overlay_dirs[i])
-                        return -ENOMEM;
+                        return nomem(err, errlen);
                 e->n_overlay_dirs = i + 1;
         }
         return 0;
@@ -472,7 +478,7 @@ static int get_string_copy(json_t *obj, const char *key, size_t max, bool allow_
         if (json_string_length(v) > max || (!allow_empty && json_string_length(v) == 0))
                 return fail(err, errlen, "%s: empty or longer than %zu bytes", key, max);
         *ret = strdup(json_string_value(v));
-        return *ret ? 0 : -ENOMEM;
+        return *ret ? 0 : nomem(err, errlen);
 }
 
 int proto_decode_list_reply(const char *buf, size_t len, ProtoReply *ret_reply, ProtoList *ret_list, char *err,
@@ -519,7 +525,7 @@ int proto_decode_list_reply(const char *buf, size_t len, ProtoReply *ret_reply, 
                 return fail(err, errlen, "rockers: more than %d entries", PROTO_LIST_PAGE);
         list.entries = calloc(json_array_size(arr) + 1, sizeof *list.entries);
         if (!list.entries)
-                return -ENOMEM;
+                return nomem(err, errlen);
         json_array_foreach(arr, i, e) {
                 ProtoRockerInfo *x = &list.entries[i];
                 json_t *name, *age;

@@ -382,6 +382,7 @@ static int probe_syscalls(void *arg) {
         say(p, "bpf=%ld", errno_of(syscall(SYS_bpf, 0, NULL, 0)));
         say(p, "userfaultfd=%ld", errno_of(syscall(SYS_userfaultfd, 0)));
         say(p, "fsopen=%ld", errno_of(syscall(SYS_fsopen, "tmpfs", 0)));
+        say(p, "open_tree_attr=%ld", errno_of(syscall(467, -1, "", 0, NULL, 0)));
         say(p, "x32_getpid=%ld", errno_of(syscall(0x40000000 | SYS_getpid)));
         /* what still works */
         say(p, "thread=%d", pthread_create(&t, NULL, thread_ok, (void *) 7) == 0 && pthread_join(t, &ret) == 0 &&
@@ -419,6 +420,7 @@ static void test_app_syscall_filter(void **state) {
         expect(report, "bpf", want);
         expect(report, "userfaultfd", want);
         expect(report, "fsopen", want);
+        expect(report, "open_tree_attr", want);
         snprintf(want, sizeof want, "%d", ENOSYS);
         expect(report, "clone3", want);
         expect(report, "io_uring", want);
@@ -550,6 +552,62 @@ static void test_nested_overlay_symlink_refused(void **state) {
                 print_error("refusal: %s\n", text);
         assert_non_null(strstr(text, "symlink"));
         free(text);
+        harness_assert_clean();
+}
+
+/* A launcher with a thread blocked reading a stream (a console thread in
+ * fgets()) holds that stream's lock: entering a rocker must not wait for
+ * it (glibc's fflush(NULL) would). */
+static void *read_line(void *arg) {
+        char line[64];
+
+        return fgets(line, sizeof line, arg);
+}
+
+static int unblock_fd = -1;
+static volatile sig_atomic_t hung;
+
+/* A hang is turned into a failure, not a killed test: the line the
+ * reader waits for is written from here. */
+static void on_alarm(int sig) {
+        (void) sig;
+        hung = 1;
+        (void) !write(unblock_fd, "x\n", 2);
+}
+
+static void test_enter_with_a_stream_locked(void **state) {
+        char buf[1024], *report;
+        Probe probe = { .tag = "locked" };
+        RockerRequest req = harness_request("locked", buf, sizeof buf);
+        struct sigaction sa = { .sa_handler = on_alarm }, old;
+        RockerResult res;
+        pthread_t t;
+        int fds[2], status;
+        FILE *f;
+
+        (void) state;
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        f = fdopen(fds[0], "r");
+        assert_non_null(f);
+        assert_int_equal(pthread_create(&t, NULL, read_line, f), 0);
+        usleep(50 * 1000);  /* the thread is in fgets(), the lock held */
+        unblock_fd = fds[1];
+        hung = 0;
+        assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+        alarm(10);
+        res = run(&req, probe_nothing, &probe, &report, &status);
+        alarm(0);
+        (void) sigaction(SIGALRM, &old, NULL);
+        free(report);
+        if (!hung)
+                assert_int_equal(write(fds[1], "x\n", 2), 2);
+        assert_int_equal(pthread_join(t, NULL), 0);
+        fclose(f);
+        close(fds[1]);
+        if (res.err_no == ROCKER_ERR_success)
+                harness_kill_guard(&res);
+        assert_false(hung);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
         harness_assert_clean();
 }
 
@@ -1467,6 +1525,7 @@ int main(void) {
                 cmocka_unit_test(test_guardname),
                 cmocka_unit_test(test_impostor_guard_refused),
                 cmocka_unit_test(test_nested_overlay_symlink_refused),
+                cmocka_unit_test(test_enter_with_a_stream_locked),
                 cmocka_unit_test(test_non_root_caller_is_told_why),
                 cmocka_unit_test(test_caller_untouched),
                 cmocka_unit_test(test_concurrent_launchers),
