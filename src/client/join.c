@@ -33,8 +33,9 @@
 #include "macro.h"
 #include "seccomp.h"
 
-/* CLONE_NEWNET too: a rocker with the host's network "joins" the network
- * namespace the caller is already in, one with a private one joins that. */
+/* CLONE_NEWNET too: the app gets the guard's network namespace, which is
+ * rockerd's (the host's, as a rule: not necessarily the caller's) or the
+ * rocker's private one. */
 #define ROCKER_NAMESPACES (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET)
 
 enum {
