@@ -7,12 +7,14 @@
 #include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <linux/loop.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "image.h"
@@ -281,24 +283,33 @@ static int image_mount_fuse(ImageCache *c, Image *img, int image_fd, char *err, 
         return TAKE_FD(tree);
 }
 
-int image_acquire(ImageCache *c, const char *path, ImageBackend backend, Image **ret, char *err, size_t errlen) {
+int image_acquire(ImageCache *c, const char *path, ImageBackend backend, bool no_symlinks, Image **ret, char *err,
+                  size_t errlen) {
         _cleanup_close_ int fd = -EBADF;
+        struct open_how how = {
+                /* O_NONBLOCK: a FIFO swapped in must not hang the daemon. */
+                .flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+                .resolve = no_symlinks ? RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS : 0,
+        };
         char magic[4];
         struct stat st;
         Image *img;
         ssize_t n;
         int r;
 
-        /* O_NONBLOCK: a FIFO swapped in must not hang the daemon. */
-        fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
         if (fd < 0) {
                 r = negative_errno();
                 snprintf(err, errlen, "app_pkg_path: \"%.256s\": %s", path,
-                         r == -ELOOP ? "is a symlink" : strerror(-r));
+                         r != -ELOOP ? strerror(-r) : no_symlinks ? "a symlink on the way (the app's ImageDirs= "
+                         "allow none)" : "is a symlink");
                 return r;
         }
-        if (fstat(fd, &st) < 0)
-                return negative_errno();
+        if (fstat(fd, &st) < 0) {
+                r = negative_errno();
+                snprintf(err, errlen, "app_pkg_path: \"%.256s\": %s", path, strerror(-r));
+                return r;
+        }
         if (!S_ISREG(st.st_mode)) {
                 snprintf(err, errlen, "app_pkg_path: \"%.256s\" is not a regular file", path);
                 return -EINVAL;

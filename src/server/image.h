@@ -10,6 +10,7 @@
 #ifndef ROCKER_IMAGE_H
 #define ROCKER_IMAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct Image Image;
@@ -27,10 +28,12 @@ int image_cache_new(const char *staging_dir, ImageCache **ret);
 ImageCache *image_cache_free(ImageCache *c);
 size_t image_cache_size(const ImageCache *c);
 
-/* Opens path without following a final symlink, checks it is a regular
- * squashfs file and returns the cache entry for it with one more reference,
- * mounting it if it is new. 0 or -errno with err set. */
-int image_acquire(ImageCache *c, const char *path, ImageBackend backend, Image **ret, char *err, size_t errlen);
+/* Opens path without following a final symlink (nor any, with
+ * no_symlinks), checks it is a regular squashfs file and returns the cache
+ * entry for it with one more reference, mounting it if it is new. 0 or
+ * -errno with err set. */
+int image_acquire(ImageCache *c, const char *path, ImageBackend backend, bool no_symlinks, Image **ret, char *err,
+                  size_t errlen);
 
 /* A new detached, read-only, nosuid, nodev clone of the image's mount, to be
  * attached by a guard with move_mount(). Close-on-exec. fd or -errno. */

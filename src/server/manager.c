@@ -295,7 +295,10 @@ static void conn_build(Conn *c) {
         r->manager = m;
         r->pidfd = r->status_fd = -EBADF;
 
-        k = image_acquire(m->images, c->plan.pkg_path, (ImageBackend) c->policy.image_backend, &r->image, err,
+        /* Under an app's ImageDirs=, a symlink on the way could lead out of
+         * them: none is followed. */
+        k = image_acquire(m->images, c->plan.pkg_path, (ImageBackend) c->policy.image_backend,
+                          c->policy.n_image_dirs > 0, &r->image, err,
                           sizeof err);
         if (k < 0)
                 goto fail;

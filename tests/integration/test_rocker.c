@@ -1401,9 +1401,11 @@ static void test_config_and_app_policy(void **state) {
         assert_int_equal(harness_sh("mkdir -p %s/apps.d && printf '[Daemon]\\nAppsDir=%s/apps.d\\nImageBackend=%s\\n"
                                     "[Policy]\\nSharedWritablePaths=/dev /tmp\\n' > %s/rockerd.conf && "
                                     "printf '[Rocker]\\nPrivateNetwork=yes\\nSharedWritablePaths=%s\\n' > %s/apps.d/4242.conf && "
-                                    "printf '[Rocker]\\nImageDirs=/nonexistent-images\\n' > %s/apps.d/4343.conf",
+                                    "printf '[Rocker]\\nImageDirs=/nonexistent-images\\n' > %s/apps.d/4343.conf && "
+                                    "printf '[Rocker]\\nImageDirs=%s/allowed\\n' > %s/apps.d/4444.conf && "
+                                    "mkdir %s/allowed && ln %s %s/allowed/app.squashfs && ln -s %s %s/allowed/link",
                                     etc, etc, getenv("ROCKER_TEST_BACKEND") ? getenv("ROCKER_TEST_BACKEND") : "auto",
-                                    etc, H.ro_dir, etc, etc), 0);
+                                    etc, H.ro_dir, etc, etc, H.dir, etc, H.dir, H.image, H.dir, H.dir, H.dir), 0);
 
         /* a bad file: rockerd refuses to start, naming file and line */
         snprintf(bad, sizeof bad, "%s/bad.conf", etc);
@@ -1439,6 +1441,25 @@ static void test_config_and_app_policy(void **state) {
         free(report);
         assert_int_equal(res.err_no, ROCKER_ERR_build_rocker_failed);
         assert_non_null(strstr(ROCKER_last_error(), "not in the image dirs allowed for app 4343"));
+
+        /* under ImageDirs=, a symlink on the way could lead out of them */
+        {
+                char img[300];
+
+                req.app_id = 4444;
+                snprintf(img, sizeof img, "%s/allowed/link/app.squashfs", H.dir);
+                req.app_pkg_path = img;
+                res = run(&req, probe_network, &probe, &report, &status);
+                free(report);
+                assert_int_equal(res.err_no, ROCKER_ERR_build_rocker_failed);
+                assert_non_null(strstr(ROCKER_last_error(), "a symlink on the way"));
+                snprintf(img, sizeof img, "%s/allowed/app.squashfs", H.dir);
+                res = run(&req, probe_network, &probe, &report, &status);
+                free(report);
+                assert_int_equal(res.err_no, ROCKER_ERR_success);
+                harness_kill_guard(&res);
+                req.app_pkg_path = H.image;
+        }
 
         /* an app without a policy file: the host's network, the default paths */
         req.app_id = 1000;
