@@ -39,6 +39,7 @@ struct Image {
         struct timespec mtime;
         int tree_fd;            /* the detached mount every rocker clones */
         char *path;             /* as first asked for, for logs */
+        bool dead;              /* its squashfuse has exited: never handed out again */
 };
 
 struct ImageCache {
@@ -283,6 +284,23 @@ static int image_mount_fuse(ImageCache *c, Image *img, int image_fd, char *err, 
         return TAKE_FD(tree);
 }
 
+/* A squashfs served by a squashfuse that has exited (crashed on a crafted
+ * image, or killed) answers ENOTCONN to every rocker cloned from it: such an
+ * entry is left to the rockers that have it and never handed out again;
+ * the next request mounts the image anew. */
+static bool image_is_dead(Image *img) {
+        struct pollfd p = { .fd = img->fuse_pidfd, .events = POLLIN };
+
+        if (img->dead || img->fuse_pidfd < 0)
+                return img->dead;
+        if (poll(&p, 1, 0) == 1) {
+                log_warning("image %s: its squashfuse (pid %d) has exited; it will be mounted again", img->path,
+                            (int) img->fuse_pid);
+                img->dead = true;
+        }
+        return img->dead;
+}
+
 int image_acquire(ImageCache *c, const char *path, ImageBackend backend, bool no_symlinks, Image **ret, char *err,
                   size_t errlen) {
         _cleanup_close_ int fd = -EBADF;
@@ -316,7 +334,7 @@ int image_acquire(ImageCache *c, const char *path, ImageBackend backend, bool no
         }
 
         for (img = c->head; img; img = img->next)
-                if ((backend == IMAGE_BACKEND_AUTO || backend == img->backend) &&
+                if (!image_is_dead(img) && (backend == IMAGE_BACKEND_AUTO || backend == img->backend) &&
                     img->dev == st.st_dev && img->ino == st.st_ino && img->size == st.st_size &&
                     img->mtime.tv_sec == st.st_mtim.tv_sec && img->mtime.tv_nsec == st.st_mtim.tv_nsec) {
                         img->refs++;

@@ -854,6 +854,62 @@ static int probe_readme(void *arg) {
         return 0;
 }
 
+/* A squashfuse that dies (a crafted image crashed it, an admin killed it)
+ * leaves its mount answering ENOTCONN: the next rocker of that image gets
+ * a fresh one, not the dead mount. Only on the squashfuse backend. */
+static int kill_squashfuse(void) {
+        char path[128], comm[32];
+        int child, n = 0;
+        FILE *f;
+
+        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int) H.daemon, (int) H.daemon);
+        f = fopen(path, "re");
+        while (f && fscanf(f, "%d", &child) == 1) {
+                FILE *c;
+
+                snprintf(path, sizeof path, "/proc/%d/comm", child);
+                c = fopen(path, "re");
+                if (c && fgets(comm, sizeof comm, c) && strncmp(comm, "squashfuse", 10) == 0 &&
+                    kill(child, SIGKILL) == 0)
+                        n++;
+                if (c)
+                        fclose(c);
+        }
+        if (f)
+                fclose(f);
+        return n;
+}
+
+static void test_squashfuse_death(void **state) {
+        char buf[1024], buf2[1024], *report;
+        RockerRequest a_req = harness_request("fuse-a", buf, sizeof buf);
+        RockerRequest b_req = harness_request("fuse-b", buf2, sizeof buf2);
+        Probe probe = { .tag = "fuse" };
+        RockerResult a, b;
+        int status;
+
+        (void) state;
+        if (!getenv("ROCKER_TEST_BACKEND") || strcmp(getenv("ROCKER_TEST_BACKEND"), "squashfuse") != 0)
+                skip();
+        probe.exec_dir = a_req.app_exec_dir;
+        a = run(&a_req, probe_readme, &probe, &report, &status);
+        assert_int_equal(a.err_no, ROCKER_ERR_success);
+        expect(report, "readme", "image v1");
+        free(report);
+        assert_int_equal(kill_squashfuse(), 1);
+        usleep(100 * 1000);
+
+        probe.exec_dir = b_req.app_exec_dir;
+        b = run(&b_req, probe_readme, &probe, &report, &status);
+        if (b.err_no == ROCKER_ERR_success)
+                harness_kill_guard(&b);
+        harness_kill_guard(&a);
+        assert_int_equal(b.err_no, ROCKER_ERR_success);
+        expect(report, "readme", "image v1");
+        free(report);
+        harness_assert_clean();
+}
+
 static void test_image_upgrade(void **state) {
         char buf[1024], buf2[1024], image[256], *report;
         RockerRequest old_req = harness_request("upgrade-old", buf, sizeof buf);
@@ -1539,6 +1595,7 @@ int main(void) {
                 cmocka_unit_test(test_relaunch_before_reaping_old_app),
                 cmocka_unit_test(test_data_dir_in_use),
                 cmocka_unit_test(test_image_upgrade),
+                cmocka_unit_test(test_squashfuse_death),
                 cmocka_unit_test(test_data_dir_modes),
                 cmocka_unit_test(test_data_dir_broken_layout),
                 cmocka_unit_test(test_bad_requests),
