@@ -53,6 +53,7 @@
  * every process of its PID namespace has been reaped, which a launcher that
  * has not waitpid()ed its old app yet delays): rocker_exited_unreaped(). */
 #define TEARDOWN_POLL_USEC (10 * 1000ULL)
+#define MAX_WAITERS_PER_HOLDER 8
 
 struct Conn {
         Manager *m;
@@ -408,6 +409,19 @@ static void conn_start(Conn *c) {
 
         if (!holder)
                 return conn_build(c);
+        /* Only one of the requests waiting for a holder can win (then the
+         * others find a live rocker): a few may wait, not a flood of
+         * connections each polling /proc every 10 ms. */
+        {
+                unsigned waiting = 0;
+
+                for (Conn *o = m->conns; o; o = o->next)
+                        waiting += o != c && o->waiting_for == holder;
+                if (waiting >= MAX_WAITERS_PER_HOLDER)
+                        return conn_fail(c, "app_data_dir: \"%.256s\" is held by rocker %s (guard pid %d), for which "
+                                         "%u requests wait already", c->plan.data_dir, holder->name, (int) holder->pid,
+                                         waiting);
+        }
         /* Two live overlays on one upper dir are undefined behaviour: one
          * rocker per data dir. A relaunch right after a kill waits for the
          * old guard's teardown on its pidfd (on_guard_exit), within a bound;

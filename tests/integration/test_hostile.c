@@ -1183,6 +1183,41 @@ static void test_raw_abandoned_request(void **state) {
         assert_int_equal(n, 0);
 }
 
+/* A flood of requests for one held data dir: a few wait for the holder
+ * (one at most could win), the rest are told no at once instead of each
+ * polling /proc every 10 ms. */
+static void test_raw_waiters_capped(void **state) {
+        enum { N = 12 };
+        int holder, socks[N], capped = 0, in_use = 0;
+        Reply r;
+
+        (void) state;
+        holder = raw_connect();
+        fd_close(raw_enter_ok(holder, "wait-cap"));  /* built, unclaimed: alive, not dying */
+        for (int i = 0; i < N; i++) {
+                char *msg = expand_msg("{\"id\":\"enter\",\"version\":1,\"data\":{{fields}}}", "wait-cap");
+
+                socks[i] = raw_connect();
+                raw_send(socks[i], msg, strlen(msg));
+                free(msg);
+        }
+        for (int i = 0; i < N; i++) {
+                raw_recv(socks[i], 5000, &r);
+                assert_int_equal(r.got, GOT_REPLY);
+                assert_false(r.success);
+                capped += strstr(r.error, "requests wait already") != NULL;
+                in_use += strstr(r.error, "is in use by live rocker") != NULL;
+                reply_close_fds(&r);
+                fd_close(socks[i]);
+        }
+        print_message("%d requests for a held data dir: %d waited and were told \"in use\", %d refused at once\n",
+                      N, in_use, capped);
+        assert_int_equal(in_use + capped, N);
+        assert_true(capped >= N - 8);
+        fd_close(holder);
+        case_end();
+}
+
 /* A non-root peer is told no at once and served nothing. */
 static void test_raw_non_root_peer(void **state) {
         int p[2], status;
@@ -2089,6 +2124,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_raw_silent_connection, case_teardown),
                 cmocka_unit_test_teardown(test_raw_connect_and_close, case_teardown),
                 cmocka_unit_test_teardown(test_raw_abandoned_request, case_teardown),
+                cmocka_unit_test_teardown(test_raw_waiters_capped, case_teardown),
                 cmocka_unit_test_teardown(test_raw_non_root_peer, case_teardown),
                 cmocka_unit_test_teardown(test_lib_relative_paths, case_teardown),
                 cmocka_unit_test_teardown(test_lib_dot_components, case_teardown),
