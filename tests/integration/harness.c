@@ -144,7 +144,7 @@ static int count_loops(void) {
         return n;
 }
 
-static int count_fuse(void) {
+int harness_squashfuse_pids(pid_t *pids, int max) {
         char path[64], comm[64];
         FILE *f;
         int child, n = 0;
@@ -157,14 +157,21 @@ static int count_fuse(void) {
                 FILE *c;
                 snprintf(path, sizeof path, "/proc/%d/comm", child);
                 c = fopen(path, "re");
-                if (c && fgets(comm, sizeof comm, c) && strncmp(comm, "squashfuse", 10) == 0)
+                if (c && fgets(comm, sizeof comm, c) && strncmp(comm, "squashfuse", 10) == 0) {
+                        if (n < max)
+                                pids[n] = child;
                         n++;
+                }
                 if (c)
                         fclose(c);
         }
         if (f)
                 fclose(f);
         return n;
+}
+
+static int count_fuse(void) {
+        return harness_squashfuse_pids(NULL, 0);
 }
 
 static int count_guards(void) {

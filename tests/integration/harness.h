@@ -63,6 +63,10 @@ RockerRequest harness_request(const char *tag, char *buf, size_t size);
 /* Kills a guard by pidfd (name checked) and waits until it is gone. */
 void harness_kill_guard(const RockerResult *res);
 
+/* The squashfuse processes rockerd runs: their number; the first max PIDs
+ * go to pids. */
+int harness_squashfuse_pids(pid_t *pids, int max);
+
 /* Runs cmd through /bin/sh; returns its exit status or -1. */
 int harness_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -858,26 +858,12 @@ static int probe_readme(void *arg) {
  * leaves its mount answering ENOTCONN: the next rocker of that image gets
  * a fresh one, not the dead mount. Only on the squashfuse backend. */
 static int kill_squashfuse(void) {
-        char path[128], comm[32];
-        int child, n = 0;
-        FILE *f;
+        pid_t pids[16];
+        int n = harness_squashfuse_pids(pids, 16), killed = 0;
 
-        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int) H.daemon, (int) H.daemon);
-        f = fopen(path, "re");
-        while (f && fscanf(f, "%d", &child) == 1) {
-                FILE *c;
-
-                snprintf(path, sizeof path, "/proc/%d/comm", child);
-                c = fopen(path, "re");
-                if (c && fgets(comm, sizeof comm, c) && strncmp(comm, "squashfuse", 10) == 0 &&
-                    kill(child, SIGKILL) == 0)
-                        n++;
-                if (c)
-                        fclose(c);
-        }
-        if (f)
-                fclose(f);
-        return n;
+        for (int i = 0; i < n && i < 16; i++)
+                killed += kill(pids[i], SIGKILL) == 0;
+        return killed;
 }
 
 static void test_squashfuse_death(void **state) {

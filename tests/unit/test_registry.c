@@ -161,6 +161,16 @@ static void wait_for_zombie_app(const Fixture *f) {
         assert_int_equal(state_of(f->app), 'Z');
 }
 
+/* Polls the check for up to 5 s: the exits it waits for take a moment. */
+static bool freed_within_5s(const Fixture *f, ino_t pidns, ino_t mntns, uint64_t id) {
+        for (int i = 0; i < 5000; i++) {
+                if (rocker_exited_unreaped(f->guard_pidfd, f->guard, pidns, mntns, id))
+                        return true;
+                usleep(1000);
+        }
+        return false;
+}
+
 static void skip_unless_root(void) {
         if (geteuid() != 0)
                 skip();
@@ -185,7 +195,6 @@ static void test_killed_with_unreaped_app(void **state) {
         Fixture *f = *state;
         ino_t pidns, mntns;
         uint64_t id;
-        bool freed = false;
 
         skip_unless_root();
         f->app = join(f, CLONE_NEWPID);
@@ -196,12 +205,7 @@ static void test_killed_with_unreaped_app(void **state) {
         assert_true(pidns != 0 && mntns != 0);
         assert_int_equal(kill(f->guard, SIGKILL), 0);
         wait_for_zombie_app(f);
-        for (int i = 0; i < 5000 && !freed; i++) {
-                freed = rocker_exited_unreaped(f->guard_pidfd, f->guard, pidns, mntns, id);
-                if (!freed)
-                        usleep(1000);
-        }
-        assert_true(freed);
+        assert_true(freed_within_5s(f, pidns, mntns, id));
         /* without a NS_GET_MNTNS_ID, the inode number decides alone */
         assert_true(rocker_exited_unreaped(f->guard_pidfd, f->guard, pidns, mntns, 0));
         /* a wrong PID namespace is not this guard's */
@@ -220,7 +224,6 @@ static void test_outsider_in_mount_namespace(void **state) {
         Fixture *f = *state;
         ino_t pidns, mntns;
         uint64_t id;
-        bool freed = false;
 
         skip_unless_root();
         f->app = join(f, CLONE_NEWPID);
@@ -236,12 +239,7 @@ static void test_outsider_in_mount_namespace(void **state) {
         assert_false(rocker_exited_unreaped(f->guard_pidfd, f->guard, pidns, mntns, id));
 
         kill_and_reap(&f->outsider);
-        for (int i = 0; i < 5000 && !freed; i++) {
-                freed = rocker_exited_unreaped(f->guard_pidfd, f->guard, pidns, mntns, id);
-                if (!freed)
-                        usleep(1000);
-        }
-        assert_true(freed);
+        assert_true(freed_within_5s(f, pidns, mntns, id));
 }
 
 int main(void) {
