@@ -17,6 +17,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <systemd/sd-event.h>
+
 #include "image.h"
 #include "log.h"
 #include "macro.h"
@@ -42,13 +44,25 @@ struct Image {
         bool dead;              /* its squashfuse has exited: never handed out again */
 };
 
+/* A squashfuse told to stop, reaped when it exits (SIGKILL after 2 s):
+ * the event loop never waits for it. */
+typedef struct Retiree {
+        struct Retiree *next;
+        ImageCache *cache;
+        int pidfd;
+        sd_event_source *exit_source;
+        sd_event_source *kill_timer;
+} Retiree;
+
 struct ImageCache {
         Image *head;
         size_t n;
         char *staging_dir;
+        sd_event *event;        /* NULL: squashfuse is stopped synchronously */
+        Retiree *retirees;
 };
 
-int image_cache_new(const char *staging_dir, ImageCache **ret) {
+int image_cache_new(const char *staging_dir, sd_event *event, ImageCache **ret) {
         ImageCache *c = calloc(1, sizeof *c);
 
         if (!c)
@@ -58,6 +72,7 @@ int image_cache_new(const char *staging_dir, ImageCache **ret) {
                 free(c);
                 return -ENOMEM;
         }
+        c->event = event ? sd_event_ref(event) : NULL;
         *ret = c;
         return 0;
 }
@@ -74,20 +89,80 @@ int image_backend_from_string(const char *s, ImageBackend *ret) {
         return 0;
 }
 
+/* Waits (up to 2 s, then SIGKILL) for a squashfuse told to stop, and
+ * reaps it. Only where no event loop runs: at exit, or without one. */
+static void fuse_wait(int pidfd) {
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+        if (poll(&p, 1, 2000) != 1)
+                (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+        (void) waitid(P_PIDFD, (id_t) pidfd, &(siginfo_t) {}, WEXITED);
+}
+
+static void retiree_free(Retiree *r) {
+        ImageCache *c = r->cache;
+
+        for (Retiree **p = &c->retirees; *p; p = &(*p)->next)
+                if (*p == r) {
+                        *p = r->next;
+                        break;
+                }
+        sd_event_source_disable_unref(r->exit_source);
+        sd_event_source_disable_unref(r->kill_timer);
+        safe_close(r->pidfd);
+        free(r);
+}
+
+static int on_retiree_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Retiree *r = userdata;
+
+        (void) s;
+        (void) revents;
+        (void) waitid(P_PIDFD, (id_t) fd, &(siginfo_t) {}, WEXITED | WNOHANG);  /* readable: it has exited */
+        retiree_free(r);
+        return 0;
+}
+
+static int on_retiree_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Retiree *r = userdata;
+
+        (void) s;
+        (void) usec;
+        log_warning("squashfuse did not stop within 2 s: killed");
+        (void) pidfd_send_signal(r->pidfd, SIGKILL, NULL, 0);
+        return 0;
+}
+
 /* Ends the squashfuse of an image nobody uses any more. Its filesystem has
  * no mount left (the last rocker's namespace is gone, the cache's tree fd
- * closed), so SIGTERM only tells it to stop waiting; it is reaped here. */
+ * closed), so SIGTERM only tells it to stop waiting. The event loop reaps
+ * it when it exits. */
 static void fuse_stop(Image *img) {
-        struct pollfd p = { .fd = img->fuse_pidfd, .events = POLLIN };
+        ImageCache *c = img->cache;
+        Retiree *r;
+        int pidfd = TAKE_FD(img->fuse_pidfd);
 
-        if (img->fuse_pid <= 0)
+        if (img->fuse_pid <= 0 || pidfd < 0)
                 return;
-        (void) pidfd_send_signal(img->fuse_pidfd, SIGTERM, NULL, 0);
-        if (poll(&p, 1, 2000) != 1)
-                (void) pidfd_send_signal(img->fuse_pidfd, SIGKILL, NULL, 0);
-        (void) waitid(P_PIDFD, (id_t) img->fuse_pidfd, &(siginfo_t) {}, WEXITED);
-        img->fuse_pidfd = safe_close(img->fuse_pidfd);
         img->fuse_pid = 0;
+        (void) pidfd_send_signal(pidfd, SIGTERM, NULL, 0);  /* ESRCH: exited already, reaped below */
+        r = c->event ? calloc(1, sizeof *r) : NULL;
+        if (r) {
+                r->cache = c;
+                r->pidfd = pidfd;
+                if (sd_event_add_io(c->event, &r->exit_source, pidfd, EPOLLIN, on_retiree_exit, r) >= 0 &&
+                    sd_event_add_time_relative(c->event, &r->kill_timer, CLOCK_MONOTONIC, 2 * 1000 * 1000ULL, 0,
+                                               on_retiree_timeout, r) >= 0) {
+                        r->next = c->retirees;
+                        c->retirees = r;
+                        return;
+                }
+                sd_event_source_disable_unref(r->exit_source);
+                sd_event_source_disable_unref(r->kill_timer);
+                free(r);
+        }
+        fuse_wait(pidfd);  /* no loop to wait in: here, bounded */
+        safe_close(pidfd);
 }
 
 static void image_free(Image *img) {
@@ -112,6 +187,14 @@ ImageCache *image_cache_free(ImageCache *c) {
                 return NULL;
         while (c->head)
                 image_free(c->head);
+        while (c->retirees) {
+                Retiree *r = c->retirees;
+
+                sd_event_source_disable_unref(TAKE_PTR(r->exit_source));
+                fuse_wait(r->pidfd);
+                retiree_free(r);
+        }
+        sd_event_unref(c->event);
         free(c->staging_dir);
         free(c);
         return NULL;
@@ -256,8 +339,13 @@ static int image_mount_fuse(ImageCache *c, Image *img, int image_fd, char *err, 
                         img->fuse_pidfd = safe_close(img->fuse_pidfd);
                         img->fuse_pid = 0;
                         (void) rmdir(staging);
-                        snprintf(err, errlen, "app_pkg_path: squashfuse could not mount it (exit status %d)%s",
-                                 si.si_status, si.si_status == 127 ? ": squashfuse is not installed" : "");
+                        if (si.si_code == CLD_EXITED && (si.si_status == 127 || si.si_status == 126))
+                                snprintf(err, errlen, "app_pkg_path: squashfuse could not be started (exit status %d)%s",
+                                         si.si_status, si.si_status == 127 ? ": squashfuse is not installed" : "");
+                        else
+                                snprintf(err, errlen, "app_pkg_path: not a mountable squashfs image: squashfuse "
+                                         "refused it (%s %d)", si.si_code == CLD_EXITED ? "exit status" : "signal",
+                                         si.si_status);
                         return -EINVAL;
                 }
                 if (i == 2500) {
@@ -355,6 +443,7 @@ int image_acquire(ImageCache *c, const char *path, ImageBackend backend, bool no
         img = calloc(1, sizeof *img);
         if (!img)
                 return -ENOMEM;
+        img->cache = c;  /* before mounting: a failed squashfuse start is stopped through it */
         img->path = strdup(path);
         if (!img->path) {
                 free(img);
@@ -380,7 +469,6 @@ int image_acquire(ImageCache *c, const char *path, ImageBackend backend, bool no
                 free(img);
                 return r;
         }
-        img->cache = c;
         img->refs = 1;
         img->dev = st.st_dev;
         img->ino = st.st_ino;

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <systemd/sd-event.h>
 
 typedef struct Image Image;
 typedef struct ImageCache ImageCache;
@@ -24,7 +25,7 @@ typedef enum ImageBackend {
 
 /* staging_dir: where squashfuse mounts an image for a moment, before its
  * mount is detached (rockerd's own, root 0700). */
-int image_cache_new(const char *staging_dir, ImageCache **ret);
+int image_cache_new(const char *staging_dir, sd_event *event, ImageCache **ret);
 ImageCache *image_cache_free(ImageCache *c);
 size_t image_cache_size(const ImageCache *c);
 

@@ -925,9 +925,9 @@ int manager_new(const ManagerConfig *cfg, Manager **ret) {
                 return -ENOMEM;
         m->cfg = *cfg;
         m->listen_fd = -EBADF;
-        r = image_cache_new(m->cfg.state_dir, &m->images);
+        r = sd_event_new(&m->event);
         if (r >= 0)
-                r = sd_event_new(&m->event);
+                r = image_cache_new(m->cfg.state_dir, m->event, &m->images);
         if (r < 0) {
                 manager_free(m);
                 return r;
