@@ -278,8 +278,11 @@ static int keep_private(int fd, const char *data_dir, const char *rel, char *err
         struct stat st;
         int r;
 
-        if (fstat(fd, &st) < 0)
-                return negative_errno();
+        if (fstat(fd, &st) < 0) {
+                r = negative_errno();
+                snprintf(err, errlen, "app_data_dir: cannot stat \"%.256s/%s\": %s", data_dir, rel, strerror(-r));
+                return r;
+        }
         if (((st.st_uid != 0 || st.st_gid != 0) && fchown(fd, 0, 0) < 0) ||
             ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)) {
                 r = negative_errno();
@@ -363,8 +366,12 @@ int plan_prepare_data_dir(const Plan *p, char *err, size_t errlen) {
                 upper_fd = mkdir_open(dir_fd, "upper", O_RDONLY, p->data_dir, rel, err, errlen);
                 if (upper_fd < 0)
                         return upper_fd;
-                if (fstat(upper_fd, &st) < 0)
-                        return negative_errno();
+                if (fstat(upper_fd, &st) < 0) {
+                        r = negative_errno();
+                        snprintf(err, errlen, "app_data_dir: cannot stat \"%.256s/%s\": %s", p->data_dir, rel,
+                                 strerror(-r));
+                        return r;
+                }
                 /* The merged dir's root takes owner and mode from the upper
                  * dir: keep them equal to the host dir's. */
                 if ((st.st_uid != o->uid || st.st_gid != o->gid) && fchown(upper_fd, o->uid, o->gid) < 0) {
