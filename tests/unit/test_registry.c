@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,16 +52,9 @@ static bool exited_unreaped(const Fixture *f) {
                                       pid_mntns(f->guard));
 }
 
-static int start_rocker(void **state) {
-        Fixture *f = calloc(1, sizeof *f);
+static int start_rocker_in(Fixture *f) {
         int fds[2];
 
-        if (!f)
-                return -1;
-        *state = f;
-        f->guard_pidfd = -1;
-        if (geteuid() != 0)
-                return 0;  /* each test skips */
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return -1;
         f->mid = fork();
@@ -69,14 +63,15 @@ static int start_rocker(void **state) {
         if (f->mid == 0) {
                 pid_t g;
 
-                if (unshare(CLONE_NEWPID) < 0)
+                /* Each dies with its parent, even if the test crashes. */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || unshare(CLONE_NEWPID) < 0)
                         _exit(1);
                 g = fork();
                 if (g < 0)
                         _exit(1);
                 if (g == 0) {
                         /* its own mount namespace: mid stays out of it */
-                        if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || unshare(CLONE_NEWNS) < 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
                                 _exit(1);
                         sleep_forever();
                 }
@@ -98,6 +93,24 @@ static int start_rocker(void **state) {
         for (int i = 0; i < 5000 && pid_mntns_ino(f->guard) == pid_mntns_ino(getpid()); i++)
                 usleep(1000);
         return pid_mntns_ino(f->guard) == pid_mntns_ino(getpid()) ? -1 : 0;
+}
+
+static int stop_rocker(void **state);
+
+static int start_rocker(void **state) {
+        Fixture *f = calloc(1, sizeof *f);
+
+        if (!f)
+                return -1;
+        *state = f;
+        f->guard_pidfd = -1;
+        if (geteuid() != 0)
+                return 0;  /* each test skips */
+        if (start_rocker_in(f) < 0) {
+                stop_rocker(state);  /* cmocka runs no teardown after a failed setup */
+                return -1;
+        }
+        return 0;
 }
 
 static void kill_and_reap(pid_t *pid) {
