@@ -67,6 +67,9 @@ void harness_kill_guard(const RockerResult *res);
  * go to pids. */
 int harness_squashfuse_pids(pid_t *pids, int max);
 
+/* The number of lines of a file (e.g. a mountinfo), or -1. */
+int harness_count_lines(const char *path);
+
 /* Runs cmd through /bin/sh; returns its exit status or -1. */
 int harness_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

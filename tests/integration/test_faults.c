@@ -1772,18 +1772,6 @@ static void test_many_live_rockers(void **state) {
         assert_int_equal(found, n);
 }
 
-static int file_lines(const char *path) {
-        FILE *f = fopen(path, "re");
-        int n = 0, c;
-
-        if (!f)
-                return -1;
-        while ((c = fgetc(f)) != EOF)
-                n += c == '\n';
-        fclose(f);
-        return n;
-}
-
 /* Many cached images (one live rocker on each keeps it mounted): neither the
  * host's mount table nor a new rocker's own grows with them. */
 static void test_many_cached_images(void **state) {
@@ -1801,7 +1789,7 @@ static void test_many_cached_images(void **state) {
                 snprintf(img, sizeof img, "%s/cached-%d.squashfs", H.dir, i);
                 assert_int_equal(harness_sh("cp %s %s", H.image, img), 0);
         }
-        mounts0 = file_lines("/proc/self/mountinfo");
+        mounts0 = harness_count_lines("/proc/self/mountinfo");
 
         /* one image cached: a rocker's own mount table */
         req = harness_request("cached-probe", buf, sizeof buf);
@@ -1809,7 +1797,7 @@ static void test_many_cached_images(void **state) {
         assert_int_equal(probe1.err_no, ROCKER_ERR_success);
         assert_int_equal(waitpid(probe1.app_pid, &status, 0), probe1.app_pid);
         snprintf(path, sizeof path, "/proc/%d/mountinfo", probe1.guard_pid);
-        rocker_mounts_1 = file_lines(path);
+        rocker_mounts_1 = harness_count_lines(path);
         assert_int_equal(ROCKER_kill_rocker(probe1.guard_pid, probe1.guard_pname, SIGKILL).err_no, ROCKER_ERR_success);
 
         for (int i = 0; i < n; i++) {
@@ -1821,14 +1809,14 @@ static void test_many_cached_images(void **state) {
                 assert_int_equal(res[i].err_no, ROCKER_ERR_success);
                 assert_int_equal(waitpid(res[i].app_pid, &status, 0), res[i].app_pid);
         }
-        assert_int_equal(file_lines("/proc/self/mountinfo"), mounts0);
+        assert_int_equal(harness_count_lines("/proc/self/mountinfo"), mounts0);
 
         req = harness_request("cached-probe2", buf, sizeof buf);
         probe2 = ROCKER_enter_rocker(&req, app_exit0, NULL);
         assert_int_equal(probe2.err_no, ROCKER_ERR_success);
         assert_int_equal(waitpid(probe2.app_pid, &status, 0), probe2.app_pid);
         snprintf(path, sizeof path, "/proc/%d/mountinfo", probe2.guard_pid);
-        rocker_mounts_n = file_lines(path);
+        rocker_mounts_n = harness_count_lines(path);
         print_message("%d cached images: host mountinfo %d lines (as with none); a new rocker's own mount table "
                       "%d lines with 1 image cached, %d with %d\n", n, mounts0, rocker_mounts_1, rocker_mounts_n, n + 1);
         assert_int_equal(rocker_mounts_n, rocker_mounts_1);
