@@ -149,6 +149,13 @@ static int daemon_key(Parse *ps, const char *section, const char *key, const cha
                                 return snprintf(ps->err, sizeof ps->err, "expected yes or no"), -EINVAL;
                         return 0;
                 }
+                if (!strcmp(key, "StrictModes")) {
+                        bool b;
+                        if (parse_bool(v, &b) < 0)
+                                return snprintf(ps->err, sizeof ps->err, "expected yes or no"), -EINVAL;
+                        c->no_strict_modes = !b;
+                        return 0;
+                }
         } else
                 return snprintf(ps->err, sizeof ps->err, "unknown section [%.64s]", section), -EINVAL;
         snprintf(ps->err, sizeof ps->err, "unknown key %.64s in [%.64s]", key, section);
@@ -162,6 +169,11 @@ static int app_key(Parse *ps, const char *section, const char *key, const char *
                 return snprintf(ps->err, sizeof ps->err, "unknown section [%.64s]", section), -EINVAL;
         if (!strcmp(key, "PrivateNetwork")) {
                 if (parse_bool(v, &a->private_network) < 0)
+                        return snprintf(ps->err, sizeof ps->err, "expected yes or no"), -EINVAL;
+                return 0;
+        }
+        if (!strcmp(key, "StrictModes")) {
+                if (parse_bool(v, &a->strict_modes) < 0)
                         return snprintf(ps->err, sizeof ps->err, "expected yes or no"), -EINVAL;
                 return 0;
         }
@@ -234,7 +246,8 @@ void app_policy_done(AppPolicy *p) {
 }
 
 int app_policy_load(const ManagerConfig *cfg, int32_t app_id, AppPolicy *ret, char *err, size_t errlen) {
-        AppPolicy app = { .private_network = cfg->private_network, .image_backend = cfg->image_backend };
+        AppPolicy app = { .private_network = cfg->private_network, .image_backend = cfg->image_backend,
+                          .strict_modes = !cfg->no_strict_modes };
         Parse ps = { .app = &app };
         char path[PATH_MAX];
         int r;

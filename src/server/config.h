@@ -21,6 +21,7 @@ typedef struct AppPolicy {
         size_t n_image_dirs;
         char *shared_paths[CONFIG_PATHS_MAX];   /* on top of the daemon's */
         size_t n_shared_paths;
+        bool strict_modes;                      /* StrictModes=: image and data dir root's only */
 } AppPolicy;
 
 /* Reads path into *cfg (which holds the defaults). A missing file is fine

@@ -21,6 +21,7 @@ typedef struct ManagerConfig {
         size_t n_shared_paths;
         bool shared_paths_set;           /* by a config file: else the defaults */
         bool private_network;            /* the default of every app */
+        bool no_strict_modes;            /* StrictModes=no: the default of every app */
         int image_backend;               /* ImageBackend: the default of every app */
         uint64_t request_timeout_usec;   /* a client's time to send its request */
         uint64_t build_timeout_usec;     /* a guard's time to report */

@@ -192,8 +192,84 @@ fail:
         return r;
 }
 
+/* StrictModes (sshd's name for the same rule): only root may be able to
+ * change what a path names. True of a path when every directory on it is
+ * root's and not writable by others (group root may write: its members are
+ * root's peers), or is a root-owned sticky directory such as /tmp, in which
+ * nobody can rename or remove what root put there. */
+static bool mode_is_strict(const struct stat *st) {
+        if (st->st_uid != 0)
+                return false;
+        if (st->st_mode & S_IWOTH)
+                return S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX);
+        if ((st->st_mode & S_IWGRP) && st->st_gid != 0)
+                return S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX);
+        return true;
+}
+
+/* Walks path from "/" with lstat(); stops quietly at the first component
+ * that does not exist (the data dir's missing parts are created by root,
+ * 0755/0700). The image is walked on its canonical path (realpath), which
+ * has no symlink; the data dir as given, where a symlink is refused as
+ * plan_prepare_data_dir() would refuse it. */
+static int check_strict_path(const char *field, const char *path, char *err, size_t errlen) {
+        char buf[PATH_MAX];
+        size_t n = strlen(path);
+
+        if (n >= sizeof buf)
+                return fail(err, errlen, "%s: \"%.256s\": too long", field, path);
+        /* "/", then every prefix ending before a '/', then the path itself */
+        for (size_t i = 0; i <= n; i++) {
+                struct stat st;
+
+                if (i > 0 && i < n && path[i] != '/')
+                        continue;
+                memcpy(buf, path, i == 0 ? 1 : i);
+                buf[i == 0 ? 1 : i] = '\0';
+                if (lstat(buf, &st) < 0) {
+                        if (errno == ENOENT)
+                                return 0;
+                        return fail(err, errlen, "%s: \"%.256s\": %s", field, buf, strerror(errno));
+                }
+                if (S_ISLNK(st.st_mode)) {
+                        const char *c = strrchr(buf, '/');
+                        return fail(err, errlen, "%s: \"%.256s\": component \"%.64s\" is a symlink", field,
+                                    path, c ? c + 1 : buf);
+                }
+                if (i < n && !S_ISDIR(st.st_mode)) {
+                        const char *c = strrchr(buf, '/');
+                        return fail(err, errlen, "%s: \"%.256s\": component \"%.64s\" is not a directory", field,
+                                    path, c ? c + 1 : buf);
+                }
+                if (!mode_is_strict(&st))
+                        return fail(err, errlen,
+                                    "%s: \"%.256s\" is owned by uid %u, group %u with mode %04o; StrictModes= wants "
+                                    "every directory on the way, and the image itself, owned by root and writable by "
+                                    "no one else (root-owned sticky directories excepted)",
+                                    field, buf, (unsigned) st.st_uid, (unsigned) st.st_gid,
+                                    (unsigned) (st.st_mode & 07777));
+        }
+        return 0;
+}
+
+static int check_strict_modes(const Plan *p, char *err, size_t errlen) {
+        char real[PATH_MAX];
+        int r;
+
+        if (!realpath(p->pkg_path, real))
+                return fail(err, errlen, "app_pkg_path: \"%.256s\": %s", p->pkg_path, strerror(errno));
+        r = check_strict_path("app_pkg_path", real, err, errlen);
+        if (r < 0)
+                return -EPERM;
+        r = check_strict_path("app_data_dir", p->data_dir, err, errlen);
+        if (r < 0)
+                return -EPERM;
+        return 0;
+}
+
 int plan_apply_policy(Plan *p, const ManagerConfig *cfg, const AppPolicy *app, char *err, size_t errlen) {
         bool allowed = app->n_image_dirs == 0;
+        int r;
 
         for (size_t i = 0; i < app->n_image_dirs && !allowed; i++)
                 allowed = path_contains(app->image_dirs[i], p->pkg_path);
@@ -201,6 +277,11 @@ int plan_apply_policy(Plan *p, const ManagerConfig *cfg, const AppPolicy *app, c
                 snprintf(err, errlen, "app_pkg_path: \"%.256s\" is not in the image dirs allowed for app %d",
                          p->pkg_path, (int) p->app_id);
                 return -EPERM;
+        }
+        if (app->strict_modes) {
+                r = check_strict_modes(p, err, errlen);
+                if (r < 0)
+                        return r;
         }
         p->private_network = app->private_network;
         p->n_shared_paths = 0;

@@ -1910,6 +1910,33 @@ static void test_lib_symlink_in_data_dir(void **state) {
         }
 }
 
+/* StrictModes: a data dir or an image that a user other than root could
+ * change (swap the data dir's layers between the build's steps, replace
+ * the image after its checks) is refused, naming the path, owner and mode,
+ * and nothing is created in it. */
+static void test_lib_strict_modes(void **state) {
+        static const LibCase cases[] = {
+                { "data dir in a user's dir", { { F_DATA, "{dir}/strict/userdir/data" } }, BUILD,
+                  { "app_data_dir", "strict/userdir\"", "uid 1000", NULL } },
+                { "data dir is a user's dir", { { F_DATA, "{dir}/strict/userdir" } }, BUILD,
+                  { "app_data_dir", "uid 1000", "StrictModes", NULL } },
+                { "data dir in a world-writable dir", { { F_DATA, "{dir}/strict/worldw/data" } }, BUILD,
+                  { "app_data_dir", "strict/worldw\"", "mode 0777", NULL } },
+                { "image owned by a user", { { F_PKG, "{dir}/strict/user.squashfs" } }, BUILD,
+                  { "app_pkg_path", "user.squashfs\"", "uid 1000", NULL } },
+                { "image in a user's dir", { { F_PKG, "{dir}/strict/userimgdir/i.squashfs" } }, BUILD,
+                  { "app_pkg_path", "strict/userimgdir\"", "uid 1000", NULL } },
+        };
+        char p[512];
+
+        (void) state;
+        lib_cases_run(cases, N(cases));
+        snprintf(p, sizeof p, "%s/strict/userdir", H.dir);
+        assert_int_equal(count_entries(p), 0);
+        snprintf(p, sizeof p, "%s/strict/worldw", H.dir);
+        assert_int_equal(count_entries(p), 0);
+}
+
 /* An existing data dir whose layout holds a symlink: refused, nothing done
  * through the link (no chown, chmod or mkdir in its target), and the data
  * dir itself unchanged (lib_run() compares it before and after). */
@@ -2060,9 +2087,12 @@ static int make_fixtures(void) {
                        "ln -s %s/sym/victim layout/upper-link/overlay/var/upper; "
                        "ln -s %s/sym/victim layout/work-link/overlay/var/work; "
                        "find layout -type d -exec chmod 0700 {} +; "
-                       "mkdir -p sym/etarget; ln -s %s/sym/etarget sym/elink",
+                       "mkdir -p sym/etarget; ln -s %s/sym/etarget sym/elink; "
+                       "mkdir -p strict/userdir strict/worldw strict/userimgdir; chown 1000:1000 strict/userdir; "
+                       "chmod 0777 strict/worldw; cp %s strict/user.squashfs; chown 1000:1000 strict/user.squashfs; "
+                       "cp %s strict/userimgdir/i.squashfs; chown 1000:1000 strict/userimgdir",
                        H.dir, H.image, H.image, H.image, H.image, H.image, H.open_dir, H.dir, H.dir, H.dir, H.dir,
-                       H.dir, H.dir, H.dir) != 0)
+                       H.dir, H.dir, H.dir, H.image, H.image) != 0)
                 return -1;
         /* the brief's crafted image, and two that break what the mount reads */
         snprintf(p, sizeof p, "%s/img/crafted.squashfs", H.dir);
@@ -2142,6 +2172,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_lib_symlink_in_data_dir, case_teardown),
                 cmocka_unit_test_teardown(test_lib_data_dir_layout_symlinks, case_teardown),
                 cmocka_unit_test_teardown(test_lib_symlink_in_exec_dir, case_teardown),
+                cmocka_unit_test_teardown(test_lib_strict_modes, case_teardown),
         };
 
         if (getenv("ROCKER_TEST_FILTER"))

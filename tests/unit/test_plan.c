@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "config.h"
 #include "plan.h"
 #include "proto.h"
 
@@ -997,6 +998,62 @@ static void test_prepare_overlay_symlink(void **state) {
         assert_non_null(strstr(err, "app_data_dir"));
 }
 
+/* --- plan_apply_policy: StrictModes ----------------------------------------- */
+
+static int apply_strict(Fixture *f, bool strict, char *err, size_t errlen) {
+        ManagerConfig cfg = MANAGER_CONFIG_DEFAULT;
+        AppPolicy app = { .strict_modes = strict };
+
+        return plan_apply_policy(&f->plan, &cfg, &app, err, errlen);
+}
+
+static void test_strict_modes(void **state) {
+        Fixture *f = *state;
+        char err[PROTO_ERROR_MAX] = "", *data = xat(f, "data"), *img = xat(f, "img.squashfs");
+
+        plan_ok(f);
+        /* root's 0700 tree under the sticky, root-owned /tmp: accepted */
+        assert_int_equal(apply_strict(f, true, err, sizeof err), 0);
+        /* a data dir owned by a user: that user could swap its layers */
+        assert_int_equal(mkdir(data, 0755), 0);
+        assert_int_equal(chown(data, 1000, 1000), 0);
+        assert_int_equal(apply_strict(f, true, err, sizeof err), -EPERM);
+        assert_non_null(strstr(err, "app_data_dir"));
+        assert_non_null(strstr(err, "uid 1000"));
+        assert_non_null(strstr(err, data));
+        assert_int_equal(apply_strict(f, false, err, sizeof err), 0);
+        /* root's but writable by others, not sticky */
+        assert_int_equal(chown(data, 0, 0), 0);
+        assert_int_equal(chmod(data, 0777), 0);
+        assert_int_equal(apply_strict(f, true, err, sizeof err), -EPERM);
+        assert_non_null(strstr(err, "mode 0777"));
+        /* sticky and root's, like /tmp: accepted; group root may write */
+        assert_int_equal(chmod(data, 01777), 0);
+        assert_int_equal(apply_strict(f, true, err, sizeof err), 0);
+        assert_int_equal(chmod(data, 0775), 0);
+        assert_int_equal(apply_strict(f, true, err, sizeof err), 0);
+        /* group-writable by another group: refused */
+        assert_int_equal(chown(data, 0, 1000), 0);
+        assert_int_equal(apply_strict(f, true, err, sizeof err), -EPERM);
+        assert_int_equal(chown(data, 0, 0), 0);
+        /* an image a user owns or may write */
+        assert_int_equal(chown(img, 1000, 0), 0);
+        assert_int_equal(apply_strict(f, true, err, sizeof err), -EPERM);
+        assert_non_null(strstr(err, "app_pkg_path"));
+        assert_int_equal(chown(img, 0, 0), 0);
+        assert_int_equal(chmod(img, 0666), 0);
+        assert_int_equal(apply_strict(f, true, err, sizeof err), -EPERM);
+        assert_int_equal(chmod(img, 0644), 0);
+        /* the image's parent dir is a user's */
+        assert_int_equal(chown(f->root, 1000, 1000), 0);
+        assert_int_equal(apply_strict(f, true, err, sizeof err), -EPERM);
+        assert_non_null(strstr(err, f->root));
+        assert_int_equal(chown(f->root, 0, 0), 0);
+        assert_int_equal(apply_strict(f, true, err, sizeof err), 0);
+        free(data);
+        free(img);
+}
+
 int main(void) {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
         const struct CMUnitTest tests[] = {
@@ -1032,6 +1089,7 @@ int main(void) {
                 T(test_prepare_file_component),
                 T(test_prepare_upper_symlink),
                 T(test_prepare_overlay_symlink),
+                T(test_strict_modes),
         };
 #undef T
 
