@@ -10,13 +10,14 @@
 #include <ini.h>
 
 #include "config.h"
+#include "dev.h"
 #include "image.h"
 #include "macro.h"
 #include "plan.h"
 #include "proto.h"
 #include "util.h"
 
-const char *const config_default_shared_paths[] = { "/dev", "/tmp", "/run/user", NULL };
+const char *const config_default_shared_paths[] = { "/tmp", "/run/user", NULL };
 
 typedef struct Parse {
         ManagerConfig *cfg;     /* the daemon file */
@@ -72,11 +73,74 @@ static int parse_paths(const char *v, char **out, size_t *n, Parse *ps) {
                         snprintf(ps->err, sizeof ps->err, "\"%.200s\" is not allowed", w);
                         return -EINVAL;
                 }
+                /* a rocker's /dev is its own: host devices come by Devices= */
+                if (path_contains("/dev", w) && strcmp(w, "/dev") != 0) {
+                        snprintf(ps->err, sizeof ps->err, "\"%.200s\": name host devices with Devices=, not here", w);
+                        return -EINVAL;
+                }
                 out[*n] = strdup(w);
                 if (!out[*n])
                         return -ENOMEM;
                 (*n)++;
         }
+        return 0;
+}
+
+/* Devices=: a space-separated list of device group names (dev.c), "all"
+ * (the host's /dev shared whole) or "/dev/<name>" / "/dev/<prefix>*". */
+static int parse_devices(const char *v, char **out, size_t *n, Parse *ps) {
+        _cleanup_free_ char *copy = strdup(v);
+        char *save = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        for (size_t i = 0; i < *n; i++)
+                free(out[i]);
+        *n = 0;
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                const char *const *paths;
+
+                if (*n >= CONFIG_PATHS_MAX) {
+                        snprintf(ps->err, sizeof ps->err, "more than %d devices", CONFIG_PATHS_MAX);
+                        return -EINVAL;
+                }
+                if (strcmp(w, "all") != 0 && dev_group_paths(w, &paths) < 0 && !dev_path_is_valid(w)) {
+                        snprintf(ps->err, sizeof ps->err,
+                                 "\"%.200s\": expected dri, snd, video, input, kvm, all, /dev/NAME or /dev/PREFIX*", w);
+                        return -EINVAL;
+                }
+                out[*n] = strdup(w);
+                if (!out[*n])
+                        return -ENOMEM;
+                (*n)++;
+        }
+        return 0;
+}
+
+/* A size in bytes, with an optional K, M or G suffix (powers of 1024, as
+ * systemd reads them); 1 MiB to 1 TiB. */
+static int parse_size(const char *v, uint64_t *ret) {
+        char *end;
+        unsigned long long n;
+        uint64_t mult = 1;
+
+        errno = 0;
+        n = strtoull(v, &end, 10);
+        if (errno || end == v || v[0] == '-')
+                return -EINVAL;
+        if (*end == 'K')
+                mult = 1024ULL;
+        else if (*end == 'M')
+                mult = 1024ULL * 1024;
+        else if (*end == 'G')
+                mult = 1024ULL * 1024 * 1024;
+        else if (*end)
+                return -EINVAL;
+        if (*end && end[1])
+                return -EINVAL;
+        if (n > (1ULL << 40) / mult || n * mult < (1ULL << 20))
+                return -EINVAL;
+        *ret = n * mult;
         return 0;
 }
 
@@ -149,6 +213,13 @@ static int daemon_key(Parse *ps, const char *section, const char *key, const cha
                                 return snprintf(ps->err, sizeof ps->err, "expected yes or no"), -EINVAL;
                         return 0;
                 }
+                if (!strcmp(key, "Devices"))
+                        return parse_devices(v, c->devices, &c->n_devices, ps);
+                if (!strcmp(key, "DevShmSize")) {
+                        if (parse_size(v, &c->dev_shm_size) < 0)
+                                return snprintf(ps->err, sizeof ps->err, "expected a size from 1M to 1024G"), -EINVAL;
+                        return 0;
+                }
                 if (!strcmp(key, "StrictModes")) {
                         bool b;
                         if (parse_bool(v, &b) < 0)
@@ -170,6 +241,13 @@ static int app_key(Parse *ps, const char *section, const char *key, const char *
         if (!strcmp(key, "PrivateNetwork")) {
                 if (parse_bool(v, &a->private_network) < 0)
                         return snprintf(ps->err, sizeof ps->err, "expected yes or no"), -EINVAL;
+                return 0;
+        }
+        if (!strcmp(key, "Devices"))
+                return parse_devices(v, a->devices, &a->n_devices, ps);
+        if (!strcmp(key, "DevShmSize")) {
+                if (parse_size(v, &a->dev_shm_size) < 0)
+                        return snprintf(ps->err, sizeof ps->err, "expected a size from 1M to 1024G"), -EINVAL;
                 return 0;
         }
         if (!strcmp(key, "StrictModes")) {
@@ -232,6 +310,8 @@ int config_load(const char *path, bool required, ManagerConfig *cfg, char *err, 
 void config_done(ManagerConfig *cfg) {
         for (size_t i = 0; i < cfg->n_shared_paths; i++)
                 free(cfg->shared_paths[i]);
+        for (size_t i = 0; i < cfg->n_devices; i++)
+                free(cfg->devices[i]);
         free(cfg->owned_socket_path);
         free(cfg->owned_state_dir);
         free(cfg->owned_apps_dir);
@@ -242,12 +322,15 @@ void app_policy_done(AppPolicy *p) {
                 free(p->image_dirs[i]);
         for (size_t i = 0; i < p->n_shared_paths; i++)
                 free(p->shared_paths[i]);
+        for (size_t i = 0; i < p->n_devices; i++)
+                free(p->devices[i]);
         *p = (AppPolicy) {};
 }
 
 int app_policy_load(const ManagerConfig *cfg, int32_t app_id, AppPolicy *ret, char *err, size_t errlen) {
         AppPolicy app = { .private_network = cfg->private_network, .image_backend = cfg->image_backend,
-                          .strict_modes = !cfg->no_strict_modes };
+                          .strict_modes = !cfg->no_strict_modes,
+                          .dev_shm_size = cfg->dev_shm_size };
         Parse ps = { .app = &app };
         char path[PATH_MAX];
         int r;

@@ -22,6 +22,9 @@ typedef struct AppPolicy {
         char *shared_paths[CONFIG_PATHS_MAX];   /* on top of the daemon's */
         size_t n_shared_paths;
         bool strict_modes;                      /* StrictModes=: image and data dir root's only */
+        char *devices[CONFIG_PATHS_MAX];        /* Devices=: on top of the daemon's */
+        size_t n_devices;
+        uint64_t dev_shm_size;                  /* DevShmSize=: 0 = the daemon's */
 } AppPolicy;
 
 /* Reads path into *cfg (which holds the defaults). A missing file is fine

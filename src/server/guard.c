@@ -8,7 +8,7 @@
  *   3. create every overlay detached, then attach them (parents first)
  *   4. create the exec dir's mount point if missing
  *   5. make the whole tree read-only, then writable again: the overlays and
- *      the shared paths (/dev, /tmp, /run/user)
+ *      the shared paths (/tmp, /run/user); a private /dev (dev.c)
  *   6. attach the image at the exec dir; a fresh /proc with /proc/sys read-only
  *   7. name, drop every capability, no_new_privs, not dumpable
  *   8. report ready, then reap orphans forever
@@ -36,6 +36,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dev.h"
 #include "guard.h"
 #include "macro.h"
 #include "util.h"
@@ -413,6 +414,13 @@ _Noreturn void guard_run(const Plan *plan, const char *name, int image_fd, int s
          * of make_readonly(), whose mounts may now cover the first walk. */
         safe_close(make_mount_point(&g, plan->exec_dir, true));
         make_readonly(&g);
+        if (plan->private_dev) {
+                const char *step = "";
+                int r = dev_make_private(plan, &step);
+
+                if (r < 0)
+                        guard_fail(&g, r, "private /dev: %s", step);
+        }
         exec_fd = make_mount_point(&g, plan->exec_dir, false);
 
         /* 6. The image clone was made read-only, nosuid and nodev by rockerd;

@@ -22,6 +22,9 @@ typedef struct ManagerConfig {
         bool shared_paths_set;           /* by a config file: else the defaults */
         bool private_network;            /* the default of every app */
         bool no_strict_modes;            /* StrictModes=no: the default of every app */
+        char *devices[CONFIG_PATHS_MAX]; /* Devices=: groups, "all" or /dev paths, for every app */
+        size_t n_devices;
+        uint64_t dev_shm_size;           /* DevShmSize=: the default of every app; 0: built-in */
         int image_backend;               /* ImageBackend: the default of every app */
         uint64_t request_timeout_usec;   /* a client's time to send its request */
         uint64_t build_timeout_usec;     /* a guard's time to report */

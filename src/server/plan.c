@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dev.h"
 #include "macro.h"
 #include "plan.h"
 #include "util.h"
@@ -267,6 +268,49 @@ static int check_strict_modes(const Plan *p, char *err, size_t errlen) {
         return 0;
 }
 
+/* The private /dev: unless /dev is shared whole (a shared path, or
+ * Devices=all), the daemon's and then the app's Devices=, each group
+ * expanded to its host paths. The words were checked by config.c. */
+static int plan_apply_devices(Plan *p, const ManagerConfig *cfg, const AppPolicy *app) {
+        char *const *lists[2] = { cfg->devices, app->devices };
+        size_t ns[2] = { cfg->n_devices, app->n_devices };
+
+        p->private_dev = true;
+        p->n_devices = 0;
+        p->dev_shm_size = app->dev_shm_size ? app->dev_shm_size : DEV_SHM_SIZE_DEFAULT;
+        for (size_t i = 0; i < p->n_shared_paths; i++)
+                if (strcmp(p->shared_paths[i], "/dev") == 0)
+                        p->private_dev = false;
+        for (size_t l = 0; l < 2; l++)
+                for (size_t i = 0; i < ns[l]; i++) {
+                        const char *w = lists[l][i];
+                        const char *const *paths;
+
+                        if (strcmp(w, "all") == 0) {
+                                p->private_dev = false;
+                                continue;
+                        }
+                        if (dev_group_paths(w, &paths) < 0) {
+                                p->devices[p->n_devices++] = w;
+                                continue;
+                        }
+                        for (size_t j = 0; paths[j]; j++)
+                                p->devices[p->n_devices++] = paths[j];
+                }
+        if (!p->private_dev) {
+                p->n_devices = 0;
+                /* the host's /dev as it is: writable like the other shared paths */
+                if (p->n_shared_paths < ELEMENTSOF(p->shared_paths)) {
+                        bool listed = false;
+                        for (size_t i = 0; i < p->n_shared_paths; i++)
+                                listed |= strcmp(p->shared_paths[i], "/dev") == 0;
+                        if (!listed)
+                                p->shared_paths[p->n_shared_paths++] = "/dev";
+                }
+        }
+        return 0;
+}
+
 int plan_apply_policy(Plan *p, const ManagerConfig *cfg, const AppPolicy *app, char *err, size_t errlen) {
         bool allowed = app->n_image_dirs == 0;
         int r;
@@ -293,7 +337,7 @@ int plan_apply_policy(Plan *p, const ManagerConfig *cfg, const AppPolicy *app, c
                         p->shared_paths[p->n_shared_paths++] = config_default_shared_paths[i];
         for (size_t i = 0; i < app->n_shared_paths; i++)
                 p->shared_paths[p->n_shared_paths++] = app->shared_paths[i];
-        return 0;
+        return plan_apply_devices(p, cfg, app);
 }
 
 /* mkdir -p path, one component at a time through O_NOFOLLOW fds so that a

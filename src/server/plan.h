@@ -42,6 +42,13 @@ typedef struct Plan {
         bool private_network;
         const char *shared_paths[2 * 16 + 4];
         size_t n_shared_paths;
+        /* A private /dev (dev.c) unless /dev is shared whole (Devices=all,
+         * or /dev in SharedWritablePaths=): the base nodes, these host
+         * paths ("/dev/x" or "/dev/x*"), its own devpts and /dev/shm. */
+        bool private_dev;
+        const char *devices[2 * 16 * 2];
+        size_t n_devices;
+        uint64_t dev_shm_size;  /* bytes, > 0 */
 } Plan;
 
 /* Checks every field of e (syntax, relations between the paths, and what

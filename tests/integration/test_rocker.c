@@ -27,6 +27,7 @@
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -272,7 +273,7 @@ static int probe_confined(void *arg) {
         snprintf(path, sizeof path, "%s/rocker-it-%s", H.ro_dir, p->tag);
         say(p, "write_ro=%d", write_file(path, "x"));         /* a 0777 host dir, not overlaid: read-only */
         snprintf(path, sizeof path, "/dev/shm/rocker-it-%s", p->tag);
-        say(p, "write_shm=%d", write_file(path, "x"));        /* shared */
+        say(p, "write_shm=%d", write_file(path, "x"));        /* the rocker's own /dev/shm */
         say(p, "mount=%d", mount("none", "/mnt", "tmpfs", 0, NULL) == 0 ? 0 : errno);
         fd = open("/proc/sys/kernel/hostname", O_WRONLY | O_CLOEXEC);
         say(p, "write_sysctl=%d", fd >= 0 ? 0 : errno);
@@ -631,7 +632,7 @@ static void test_app_is_confined(void **state) {
         expect(report, "setuid0", "1");
         free(report);
         assert_false(exists("%s/rocker-it-confined", H.ro_dir));
-        assert_int_equal(unlink("/dev/shm/rocker-it-confined"), 0);  /* shared: it is on the host */
+        assert_false(exists("/dev/shm/rocker-it-confined"));  /* private: not on the host */
         harness_kill_guard(&res);
 
         req.uid = 0;
@@ -1523,6 +1524,141 @@ static void test_config_and_app_policy(void **state) {
         harness_assert_clean();
 }
 
+/* Writes to an existing device node: no O_CREAT, no fsync. */
+static int write_node(const char *path) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC), e;
+
+        if (fd < 0)
+                return errno;
+        e = write(fd, "x", 1) == 1 ? 0 : errno;
+        close(fd);
+        return e;
+}
+
+static int probe_dev(void *arg) {
+        const Probe *p = arg;
+        struct statvfs sv;
+        struct stat st;
+        char path[512];
+        int fd;
+
+        /* none of the host's disks, loop devices or kernel log */
+        say(p, "loop0=%d", stat("/dev/loop0", &st) == 0 ? 0 : errno);
+        say(p, "loop_control=%d", stat("/dev/loop-control", &st) == 0 ? 0 : errno);
+        say(p, "kmsg=%d", stat("/dev/kmsg", &st) == 0 ? 0 : errno);
+        say(p, "vda=%d", stat("/dev/vda", &st) == 0 ? 0 : errno);
+        /* the base nodes work */
+        say(p, "null=%d", write_node("/dev/null"));
+        fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        say(p, "urandom=%d", fd >= 0 && read(fd, path, 8) == 8 ? 0 : errno);
+        if (fd >= 0)
+                close(fd);
+        /* a pty of its own devpts */
+        fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        say(p, "ptmx=%d", fd >= 0 && grantpt(fd) == 0 && unlockpt(fd) == 0 ? 0 : errno);
+        if (fd >= 0) {
+                char *name = ptsname(fd);
+                say(p, "ptsname_ok=%d", name && strncmp(name, "/dev/pts/", 9) == 0);
+                close(fd);
+        }
+        /* /dev itself takes nothing new; /dev/shm is its own, of its size */
+        say(p, "write_dev=%d", write_file("/dev/rocker-it-new", "x"));
+        snprintf(path, sizeof path, "/dev/shm/rocker-it-%s", p->tag);
+        say(p, "write_shm=%d", write_file(path, "x"));
+        say(p, "shm_mib=%llu", statvfs("/dev/shm", &sv) == 0 ?
+                (unsigned long long) sv.f_blocks * sv.f_frsize / (1024 * 1024) : 0ULL);
+        /* the device the policy names, the group it names */
+        say(p, "node=%d", write_node("/dev/rocker-it-node"));
+        say(p, "kvm=%d", stat("/dev/kvm", &st) == 0 ? 0 : errno);
+        return 0;
+}
+
+/* A private /dev by default (like bwrap --dev): the base nodes, a devpts
+ * and a /dev/shm of its own, none of the host's disks; host devices only as
+ * the app's Devices= names them; Devices=all gives the host's /dev. */
+static void test_private_dev(void **state) {
+        char buf[1024], etc[128], node[64], *report;
+        RockerRequest req = harness_request("dev", buf, sizeof buf);
+        Probe probe = { .tag = "dev" };
+        RockerResult res;
+        struct stat st;
+        bool kvm = stat("/dev/kvm", &st) == 0;
+        int status;
+
+        (void) state;
+        snprintf(etc, sizeof etc, "%s/etc-dev", H.dir);
+        snprintf(node, sizeof node, "/dev/rocker-it-node");
+        /* a test node in the host's /dev: the null device's numbers, 0666 */
+        (void) unlink(node);
+        assert_int_equal(mknod(node, S_IFCHR | 0666, makedev(1, 3)), 0);
+        assert_int_equal(chmod(node, 0666), 0);
+        assert_int_equal(harness_sh("mkdir -p %s/apps.d && printf '[Daemon]\\nAppsDir=%s/apps.d\\nImageBackend=%s\\n' "
+                                    "> %s/rockerd.conf && "
+                                    "printf '[Rocker]\\nDevices=%s kvm\\nDevShmSize=8M\\n' > %s/apps.d/4545.conf && "
+                                    "printf '[Rocker]\\nDevices=all\\n' > %s/apps.d/4646.conf",
+                                    etc, etc, getenv("ROCKER_TEST_BACKEND") ? getenv("ROCKER_TEST_BACKEND") : "auto",
+                                    etc, node, etc, etc), 0);
+        assert_int_equal(harness_stop_daemon(SIGTERM), 0);
+        snprintf(H.config, sizeof H.config, "%s/rockerd.conf", etc);
+        assert_int_equal(harness_restart_daemon(0), 0);
+
+        /* the default: nothing of the host's but the base nodes */
+        req.app_id = 1000;
+        res = run(&req, probe_dev, &probe, &report, &status);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        expect(report, "loop0", "2");           /* ENOENT */
+        expect(report, "loop_control", "2");
+        expect(report, "kmsg", "2");
+        expect(report, "vda", "2");
+        expect(report, "null", "0");
+        expect(report, "urandom", "0");
+        expect(report, "ptmx", "0");
+        expect(report, "ptsname_ok", "1");
+        expect(report, "write_dev", "30");      /* EROFS */
+        expect(report, "write_shm", "0");
+        expect(report, "shm_mib", "512");       /* DevShmSize= default */
+        expect(report, "node", "2");
+        expect(report, "kvm", "2");
+        free(report);
+        assert_false(exists("/dev/shm/rocker-it-dev"));
+        assert_false(exists("/dev/rocker-it-new"));
+        harness_kill_guard(&res);
+
+        /* Devices= brings the node and the group, DevShmSize= the size */
+        req.app_id = 4545;
+        res = run(&req, probe_dev, &probe, &report, &status);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        expect(report, "loop0", "2");
+        expect(report, "node", "0");
+        expect(report, "kvm", kvm ? "0" : "2");
+        expect(report, "shm_mib", "8");
+        free(report);
+        harness_kill_guard(&res);
+
+        /* Devices=all: the host's /dev, shared as it is */
+        req.app_id = 4646;
+        res = run(&req, probe_dev, &probe, &report, &status);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        expect(report, "loop_control", "0");
+        expect(report, "node", "0");
+        expect(report, "write_shm", "0");
+        free(report);
+        assert_true(exists("/dev/shm/rocker-it-dev"));
+        (void) unlink("/dev/shm/rocker-it-dev");
+        harness_kill_guard(&res);
+
+        assert_int_equal(unlink(node), 0);
+        /* a shared path inside /dev is refused: devices come by Devices= */
+        assert_int_equal(harness_sh("printf '[Policy]\\nSharedWritablePaths=/dev/shm\\n' > %s/bad-dev.conf && "
+                                    "! %s --config %s/bad-dev.conf --socket %s/bad-dev.sock --state-dir %s/bad-dev-state "
+                                    "2>%s/bad-dev.err && grep -q 'bad-dev.conf:2: .*Devices=' %s/bad-dev.err",
+                                    etc, ROCKERD_PATH, etc, H.dir, H.dir, etc, etc), 0);
+        assert_int_equal(harness_stop_daemon(SIGTERM), 0);
+        snprintf(H.config, sizeof H.config, "%s", H.base_config);
+        assert_int_equal(harness_restart_daemon(0), 0);
+        harness_assert_clean();
+}
+
 typedef struct Worker {
         int id;
         int failures;
@@ -1595,6 +1731,7 @@ int main(void) {
                 cmocka_unit_test(test_concurrent_launchers),
                 cmocka_unit_test(test_list_and_join),
                 cmocka_unit_test(test_config_and_app_policy),
+                cmocka_unit_test(test_private_dev),
                 cmocka_unit_test(test_daemon_restart_adopts_live_rockers),
         };
 
