@@ -3,7 +3,8 @@
 set -eu
 PACKAGES="build-essential cmake pkg-config
 libjansson-dev libsystemd-dev libcap-dev libmount-dev libcmocka-dev libinih-dev
-squashfs-tools squashfuse fuse3 util-linux procps valgrind"
+squashfs-tools squashfuse fuse3 util-linux procps valgrind
+xdg-dbus-proxy dbus-daemon"
 if [ "$(id -u)" -ne 0 ]; then
         echo "install-deps.sh: run as root" >&2
         exit 1

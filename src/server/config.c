@@ -10,6 +10,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "bus.h"
 #include "dev.h"
 #include "image.h"
 #include "macro.h"
@@ -17,7 +18,7 @@
 #include "proto.h"
 #include "util.h"
 
-const char *const config_default_shared_paths[] = { "/tmp", "/run/user", NULL };
+const char *const config_default_shared_paths[] = { "/tmp", NULL };
 
 typedef struct Parse {
         ManagerConfig *cfg;     /* the daemon file */
@@ -76,6 +77,12 @@ static int parse_paths(const char *v, char **out, size_t *n, Parse *ps) {
                 /* a rocker's /dev is its own: host devices come by Devices= */
                 if (path_contains("/dev", w) && strcmp(w, "/dev") != 0) {
                         snprintf(ps->err, sizeof ps->err, "\"%.200s\": name host devices with Devices=, not here", w);
+                        return -EINVAL;
+                }
+                /* a rocker's /run/user is its own: sockets come by Sockets= */
+                if (path_contains("/run/user", w) && strcmp(w, "/run/user") != 0) {
+                        snprintf(ps->err, sizeof ps->err, "\"%.200s\": name the user's sockets with Sockets=, not here",
+                                 w);
                         return -EINVAL;
                 }
                 out[*n] = strdup(w);
@@ -141,6 +148,73 @@ static int parse_size(const char *v, uint64_t *ret) {
         if (n > (1ULL << 40) / mult || n * mult < (1ULL << 20))
                 return -EINVAL;
         *ret = n * mult;
+        return 0;
+}
+
+/* Sockets=: wayland pulseaudio pipewire x11. */
+static int parse_sockets(const char *v, unsigned *ret, Parse *ps) {
+        _cleanup_free_ char *copy = strdup(v);
+        char *save = NULL;
+        unsigned mask = 0;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                if (!strcmp(w, "wayland"))
+                        mask |= PLAN_SOCKET_WAYLAND;
+                else if (!strcmp(w, "pulseaudio"))
+                        mask |= PLAN_SOCKET_PULSEAUDIO;
+                else if (!strcmp(w, "pipewire"))
+                        mask |= PLAN_SOCKET_PIPEWIRE;
+                else if (!strcmp(w, "x11"))
+                        mask |= PLAN_SOCKET_X11;
+                else {
+                        snprintf(ps->err, sizeof ps->err, "\"%.100s\": expected wayland, pulseaudio, pipewire or x11", w);
+                        return -EINVAL;
+                }
+        }
+        *ret = mask;
+        return 0;
+}
+
+static int parse_session_bus(const char *v, int *ret, Parse *ps) {
+        if (!strcmp(v, "filtered"))
+                *ret = PLAN_BUS_FILTERED;
+        else if (!strcmp(v, "none"))
+                *ret = PLAN_BUS_NONE;
+        else if (!strcmp(v, "host"))
+                *ret = PLAN_BUS_HOST;
+        else
+                return snprintf(ps->err, sizeof ps->err, "expected filtered, none or host"), -EINVAL;
+        return 0;
+}
+
+/* DBusTalk= and the like: D-Bus names, "org.example.Name" or
+ * "org.example.*", as xdg-dbus-proxy takes them. */
+static int parse_bus_names(const char *v, char **out, size_t *n, Parse *ps) {
+        _cleanup_free_ char *copy = strdup(v);
+        char *save = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        for (size_t i = 0; i < *n; i++)
+                free(out[i]);
+        *n = 0;
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                if (*n >= PLAN_DBUS_NAMES_MAX) {
+                        snprintf(ps->err, sizeof ps->err, "more than %d names", PLAN_DBUS_NAMES_MAX);
+                        return -EINVAL;
+                }
+                if (!bus_name_is_valid(w)) {
+                        snprintf(ps->err, sizeof ps->err, "\"%.100s\" is not a D-Bus name (org.example.Name or "
+                                 "org.example.*)", w);
+                        return -EINVAL;
+                }
+                out[*n] = strdup(w);
+                if (!out[*n])
+                        return -ENOMEM;
+                (*n)++;
+        }
         return 0;
 }
 
@@ -215,6 +289,10 @@ static int daemon_key(Parse *ps, const char *section, const char *key, const cha
                 }
                 if (!strcmp(key, "Devices"))
                         return parse_devices(v, c->devices, &c->n_devices, ps);
+                if (!strcmp(key, "Sockets"))
+                        return parse_sockets(v, &c->sockets, ps);
+                if (!strcmp(key, "SessionBus"))
+                        return parse_session_bus(v, &c->session_bus, ps);
                 if (!strcmp(key, "DevShmSize")) {
                         if (parse_size(v, &c->dev_shm_size) < 0)
                                 return snprintf(ps->err, sizeof ps->err, "expected a size from 1M to 1024G"), -EINVAL;
@@ -245,6 +323,21 @@ static int app_key(Parse *ps, const char *section, const char *key, const char *
         }
         if (!strcmp(key, "Devices"))
                 return parse_devices(v, a->devices, &a->n_devices, ps);
+        if (!strcmp(key, "Sockets")) {
+                unsigned mask;
+                int r = parse_sockets(v, &mask, ps);
+                if (r >= 0)
+                        a->sockets |= mask;
+                return r;
+        }
+        if (!strcmp(key, "SessionBus"))
+                return parse_session_bus(v, &a->session_bus, ps);
+        if (!strcmp(key, "DBusTalk"))
+                return parse_bus_names(v, a->dbus_talk, &a->n_dbus_talk, ps);
+        if (!strcmp(key, "DBusOwn"))
+                return parse_bus_names(v, a->dbus_own, &a->n_dbus_own, ps);
+        if (!strcmp(key, "DBusSee"))
+                return parse_bus_names(v, a->dbus_see, &a->n_dbus_see, ps);
         if (!strcmp(key, "DevShmSize")) {
                 if (parse_size(v, &a->dev_shm_size) < 0)
                         return snprintf(ps->err, sizeof ps->err, "expected a size from 1M to 1024G"), -EINVAL;
@@ -324,13 +417,20 @@ void app_policy_done(AppPolicy *p) {
                 free(p->shared_paths[i]);
         for (size_t i = 0; i < p->n_devices; i++)
                 free(p->devices[i]);
+        for (size_t i = 0; i < p->n_dbus_talk; i++)
+                free(p->dbus_talk[i]);
+        for (size_t i = 0; i < p->n_dbus_own; i++)
+                free(p->dbus_own[i]);
+        for (size_t i = 0; i < p->n_dbus_see; i++)
+                free(p->dbus_see[i]);
         *p = (AppPolicy) {};
 }
 
 int app_policy_load(const ManagerConfig *cfg, int32_t app_id, AppPolicy *ret, char *err, size_t errlen) {
         AppPolicy app = { .private_network = cfg->private_network, .image_backend = cfg->image_backend,
                           .strict_modes = !cfg->no_strict_modes,
-                          .dev_shm_size = cfg->dev_shm_size };
+                          .dev_shm_size = cfg->dev_shm_size, .sockets = cfg->sockets,
+                          .session_bus = cfg->session_bus };
         Parse ps = { .app = &app };
         char path[PATH_MAX];
         int r;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "manager.h"
+#include "plan.h"
 
 typedef struct AppPolicy {
         bool private_network;
@@ -25,6 +26,14 @@ typedef struct AppPolicy {
         char *devices[CONFIG_PATHS_MAX];        /* Devices=: on top of the daemon's */
         size_t n_devices;
         uint64_t dev_shm_size;                  /* DevShmSize=: 0 = the daemon's */
+        unsigned sockets;                       /* Sockets=: on top of the daemon's */
+        int session_bus;                        /* SessionBus= (PlanBus) */
+        char *dbus_talk[PLAN_DBUS_NAMES_MAX];   /* DBusTalk=, DBusOwn=, DBusSee= */
+        size_t n_dbus_talk;
+        char *dbus_own[PLAN_DBUS_NAMES_MAX];
+        size_t n_dbus_own;
+        char *dbus_see[PLAN_DBUS_NAMES_MAX];
+        size_t n_dbus_see;
 } AppPolicy;
 
 /* Reads path into *cfg (which holds the defaults). A missing file is fine

@@ -38,6 +38,7 @@
 
 #include "dev.h"
 #include "guard.h"
+#include "rundir.h"
 #include "macro.h"
 #include "util.h"
 
@@ -93,11 +94,13 @@ static void on_terminate(int sig) {
 }
 
 static void reset_process(Guard *g) {
-        int keep[PROTO_OVERLAY_MAX + 2] = { g->status_fd, g->image_fd };
+        /* the bus proxy's sync pipe: held for the rocker's life, it keeps
+         * the proxy alive (bus.c) */
+        int keep[PROTO_OVERLAY_MAX + 3] = { g->status_fd, g->image_fd, g->plan->bus_socket ? g->plan->bus_sync_fd : -1 };
         int null_fd;
         sigset_t all;
 
-        if (close_all_but(keep, 2) < 0)
+        if (close_all_but(keep, g->plan->bus_socket ? 3 : 2) < 0)
                 guard_fail(g, negative_errno(), "close inherited fds");
         /* stdio to /dev/null: the guard has nothing to say but the report. */
         null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -420,6 +423,13 @@ _Noreturn void guard_run(const Plan *plan, const char *name, int image_fd, int s
 
                 if (r < 0)
                         guard_fail(&g, r, "private /dev: %s", step);
+        }
+        if (plan->private_run_user) {
+                const char *step = "";
+                int r = rundir_make_private(plan, &step);
+
+                if (r < 0)
+                        guard_fail(&g, r, "private /run/user: %s", step);
         }
         exec_fd = make_mount_point(&g, plan->exec_dir, false);
 

@@ -30,6 +30,7 @@
 #include <systemd/sd-event.h>
 
 #include "builder.h"
+#include "bus.h"
 #include "config.h"
 #include "fdpass.h"
 #include "guard.h"
@@ -39,6 +40,7 @@
 #include "manager.h"
 #include "plan.h"
 #include "proto.h"
+#include "reaper.h"
 #include "registry.h"
 #include "state.h"
 #include "util.h"
@@ -82,6 +84,7 @@ struct Manager {
         unsigned n_conns;
         Registry registry;
         ImageCache *images;
+        Reaper *reaper;          /* rockers' session bus proxies */
 };
 
 static uint64_t now_usec(void) {
@@ -161,9 +164,15 @@ static int rocker_save(Rocker *r) {
  * rocker lives on and the next rockerd adopts it). */
 static void rocker_release(Rocker *r, bool keep_state) {
         Manager *m = r->manager;
+        int k;
 
-        if (!keep_state)
+        if (!keep_state) {
                 state_remove(m->cfg.state_dir, r->name);
+                /* its proxy ends with the guard (its sync pipe closes) */
+                k = bus_proxy_remove_dir(m->cfg.state_dir, r->name);
+                if (k < 0)
+                        log_warning_errno(k, "rocker %s: cannot remove its session bus dir: %m", r->name);
+        }
         registry_remove(&m->registry, r);
         sd_event_source_disable_unref(r->pidfd_source);
         sd_event_source_disable_unref(r->status_source);
@@ -311,6 +320,21 @@ static void conn_build(Conn *c) {
                 snprintf(err, sizeof err, "cannot make a guard name: %s", strerror(-k));
                 goto fail;
         }
+        /* The session bus through a proxy of its own, started now so that
+         * the guard can bind its socket (it waits for it to listen). */
+        if (c->plan.private_run_user && c->plan.session_bus == PLAN_BUS_FILTERED &&
+            bus_host_has_bus(c->plan.uid)) {
+                BusProxy bp;
+
+                k = bus_proxy_start(&c->plan, m->cfg.state_dir, r->name, &bp, err, sizeof err);
+                if (k < 0)
+                        goto fail;
+                /* It exits when its sync pipe closes (the guard's end, or
+                 * ours if the build fails): reaped by the loop. */
+                (void) reaper_adopt(m->reaper, bp.pidfd);
+                c->plan.bus_socket = bp.socket;
+                c->plan.bus_sync_fd = bp.sync_fd;
+        }
         image_fd = image_clone(r->image);
         if (image_fd < 0) {
                 k = image_fd;
@@ -334,6 +358,11 @@ static void conn_build(Conn *c) {
         }
         r->plan = c->plan;
         r->plan.n_shared_paths = 0;  /* borrowed from c->policy: the guard has its copy */
+        r->plan.n_dbus_talk = r->plan.n_dbus_own = r->plan.n_dbus_see = r->plan.n_devices = 0;
+        /* The guard holds the proxy's sync pipe now; ours must go, or the
+         * proxy would outlive the rocker. */
+        if (r->plan.bus_socket)
+                r->plan.bus_sync_fd = safe_close(r->plan.bus_sync_fd);
         c->has_plan = false;
         c->plan = (Plan) {};
         r->state = ROCKER_BUILDING;
@@ -359,6 +388,11 @@ static void conn_build(Conn *c) {
         return;
 
 fail:
+        if (c->plan.bus_socket) {
+                /* the proxy sees its pipe close and exits */
+                c->plan.bus_sync_fd = safe_close(c->plan.bus_sync_fd);
+                (void) bus_proxy_remove_dir(m->cfg.state_dir, r->name);
+        }
         image_release(r->image);
         free(r);
         conn_fail(c, "%s", err[0] ? err : strerror(-k));
@@ -928,6 +962,8 @@ int manager_new(const ManagerConfig *cfg, Manager **ret) {
         r = sd_event_new(&m->event);
         if (r >= 0)
                 r = image_cache_new(m->cfg.state_dir, m->event, &m->images);
+        if (r >= 0)
+                r = reaper_new(m->event, &m->reaper);
         if (r < 0) {
                 manager_free(m);
                 return r;
@@ -953,6 +989,7 @@ Manager *manager_free(Manager *m) {
         if (m->listen_fd != SD_LISTEN_FDS_START)
                 safe_close(m->listen_fd);
         image_cache_free(m->images);
+        reaper_free(m->reaper);
         sd_event_unref(m->event);
         free(m);
         return NULL;

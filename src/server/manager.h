@@ -25,6 +25,8 @@ typedef struct ManagerConfig {
         char *devices[CONFIG_PATHS_MAX]; /* Devices=: groups, "all" or /dev paths, for every app */
         size_t n_devices;
         uint64_t dev_shm_size;           /* DevShmSize=: the default of every app; 0: built-in */
+        unsigned sockets;                /* Sockets= (PLAN_SOCKET_*), for every app */
+        int session_bus;                 /* SessionBus= (PlanBus): the default of every app */
         int image_backend;               /* ImageBackend: the default of every app */
         uint64_t request_timeout_usec;   /* a client's time to send its request */
         uint64_t build_timeout_usec;     /* a guard's time to report */

@@ -30,6 +30,9 @@ static int fail(char *err, size_t errlen, const char *fmt, ...) {
 }
 
 void plan_done(Plan *p) {
+        if (p->bus_socket)
+                safe_close(p->bus_sync_fd);
+        free(p->bus_socket);
         free(p->pkg_path);
         free(p->exec_dir);
         free(p->data_dir);
@@ -271,7 +274,7 @@ static int check_strict_modes(const Plan *p, char *err, size_t errlen) {
 /* The private /dev: unless /dev is shared whole (a shared path, or
  * Devices=all), the daemon's and then the app's Devices=, each group
  * expanded to its host paths. The words were checked by config.c. */
-static int plan_apply_devices(Plan *p, const ManagerConfig *cfg, const AppPolicy *app) {
+static void plan_apply_devices(Plan *p, const ManagerConfig *cfg, const AppPolicy *app) {
         char *const *lists[2] = { cfg->devices, app->devices };
         size_t ns[2] = { cfg->n_devices, app->n_devices };
 
@@ -308,7 +311,6 @@ static int plan_apply_devices(Plan *p, const ManagerConfig *cfg, const AppPolicy
                                 p->shared_paths[p->n_shared_paths++] = "/dev";
                 }
         }
-        return 0;
 }
 
 int plan_apply_policy(Plan *p, const ManagerConfig *cfg, const AppPolicy *app, char *err, size_t errlen) {
@@ -337,7 +339,24 @@ int plan_apply_policy(Plan *p, const ManagerConfig *cfg, const AppPolicy *app, c
                         p->shared_paths[p->n_shared_paths++] = config_default_shared_paths[i];
         for (size_t i = 0; i < app->n_shared_paths; i++)
                 p->shared_paths[p->n_shared_paths++] = app->shared_paths[i];
-        return plan_apply_devices(p, cfg, app);
+        plan_apply_devices(p, cfg, app);
+        /* /run/user: private unless shared whole. */
+        p->private_run_user = true;
+        for (size_t i = 0; i < p->n_shared_paths; i++)
+                if (strcmp(p->shared_paths[i], "/run/user") == 0 || strcmp(p->shared_paths[i], "/run") == 0)
+                        p->private_run_user = false;
+        p->sockets = app->sockets;
+        p->session_bus = (PlanBus) app->session_bus;
+        p->n_dbus_talk = app->n_dbus_talk;
+        for (size_t i = 0; i < app->n_dbus_talk; i++)
+                p->dbus_talk[i] = app->dbus_talk[i];
+        p->n_dbus_own = app->n_dbus_own;
+        for (size_t i = 0; i < app->n_dbus_own; i++)
+                p->dbus_own[i] = app->dbus_own[i];
+        p->n_dbus_see = app->n_dbus_see;
+        for (size_t i = 0; i < app->n_dbus_see; i++)
+                p->dbus_see[i] = app->dbus_see[i];
+        return 0;
 }
 
 /* mkdir -p path, one component at a time through O_NOFOLLOW fds so that a

@@ -18,6 +18,22 @@
  * (see path_escape() and docs/data-dir.md). */
 #define PLAN_OVERLAY_SUBDIR "overlay"
 
+#define PLAN_DBUS_NAMES_MAX 16
+
+/* Host sockets of the app's uid an app's Sockets= may name. */
+enum {
+        PLAN_SOCKET_WAYLAND = 1 << 0,     /* /run/user/<uid>/wayland-*     */
+        PLAN_SOCKET_PULSEAUDIO = 1 << 1,  /* /run/user/<uid>/pulse/native  */
+        PLAN_SOCKET_PIPEWIRE = 1 << 2,    /* /run/user/<uid>/pipewire-0    */
+        PLAN_SOCKET_X11 = 1 << 3,         /* /tmp/.X11-unix (in the shared /tmp) */
+};
+
+typedef enum PlanBus {
+        PLAN_BUS_FILTERED,  /* through xdg-dbus-proxy (bus.c): the default */
+        PLAN_BUS_NONE,
+        PLAN_BUS_HOST,      /* the user's bus socket itself, unfiltered */
+} PlanBus;
+
 typedef struct PlanOverlay {
         char *dir;      /* host dir covered, e.g. "/var" */
         char *upper;    /* "<data>/overlay/var/upper" */
@@ -49,6 +65,23 @@ typedef struct Plan {
         const char *devices[2 * 16 * 2];
         size_t n_devices;
         uint64_t dev_shm_size;  /* bytes, > 0 */
+        /* A private /run/user (rundir.c) unless /run/user is shared: only
+         * /run/user/<uid>, holding the sockets of Sockets= and the session
+         * bus as session_bus says; the user manager's sockets never. */
+        bool private_run_user;
+        unsigned sockets;       /* PLAN_SOCKET_* */
+        PlanBus session_bus;
+        const char *dbus_talk[PLAN_DBUS_NAMES_MAX];
+        size_t n_dbus_talk;
+        const char *dbus_own[PLAN_DBUS_NAMES_MAX];
+        size_t n_dbus_own;
+        const char *dbus_see[PLAN_DBUS_NAMES_MAX];
+        size_t n_dbus_see;
+        /* Set by rockerd right before the guard is cloned, when a proxy
+         * serves the rocker: its socket and the read end of its sync pipe
+         * (bus_sync_fd is meaningful only with bus_socket set). */
+        char *bus_socket;
+        int bus_sync_fd;
 } Plan;
 
 /* Checks every field of e (syntax, relations between the paths, and what
