@@ -247,6 +247,8 @@ static void case_end(void) {
         char *fp;
         int children = 0;
 
+        /* rockerd reaps its guards after the events the case waited for; no
+         * event tells the test: a fixed-interval look within a 5 s bound. */
         for (int i = 0; i < 500 && (children = daemon_children()) != 0; i++)
                 usleep(10 * 1000);
         if (children != 0) {
@@ -1165,12 +1167,16 @@ static void test_raw_abandoned_request(void **state) {
         raw_send(sock, msg, strlen(msg));
         free(msg);
         fd_close(sock);
-        usleep(300 * 1000);
+        /* rockerd kills the guard once it sees the EOF, and says so: the
+         * test waits for that line (a file's content: no event for it, so a
+         * fixed-interval look within a 10 s bound), not for a lucky delay. */
+        for (int i = 0; i < 1000 && harness_sh("grep -q 'its client left' %s/rockerd.log", H.dir) != 0; i++)
+                usleep(10 * 1000);
+        assert_int_equal(harness_sh("grep -q 'its client left' %s/rockerd.log", H.dir), 0);
         case_end();
         for (int i = 0; i < 300 && (n = count_rockers()) != 0; i++)
                 usleep(10 * 1000);
         assert_int_equal(n, 0);
-        assert_int_equal(harness_sh("grep -q 'its client left' %s/rockerd.log", H.dir), 0);
 
         /* Closed after the success reply, without the ack. */
         sock = raw_connect();
