@@ -95,7 +95,10 @@ typedef struct {
 // system call filter (no new namespaces or mounts; docs/security.md), cwd
 // "/", and every fd >= 3 close-on-exec. The caller's own namespaces,
 // credentials and fds are unchanged. The rocker lives until its guard is
-// killed (kill(res.guard_pid, SIGKILL) or ROCKER_kill_rocker()).
+// killed (kill(res.guard_pid, SIGKILL) or ROCKER_kill_rocker()) or stopped
+// (kill(res.guard_pid, SIGTERM) or ROCKER_stop_rocker(): the app gets SIGTERM
+// and a grace period). The library never touches the environment: app runs
+// with the caller's (HOME, USER... are the caller's, not req->uid's).
 // On failure err_no tells the phase and ROCKER_last_error() the reason; the
 // rocker built for the request, if any, has been torn down.
 RockerResult
@@ -140,6 +143,27 @@ ROCKER_PUBLIC const char *ROCKER_strerror(ROCKER_ERR err);
 // ROCKER_ERR_get_guardname_failed if the process is gone or has another name,
 // ROCKER_ERR_param_invalid for bad arguments, ROCKER_ERR_sys otherwise.
 ROCKER_PUBLIC RockerResult ROCKER_kill_rocker(int guard_pid, const char *guard_pname, int sig);
+
+// Stops the rocker whose guard is guard_pid, named guard_pname (checked
+// through a pidfd, as for ROCKER_kill_rocker()), gracefully: the guard sends
+// SIGTERM to every process of the rocker, waits until they have all exited or
+// the grace period is over, then SIGKILLs what is left and exits. The grace
+// is timeout_ms (0 to 3600000), or the rocker's StopTimeoutSec= (rockerd.conf
+// or apps.d/<app_id>.conf, default 10 s) if timeout_ms is negative.
+// kill(guard_pid, SIGTERM) stops a rocker the same way, with its own grace.
+//
+// Returns once the rocker is gone: the guard has exited and rockerd no longer
+// lists it, so its mounts are down and its data dir may be used again. The
+// kernel lets a rocker's PID 1 finish its exit only once every process of
+// the rocker has been reaped: if the caller's own app process (its child)
+// has exited but is not reaped yet, this returns when every process of the
+// rocker has exited, and rockerd lists the rocker until the caller reaps it
+// (waitpid(app_pid, ...)). Bounded: a guard still there 10 s after the grace
+// is SIGKILLed; ROCKER_ERR_sys if even that did not end it.
+// ROCKER_ERR_get_guardname_failed if the rocker is not running (the guard is
+// gone or has another name; ROCKER_last_error() says which),
+// ROCKER_ERR_param_invalid for bad arguments. Blocks the calling thread.
+ROCKER_PUBLIC RockerResult ROCKER_stop_rocker(int guard_pid, const char *guard_pname, int timeout_ms);
 
 // Runs app(app_args) inside the live rocker whose guard is guard_pid, named
 // guard_pname (checked through a pidfd, so a reused PID is never joined), as

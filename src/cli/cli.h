@@ -94,6 +94,25 @@ int cli_spawn_exec(void *cmd);
  * CLI_EXIT_ROCKER after printing why the wait failed. */
 int cli_spawn_wait(pid_t app_pid);
 
+/* ---- CMD's environment (env.c) ------------------------------------------ */
+
+#define CLI_SETENV_MAX 64
+
+typedef struct CliEnv {
+        bool keep;                         /* --keep-env: HOME... stay the caller's */
+        const char *set[CLI_SETENV_MAX];   /* --setenv NAME=VALUE, in order */
+        size_t n_set;
+} CliEnv;
+
+/* Records a --setenv argument; 0 or the usage error's exit status. */
+int cli_env_add(CliEnv *env, const char *cmd, const char *arg);
+
+/* Sets rocker's own environment, which CMD inherits: HOME, USER, LOGNAME
+ * and SHELL from uid's passwd entry (HOME=/, USER=LOGNAME=<uid>,
+ * SHELL=/bin/sh without one) unless env->keep, then each --setenv. 0 or the
+ * exit status after printing why not. */
+int cli_env_apply(const CliEnv *env, int uid);
+
 /* ---- guards (guard.c) --------------------------------------------------- */
 
 /* Resolves a GUARD argument of command cmd: a guard name (looked up with
@@ -108,10 +127,17 @@ int cli_run(int argc, char **argv);
 int cli_enter(int argc, char **argv);
 int cli_ps(int argc, char **argv);
 int cli_kill(int argc, char **argv);
+int cli_stop(int argc, char **argv);
+
+/* Resolves GUARD argument arg and stops that rocker with
+ * ROCKER_stop_rocker() (timeout_ms < 0: its own grace). 0 or the exit
+ * status after printing why not. */
+int cli_stop_one(const char *cmd, const char *arg, int timeout_ms);
 
 extern const char cli_run_usage[];
 extern const char cli_enter_usage[];
 extern const char cli_ps_usage[];
 extern const char cli_kill_usage[];
+extern const char cli_stop_usage[];
 
 #endif

@@ -18,16 +18,22 @@ const char cli_enter_usage[] =
         "                        else 65534)\n"
         "  -g, --gid GROUP       run CMD as GROUP, a gid or a name (default $SUDO_GID,\n"
         "                        USER's group if USER is a name, else 65534)\n"
+        "  -E, --setenv NAME=VALUE  set NAME in CMD's environment (repeatable)\n"
+        "      --keep-env        keep HOME, USER, LOGNAME and SHELL as they are\n"
+        "                        (by default they are USER's, from its passwd entry)\n"
         "  -h, --help            show this help\n";
 
 int cli_enter(int argc, char **argv) {
         static const struct option opts[] = {
                 { "uid", required_argument, NULL, 'u' },
                 { "gid", required_argument, NULL, 'g' },
+                { "setenv", required_argument, NULL, 'E' },
+                { "keep-env", no_argument, NULL, 'K' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
         CliCommand cmd = {};
+        CliEnv env = {};
         RockerResult res;
         bool gid_set = false;
         const char *guard = NULL;
@@ -39,7 +45,7 @@ int cli_enter(int argc, char **argv) {
          * [OPTIONS] [--] CMD". getopt stops at GUARD, which is taken, then
          * goes on up to CMD or "--". */
         for (;;) {
-                while ((c = getopt_long(argc, argv, "+:u:g:h", opts, NULL)) >= 0)
+                while ((c = getopt_long(argc, argv, "+:u:g:E:h", opts, NULL)) >= 0)
                         switch (c) {
                         case 'u':
                                 if (cli_parse_uid(optarg, &uid, gid_set ? NULL : &gid) < 0)
@@ -51,6 +57,14 @@ int cli_enter(int argc, char **argv) {
                                         return cli_usage_error("enter", "--gid \"%s\" is neither a gid nor a group",
                                                                optarg);
                                 gid_set = true;
+                                break;
+                        case 'E':
+                                r = cli_env_add(&env, "enter", optarg);
+                                if (r != 0)
+                                        return r;
+                                break;
+                        case 'K':
+                                env.keep = true;
                                 break;
                         case 'h':
                                 fputs(cli_enter_usage, stdout);
@@ -72,6 +86,8 @@ int cli_enter(int argc, char **argv) {
                 return cli_usage_error("enter", "no command given");
 
         r = cli_guard_resolve("enter", guard, &pid, name);
+        if (r == 0)
+                r = cli_env_apply(&env, uid);
         if (r != 0)
                 return r;
 

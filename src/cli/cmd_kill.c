@@ -12,7 +12,9 @@ const char cli_kill_usage[] =
         "\n"
         "Sends a signal to the guard of rocker GUARD (a guard name rk-... or its\n"
         "pid), checking its name through a pidfd so that a reused pid is never\n"
-        "signalled. The default SIGKILL ends the rocker and everything in it.\n"
+        "signalled. The default SIGKILL ends the rocker and everything in it at\n"
+        "once. SIGTERM stops it gracefully, as 'rocker stop' does (and waits for\n"
+        "it to be gone).\n"
         "\n"
         "  -s, --signal SIG      the signal, a number or a name (KILL, SIGTERM...)\n"
         "  -h, --help            show this help\n";
@@ -44,6 +46,8 @@ int cli_kill(int argc, char **argv) {
         if (optind + 1 < argc)
                 return cli_usage_error("kill", "one rocker at a time (unexpected \"%s\")", argv[optind + 1]);
 
+        if (sig == SIGTERM)
+                return cli_stop_one("kill", argv[optind], -1);
         r = cli_guard_resolve("kill", argv[optind], &pid, name);
         if (r != 0)
                 return r;

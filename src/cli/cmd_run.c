@@ -27,6 +27,9 @@ const char cli_run_usage[] =
         "                        else 65534)\n"
         "  -g, --gid GROUP       run CMD as GROUP, a gid or a name (default $SUDO_GID,\n"
         "                        USER's group if USER is a name, else 65534)\n"
+        "  -E, --setenv NAME=VALUE  set NAME in CMD's environment (repeatable)\n"
+        "      --keep-env        keep HOME, USER, LOGNAME and SHELL as they are\n"
+        "                        (by default they are USER's, from its passwd entry)\n"
         "  -k, --keep            leave the rocker running when CMD ends and print\n"
         "                        its guard's name and pid\n"
         "  -h, --help            show this help\n";
@@ -58,7 +61,8 @@ static int set_path(char **slot, const char *opt, const char *arg) {
         return 0;
 }
 
-static int parse(int argc, char **argv, RockerRequest *req, RunPaths *paths, bool *ret_keep, char ***ret_cmd) {
+static int parse(int argc, char **argv, RockerRequest *req, RunPaths *paths, CliEnv *env, bool *ret_keep,
+                 char ***ret_cmd) {
         static const struct option opts[] = {
                 { "image", required_argument, NULL, 'i' },
                 { "exec-dir", required_argument, NULL, 'e' },
@@ -68,6 +72,8 @@ static int parse(int argc, char **argv, RockerRequest *req, RunPaths *paths, boo
                 { "uid", required_argument, NULL, 'u' },
                 { "gid", required_argument, NULL, 'g' },
                 { "keep", no_argument, NULL, 'k' },
+                { "setenv", required_argument, NULL, 'E' },
+                { "keep-env", no_argument, NULL, 'K' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -76,7 +82,7 @@ static int parse(int argc, char **argv, RockerRequest *req, RunPaths *paths, boo
         int c, r;
 
         cli_default_ids(&req->uid, &req->gid);
-        while ((c = getopt_long(argc, argv, "+:i:e:d:o:a:u:g:kh", opts, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "+:i:e:d:o:a:u:g:kE:h", opts, NULL)) >= 0) {
                 r = 0;
                 switch (c) {
                 case 'i':
@@ -112,6 +118,12 @@ static int parse(int argc, char **argv, RockerRequest *req, RunPaths *paths, boo
                 case 'k':
                         *ret_keep = true;
                         break;
+                case 'E':
+                        r = cli_env_add(env, "run", optarg);
+                        break;
+                case 'K':
+                        env->keep = true;
+                        break;
                 case 'h':
                         fputs(cli_run_usage, stdout);
                         return -1;
@@ -142,11 +154,14 @@ int cli_run(int argc, char **argv) {
         RockerRequest req = ROCKER_request_new();
         RunPaths paths = {};
         CliCommand cmd = {};
+        CliEnv env = {};
         RockerResult res, k;
         bool keep = false;
         int r, status;
 
-        r = parse(argc, argv, &req, &paths, &keep, &cmd.argv);
+        r = parse(argc, argv, &req, &paths, &env, &keep, &cmd.argv);
+        if (r == 0)
+                r = cli_env_apply(&env, req.uid);
         if (r != 0) {
                 run_paths_done(&paths);
                 return r < 0 ? CLI_EXIT_OK : r;
@@ -170,12 +185,14 @@ int cli_run(int argc, char **argv) {
                 fflush(stdout);
                 return status;
         }
-        /* The guard's name was checked by the library when it was built and is
-         * checked again here through a pidfd: a guard that is already gone
+        /* CMD has ended: the rest of the rocker (what CMD left running) is
+         * stopped gracefully, and rocker run returns once the rocker is gone,
+         * so that a "rocker ps" right after it does not list it. The guard's
+         * name is checked through a pidfd: a guard that is already gone
          * (someone killed it) is fine, anything else leaves a rocker behind. */
-        k = ROCKER_kill_rocker(res.guard_pid, res.guard_pname, SIGKILL);
+        k = ROCKER_stop_rocker(res.guard_pid, res.guard_pname, -1);
         if (k.err_no != ROCKER_ERR_success && k.err_no != ROCKER_ERR_get_guardname_failed)
-                return cli_lib_error(k.err_no, "run: cannot kill the rocker %s (pid %d)", res.guard_pname,
+                return cli_lib_error(k.err_no, "run: cannot stop the rocker %s (pid %d)", res.guard_pname,
                                      res.guard_pid);
         return status;
 }

@@ -29,6 +29,7 @@ static const CliVerb verbs[] = {
         { "enter", cli_enter, cli_enter_usage },
         { "ps", cli_ps, cli_ps_usage },
         { "kill", cli_kill, cli_kill_usage },
+        { "stop", cli_stop, cli_stop_usage },
 };
 
 static void help(void) {
@@ -42,6 +43,7 @@ static void help(void) {
               "  enter   run a command in a live rocker\n"
               "  ps      list the live rockers\n"
               "  kill    signal (by default: end) a rocker\n"
+              "  stop    end rockers gracefully (SIGTERM, then SIGKILL after a grace)\n"
               "  help    show the help of a command\n"
               "\n"
               "  -h, --help            show this help\n"

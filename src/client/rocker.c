@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* The public API: ROCKER_* (include/rocker/rocker.h). */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rocker/rocker.h>
@@ -219,6 +224,135 @@ RockerResult ROCKER_kill_rocker(int guard_pid, const char *guard_pname, int sig)
                 lasterr_set("signal guard pid %d: %s", guard_pid, strerror(r));
                 return result(r == ESRCH ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys);
         }
+        return (RockerResult) { .err_no = ROCKER_ERR_success, .guard_pid = guard_pid };
+}
+
+/* Beyond the grace, how long the guard gets to finish its exit before it is
+ * SIGKILLed, and then before giving up: its own teardown (unmounts) only. */
+#define STOP_SLACK_MS 10000
+/* A queued grace above this is ignored by the guard (StopTimeoutSec= max). */
+#define STOP_GRACE_MAX_MS (3600 * 1000)
+/* How often a stop looks whether the guard waits only for zombies the caller
+ * has not reaped: the kernel gives no event for that state (the guard's
+ * pidfd fires once they are reaped, which may be the caller's next step). */
+#define STOP_ZOMBIE_CHECK_MS 20
+
+/* True if the guard has finished its exit but for the other processes of its
+ * PID namespace being reaped: it has SIGKILLed them all (and they have
+ * exited, or are about to); what is left are zombies of their parents, such
+ * as the caller's own app process. */
+static bool guard_waits_for_reaping(int guard_pid) {
+        _cleanup_close_ int fd = -EBADF;
+        char path[64], wchan[64];
+        ssize_t n;
+
+        snprintf(path, sizeof path, "/proc/%d/wchan", guard_pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        n = fd >= 0 ? read(fd, wchan, sizeof wchan - 1) : -1;
+        if (n <= 0)
+                return false;
+        wchan[n] = '\0';
+        return strcmp(wchan, "zap_pid_ns_processes") == 0;
+}
+
+static uint64_t now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000ULL + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* Waits until the guard behind pidfd has exited (1), or waits only for the
+ * caller's zombies (0), or deadline_ms passed (-ETIMEDOUT). */
+static int guard_wait_gone(int pidfd, int guard_pid, uint64_t deadline_ms) {
+        for (;;) {
+                struct pollfd p = { .fd = pidfd, .events = POLLIN };
+                uint64_t now = now_ms();
+                int r;
+
+                if (now >= deadline_ms)
+                        return -ETIMEDOUT;
+                r = poll(&p, 1, (int) (deadline_ms - now < STOP_ZOMBIE_CHECK_MS ? deadline_ms - now
+                                                                                 : STOP_ZOMBIE_CHECK_MS));
+                if (r < 0 && errno != EINTR)
+                        return negative_errno();
+                if (r > 0)
+                        return 1;
+                if (guard_waits_for_reaping(guard_pid))
+                        return 0;
+        }
+}
+
+/* True if rockerd lists guard name (pid); a rockerd that cannot be asked
+ * lists nothing. */
+static bool rockerd_lists(int guard_pid, const char *name) {
+        RockerInfo *list = NULL;
+        int n = 0;
+        bool found = false;
+
+        if (ROCKER_list_rockers(&list, &n).err_no != ROCKER_ERR_success)
+                return false;
+        for (int i = 0; i < n && !found; i++)
+                found = list[i].guard_pid == guard_pid && strncmp(list[i].guard_pname, name, 16) == 0;
+        ROCKER_free_rockers(list, n);
+        return found;
+}
+
+RockerResult ROCKER_stop_rocker(int guard_pid, const char *guard_pname, int timeout_ms) {
+        _cleanup_close_ int pidfd = -EBADF;
+        uint64_t grace_ms, deadline;
+        char name[16];
+        ROCKER_ERR err;
+        siginfo_t si = {};
+        int r;
+
+        lasterr_clear();
+        if (guard_pid <= 0 || !guard_pname) {
+                lasterr_set("invalid guard pid or name");
+                return result(ROCKER_ERR_param_invalid);
+        }
+        err = guard_open(guard_pid, guard_pname, &pidfd, name);
+        if (err != ROCKER_ERR_success) {
+                char why[256];
+
+                snprintf(why, sizeof why, "%s", ROCKER_last_error());
+                lasterr_set("rocker %.15s (guard pid %d) is not running: %s", guard_pname, guard_pid, why);
+                return result(err);
+        }
+        /* SIGTERM, queued with the grace when the caller gives one: the
+         * guard forwards it to every process of the rocker and SIGKILLs what
+         * is left after the grace. */
+        si.si_signo = SIGTERM;
+        si.si_code = SI_QUEUE;
+        si.si_pid = getpid();
+        si.si_uid = getuid();
+        grace_ms = timeout_ms >= 0 && timeout_ms <= STOP_GRACE_MAX_MS ? (uint64_t) timeout_ms : STOP_GRACE_MAX_MS;
+        si.si_value.sival_int = timeout_ms >= 0 && timeout_ms <= STOP_GRACE_MAX_MS ? timeout_ms : -1;
+        if (pidfd_send_signal(pidfd, SIGTERM, &si, 0) < 0) {
+                r = errno;
+                lasterr_set("signal guard pid %d: %s", guard_pid, strerror(r));
+                return result(r == ESRCH ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys);
+        }
+        deadline = now_ms() + grace_ms + STOP_SLACK_MS;
+        r = guard_wait_gone(pidfd, guard_pid, deadline);
+        if (r == -ETIMEDOUT) {
+                /* The guard should have ended by itself: end it. */
+                (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+                r = guard_wait_gone(pidfd, guard_pid, now_ms() + STOP_SLACK_MS);
+        }
+        if (r < 0) {
+                lasterr_set("rocker %.15s (guard pid %d) did not end: %s", name, guard_pid, strerror(-r));
+                return result(ROCKER_ERR_sys);
+        }
+        /* Exited: rockerd handles an exited guard before it answers a list,
+         * so this is its last word. (r == 0: every process has exited, but
+         * the guard cannot until the caller reaps its app process; rockerd
+         * lists it until then.) */
+        if (r > 0 && rockerd_lists(guard_pid, name)) {
+                lasterr_set("rocker %.15s (guard pid %d) has exited but rockerd still lists it", name, guard_pid);
+                return result(ROCKER_ERR_sys);
+        }
+        lasterr_clear();
         return (RockerResult) { .err_no = ROCKER_ERR_success, .guard_pid = guard_pid };
 }
 

@@ -48,6 +48,74 @@ static int parse_uint(const char *v, unsigned max, unsigned *ret) {
         return 0;
 }
 
+int config_parse_timespan(const char *v, uint64_t max_usec, uint64_t *ret_usec) {
+        static const struct { const char *suffix; uint64_t usec; } units[] = {
+                /* systemd.time(7); longest first where one is a prefix of another */
+                { "usec", 1 }, { "us", 1 }, { "\xc2\xb5s", 1 },
+                { "msec", 1000 }, { "ms", 1000 },
+                { "seconds", 1000000 }, { "second", 1000000 }, { "sec", 1000000 }, { "s", 1000000 },
+                { "minutes", 60000000 }, { "minute", 60000000 }, { "min", 60000000 }, { "m", 60000000 },
+                { "hours", 3600000000ULL }, { "hour", 3600000000ULL }, { "hr", 3600000000ULL }, { "h", 3600000000ULL },
+        };
+        const char *p = v;
+        uint64_t total = 0;
+        bool any = false;
+
+        for (;;) {
+                uint64_t whole = 0, frac = 0, frac_div = 1, unit = 1000000;  /* a bare number is seconds */
+                bool digits = false;
+                size_t len = 0;
+
+                while (*p == ' ' || *p == '\t')
+                        p++;
+                if (!*p)
+                        break;
+                for (; *p >= '0' && *p <= '9'; p++, digits = true)
+                        if ((whole = whole * 10 + (uint64_t) (*p - '0')) > max_usec)
+                                return -ERANGE;
+                if (*p == '.')
+                        for (p++; *p >= '0' && *p <= '9'; p++, digits = true)
+                                if (frac_div < 1000000000ULL) {
+                                        frac = frac * 10 + (uint64_t) (*p - '0');
+                                        frac_div *= 10;
+                                }
+                if (!digits)
+                        return -EINVAL;
+                while (*p == ' ' || *p == '\t')
+                        p++;
+                for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+                        size_t n = strlen(units[i].suffix);
+                        if (strncmp(p, units[i].suffix, n) == 0 && !(p[n] >= 'a' && p[n] <= 'z')) {
+                                unit = units[i].usec;
+                                len = n;
+                                break;
+                        }
+                }
+                if (len == 0 && *p && !(*p >= '0' && *p <= '9'))
+                        return -EINVAL;  /* an unknown unit */
+                p += len;
+                if (whole > max_usec / unit)
+                        return -ERANGE;
+                total += whole * unit + frac * unit / frac_div;
+                if (total > max_usec)
+                        return -ERANGE;
+                any = true;
+        }
+        if (!any)
+                return -EINVAL;
+        *ret_usec = total;
+        return 0;
+}
+
+static int parse_stop_timeout(const char *v, uint64_t *ret, Parse *ps) {
+        int r = config_parse_timespan(v, CONFIG_STOP_TIMEOUT_MAX_USEC, ret);
+
+        if (r < 0)
+                snprintf(ps->err, sizeof ps->err,
+                         "expected a time span from 0 to 1h, in seconds or with systemd's units (\"10s\", \"500ms\", \"1min 30s\")");
+        return r;
+}
+
 /* A space-separated list of absolute, normalised paths, none in /proc or
  * /sys, none "/" (which would undo the read-only host). */
 static int parse_paths(const char *v, char **out, size_t *n, Parse *ps) {
@@ -305,6 +373,8 @@ static int daemon_key(Parse *ps, const char *section, const char *key, const cha
                         c->no_strict_modes = !b;
                         return 0;
                 }
+                if (!strcmp(key, "StopTimeoutSec"))
+                        return parse_stop_timeout(v, &c->stop_timeout_usec, ps);
         } else
                 return snprintf(ps->err, sizeof ps->err, "unknown section [%.64s]", section), -EINVAL;
         snprintf(ps->err, sizeof ps->err, "unknown key %.64s in [%.64s]", key, section);
@@ -348,6 +418,8 @@ static int app_key(Parse *ps, const char *section, const char *key, const char *
                         return snprintf(ps->err, sizeof ps->err, "expected yes or no"), -EINVAL;
                 return 0;
         }
+        if (!strcmp(key, "StopTimeoutSec"))
+                return parse_stop_timeout(v, &a->stop_timeout_usec, ps);
         if (!strcmp(key, "ImageDirs"))
                 return parse_paths(v, a->image_dirs, &a->n_image_dirs, ps);
         if (!strcmp(key, "ImageBackend")) {
@@ -427,10 +499,15 @@ void app_policy_done(AppPolicy *p) {
 }
 
 int app_policy_load(const ManagerConfig *cfg, int32_t app_id, AppPolicy *ret, char *err, size_t errlen) {
-        AppPolicy app = { .private_network = cfg->private_network, .image_backend = cfg->image_backend,
-                          .strict_modes = !cfg->no_strict_modes,
-                          .dev_shm_size = cfg->dev_shm_size, .sockets = cfg->sockets,
-                          .session_bus = cfg->session_bus };
+        AppPolicy app = {
+                .private_network = cfg->private_network,
+                .stop_timeout_usec = cfg->stop_timeout_usec,
+                .image_backend = cfg->image_backend,
+                .strict_modes = !cfg->no_strict_modes,
+                .dev_shm_size = cfg->dev_shm_size,
+                .sockets = cfg->sockets,
+                .session_bus = cfg->session_bus,
+        };
         Parse ps = { .app = &app };
         char path[PATH_MAX];
         int r;

@@ -17,6 +17,7 @@
 
 typedef struct AppPolicy {
         bool private_network;
+        uint64_t stop_timeout_usec;             /* StopTimeoutSec= */
         int image_backend;                      /* ImageBackend */
         char *image_dirs[CONFIG_PATHS_MAX];     /* none: images may be anywhere */
         size_t n_image_dirs;
@@ -35,6 +36,14 @@ typedef struct AppPolicy {
         char *dbus_see[PLAN_DBUS_NAMES_MAX];
         size_t n_dbus_see;
 } AppPolicy;
+
+/* The longest StopTimeoutSec= (an hour). */
+#define CONFIG_STOP_TIMEOUT_MAX_USEC (3600 * 1000000ULL)
+
+/* A time span as systemd writes it (systemd.time(7)): "10", "10s", "500ms",
+ * "1min 30s", "1.5s"; a bare number is seconds. 0, -EINVAL, or -ERANGE
+ * beyond max_usec. */
+int config_parse_timespan(const char *v, uint64_t max_usec, uint64_t *ret_usec);
 
 /* Reads path into *cfg (which holds the defaults). A missing file is fine
  * unless required. 0, or -errno / -EINVAL with err set. */

@@ -10,8 +10,8 @@
  *   5. make the whole tree read-only, then writable again: the overlays and
  *      the shared paths (/tmp, /run/user); a private /dev (dev.c)
  *   6. attach the image at the exec dir; a fresh /proc with /proc/sys read-only
- *   7. name, drop every capability, no_new_privs, not dumpable
- *   8. report ready, then reap orphans forever
+ *   7. name, drop every capability but CAP_KILL, no_new_privs, not dumpable
+ *   8. report ready, then reap orphans until a stop signal (stop_rocker())
  *
  * Any failure reports the step and errno and exits; the kernel then tears the
  * namespaces, and every mount made in them, down.
@@ -20,11 +20,14 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include <dirent.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -32,8 +35,10 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/pidfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dev.h"
@@ -85,9 +90,10 @@ static int close_all_but(const int *keep, size_t n) {
         }
 }
 
-/* SIGTERM, SIGINT, SIGHUP end the guard (and so the rocker) like SIGKILL:
- * as a PID namespace's init it would otherwise ignore them. Only processes
- * that may signal a root process can send them. */
+/* While the rocker is being built, SIGTERM, SIGINT and SIGHUP end the guard
+ * (and so the rocker) like SIGKILL: no app runs yet. Once it runs they are
+ * blocked and taken by reap_forever() as a request for a graceful stop. Only
+ * processes that may signal a root process can send them. */
 static void on_terminate(int sig) {
         (void) sig;
         _exit(0);
@@ -347,7 +353,14 @@ static void drop_privileges(Guard *g) {
         struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct data[2] = {};
 
-        /* The guard only waits and reaps: it needs no capability at all. */
+        /* The guard only waits, reaps and, on a stop, forwards SIGTERM to the
+         * rocker's processes, which run as another uid: CAP_KILL is all it
+         * keeps (effective and permitted only; it never execs, so the empty
+         * bounding set below does not matter to it). kill(-1) from a PID
+         * namespace's init reaches that namespace's processes only. It runs
+         * no untrusted code and is not dumpable (docs/security.md). */
+        data[CAP_TO_INDEX(CAP_KILL)].effective = CAP_TO_MASK(CAP_KILL);
+        data[CAP_TO_INDEX(CAP_KILL)].permitted = CAP_TO_MASK(CAP_KILL);
         /* Up to the kernel's last capability, not the headers': EINVAL ends it. */
         for (int cap = 0;; cap++)
                 if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
@@ -366,20 +379,142 @@ static void drop_privileges(Guard *g) {
                 guard_fail(g, negative_errno(), "clear dumpable");
 }
 
-_Noreturn static void reap_forever(void) {
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static void reap_orphans(void) {
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
+}
+
+/* At most this many pidfds are watched at once: a rocker with more processes
+ * is rescanned whenever one of the watched ones exits (and the namespace is
+ * only taken for empty after a full scan found nothing alive). */
+#define STOP_WATCH_MAX 256
+
+/* Opens pidfds of the processes of the rocker that have not exited yet (a
+ * zombie counts as exited: the launcher, whose child the app is, may not
+ * have reaped it yet, and nothing here can). Returns how many, up to max. */
+static size_t watch_live_processes(struct pollfd *fds, size_t max) {
+        struct dirent *de;
+        size_t n = 0;
+        DIR *d;
+
+        /* This /proc is the rocker's own (make_proc()): it shows exactly the
+         * processes of its PID namespace. */
+        d = opendir("/proc");
+        if (!d)
+                return 0;
+        while ((de = readdir(d)) && n < max) {
+                struct pollfd p;
+                int pid;
+
+                if (de->d_name[0] < '1' || de->d_name[0] > '9')
+                        continue;
+                pid = atoi(de->d_name);
+                if (pid <= 1)
+                        continue;
+                p = (struct pollfd) { .fd = pidfd_open(pid, 0), .events = POLLIN };
+                if (p.fd < 0)
+                        continue;  /* gone meanwhile */
+                /* A pidfd is readable once its process has exited (zombie or reaped). */
+                if (poll(&p, 1, 0) != 0 || (p.revents & POLLIN)) {
+                        close(p.fd);
+                        continue;
+                }
+                fds[n++] = p;
+        }
+        closedir(d);
+        return n;
+}
+
+static void close_watched(struct pollfd *fds, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                close(fds[i].fd);
+}
+
+/* A graceful stop: SIGTERM to every process of the rocker, then wait until
+ * each has exited or the grace period is over, then SIGKILL whatever is
+ * left and end (the kernel kills the rest of the namespace with us anyway).
+ * The app process is the launcher's child, not ours: the guard cannot
+ * waitpid() it, so it watches pidfds of what its /proc shows. */
+_Noreturn static void stop_rocker(Guard *g, uint64_t grace_usec) {
+        GuardReport rep = { .error = GUARD_REPORT_STOPPING };
+        uint64_t deadline = now_usec() + grace_usec;
+        struct pollfd fds[STOP_WATCH_MAX];
+
+        /* rockerd learns that the rocker is ending: a relaunch on its data
+         * dir waits for it, as for a killed one. */
+        rep.stop_grace_ms = (uint32_t) (grace_usec / 1000);
+        if (g->status_fd >= 0)
+                (void) send(g->status_fd, &rep, sizeof rep, MSG_NOSIGNAL | MSG_DONTWAIT);
+        /* With CAP_KILL: the processes run as the app's uid. */
+        (void) kill(-1, SIGTERM);
+        for (;;) {
+                size_t n;
+                uint64_t now;
+                int r;
+
+                reap_orphans();
+                n = watch_live_processes(fds, STOP_WATCH_MAX);
+                if (n == 0)
+                        _exit(0);
+                now = now_usec();
+                if (now >= deadline) {
+                        close_watched(fds, n);
+                        break;
+                }
+                /* Wakes when any watched process exits; then a rescan
+                 * finds processes forked meanwhile. */
+                r = ppoll(fds, n, &(struct timespec) { .tv_sec = (time_t) ((deadline - now) / 1000000),
+                                                       .tv_nsec = (long) ((deadline - now) % 1000000) * 1000 },
+                          NULL);
+                close_watched(fds, n);
+                if (r < 0 && errno != EINTR)
+                        break;
+        }
+        (void) kill(-1, SIGKILL);
+        _exit(GUARD_EXIT_STOP_FORCED);
+}
+
+/* The grace of a stop: the plan's StopTimeoutSec=, unless the sender queued
+ * its own in milliseconds (sigqueue(), as ROCKER_stop_rocker() does). Only a
+ * process allowed to signal this root process can send either. */
+static uint64_t stop_grace(const Guard *g, const siginfo_t *si) {
+        if (si->si_code == SI_QUEUE && si->si_value.sival_int >= 0 &&
+            (uint64_t) si->si_value.sival_int * 1000ULL <= 3600ULL * 1000000ULL)
+                return (uint64_t) si->si_value.sival_int * 1000ULL;
+        return g->plan->stop_timeout_usec;
+}
+
+static void stop_signals(sigset_t *set) {
+        sigemptyset(set);
+        sigaddset(set, SIGCHLD);
+        sigaddset(set, SIGTERM);
+        sigaddset(set, SIGINT);
+        sigaddset(set, SIGHUP);
+}
+
+_Noreturn static void reap_forever(Guard *g) {
         sigset_t set;
 
-        sigemptyset(&set);
-        sigaddset(&set, SIGCHLD);
-        if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-                _exit(1);  /* cannot wait for orphans: end the rocker rather than leak zombies */
+        /* Blocked by guard_run() before it reported ready. */
+        stop_signals(&set);
         for (;;) {
+                siginfo_t si;
+                int sig;
+
                 /* Orphans of the rocker are reparented to us: reap them. A
-                 * SIGCHLD arriving between the loop and sigwaitinfo() stays
+                 * signal arriving between the loop and sigwaitinfo() stays
                  * pending, so none is missed. */
-                while (waitpid(-1, NULL, WNOHANG) > 0)
-                        ;
-                (void) sigwaitinfo(&set, NULL);
+                reap_orphans();
+                sig = sigwaitinfo(&set, &si);
+                if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
+                        stop_rocker(g, stop_grace(g, &si));
         }
 }
 
@@ -448,8 +583,17 @@ _Noreturn void guard_run(const Plan *plan, const char *name, int image_fd, int s
         set_cmdline(name);
         drop_privileges(&g);
 
+        /* From here a stop signal is a graceful stop (reap_forever()): an
+         * app may run as soon as rockerd has the report. */
+        {
+                sigset_t set;
+
+                stop_signals(&set);
+                if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+                        guard_fail(&g, negative_errno(), "block the stop signals");
+        }
         if (send(g.status_fd, &ready, sizeof ready, MSG_NOSIGNAL) != (ssize_t) sizeof ready)
                 _exit(1);  /* rockerd is gone: nobody could ever use this rocker */
-        g.status_fd = safe_close(g.status_fd);
-        reap_forever();
+        /* The status socket stays open: a stop is reported on it. */
+        reap_forever(&g);
 }

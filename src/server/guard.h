@@ -2,8 +2,10 @@
 /*
  * The guard: PID 1 of a rocker. It runs in the child rockerd clone3()s into
  * new mount, pid, uts, ipc and cgroup namespaces, builds the rocker's mount
- * tree from a validated Plan, takes its name, drops every capability, reports
- * to rockerd over a socket, and then only reaps orphans until it is killed.
+ * tree from a validated Plan, takes its name, drops every capability but
+ * CAP_KILL, reports to rockerd over a socket, and then only reaps orphans
+ * until it is killed (SIGKILL: at once) or stopped (SIGTERM, SIGINT, SIGHUP:
+ * SIGTERM to every process of the rocker, a grace period, then SIGKILL).
  */
 #ifndef ROCKER_GUARD_H
 #define ROCKER_GUARD_H
@@ -13,9 +15,19 @@
 #include "plan.h"
 #include "proto.h"
 
-/* What the guard tells rockerd once, over the status socket. */
+/* A report's error once the rocker runs: the guard received a stop signal
+ * and stops its rocker gracefully, within stop_grace_ms. */
+#define GUARD_REPORT_STOPPING 1
+
+/* The guard's exit status when the grace period ended before every process
+ * of the rocker had exited (they were SIGKILLed); 0 when all had. */
+#define GUARD_EXIT_STOP_FORCED 3
+
+/* What the guard tells rockerd over the status socket: once, when built (or
+ * failed); then once more if it is asked to stop. */
 typedef struct GuardReport {
-        int32_t error;                   /* 0 ready, else -errno */
+        int32_t error;                   /* 0 ready, -errno failed, or GUARD_REPORT_STOPPING */
+        uint32_t stop_grace_ms;          /* with GUARD_REPORT_STOPPING */
         char text[PROTO_ERROR_MAX - 64]; /* what failed, for the client and the log */
 } GuardReport;
 

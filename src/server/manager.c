@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -399,6 +400,8 @@ fail:
 }
 
 static void conn_start(Conn *c);
+static void conn_wait_teardown(Conn *c);
+static uint64_t holder_wait_usec(const Manager *m, const Rocker *r);
 
 static int on_teardown_poll(sd_event_source *s, uint64_t usec, void *userdata) {
         Conn *c = userdata;
@@ -423,6 +426,22 @@ static int on_teardown_poll(sd_event_source *s, uint64_t usec, void *userdata) {
         if (sd_event_source_set_time_relative(s, TEARDOWN_POLL_USEC) >= 0)
                 (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
+}
+
+/* The request c waits for its data dir's holder, now seen ending: for its
+ * pidfd (on_guard_exit) or its exit but for unreaped zombies
+ * (on_teardown_poll), within the configured wait and its grace. */
+static void conn_wait_teardown(Conn *c) {
+        Manager *m = c->m;
+
+        c->holder_dying = true;
+        (void) conn_set_deadline(c, holder_wait_usec(m, c->waiting_for));
+        if (c->poll)
+                (void) (sd_event_source_set_time_relative(c->poll, TEARDOWN_POLL_USEC) < 0 ||
+                        sd_event_source_set_enabled(c->poll, SD_EVENT_ONESHOT) < 0);
+        else
+                (void) sd_event_add_time_relative(m->event, &c->poll, CLOCK_MONOTONIC, TEARDOWN_POLL_USEC, 0,
+                                                  on_teardown_poll, c);
 }
 
 /* The request is valid; build now, or wait for the data dir's holder. */
@@ -461,16 +480,43 @@ static void conn_start(Conn *c) {
          * old guard's teardown on its pidfd (on_guard_exit), within a bound;
          * a holder not seen dying gets only a short grace, then "in use". */
         c->waiting_for = holder;
-        c->holder_dying = holder->killed || pid_is_dying(holder->pid);
-        (void) conn_set_deadline(c, c->holder_dying ? m->cfg.teardown_wait_usec : HOLDER_GRACE_USEC);
-        if (!c->holder_dying)
+        if (holder->killed || holder->stopping || pid_is_dying(holder->pid))
+                return conn_wait_teardown(c);
+        c->holder_dying = false;
+        (void) conn_set_deadline(c, HOLDER_GRACE_USEC);
+}
+
+/* How long a request for r's data dir may wait for r's teardown: the
+ * configured wait, plus what is left of r's grace if it is stopping. */
+static uint64_t holder_wait_usec(const Manager *m, const Rocker *r) {
+        uint64_t now = now_usec(), grace = 0;
+
+        if (r->stopping && r->stop_deadline_usec > now)
+                grace = r->stop_deadline_usec - now;
+        else if (!r->stopping && !r->killed)
+                grace = r->plan.stop_timeout_usec;  /* a stop signal still pending */
+        return m->cfg.teardown_wait_usec + grace;
+}
+
+/* After its ready report, a guard's only message says it stops gracefully;
+ * then EOF when it exits. */
+static void rocker_on_status_after_ready(Rocker *r, const GuardReport *rep, ssize_t n) {
+        Manager *m = r->manager;
+
+        if (n != (ssize_t) sizeof *rep || rep->error != GUARD_REPORT_STOPPING || r->stopping) {
+                r->status_source = sd_event_source_disable_unref(r->status_source);
+                r->status_fd = safe_close(r->status_fd);
+                manager_fd_freed(m);
                 return;
-        if (c->poll)
-                (void) (sd_event_source_set_time_relative(c->poll, TEARDOWN_POLL_USEC) < 0 ||
-                        sd_event_source_set_enabled(c->poll, SD_EVENT_ONESHOT) < 0);
-        else
-                (void) sd_event_add_time_relative(m->event, &c->poll, CLOCK_MONOTONIC, TEARDOWN_POLL_USEC, 0,
-                                                  on_teardown_poll, c);
+        }
+        r->stopping = true;
+        r->stop_deadline_usec = now_usec() + (uint64_t) rep->stop_grace_ms * 1000ULL;
+        log_rocker(LOG_INFO, r, "rocker %s (guard pid %d): stopping, SIGTERM sent to its processes, grace %.3fs",
+                   r->name, (int) r->pid, (double) rep->stop_grace_ms / 1000.0);
+        /* Requests for its data dir that saw it alive wait for it now. */
+        for (Conn *c = m->conns; c; c = c->next)
+                if (c->waiting_for == r)
+                        conn_wait_teardown(c);
 }
 
 static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -483,10 +529,13 @@ static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *u
         n = recv(fd, &rep, sizeof rep, MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return 0;
-        r->status_source = sd_event_source_disable_unref(s);
-        r->status_fd = safe_close(r->status_fd);
-
+        if (r->state != ROCKER_BUILDING) {
+                rocker_on_status_after_ready(r, &rep, n);
+                return 0;
+        }
         if (n != (ssize_t) sizeof rep || rep.error != 0) {
+                r->status_source = sd_event_source_disable_unref(s);
+                r->status_fd = safe_close(r->status_fd);
                 if (n != (ssize_t) sizeof rep)
                         snprintf(rep.text, sizeof rep.text, "the guard died while building the rocker");
                 rep.text[sizeof rep.text - 1] = '\0';
@@ -550,6 +599,12 @@ static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *use
                 log_warning_errno(errno, "rocker %s: waitid: %m", r->name);
         } else if (si.si_pid == 0)
                 return 0;  /* not exited yet */
+        else if (si.si_code == CLD_EXITED && r->stopping)
+                log_rocker(LOG_INFO, r, "rocker %s (guard pid %d, app %d) ended: stopped%s after %.3fs",
+                           r->name, (int) r->pid, (int) r->plan.app_id,
+                           si.si_status == GUARD_EXIT_STOP_FORCED ? ", what was left SIGKILLed after the grace period" :
+                                                                    " gracefully",
+                           (double) (now_usec() - r->started_usec) / 1e6);
         else if (si.si_code == CLD_EXITED)
                 log_rocker(LOG_INFO, r, "rocker %s (guard pid %d, app %d) ended: guard exit status %d after %.3fs",
                            r->name, (int) r->pid, (int) r->plan.app_id, si.si_status,
@@ -580,11 +635,29 @@ static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *use
         return 0;
 }
 
+static void conn_list_page(Conn *c, int32_t offset);
+
 /* One page of the live rockers, newest first; a connection may page on. A
  * page holds at most PROTO_LIST_PAGE entries, fewer when long paths would
  * push it past PROTO_MSG_MAX (the client stops at a short page... unless it
  * is told the total: it pages on while it has fewer than "total"). */
 static void conn_list(Conn *c, int32_t offset) {
+        Manager *m = c->m;
+
+        /* A guard that has exited is not listed, even if its pidfd event has
+         * not been dispatched yet: its exit is handled first, so that a
+         * client that saw the pidfd readable never finds it listed. */
+        for (Rocker *r = m->registry.head, *next; r; r = next) {
+                struct pollfd p = { .fd = r->pidfd, .events = POLLIN };
+
+                next = r->next;
+                if (poll(&p, 1, 0) > 0 && (p.revents & POLLIN))
+                        (void) on_guard_exit(r->pidfd_source, r->pidfd, p.revents, r);
+        }
+        conn_list_page(c, offset);
+}
+
+static void conn_list_page(Conn *c, int32_t offset) {
         Manager *m = c->m;
         ProtoRockerInfo entries[PROTO_LIST_PAGE];
         ProtoList list = { .total = (int32_t) m->registry.n, .entries = entries };

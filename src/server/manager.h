@@ -32,6 +32,7 @@ typedef struct ManagerConfig {
         uint64_t build_timeout_usec;     /* a guard's time to report */
         uint64_t claim_timeout_usec;     /* an unclaimed rocker's lifetime */
         uint64_t teardown_wait_usec;     /* waiting for a dying data dir holder */
+        uint64_t stop_timeout_usec;      /* StopTimeoutSec=: the default of every app */
         unsigned max_connections;
         unsigned max_rockers;
 } ManagerConfig;
@@ -44,6 +45,7 @@ typedef struct ManagerConfig {
                 .build_timeout_usec = 20 * 1000000ULL,           \
                 .claim_timeout_usec = 30 * 1000000ULL,           \
                 .teardown_wait_usec = 10 * 1000000ULL,           \
+                .stop_timeout_usec = 10 * 1000000ULL,            \
                 .max_connections = 1024,                         \
                 .max_rockers = 4096,                             \
         }

@@ -330,6 +330,7 @@ int plan_apply_policy(Plan *p, const ManagerConfig *cfg, const AppPolicy *app, c
                         return r;
         }
         p->private_network = app->private_network;
+        p->stop_timeout_usec = app->stop_timeout_usec;
         p->n_shared_paths = 0;
         if (cfg->shared_paths_set)
                 for (size_t i = 0; i < cfg->n_shared_paths; i++)

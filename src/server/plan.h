@@ -56,6 +56,7 @@ typedef struct Plan {
          * The strings are borrowed: valid until the guard is spawned, whose
          * copy of rockerd's memory keeps them; nothing else reads them. */
         bool private_network;
+        uint64_t stop_timeout_usec;    /* StopTimeoutSec=: the guard's grace on SIGTERM */
         const char *shared_paths[2 * 16 + 4];
         size_t n_shared_paths;
         /* A private /dev (dev.c) unless /dev is shared whole (Devices=all,

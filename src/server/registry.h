@@ -31,6 +31,8 @@ typedef struct Rocker {
         sd_event_source *status_source;
         RockerState state;
         bool killed;            /* rockerd sent SIGKILL */
+        bool stopping;          /* the guard reported a graceful stop... */
+        uint64_t stop_deadline_usec;  /* ...which ends by then (CLOCK_MONOTONIC) */
         bool adopted;           /* started by an earlier rockerd: not our child */
         unsigned long long starttime;  /* of the guard, from /proc: its identity with pid */
         uint64_t mntns;         /* the rocker's mount namespace id (never reused in a boot), 0 if unknown */

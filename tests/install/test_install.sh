@@ -28,6 +28,15 @@ objdump -p "$libdir/librocker_client.so" >"$T/objdump"
 grep -q 'SONAME.*librocker_client\.so\.0' "$T/objdump"
 bad=$(nm -D --defined-only "$libdir/librocker_client.so" | awk '$2 ~ /^[TDBRW]$/ && $3 !~ /^ROCKER_/ {print $3}')
 if [ -n "$bad" ]; then echo "exported beyond ROCKER_*: $bad" >&2; exit 1; fi
+# ...exactly the functions of the version script (ROCKER_stop_rocker included).
+exported=$(nm -D --defined-only "$libdir/librocker_client.so" | awk '$2 == "T" && $3 ~ /^ROCKER_/ {sub(/@.*/, "", $3); print $3}' | sort -u)
+expected=$(sed -n 's/^[[:space:]]*\(ROCKER_[A-Za-z_]*\);/\1/p' "$src/src/client/librocker_client.sym" | sort -u)
+if [ "$exported" != "$expected" ]; then
+        echo "exported: $exported" >&2
+        echo "expected (librocker_client.sym): $expected" >&2
+        exit 1
+fi
+echo "$expected" | grep -qx ROCKER_stop_rocker
 
 # pkg-config
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
@@ -43,9 +52,13 @@ cmake --build "$T/consumer" >/dev/null
 mkdir -p "$T/image/bin"
 echo "installed" > "$T/image/README"
 mksquashfs "$T/image" "$T/app.squashfs" -noappend -quiet -all-root >/dev/null
-"$T/prefix/sbin/rockerd" --socket "$T/sock" --state-dir "$T/state" 2>"$T/rockerd.log" &
+# Its socket is made before it starts and passed as systemd would: once the
+# FIFO says so, it takes connections (no wait for the daemon itself).
+mkfifo "$T/listening"
+"$src/tests/integration/evwait.py" exec-rockerd "$T/sock" "$T/listening" \
+        "$T/prefix/sbin/rockerd" --socket "$T/sock" --state-dir "$T/state" 2>"$T/rockerd.log" &
 daemon=$!
-for _ in $(seq 200); do [ -S "$T/sock" ] && break; sleep 0.02; done
+"$src/tests/integration/evwait.py" line "$T/listening" 20 >/dev/null
 export ROCKER_SOCKET="$T/sock" LD_LIBRARY_PATH="$libdir"
 "$T/seed_pc" "$T/app.squashfs" /var/your_APP/execdir "$T/data1" >"$T/out1"
 grep -q 'PID 1 is: 1 (rk-' "$T/out1"

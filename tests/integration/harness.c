@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include <rocker/rocker.h>
+
 #include "harness.h"
 
 Harness H;
@@ -223,6 +225,10 @@ static bool snapshot_equal(const Snapshot *a, const Snapshot *b) {
 void harness_assert_clean(void) {
         Snapshot now;
 
+        /* Mounts, loop devices and a guard's last fds go away after the
+         * events a test waits for (a loop device is released asynchronously
+         * after its last unmount): the kernel tells nothing of them, so this
+         * looks at a fixed interval, within a 5 s bound. */
         for (int i = 0; i < 500; i++) {
                 snapshot_take(&now);
                 if (snapshot_equal(&now, &H.baseline))
@@ -235,41 +241,76 @@ void harness_assert_clean(void) {
         fail();
 }
 
-static int wait_for_socket(void) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+/* How long rockerd may take to say it is ready: far beyond its few ms. */
+#define DAEMON_READY_TIMEOUT_MS 20000
 
-        if (strlen(H.socket) >= sizeof sa.sun_path)
+/* Waits for the daemon's sd_notify("READY=1") on notify_fd, or its exit (on
+ * its pidfd), within DAEMON_READY_TIMEOUT_MS. 0 once it is ready. */
+static int wait_for_ready(int notify_fd) {
+        int pidfd = pidfd_open(H.daemon, 0), r = -1;
+        struct timespec start, now;
+
+        if (pidfd < 0)
                 return -1;
-        memcpy(sa.sun_path, H.socket, strlen(H.socket) + 1);
-        for (int i = 0; i < 500; i++) {
-                int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-                int r = connect(fd, (struct sockaddr *) &sa, sizeof sa);
-                close(fd);
-                if (r == 0)
-                        return 0;
-                if (waitpid(H.daemon, NULL, WNOHANG) == H.daemon) {
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (;;) {
+                struct pollfd p[2] = { { .fd = notify_fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+                char buf[512];
+                ssize_t n;
+                long left;
+
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                left = DAEMON_READY_TIMEOUT_MS - ((now.tv_sec - start.tv_sec) * 1000L +
+                                                  (now.tv_nsec - start.tv_nsec) / 1000000L);
+                if (left <= 0 || poll(p, 2, (int) left) <= 0)
+                        break;
+                if (p[1].revents) {  /* it exited: reap it */
+                        waitpid(H.daemon, NULL, 0);
                         H.daemon = 0;
-                        return -1;
+                        break;
                 }
-                usleep(10 * 1000);
+                n = recv(notify_fd, buf, sizeof buf - 1, MSG_DONTWAIT);
+                if (n <= 0)
+                        continue;
+                buf[n] = '\0';
+                if (strstr(buf, "READY=1")) {
+                        r = 0;
+                        break;
+                }
         }
-        return -1;
+        close(pidfd);
+        return r;
 }
 
 int harness_start_daemon(void) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
         char log[160];
+        int notify_fd, r;
         pid_t pid;
 
+        /* rockerd tells it is ready as it would tell systemd (sd_notify,
+         * after listen()): wait for that, not for the socket to appear. */
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", H.dir);
+        (void) unlink(sa.sun_path);
+        notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (notify_fd < 0 || bind(notify_fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+                if (notify_fd >= 0)
+                        close(notify_fd);
+                return -1;
+        }
         snprintf(log, sizeof log, "%s/rockerd.log", H.dir);
         pid = fork();
-        if (pid < 0)
+        if (pid < 0) {
+                close(notify_fd);
                 return -1;
+        }
         if (pid == 0) {
                 int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
                 if (fd >= 0) {
                         dup2(fd, 1);
                         dup2(fd, 2);
                 }
+                setenv("NOTIFY_SOCKET", sa.sun_path, 1);
                 char state[160];
                 snprintf(state, sizeof state, "%s/state", H.dir);
                 if (H.config[0])
@@ -281,16 +322,47 @@ int harness_start_daemon(void) {
                 _exit(127);
         }
         H.daemon = pid;
-        return wait_for_socket();
+        r = wait_for_ready(notify_fd);
+        close(notify_fd);
+        (void) unlink(sa.sun_path);
+        return r;
+}
+
+/* A snapshot of the daemon in its steady state, taken without waiting for
+ * luck: one request is answered on a connection held open meanwhile (so
+ * sd-event has made its timerfd for the first deadline, and the
+ * connection's fd is known to be there, on both sides), then counted out. */
+static int snapshot_steady(Snapshot *ret) {
+        static const char list[] = "{\"id\":\"list\",\"version\":1,\"data\":{\"offset\":0}}";
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct pollfd p;
+        char buf[65536];
+        int fd, r = -1;
+
+        if (strlen(H.socket) >= sizeof sa.sun_path)
+                return -1;
+        memcpy(sa.sun_path, H.socket, strlen(H.socket) + 1);
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -1;
+        p = (struct pollfd) { .fd = fd, .events = POLLIN };
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0 &&
+            send(fd, list, sizeof list - 1, MSG_NOSIGNAL) == (ssize_t) sizeof list - 1 &&
+            poll(&p, 1, DAEMON_READY_TIMEOUT_MS) == 1 && recv(fd, buf, sizeof buf, 0) > 0) {
+                snapshot_take(ret);
+                ret->daemon_fds--;
+                ret->own_fds--;
+                r = 0;
+        }
+        close(fd);
+        return r;
 }
 
 int harness_restart_daemon(int live_rockers) {
         Snapshot now;
 
-        if (harness_start_daemon() < 0 || wait_for_socket() < 0)
+        if (harness_start_daemon() < 0 || snapshot_steady(&now) < 0)
                 return -1;
-        usleep(100 * 1000);
-        snapshot_take(&now);
         /* the new daemon holds one pidfd per adopted rocker on top of its own */
         H.baseline.daemon_fds = now.daemon_fds - live_rockers;
         return 0;
@@ -347,11 +419,9 @@ int harness_setup(void **state) {
                 return -1;
         setenv("ROCKER_SOCKET", H.socket, 1);
         /* sd-event creates its timerfd with the first deadline: let one
-         * connection come and go before the baseline is taken. */
-        if (wait_for_socket() < 0)
+         * request be answered before the baseline is taken. */
+        if (snapshot_steady(&H.baseline) < 0)
                 return -1;
-        usleep(100 * 1000);
-        snapshot_take(&H.baseline);
         return 0;
 }
 

@@ -12,6 +12,7 @@ set -u
 
 ROCKER=${1:?usage: test_cli.sh ROCKER ROCKERD}
 ROCKERD=${2:?usage: test_cli.sh ROCKER ROCKERD}
+EVWAIT=$(dirname "$0")/evwait.py
 
 if [ "$(id -u)" -ne 0 ]; then
         echo "SKIP: needs root (rockerd serves root peers only)"
@@ -84,7 +85,9 @@ one_error_line() {
         [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q '^rocker: ' "$T/err"
 }
 
-# wait_until CMD...: polls CMD for up to 5 s.
+# wait_until CMD...: polls CMD for up to 5 s. Only for what the kernel gives
+# no event for (mounts and loop devices going away); processes are waited
+# for on pidfds (pid_gone), apps tell they are up through a FIFO.
 wait_until() {
         for _ in $(seq 100); do
                 "$@" && return 0
@@ -93,8 +96,9 @@ wait_until() {
         return 1
 }
 
+# pid_gone PID: waits on a pidfd (up to 20 s) for PID to exit.
 pid_gone() {
-        [ ! -e "/proc/$1" ]
+        "$EVWAIT" gone "$1" 20
 }
 
 cleanup() {
@@ -120,11 +124,11 @@ for r in json.load(sys.stdin):
                 done
         fi
         for p in "${KEPT_PIDS[@]}"; do
-                wait_until pid_gone "$p" || echo "cleanup: guard $p did not end"
+                pid_gone "$p" || echo "cleanup: guard $p did not end"
         done
         if [ -n "$DAEMON" ]; then
                 kill -TERM "$DAEMON" 2>/dev/null
-                wait "$DAEMON" 2>/dev/null
+                pid_gone "$DAEMON" || echo "cleanup: rockerd did not stop"
         fi
         # The kernel tears mounts and loop devices down asynchronously.
         if ! wait_until eval '! grep -q " ${T}[/ ]" /proc/self/mountinfo'; then
@@ -166,9 +170,10 @@ mksquashfs "$T/image" "$IMG" -noappend -quiet -all-root >/dev/null || {
 }
 
 # --- a private rockerd ---------------------------------------------------------
-"$ROCKERD" --socket "$T/sock" --state-dir "$T/state" 2>"$T/rockerd.log" &
-DAEMON=$!
-if ! wait_until test -S "$T/sock"; then
+# Its socket is made (and passed, as systemd would) before it starts: it
+# takes connections as soon as this returns, no wait for it to be up.
+if ! DAEMON=$("$EVWAIT" rockerd "$T/sock" "$ROCKERD" --socket "$T/sock" --state-dir "$T/state" \
+        2>"$T/rockerd.log"); then
         echo "rockerd did not start:"
         cat "$T/rockerd.log"
         exit 1
@@ -243,10 +248,11 @@ rk ps --json
 check "no rocker left after run" python3 -c 'import json,sys; sys.exit(len(json.load(sys.stdin)) != 0)' <"$T/out"
 
 # --- signals reach CMD ---------------------------------------------------------
+mkfifo -m 666 "$T/shared/ready"
 "$ROCKER" run --image "$IMG" --exec-dir "$EXEC" --data-dir "$T/data-fwd" -- \
-        sh -c "trap 'exit 9' TERM; touch $T/shared/ready; sleep 30 & wait" >"$T/fwd.out" 2>&1 &
+        sh -c "trap 'exit 9' TERM; echo up >$T/shared/ready; sleep 30 & wait" >"$T/fwd.out" 2>&1 &
 FWD=$!
-if wait_until test -e "$T/shared/ready"; then
+if "$EVWAIT" line "$T/shared/ready" 20 >/dev/null; then
         kill -TERM "$FWD"
         wait "$FWD"
         RC=$?
@@ -318,7 +324,7 @@ check "... says so in one line" one_error_line
 
 rk kill "$NAME"
 expect_rc 0 "kill by name"
-check "... ends the guard" wait_until pid_gone "$GPID"
+check "... ends the guard" pid_gone "$GPID"
 rk ps
 check "... and ps no longer lists it" eval '! grep -q "^$NAME " "$T/out"'
 
@@ -336,7 +342,7 @@ GPID2=${GPID2:-0}
 [ "$GPID2" -gt 0 ] 2>/dev/null && KEPT_PIDS+=("$GPID2")
 rk kill --signal SIGKILL "$GPID2"
 expect_rc 0 "kill --signal SIGKILL by pid"
-check "... ends the guard" wait_until pid_gone "$GPID2"
+check "... ends the guard" pid_gone "$GPID2"
 
 rk kill --signal NOTASIGNAL "$GPID2"
 expect_rc 2 "kill with a bad --signal is a usage error"

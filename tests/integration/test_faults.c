@@ -190,6 +190,9 @@ static int count_rockers(void) {
         return n;
 }
 
+/* rockerd's count of live rockers: rockers end on events of rockerd's own
+ * (a guard reaped, an unclaimed rocker's deadline); the test sees none of
+ * them, so it looks at a fixed interval, within timeout_ms. */
 static void wait_rockers(int want, int timeout_ms) {
         long long end = mono_ms() + timeout_ms;
         int n;
@@ -265,6 +268,8 @@ static void assert_clean_but(int extra_mounts) {
         Snapshot now, want = H.baseline;
 
         want.mounts += extra_mounts;
+        /* No event for mounts, loop devices and fds going away: a
+         * fixed-interval look within a 5 s bound (as harness_assert_clean()). */
         for (int i = 0; i < 500; i++) {
                 snapshot_take(&now);
                 if (now.mounts == want.mounts && now.loops == want.loops && now.guards == want.guards &&

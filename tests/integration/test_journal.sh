@@ -7,6 +7,7 @@
 #   test_journal.sh ROCKERD SEED_EXAMPLE
 set -euo pipefail
 rockerd=$1 seed=$2
+evwait=$(dirname "$0")/evwait.py
 [ "$(id -u)" -eq 0 ] || exit 77
 sock=/run/systemd/journal/socket
 if [ -e "$sock" ] || [ -e /run/systemd/journal ]; then
@@ -25,10 +26,14 @@ cleanup() {
 trap cleanup EXIT
 
 mkdir -p /run/systemd/journal
-python3 - "$sock" "$T/entries" <<'PY' &
-import socket, sys
+mkfifo "$T/bound"
+python3 - "$sock" "$T/entries" "$T/bound" <<'PY' &
+import os, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
+fd = os.open(sys.argv[3], os.O_WRONLY)  # waits for the reader below
+os.write(fd, b"bound\n")
+os.close(fd)
 with open(sys.argv[2], "w") as out:
     while True:
         data = s.recv(65536)
@@ -36,17 +41,21 @@ with open(sys.argv[2], "w") as out:
         out.flush()
 PY
 listener=$!
-for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.02; done
+"$evwait" line "$T/bound" 20 >/dev/null
 
 mkdir -p "$T/image"
 echo journal > "$T/image/README"
 mksquashfs "$T/image" "$T/app.squashfs" -noappend -quiet -all-root >/dev/null
-JOURNAL_STREAM=8:1 "$rockerd" --socket "$T/sock" --state-dir "$T/state" 2>"$T/stderr" &
+mkfifo "$T/listening"
+JOURNAL_STREAM=8:1 "$evwait" exec-rockerd "$T/sock" "$T/listening" \
+        "$rockerd" --socket "$T/sock" --state-dir "$T/state" 2>"$T/stderr" &
 daemon=$!
-for _ in $(seq 200); do [ -S "$T/sock" ] && break; sleep 0.02; done
+"$evwait" line "$T/listening" 20 >/dev/null
 ROCKER_SOCKET="$T/sock" "$seed" "$T/app.squashfs" "$T/exec" "$T/data" >"$T/out"
 name=$(sed -n 's/.*rocker guard \(rk-[a-z0-9]*\) .*/\1/p' "$T/out")
-for _ in $(seq 100); do grep -q "ended" "$T/entries" 2>/dev/null && break; sleep 0.05; done
+# rockerd logs the end once it has handled the guard's exit: a line in a
+# file, no event for it; a fixed-interval look, within a 10 s bound.
+for _ in $(seq 200); do grep -q "ended" "$T/entries" 2>/dev/null && break; sleep 0.05; done
 
 fail=0
 check() {

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -559,10 +560,22 @@ static void test_nested_overlay_symlink_refused(void **state) {
 /* A launcher with a thread blocked reading a stream (a console thread in
  * fgets()) holds that stream's lock: entering a rocker must not wait for
  * it (glibc's fflush(NULL) would). */
-static void *read_line(void *arg) {
-        char line[64];
+typedef struct Reader {
+        FILE *f;
+        int locked_fd;  /* told once the thread holds the stream's lock */
+} Reader;
 
-        return fgets(line, sizeof line, arg);
+static void *read_line(void *arg) {
+        Reader *rd = arg;
+        char line[64], *r;
+
+        /* Held across fgets() (which takes it again, recursively): the main
+         * thread learns that the lock is held from the write, not by luck. */
+        flockfile(rd->f);
+        (void) !write(rd->locked_fd, "l", 1);
+        r = fgets(line, sizeof line, rd->f);
+        funlockfile(rd->f);
+        return r;
 }
 
 static int unblock_fd = -1;
@@ -583,15 +596,22 @@ static void test_enter_with_a_stream_locked(void **state) {
         struct sigaction sa = { .sa_handler = on_alarm }, old;
         RockerResult res;
         pthread_t t;
-        int fds[2], status;
+        int fds[2], locked[2], status;
+        Reader rd;
+        char c;
         FILE *f;
 
         (void) state;
         assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(locked, O_CLOEXEC), 0);
         f = fdopen(fds[0], "r");
         assert_non_null(f);
-        assert_int_equal(pthread_create(&t, NULL, read_line, f), 0);
-        usleep(50 * 1000);  /* the thread is in fgets(), the lock held */
+        rd = (Reader) { .f = f, .locked_fd = locked[1] };
+        assert_int_equal(pthread_create(&t, NULL, read_line, &rd), 0);
+        /* the thread holds the lock (and is in fgets(), or about to be) */
+        assert_int_equal(read(locked[0], &c, 1), 1);
+        close(locked[0]);
+        close(locked[1]);
         unblock_fd = fds[1];
         hung = 0;
         assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
@@ -858,12 +878,22 @@ static int probe_readme(void *arg) {
 /* A squashfuse that dies (a crafted image crashed it, an admin killed it)
  * leaves its mount answering ENOTCONN: the next rocker of that image gets
  * a fresh one, not the dead mount. Only on the squashfuse backend. */
+/* SIGKILLs every squashfuse and waits (on pidfds, 10 s at most) until each
+ * has exited: rockerd then sees its image's squashfuse dead. */
 static int kill_squashfuse(void) {
         pid_t pids[16];
         int n = harness_squashfuse_pids(pids, 16), killed = 0;
 
-        for (int i = 0; i < n && i < 16; i++)
-                killed += kill(pids[i], SIGKILL) == 0;
+        for (int i = 0; i < n && i < 16; i++) {
+                int pidfd = pidfd_open(pids[i], 0);
+                struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+                if (pidfd < 0)
+                        continue;
+                if (pidfd_send_signal(pidfd, SIGKILL, NULL, 0) == 0 && poll(&p, 1, 10000) == 1)
+                        killed++;
+                close(pidfd);
+        }
         return killed;
 }
 
@@ -884,7 +914,6 @@ static void test_squashfuse_death(void **state) {
         expect(report, "readme", "image v1");
         free(report);
         assert_int_equal(kill_squashfuse(), 1);
-        usleep(100 * 1000);
 
         probe.exec_dir = b_req.app_exec_dir;
         b = run(&b_req, probe_readme, &probe, &report, &status);

@@ -254,10 +254,13 @@ mkdir -p "$T/image/bin"
 echo "hello from the packaged rocker" >"$T/image/README"
 cp /bin/cat "$T/image/bin/"
 mksquashfs "$T/image" "$T/app.squashfs" -noappend -quiet -all-root >/dev/null
-/usr/sbin/rockerd --socket "$T/sock" --state-dir "$T/state" 2>"$T/rockerd.log" &
+# Its socket is made before it starts and passed as systemd would: once the
+# FIFO says so, it takes connections (no wait for the daemon itself).
+mkfifo "$T/listening"
+"$src/tests/integration/evwait.py" exec-rockerd "$T/sock" "$T/listening" \
+        /usr/sbin/rockerd --socket "$T/sock" --state-dir "$T/state" 2>"$T/rockerd.log" &
 daemon=$!
-for _ in $(seq 250); do [ -S "$T/sock" ] && break; sleep 0.02; done
-check "the installed rockerd listens on $T/sock" test -S "$T/sock"
+check "the installed rockerd listens on $T/sock" "$src/tests/integration/evwait.py" line "$T/listening" 20
 export ROCKER_SOCKET="$T/sock"
 
 if "$T/seed" "$T/app.squashfs" /var/your_APP/execdir "$T/data" >"$T/seed.out" 2>&1; then seed_rc=0; else seed_rc=$?; fi
