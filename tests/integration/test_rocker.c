@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <net/if.h>
+#include <poll.h>
+#include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/pidfd.h>
@@ -431,6 +433,139 @@ static void test_app_syscall_filter(void **state) {
         free(report);
         harness_kill_guard(&res);
         harness_assert_clean();
+}
+
+/* The children of this process (any thread's), by scanning /proc: kernels
+ * without CONFIG_PROC_CHILDREN have no task/N/children. */
+static int own_children(pid_t *pids, int max) {
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        int n = 0;
+
+        while (d && (de = readdir(d))) {
+                char path[300], buf[512], *close_paren;
+                int fd, ppid = 0;
+                ssize_t k;
+
+                if (de->d_name[0] < '1' || de->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                k = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+                if (fd >= 0)
+                        close(fd);
+                if (k <= 0)
+                        continue;
+                buf[k] = '\0';
+                close_paren = strrchr(buf, ')');
+                if (close_paren && sscanf(close_paren + 1, " %*c %d", &ppid) == 1 && ppid == (int) getpid()) {
+                        if (n < max)
+                                pids[n] = atoi(de->d_name);
+                        n++;
+                }
+        }
+        if (d)
+                closedir(d);
+        return n;
+}
+
+static bool pid_in(pid_t pid, const pid_t *pids, int n) {
+        for (int i = 0; i < n; i++)
+                if (pids[i] == pid)
+                        return true;
+        return false;
+}
+
+/* Issue 18.3: the app tries to make children of the launcher. */
+static int probe_clone_parent(void *arg) {
+        const Probe *p = arg;
+        struct clone_args ca = { .flags = CLONE_PARENT };  /* CLONE_PARENT takes exit_signal 0 */
+        char *argv[] = { "true", NULL };
+        pid_t spawned;
+        long r;
+        int st = -1;
+
+        r = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+        if (r == 0) {
+                close(p->fd);
+                for (;;)
+                        pause();
+        }
+        say(p, "clone_parent=%ld", errno_of(r));
+        r = syscall(SYS_clone3, &ca, sizeof ca);
+        if (r == 0) {
+                close(p->fd);
+                for (;;)
+                        pause();
+        }
+        say(p, "clone3_parent=%ld", errno_of(r));
+        /* what the C library makes with clone3 falls back to clone */
+        say(p, "posix_spawn=%d", posix_spawn(&spawned, "/bin/true", NULL, NULL, argv, NULL) == 0 &&
+                                 waitpid(spawned, &st, 0) == spawned && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        close(p->fd);
+        for (;;)
+                pause();
+        return 0;
+}
+
+static void test_app_cannot_make_launcher_children(void **state) {
+        enum { MAX = 64 };
+        char buf[1024], want[16], *report;
+        Probe probe = { .tag = "clone-parent" };
+        RockerRequest req = harness_request("clone-parent", buf, sizeof buf);
+        pid_t before[MAX], after[MAX];
+        struct pollfd pfd;
+        RockerInfo *list = NULL;
+        RockerResult res;
+        int fds[2], n_before, n_after, extra = 0, status, count = 0, listed = 0;
+
+        (void) state;
+        n_before = own_children(before, MAX);
+        assert_in_range(n_before, 0, MAX);
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        probe.fd = fds[1];
+        res = ROCKER_enter_rocker(&req, probe_clone_parent, &probe);
+        close(fds[1]);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        report = read_all(fds[0]);  /* returns once every holder of the write end closed it */
+        close(fds[0]);
+        snprintf(want, sizeof want, "%d", EPERM);
+        expect(report, "clone_parent", want);
+        snprintf(want, sizeof want, "%d", ENOSYS);
+        expect(report, "clone3_parent", want);
+        expect(report, "posix_spawn", "0");
+        free(report);
+
+        /* The launcher has one new child: the app. */
+        n_after = own_children(after, MAX);
+        assert_in_range(n_after, 0, MAX);
+        for (int i = 0; i < n_after; i++)
+                if (!pid_in(after[i], before, n_before) && after[i] != res.app_pid) {
+                        print_error("the launcher has a child %d that is not the app %d\n", (int) after[i],
+                                    (int) res.app_pid);
+                        extra++;
+                }
+        assert_int_equal(extra, 0);
+        assert_true(pid_in(res.app_pid, after, n_after));
+
+        /* Killing the guard ends the rocker at once: its pidfd fires as
+         * soon as the launcher has reaped its app. */
+        pfd = (struct pollfd) { .fd = (int) pidfd_open(res.guard_pid, 0), .events = POLLIN };
+        assert_true(pfd.fd >= 0);
+        assert_int_equal(ROCKER_get_guardname(res.guard_pid).err_no, ROCKER_ERR_success);
+        assert_int_equal(pidfd_send_signal(pfd.fd, SIGKILL, NULL, 0), 0);
+        assert_int_equal(waitpid(res.app_pid, &status, 0), res.app_pid);
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(poll(&pfd, 1, 5000), 1);
+        close(pfd.fd);
+        harness_assert_clean();
+
+        /* ...and rockerd no longer lists it. */
+        assert_int_equal(ROCKER_list_rockers(&list, &count).err_no, ROCKER_ERR_success);
+        for (int i = 0; i < count; i++)
+                listed += strcmp(list[i].guard_pname, res.guard_pname) == 0;
+        ROCKER_free_rockers(list, count);
+        assert_int_equal(listed, 0);
 }
 
 /* The launcher's OOM protection does not reach the app. */
@@ -1574,6 +1709,7 @@ int main(void) {
                 cmocka_unit_test(test_app_is_confined),
                 cmocka_unit_test(test_app_attacks_fail),
                 cmocka_unit_test(test_app_syscall_filter),
+                cmocka_unit_test(test_app_cannot_make_launcher_children),
                 cmocka_unit_test(test_app_not_oom_protected),
                 cmocka_unit_test(test_exit_status_reaches_waitpid),
                 cmocka_unit_test(test_kill_guard_ends_everything),
