@@ -255,8 +255,33 @@ static void test_outsider_in_mount_namespace(void **state) {
         assert_true(freed_within_5s(f, pidns, mntns, id));
 }
 
+/* Issue 18.2: a rocker past its exit keeps its data dir while an overlay of
+ * it lives (held open from outside); nested and containing dirs count. */
+static void test_data_dir_held_by_overlays(void **state) {
+        Registry reg = {};
+        Rocker r = { .plan = { .data_dir = (char *) "/var/lib/app/data" } };
+
+        (void) state;
+        registry_add(&reg, &r);
+        assert_ptr_equal(registry_find_data_dir(&reg, "/var/lib/app/data"), &r);
+        r.mounts_gone = true;
+        r.n_overlays_alive = 2;
+        assert_ptr_equal(registry_find_data_dir(&reg, "/var/lib/app/data"), &r);
+        assert_ptr_equal(registry_find_data_dir(&reg, "/var/lib/app"), &r);
+        assert_ptr_equal(registry_find_data_dir(&reg, "/var/lib/app/data/x"), &r);
+        assert_ptr_equal(registry_find_data_dir_holding(&reg, "/var/lib/app/data/lower"), &r);
+        r.n_overlays_alive = 0;
+        assert_null(registry_find_data_dir(&reg, "/var/lib/app/data"));
+        assert_null(registry_find_data_dir_holding(&reg, "/var/lib/app/data/lower"));
+        r.mounts_gone = false;
+        assert_ptr_equal(registry_find_data_dir(&reg, "/var/lib/app/data"), &r);
+        registry_remove(&reg, &r);
+        assert_int_equal(reg.n, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_data_dir_held_by_overlays),
                 cmocka_unit_test_setup_teardown(test_live_rocker, start_rocker, stop_rocker),
                 cmocka_unit_test_setup_teardown(test_killed_with_unreaped_app, start_rocker, stop_rocker),
                 cmocka_unit_test_setup_teardown(test_outsider_in_mount_namespace, start_rocker, stop_rocker),
