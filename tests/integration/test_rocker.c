@@ -1703,6 +1703,134 @@ static void test_concurrent_launchers(void **state) {
         harness_assert_clean();
 }
 
+/* Issue 16.2: distinct app PIDs. Each app reports its PID, its PID 1's
+ * name and the PID of a child it forks. */
+static int probe_pids(void *arg) {
+        const Probe *p = arg;
+        char buf[64] = "";
+        int fd = open("/proc/1/comm", O_RDONLY | O_CLOEXEC);
+        int n = fd >= 0 ? (int) read(fd, buf, sizeof buf - 1) : 0;
+        pid_t child;
+
+        if (fd >= 0)
+                close(fd);
+        buf[n > 0 ? n - 1 : 0] = '\0';
+        say(p, "pid=%d", (int) getpid());
+        say(p, "pid1=%s", buf);
+        child = fork();
+        if (child == 0)
+                _exit(0);
+        say(p, "child=%d", child > 0 && waitpid(child, NULL, 0) == child ? (int) child : -1);
+        return 0;
+}
+
+enum { PID_ROCKERS = 20, PID_RANDOM_MIN = 1024 /* src/client/join.c */ };
+
+typedef struct PidWorker {
+        int id;
+        pthread_barrier_t *start;
+        RockerResult res;
+        int status;
+        char *report;
+} PidWorker;
+
+static void *pid_worker(void *arg) {
+        PidWorker *w = arg;
+        char tag[32], buf[1024];
+        Probe probe = {};
+        int fds[2];
+
+        snprintf(tag, sizeof tag, "pids%d", w->id);
+        RockerRequest req = harness_request(tag, buf, sizeof buf);
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return NULL;
+        probe.fd = fds[1];
+        pthread_barrier_wait(w->start);
+        w->res = ROCKER_enter_rocker(&req, probe_pids, &probe);
+        close(fds[1]);
+        if (w->res.err_no == ROCKER_ERR_success)
+                (void) waitpid(w->res.app_pid, &w->status, 0);
+        else
+                fprintf(stderr, "rocker %d: %s\n", w->id, ROCKER_last_error());
+        w->report = read_all(fds[0]);  /* once every app that copied the write end has exited */
+        close(fds[0]);
+        return NULL;
+}
+
+static int report_int(const char *report, const char *key) {
+        char *v = report_get(report, key);
+        int n = v ? atoi(v) : -1;
+
+        free(v);
+        return n;
+}
+
+/* 20 rockers started at once: their apps' PIDs inside are pairwise
+ * distinct, and each guard is still PID 1. The app's PID is its guard's PID
+ * outside (src/client/join.c), which the live guard holds: distinct by
+ * construction, so the probability of a collision here is 0. What is random
+ * (a joined process's PID, the first PID of an app's children) is drawn from
+ * [1024, pid_max): two given ones collide with probability 1/(pid_max-1024),
+ * i.e. 1/31744 with pid_max 32768 and 1/4193280 with 4194304; this test only
+ * checks that they are not 2. */
+static void test_app_pids_distinct(void **state) {
+        PidWorker w[PID_ROCKERS];
+        pthread_t t[PID_ROCKERS];
+        pthread_barrier_t start;
+        int pids[PID_ROCKERS], fds[2], status;
+        Probe probe = {};
+        RockerResult j;
+        char *report;
+
+        (void) state;
+        assert_int_equal(pthread_barrier_init(&start, NULL, PID_ROCKERS), 0);
+        for (int i = 0; i < PID_ROCKERS; i++) {
+                w[i] = (PidWorker) { .id = i, .start = &start };
+                assert_int_equal(pthread_create(&t[i], NULL, pid_worker, &w[i]), 0);
+        }
+        for (int i = 0; i < PID_ROCKERS; i++)
+                pthread_join(t[i], NULL);
+        pthread_barrier_destroy(&start);
+
+        for (int i = 0; i < PID_ROCKERS; i++) {
+                assert_int_equal(w[i].res.err_no, ROCKER_ERR_success);
+                assert_non_null(w[i].report);
+                assert_true(WIFEXITED(w[i].status) && WEXITSTATUS(w[i].status) == 0);
+                expect(w[i].report, "pid1", w[i].res.guard_pname);
+                pids[i] = report_int(w[i].report, "pid");
+                assert_true(pids[i] > 1);
+                assert_int_equal(pids[i], w[i].res.guard_pid);
+                /* its children do not start at 2 either */
+                assert_in_range(report_int(w[i].report, "child"), PID_RANDOM_MIN, INT32_MAX);
+                for (int k = 0; k < i; k++)
+                        if (pids[k] == pids[i]) {
+                                print_error("rockers %d and %d: both apps are PID %d\n", k, i, pids[i]);
+                                fail();
+                        }
+        }
+        print_message("app PIDs inside: %d, %d, %d, ... (their guards' PIDs outside)\n", pids[0], pids[1], pids[2]);
+
+        /* A joined process (rocker enter) gets a random PID, the guard is PID 1. */
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        probe.fd = fds[1];
+        j = ROCKER_join_rocker(w[0].res.guard_pid, w[0].res.guard_pname, 1000, 1000, probe_pids, &probe);
+        close(fds[1]);
+        assert_int_equal(j.err_no, ROCKER_ERR_success);
+        assert_int_equal(waitpid(j.app_pid, &status, 0), j.app_pid);
+        report = read_all(fds[0]);
+        close(fds[0]);
+        expect(report, "pid1", w[0].res.guard_pname);
+        assert_in_range(report_int(report, "pid"), PID_RANDOM_MIN, INT32_MAX);
+        print_message("a joined process is PID %d inside\n", report_int(report, "pid"));
+        free(report);
+
+        for (int i = 0; i < PID_ROCKERS; i++) {
+                harness_kill_guard(&w[i].res);
+                free(w[i].report);
+        }
+        harness_assert_clean();
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_seed_flow),
@@ -1729,6 +1857,7 @@ int main(void) {
                 cmocka_unit_test(test_non_root_caller_is_told_why),
                 cmocka_unit_test(test_caller_untouched),
                 cmocka_unit_test(test_concurrent_launchers),
+                cmocka_unit_test(test_app_pids_distinct),
                 cmocka_unit_test(test_list_and_join),
                 cmocka_unit_test(test_config_and_app_policy),
                 cmocka_unit_test(test_daemon_restart_adopts_live_rockers),
