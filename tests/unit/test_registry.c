@@ -158,6 +158,11 @@ static pid_t join(const Fixture *f, int ns_flags) {
                 close(self);
         }
         assert_true(pid > 0);
+        /* Returns once the child is in the guard's mount namespace (a
+         * loaded machine may take a while to run its setns()). */
+        for (int i = 0; i < 5000 && pid_mntns_ino(pid) != pid_mntns_ino(f->guard); i++)
+                usleep(1000);
+        assert_int_equal(pid_mntns_ino(pid), pid_mntns_ino(f->guard));
         return pid;
 }
 
@@ -195,7 +200,6 @@ static void test_live_rocker(void **state) {
 
         skip_unless_root();
         f->app = join(f, CLONE_NEWPID);
-        usleep(20 * 1000);
         assert_false(exited_unreaped(f));
         kill_and_reap(&f->app);
         assert_false(exited_unreaped(f));
@@ -211,7 +215,6 @@ static void test_killed_with_unreaped_app(void **state) {
 
         skip_unless_root();
         f->app = join(f, CLONE_NEWPID);
-        usleep(20 * 1000);
         pidns = pid_pidns_ino(f->guard);
         mntns = pid_mntns_ino(f->guard);
         id = pid_mntns(f->guard);
@@ -241,7 +244,6 @@ static void test_outsider_in_mount_namespace(void **state) {
         skip_unless_root();
         f->app = join(f, CLONE_NEWPID);
         f->outsider = join(f, 0);
-        usleep(20 * 1000);
         pidns = pid_pidns_ino(f->guard);
         mntns = pid_mntns_ino(f->guard);
         id = pid_mntns(f->guard);
