@@ -170,7 +170,7 @@ static void rocker_release(Rocker *r, bool keep_state) {
         if (!keep_state && !r->lingering)  /* a lingering one's name may be a new rocker's now */
                 state_remove(m->cfg.state_dir, r->name);
         registry_remove(r->lingering ? &m->lingering : &m->registry, r);
-        overlay_watch_remove(m->inotify_fd, r->overlay_wds, r->n_overlays_alive ? r->plan.n_overlays : 0);
+        overlay_watch_remove(m->inotify_fd, r->overlay_wds, r->n_overlays_alive ? PROTO_OVERLAY_MAX : 0);
         sd_event_source_disable_unref(r->pidfd_source);
         sd_event_source_disable_unref(r->status_source);
         safe_close(r->pidfd);
@@ -215,7 +215,7 @@ static void rocker_linger(Rocker *r) {
 
 static Rocker *find_watch(Registry *reg, int wd, size_t *ret_i) {
         for (Rocker *r = reg->head; r; r = r->next)
-                for (size_t i = 0; i < r->plan.n_overlays && r->n_overlays_alive > 0; i++)
+                for (size_t i = 0; i < PROTO_OVERLAY_MAX && r->n_overlays_alive > 0; i++)
                         if (r->overlay_wds[i] == wd) {
                                 *ret_i = i;
                                 return r;
@@ -1058,7 +1058,7 @@ static void adopt(StateRecord *rec, void *userdata) {
                 return;
         r->manager = m;
         for (size_t i = 0; i < PROTO_OVERLAY_MAX; i++)
-                r->overlay_wds[i] = -1;  /* its overlays are not recorded: not watched (docs/data-dir.md) */
+                r->overlay_wds[i] = -1;
         memcpy(r->name, rec->name, sizeof r->name);
         r->pid = rec->pid;
         r->pidfd = TAKE_FD(pidfd);
@@ -1082,6 +1082,20 @@ static void adopt(StateRecord *rec, void *userdata) {
                 log_error_errno(k, "rocker %s: cannot watch the adopted guard: %m", r->name);
                 rocker_release(r, true);
                 return;
+        }
+        {
+                /* Its state record does not list its overlays: found from
+                 * the data dir's layout (overlaywatch.h). Unwatched, it is
+                 * left running, as before this check. */
+                char err[PROTO_ERROR_MAX] = "";
+                size_t n = 0;
+
+                k = overlay_watch_adopt(m->inotify_fd, r->pid, r->pidfd, r->plan.data_dir, r->overlay_wds,
+                                        PROTO_OVERLAY_MAX, &n, err, sizeof err);
+                if (k < 0)
+                        log_warning("rocker %s: %s; its data dir is freed when its guard exits", r->name, err);
+                else
+                        r->n_overlays_alive = n;
         }
         if (!rec->claimed)
                 /* Its client talked to the rockerd that died: nobody joined it. */

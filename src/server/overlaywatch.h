@@ -25,6 +25,16 @@
 int overlay_watch_add(int inotify_fd, pid_t guard, int guard_pidfd, const Plan *plan, int *ret_wds, char *err,
                       size_t errlen);
 
+/* For a rocker adopted from an earlier rockerd, whose state record does not
+ * list its overlays: each directory under <data_dir>/overlay names a host
+ * dir that was overlaid by some rocker of this data dir (docs/data-dir.md
+ * §2); those where the guard's tree has an overlayfs mounted (a mount root,
+ * so that the app cannot offer an inode of its own) are watched, up to max.
+ * *ret_n gets the number of watches. 0, or -errno with err set and no watch
+ * left. */
+int overlay_watch_adopt(int inotify_fd, pid_t guard, int guard_pidfd, const char *data_dir, int *ret_wds,
+                        size_t max, size_t *ret_n, char *err, size_t errlen);
+
 /* Removes the watches of wds that are >= 0. */
 void overlay_watch_remove(int inotify_fd, const int *wds, size_t n);
 

@@ -13,6 +13,7 @@
  *                                         fails when the old mount ns number is reused
  *   test_relaunch_while_overlay_held_outside  issue 18.2: an fd passed out of a rocker keeps
  *                                         its overlay; a relaunch is refused, not double-mounted
+ *   test_relaunch_while_overlay_held_outside_adopted  the same across a restart of rockerd
  *   test_stress_concurrent_launchers      C threads x R rockers, two images; RSS
  *   test_many_live_rockers                N live rockers: mounts, RSS, list, relaunch cost
  *
@@ -1422,19 +1423,20 @@ static int receive_fd(int lfd) {
         return fd;
 }
 
-static void test_relaunch_while_overlay_held_outside(void **state) {
+/* With restart, rockerd is SIGKILLed and started again while the rocker
+ * lives: the new rockerd adopts it and must find its overlays itself. */
+static void held_outside_case(const char *tag, bool restart) {
         char buf[1024], dir[80], sock_path[100], mark[64], text[1024];
-        RockerRequest req = harness_request("held", buf, sizeof buf);
+        RockerRequest req = harness_request(tag, buf, sizeof buf);
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         RockerInfo *list = NULL;
         RockerResult a, b;
         int lfd, held, status, count = 0, listed = 0, f;
         long long t0, dt;
 
-        (void) state;
         /* A socket any user may reach, in the shared /tmp, outside the
          * overlaid dirs. */
-        snprintf(dir, sizeof dir, "%s/fdpass", H.dir);
+        snprintf(dir, sizeof dir, "%s/fdpass-%s", H.dir, tag);
         snprintf(sock_path, sizeof sock_path, "%s/s", dir);
         assert_int_equal(harness_sh("mkdir -m 0777 %s", dir), 0);
         lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1452,6 +1454,10 @@ static void test_relaunch_while_overlay_held_outside(void **state) {
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
         assert_true(held >= 0);
+        if (restart) {
+                harness_stop_daemon(SIGKILL);
+                assert_int_equal(harness_restart_daemon(1), 0);
+        }
 
         harness_kmsg_mark(mark);
         harness_kill_guard(&a);
@@ -1495,6 +1501,16 @@ static void test_relaunch_while_overlay_held_outside(void **state) {
         assert_int_equal(harness_overlay_warnings_since(mark), 0);
         assert_int_equal(harness_sh("rm -rf %s", dir), 0);
         assert_all_clean();
+}
+
+static void test_relaunch_while_overlay_held_outside(void **state) {
+        (void) state;
+        held_outside_case("held", false);
+}
+
+static void test_relaunch_while_overlay_held_outside_adopted(void **state) {
+        (void) state;
+        held_outside_case("held-adopted", true);
 }
 
 /* ---- 5. many launchers at once ----------------------------------------- */
@@ -1973,6 +1989,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_state_dir_full, own_mounts_teardown),
                 cmocka_unit_test(test_relaunch_after_mntns_number_reuse),
                 cmocka_unit_test(test_relaunch_while_overlay_held_outside),
+                cmocka_unit_test(test_relaunch_while_overlay_held_outside_adopted),
                 cmocka_unit_test(test_stress_concurrent_launchers),
                 cmocka_unit_test(test_many_live_rockers),
                 cmocka_unit_test(test_many_cached_images),
