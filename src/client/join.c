@@ -20,7 +20,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdio_ext.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/capability.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
@@ -43,6 +45,114 @@ enum {
         STAGE_SETNS,
         STAGE_CLONE,
 };
+
+/* The app's PID inside its rocker (issue 16.2). Every app used to be PID 2,
+ * so pid-named files in the shared /tmp and D-Bus names built from the PID
+ * collided across rockers. The app is created with clone3(set_tid) (Linux
+ * 5.5; needs CAP_SYS_ADMIN over the rocker's PID namespace, which a root
+ * caller has): the app of a new rocker as the PID its guard has in the
+ * caller's PID namespace. That PID is held by the live guard, so no two live
+ * rockers' apps get the same one, and no live host process has it either,
+ * whatever pid_max is. A joined process, or an app whose guard PID is
+ * refused, gets a random PID in [PID_RANDOM_MIN, pid_max), a few tries
+ * over, then whatever the kernel gives. The new process also writes a random value to
+ * the rocker's ns_last_pid, so that its children are not numbered 2, 3, ...
+ * in every rocker either. */
+#define PID_RANDOM_MIN 1024
+#define PID_TRIES 8
+
+typedef struct PidPlan {
+        pid_t tids[PID_TRIES];  /* candidates in order; 0 ends the list */
+        int ns_last_pid_fd;     /* the caller's /proc/sys/kernel/ns_last_pid, or -1 */
+        char ns_last_pid[16];   /* what to write to it, formatted before the fork */
+} PidPlan;
+
+/* The PID of the process behind pidfd in our PID namespace, or 0. */
+static pid_t pidfd_pid(int pidfd) {
+        char path[64], buf[512], *p;
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        p = strstr(buf, "\nPid:\t");
+        return p ? (pid_t) atoi(p + 6) : 0;
+}
+
+static long read_pid_max(void) {
+        char buf[32] = "";
+        ssize_t n;
+        int fd;
+
+        fd = open("/proc/sys/kernel/pid_max", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        return n > 0 ? atol(buf) : 0;
+}
+
+/* Everything the helper and the app need to pick PIDs, made before the fork
+ * (after it, only raw system calls). */
+static void pid_plan_make(int pidfd, bool as_guard_pid, PidPlan *ret) {
+        long pid_max = read_pid_max();
+        uint32_t rnd[PID_TRIES + 1];
+        size_t n = 0;
+        pid_t guard;
+
+        memset(ret, 0, sizeof *ret);
+        ret->ns_last_pid_fd = -1;
+        guard = as_guard_pid ? pidfd_pid(pidfd) : 0;
+        if (guard > 1 && (pid_max <= 0 || guard < pid_max))
+                ret->tids[n++] = guard;
+        if (pid_max <= PID_RANDOM_MIN + PID_TRIES ||
+            getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t) sizeof rnd)
+                return;
+        while (n < PID_TRIES) {
+                ret->tids[n] = PID_RANDOM_MIN + (pid_t) (rnd[n] % (uint32_t) (pid_max - PID_RANDOM_MIN));
+                n++;
+        }
+        /* Written by the new process, whose active PID namespace is the
+         * rocker's: the kernel sets the counter of the writer's namespace,
+         * whichever /proc the fd came from (the rocker's /proc/sys is
+         * read-only). The next PID is the value + 1. */
+        snprintf(ret->ns_last_pid, sizeof ret->ns_last_pid, "%u",
+                 (unsigned) (PID_RANDOM_MIN + rnd[PID_TRIES] % (uint32_t) (pid_max - PID_RANDOM_MIN - 1)));
+        ret->ns_last_pid_fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+}
+
+/* clone3(CLONE_PARENT) with each candidate PID in turn, then without. */
+static long clone_app(const PidPlan *pp) {
+        struct clone_args args;
+        long pid = -1;
+
+        /* CLONE_PARENT requires exit_signal 0: the child inherits ours. */
+        for (size_t i = 0; i < PID_TRIES && pp->tids[i] > 0; i++) {
+                pid_t tid = pp->tids[i];
+
+                memset(&args, 0, sizeof args);
+                args.flags = CLONE_PARENT;
+                args.set_tid = (uint64_t) (uintptr_t) &tid;
+                args.set_tid_size = 1;
+                pid = syscall(SYS_clone3, &args, sizeof args);
+                /* EEXIST: taken; EINVAL: beyond the namespace's pid_max;
+                 * EPERM: no CAP_SYS_ADMIN over it. */
+                if (pid >= 0 || (errno != EEXIST && errno != EINVAL && errno != EPERM))
+                        return pid;
+                if (errno == EPERM)
+                        break;
+        }
+        memset(&args, 0, sizeof args);
+        args.flags = CLONE_PARENT;
+        return syscall(SYS_clone3, &args, sizeof args);
+}
 
 /* What the helper reports to the caller through a pipe. */
 typedef struct HelperReport {
@@ -120,8 +230,7 @@ static void become_app(uid_t uid, gid_t gid, cap_t empty) {
 }
 
 _Noreturn static void helper(int pidfd, int report_fd, uid_t uid, gid_t gid, int (*app)(void *), void *app_args,
-                             int close_in_app, cap_t empty, const sigset_t *caller_mask) {
-        struct clone_args args;
+                             int close_in_app, cap_t empty, const sigset_t *caller_mask, const PidPlan *pp) {
         long pid;
 
         safe_close(close_in_app);
@@ -129,10 +238,7 @@ _Noreturn static void helper(int pidfd, int report_fd, uid_t uid, gid_t gid, int
                 report(report_fd, STAGE_SETNS, errno, 0);
                 _exit(1);
         }
-        /* CLONE_PARENT requires exit_signal 0: the child inherits ours. */
-        memset(&args, 0, sizeof args);
-        args.flags = CLONE_PARENT;
-        pid = syscall(SYS_clone3, &args, sizeof args);
+        pid = clone_app(pp);
         if (pid < 0) {
                 report(report_fd, STAGE_CLONE, errno, 0);
                 _exit(1);
@@ -142,6 +248,13 @@ _Noreturn static void helper(int pidfd, int report_fd, uid_t uid, gid_t gid, int
 
                 safe_close(report_fd);
                 safe_close(pidfd);
+                /* Still root with every capability: the kernel checks
+                 * CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE) over the rocker's
+                 * PID namespace. Best effort: the app runs either way. */
+                if (pp->ns_last_pid_fd >= 0) {
+                        (void) !write(pp->ns_last_pid_fd, pp->ns_last_pid, strlen(pp->ns_last_pid));
+                        safe_close(pp->ns_last_pid_fd);
+                }
                 become_app(uid, gid, empty);
                 /* What the caller had buffered is the caller's to write. */
                 __fpurge(stdout);
@@ -207,9 +320,10 @@ static ssize_t read_report(int rfd, pid_t helper_pid, HelperReport *rep) {
 }
 
 ROCKER_ERR join_and_spawn(int pidfd, uid_t uid, gid_t gid, int (*app)(void *), void *app_args,
-                          int close_in_app, pid_t *ret_app_pid) {
+                          int close_in_app, bool as_guard_pid, pid_t *ret_app_pid) {
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
         HelperReport rep = {};
+        PidPlan pp;
         int fds[2], status = 0;
         sigset_t all, caller_mask;
         cap_t empty;
@@ -240,11 +354,13 @@ ROCKER_ERR join_and_spawn(int pidfd, uid_t uid, gid_t gid, int (*app)(void *), v
                 cap_free(empty);
                 return ROCKER_ERR_sys;
         }
+        pid_plan_make(pidfd, as_guard_pid, &pp);
         helper_pid = fork();
         if (helper_pid == 0) {
                 rfd = safe_close(rfd);
-                helper(pidfd, wfd, uid, gid, app, app_args, close_in_app, empty, &caller_mask);
+                helper(pidfd, wfd, uid, gid, app, app_args, close_in_app, empty, &caller_mask, &pp);
         }
+        safe_close(pp.ns_last_pid_fd);
         (void) pthread_sigmask(SIG_SETMASK, &caller_mask, NULL);  /* a mask it had: cannot fail */
         if (helper_pid < 0) {
                 lasterr_set("fork: %s", strerror(errno));

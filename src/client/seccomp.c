@@ -18,13 +18,22 @@
 
 #include "seccomp.h"
 
-/* New namespaces: a user namespace would give the app every capability in
- * it (and pin the rocker's mounts in copies of its mount namespace), the
- * others need one. clone() is checked by its flags; clone3() passes them in
- * memory a filter cannot read, so it is refused as if unknown, and the C
- * library falls back to clone(). */
-#define NS_FLAGS (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | \
-                  CLONE_NEWNET)
+/* clone() flags an app may not use. New namespaces: a user namespace would
+ * give the app every capability in it (and pin the rocker's mounts in copies
+ * of its mount namespace), the others need one. CLONE_PARENT: the app is the
+ * launcher's child, so its CLONE_PARENT children would be the launcher's too,
+ * outside the rocker's reaping; killed with the rocker they stay zombies of a
+ * launcher that does not know them, and the guard, as PID 1, waits for them
+ * to be reaped before its pidfd fires (the rocker never ends). CLONE_THREAD
+ * needs no entry: a thread is reaped with its group. CLONE_VFORK only
+ * suspends the caller.
+ * clone() is checked by its flags; clone3() passes them in memory a filter
+ * cannot read, so it is refused as if unknown (ENOSYS), and the C library
+ * falls back to clone() (glibc >= 2.34 for pthread_create and posix_spawn;
+ * fork() uses clone() itself). The library's own clone3(CLONE_PARENT) that
+ * creates the app runs before the filter is installed. */
+#define DENIED_CLONE_FLAGS (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | \
+                            CLONE_NEWPID | CLONE_NEWNET | CLONE_PARENT)
 
 typedef struct Rule {
         int nr;
@@ -110,7 +119,7 @@ static int emit_abi(struct sock_filter *p, int n, const Abi *abi) {
         }
         p[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t) abi->clone_nr, 0, 3);
         p[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));  /* low half: flags */
-        p[n++] = JUMP(BPF_JMP | BPF_JSET | BPF_K, NS_FLAGS, 0, 1);
+        p[n++] = JUMP(BPF_JMP | BPF_JSET | BPF_K, DENIED_CLONE_FLAGS, 0, 1);
         p[n++] = RET_ERRNO(EPERM);
         p[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
         if (n - start - 1 > 255)

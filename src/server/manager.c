@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -39,6 +40,7 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "overlaywatch.h"
 #include "plan.h"
 #include "proto.h"
 #include "reaper.h"
@@ -84,6 +86,9 @@ struct Manager {
         Conn *conns;
         unsigned n_conns;
         Registry registry;
+        Registry lingering;      /* ended rockers whose overlays are held open from outside */
+        int inotify_fd;          /* watches every rocker's overlays (overlaywatch.h) */
+        sd_event_source *inotify_source;
         ImageCache *images;
         Reaper *reaper;          /* rockers' session bus proxies */
 };
@@ -167,14 +172,15 @@ static void rocker_release(Rocker *r, bool keep_state) {
         Manager *m = r->manager;
         int k;
 
-        if (!keep_state) {
+        if (!keep_state && !r->lingering) {  /* a lingering one's name may be a new rocker's now */
                 state_remove(m->cfg.state_dir, r->name);
-                /* its proxy ends with the guard (its sync pipe closes) */
+                /* its proxy ended with the guard (its sync pipe closed) */
                 k = bus_proxy_remove_dir(m->cfg.state_dir, r->name);
                 if (k < 0)
                         log_warning_errno(k, "rocker %s: cannot remove its session bus dir: %m", r->name);
         }
-        registry_remove(&m->registry, r);
+        registry_remove(r->lingering ? &m->lingering : &m->registry, r);
+        overlay_watch_remove(m->inotify_fd, r->overlay_wds, r->n_overlays_alive ? PROTO_OVERLAY_MAX : 0);
         sd_event_source_disable_unref(r->pidfd_source);
         sd_event_source_disable_unref(r->status_source);
         safe_close(r->pidfd);
@@ -188,6 +194,134 @@ static void rocker_release(Rocker *r, bool keep_state) {
 
 static void rocker_free(Rocker *r) {
         rocker_release(r, false);
+}
+
+/* r's guard has exited, but not every overlay of it is gone: a file in one
+ * is held open outside the rocker (an fd its app passed out over a shared
+ * socket, say). A relaunch on its data dir would put a second overlay on a
+ * live upper dir, so the data dir stays in use until the last one goes
+ * (on_overlay_watch()). r leaves the registry (it is not live: not listed,
+ * not counted against MaxRockers) for the lingering list; its PID is free
+ * for reuse and is not named any more. */
+static void rocker_linger(Rocker *r) {
+        Manager *m = r->manager;
+
+        log_rocker(LOG_WARNING, r, "rocker %s ended, but %zu of its overlays live on: files in them are held open "
+                   "outside the rocker; its data dir %s stays in use until they are closed",
+                   r->name, r->n_overlays_alive, r->plan.data_dir);
+        state_remove(m->cfg.state_dir, r->name);
+        registry_remove(&m->registry, r);
+        registry_add(&m->lingering, r);
+        r->lingering = true;
+        r->mounts_gone = true;
+        r->pidfd_source = sd_event_source_disable_unref(r->pidfd_source);
+        r->status_source = sd_event_source_disable_unref(r->status_source);
+        r->pidfd = safe_close(r->pidfd);
+        r->status_fd = safe_close(r->status_fd);
+        r->image = image_release(r->image);
+        manager_status(m);
+        manager_fd_freed(m);
+}
+
+static Rocker *find_watch(Registry *reg, int wd, size_t *ret_i) {
+        for (Rocker *r = reg->head; r; r = r->next)
+                for (size_t i = 0; i < PROTO_OVERLAY_MAX && r->n_overlays_alive > 0; i++)
+                        if (r->overlay_wds[i] == wd) {
+                                *ret_i = i;
+                                return r;
+                        }
+        return NULL;
+}
+
+/* Reads the overlay watches' events and counts the overlays gone. Does
+ * nothing else, so that it may run in the middle of another handler.
+ * True if an overlay went. */
+static bool read_overlay_watches(Manager *m) {
+        union {
+                struct inotify_event ev;
+                char buf[4096];
+        } u;
+        bool gone = false;
+        ssize_t n;
+
+        for (;;) {
+                n = read(m->inotify_fd, u.buf, sizeof u.buf);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return gone;  /* EAGAIN: all read */
+                for (ssize_t off = 0; off + (ssize_t) sizeof(struct inotify_event) <= n;) {
+                        struct inotify_event ev;
+                        Rocker *r;
+                        size_t i;
+
+                        memcpy(&ev, u.buf + off, sizeof ev);
+                        off += (ssize_t) (sizeof ev + ev.len);
+                        if (ev.mask & IN_Q_OVERFLOW)
+                                /* 16384 events by default, two per overlay
+                                 * gone: not seen in practice. Lost events
+                                 * leave data dirs in use until rockerd
+                                 * restarts: errs towards refusing. */
+                                log_error("the overlay watch queue overflowed: some data dirs may stay in use");
+                        if (!(ev.mask & IN_IGNORED))
+                                continue;
+                        r = find_watch(&m->registry, ev.wd, &i);
+                        if (!r)
+                                r = find_watch(&m->lingering, ev.wd, &i);
+                        if (!r)
+                                continue;  /* removed by us */
+                        r->overlay_wds[i] = -1;
+                        r->n_overlays_alive--;
+                        gone = true;
+                }
+        }
+}
+
+/* Requests that waited for r go on. */
+static void release_waiters(Manager *m, const Rocker *r) {
+        for (Conn *c = m->conns; c; c = c->next)
+                if (c->waiting_for == r)
+                        c->waiting_for = NULL;
+}
+
+static void conn_start(Conn *c);
+
+/* Starts the requests no longer waiting for a holder. */
+static void start_released(Manager *m) {
+        for (Conn *c = m->conns, *next; c; c = next) {
+                next = c->next;
+                if (c->has_plan && !c->waiting_for && !c->rocker && !c->done)
+                        conn_start(c);
+        }
+}
+
+/* Frees the data dirs whose last overlay is gone: of ended rockers, and of
+ * dying ones already seen past their exit (rocker_exited_unreaped()). */
+static void act_on_gone_overlays(Manager *m) {
+        for (Rocker *r = m->lingering.head, *next; r; r = next) {
+                next = r->next;
+                if (r->n_overlays_alive > 0)
+                        continue;
+                log_rocker(LOG_INFO, r, "rocker %s: its last overlay held open from outside is gone; data dir %s is free",
+                           r->name, r->plan.data_dir);
+                release_waiters(m, r);
+                rocker_free(r);
+        }
+        for (Rocker *r = m->registry.head; r; r = r->next)
+                if (r->mounts_gone && r->n_overlays_alive == 0)
+                        release_waiters(m, r);
+        start_released(m);
+}
+
+static int on_overlay_watch(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+
+        (void) s;
+        (void) fd;
+        (void) revents;
+        if (read_overlay_watches(m))
+                act_on_gone_overlays(m);
+        return 0;
 }
 
 /* ---- connections ---------------------------------------------------- */
@@ -305,6 +439,8 @@ static void conn_build(Conn *c) {
                 return conn_fail(c, "out of memory");
         r->manager = m;
         r->pidfd = r->status_fd = -EBADF;
+        for (size_t i = 0; i < PROTO_OVERLAY_MAX; i++)
+                r->overlay_wds[i] = -1;
 
         /* Under an app's ImageDirs=, a symlink on the way could lead out of
          * them: none is followed. */
@@ -408,18 +544,25 @@ static int on_teardown_poll(sd_event_source *s, uint64_t usec, void *userdata) {
         Rocker *holder = c->waiting_for;
 
         (void) usec;
-        if (!holder) {
+        if (!holder || holder->mounts_gone) {
+                /* Its overlays' watches decide now (act_on_gone_overlays()). */
                 (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
                 return 0;
         }
         if (rocker_exited_unreaped(holder->pidfd, holder->pid, holder->pidns_ino, holder->mntns_ino,
                                    holder->mntns)) {
+                holder->mounts_gone = true;
+                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+                (void) read_overlay_watches(c->m);
+                if (holder->n_overlays_alive > 0) {
+                        log_debug("rocker %s: exited but for a zombie its launcher has not reaped; %zu of its "
+                                  "overlays live on", holder->name, holder->n_overlays_alive);
+                        act_on_gone_overlays(c->m);  /* another's may have gone */
+                        return 0;
+                }
                 log_debug("rocker %s: exited but for a zombie its launcher has not reaped; %s is free",
                           holder->name, holder->plan.data_dir);
-                holder->mounts_gone = true;
-                c->waiting_for = NULL;
-                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
-                conn_start(c);
+                act_on_gone_overlays(c->m);  /* starts c */
                 return 0;
         }
         /* On failure the pidfd and the deadline still end the wait. */
@@ -449,12 +592,21 @@ static void conn_start(Conn *c) {
         Manager *m = c->m;
         Rocker *holder = registry_find_data_dir(&m->registry, c->plan.data_dir);
 
+        if (!holder)
+                holder = registry_find_data_dir(&m->lingering, c->plan.data_dir);
+
         /* A lower layer inside a live rocker's data dir would be that
          * rocker's live upper layer (undefined behaviour for overlayfs), and
          * would show its app's data to another app. */
         for (size_t i = 0; i < c->plan.n_overlays; i++) {
                 Rocker *r = registry_find_data_dir_holding(&m->registry, c->plan.overlays[i].dir);
 
+                if (!r)
+                        r = registry_find_data_dir_holding(&m->lingering, c->plan.overlays[i].dir);
+                if (r && r->lingering)
+                        return conn_fail(c, "app_overlay_dirs[%zu]: \"%.256s\" lies in the data dir of ended rocker %s, "
+                                         "whose files are held open outside the rocker", i, c->plan.overlays[i].dir,
+                                         r->name);
                 if (r)
                         return conn_fail(c, "app_overlay_dirs[%zu]: \"%.256s\" lies in the data dir of live rocker %s "
                                          "(guard pid %d)", i, c->plan.overlays[i].dir, r->name, (int) r->pid);
@@ -480,6 +632,12 @@ static void conn_start(Conn *c) {
          * old guard's teardown on its pidfd (on_guard_exit), within a bound;
          * a holder not seen dying gets only a short grace, then "in use". */
         c->waiting_for = holder;
+        if (holder->lingering || holder->mounts_gone) {
+                /* past its exit: the overlay watches decide */
+                c->holder_dying = true;
+                (void) conn_set_deadline(c, m->cfg.teardown_wait_usec);
+                return;
+        }
         if (holder->killed || holder->stopping || pid_is_dying(holder->pid))
                 return conn_wait_teardown(c);
         c->holder_dying = false;
@@ -554,7 +712,22 @@ static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *u
         }
 
         ProtoReply reply = { .success = 1, .guard_pid = r->pid };
+        char err[PROTO_ERROR_MAX] = "";
         int k;
+
+        /* Before the client hears of it, so before any untrusted process
+         * exists in the rocker: its overlays' liveness is what frees its
+         * data dir, whatever holds them. Unwatched, it must not run. */
+        k = overlay_watch_add(r->manager->inotify_fd, r->pid, r->pidfd, &r->plan, r->overlay_wds, err, sizeof err);
+        if (k < 0) {
+                log_error("rocker %s: %s", r->name, err);
+                rocker_kill(r, "its overlays cannot be watched");
+                c->rocker = NULL;
+                r->conn = NULL;
+                conn_fail(c, "build failed: %s", err);
+                return 0;
+        }
+        r->n_overlays_alive = r->plan.n_overlays;
 
         memcpy(reply.guard_name, r->name, sizeof reply.guard_name);
         k = conn_send(c, &reply, r->pidfd);
@@ -622,16 +795,18 @@ static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *use
                 if (!c->done)
                         conn_fail(c, "the guard died while building the rocker");
         }
-        /* Requests waiting for this data dir go on; the holder is gone. */
-        for (Conn *c = m->conns; c; c = c->next)
-                if (c->waiting_for == r)
-                        c->waiting_for = NULL;
-        rocker_free(r);
-        for (Conn *c = m->conns, *next; c; c = next) {
-                next = c->next;
-                if (c->has_plan && !c->waiting_for && !c->rocker && !c->done)
-                        conn_start(c);
+        /* Its overlays went with its mount namespace, before its exit
+         * completed, unless something outside holds them: their events are
+         * queued by now. */
+        (void) read_overlay_watches(m);
+        if (r->n_overlays_alive > 0)
+                rocker_linger(r);  /* requests waiting for it wait on */
+        else {
+                /* Requests waiting for this data dir go on; the holder is gone. */
+                release_waiters(m, r);
+                rocker_free(r);
         }
+        act_on_gone_overlays(m);
         return 0;
 }
 
@@ -803,7 +978,11 @@ static int on_conn_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) usec;
         if (holder) {
                 c->waiting_for = NULL;
-                if (c->holder_dying)
+                if (holder->mounts_gone)
+                        conn_fail(c, "app_data_dir: \"%.256s\" is still in use: rocker %s has ended, but files in its "
+                                  "overlays are held open outside the rocker (an fd its app passed out), so they "
+                                  "stay mounted; close them, then try again", c->plan.data_dir, holder->name);
+                else if (c->holder_dying)
                         conn_fail(c, "app_data_dir: \"%.256s\" is still held by rocker %s (guard pid %d), whose teardown did not end in time",
                                   c->plan.data_dir, holder->name, (int) holder->pid);
                 else
@@ -993,6 +1172,8 @@ static void adopt(StateRecord *rec, void *userdata) {
         if (!r)
                 return;
         r->manager = m;
+        for (size_t i = 0; i < PROTO_OVERLAY_MAX; i++)
+                r->overlay_wds[i] = -1;
         memcpy(r->name, rec->name, sizeof r->name);
         r->pid = rec->pid;
         r->pidfd = TAKE_FD(pidfd);
@@ -1017,6 +1198,20 @@ static void adopt(StateRecord *rec, void *userdata) {
                 rocker_release(r, true);
                 return;
         }
+        {
+                /* Its state record does not list its overlays: found from
+                 * the data dir's layout (overlaywatch.h). Unwatched, it is
+                 * left running, as before this check. */
+                char err[PROTO_ERROR_MAX] = "";
+                size_t n = 0;
+
+                k = overlay_watch_adopt(m->inotify_fd, r->pid, r->pidfd, r->plan.data_dir, r->overlay_wds,
+                                        PROTO_OVERLAY_MAX, &n, err, sizeof err);
+                if (k < 0)
+                        log_warning("rocker %s: %s; its data dir is freed when its guard exits", r->name, err);
+                else
+                        r->n_overlays_alive = n;
+        }
         if (!rec->claimed)
                 /* Its client talked to the rockerd that died: nobody joined it. */
                 rocker_kill(r, "it was never claimed before rockerd restarted");
@@ -1032,7 +1227,15 @@ int manager_new(const ManagerConfig *cfg, Manager **ret) {
                 return -ENOMEM;
         m->cfg = *cfg;
         m->listen_fd = -EBADF;
+        m->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (m->inotify_fd < 0) {
+                r = -errno;
+                free(m);
+                return r;
+        }
         r = sd_event_new(&m->event);
+        if (r >= 0)
+                r = sd_event_add_io(m->event, &m->inotify_source, m->inotify_fd, EPOLLIN, on_overlay_watch, m);
         if (r >= 0)
                 r = image_cache_new(m->cfg.state_dir, m->event, &m->images);
         if (r >= 0)
@@ -1058,6 +1261,11 @@ Manager *manager_free(Manager *m) {
                         rocker_kill(r, "rockerd stops before it was claimed");
                 rocker_release(r, true);
         }
+        /* Forgotten: a restarted rockerd does not know of them (docs/data-dir.md). */
+        while (m->lingering.head)
+                rocker_free(m->lingering.head);
+        sd_event_source_disable_unref(m->inotify_source);
+        safe_close(m->inotify_fd);
         sd_event_source_disable_unref(m->listen_source);
         if (m->listen_fd != SD_LISTEN_FDS_START)
                 safe_close(m->listen_fd);

@@ -46,7 +46,7 @@ Rocker *registry_find_data_dir(const Registry *reg, const char *data_dir) {
         /* Nested counts: a data dir inside a live one's would put an upper
          * layer inside another live overlay's layers. */
         for (Rocker *r = reg->head; r; r = r->next)
-                if (!r->mounts_gone &&
+                if (!(r->mounts_gone && r->n_overlays_alive == 0) &&
                     (path_contains(r->plan.data_dir, data_dir) || path_contains(data_dir, r->plan.data_dir)))
                         return r;
         return NULL;
@@ -54,7 +54,7 @@ Rocker *registry_find_data_dir(const Registry *reg, const char *data_dir) {
 
 Rocker *registry_find_data_dir_holding(const Registry *reg, const char *path) {
         for (Rocker *r = reg->head; r; r = r->next)
-                if (!r->mounts_gone && path_contains(r->plan.data_dir, path))
+                if (!(r->mounts_gone && r->n_overlays_alive == 0) && path_contains(r->plan.data_dir, path))
                         return r;
         return NULL;
 }

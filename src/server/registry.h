@@ -38,8 +38,13 @@ typedef struct Rocker {
         uint64_t mntns;         /* the rocker's mount namespace id (never reused in a boot), 0 if unknown */
         ino_t mntns_ino;        /* ...and its nsfs inode number (reused: only a fast first check) */
         ino_t pidns_ino;        /* the nsfs inode number of its PID namespace (pinned by pidfd) */
-        bool mounts_gone;       /* dying, and rocker_exited_unreaped(): its overlays are
-                                 * gone, its data dir is free */
+        bool mounts_gone;       /* dying, and rocker_exited_unreaped(): its mount
+                                 * namespace is gone; its data dir is free once
+                                 * n_overlays_alive is 0 too */
+        int overlay_wds[PROTO_OVERLAY_MAX];  /* inotify watch of each overlay's root, -1 once gone */
+        size_t n_overlays_alive; /* overlays whose superblock still exists (overlaywatch.h) */
+        bool lingering;         /* the guard has exited, an overlay has not: held open
+                                 * from outside; in Manager.lingering, not the registry */
         Plan plan;
         Image *image;
         Conn *conn;             /* the client it is being built for, until claimed */
@@ -55,11 +60,11 @@ void registry_add(Registry *reg, Rocker *r);
 void registry_remove(Registry *reg, Rocker *r);
 Rocker *registry_find_name(const Registry *reg, const char *name);
 /* The live rocker whose data dir is data_dir, contains it or lies in it
- * (rockers whose mounts are gone do not count). */
+ * (rockers whose mounts and overlays are gone do not count). */
 Rocker *registry_find_data_dir(const Registry *reg, const char *data_dir);
 
-/* The live rocker whose data dir holds path (rockers whose mounts are gone
- * do not count). */
+/* The live rocker whose data dir holds path (rockers whose mounts and
+ * overlays are gone do not count). */
 Rocker *registry_find_data_dir_holding(const Registry *reg, const char *path);
 
 /* A fresh random guard name no live rocker has. 0 or -errno. */

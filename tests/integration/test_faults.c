@@ -11,6 +11,9 @@
  *   test_state_dir_full                   a full state dir: the claim is refused, nothing leaks
  *   test_relaunch_after_mntns_number_reuse  was a bug: relaunch before reaping
  *                                         fails when the old mount ns number is reused
+ *   test_relaunch_while_overlay_held_outside  issue 18.2: an fd passed out of a rocker keeps
+ *                                         its overlay; a relaunch is refused, not double-mounted
+ *   test_relaunch_while_overlay_held_outside_adopted  the same across a restart of rockerd
  *   test_stress_concurrent_launchers      C threads x R rockers, two images; RSS
  *   test_many_live_rockers                N live rockers: mounts, RSS, list, relaunch cost
  *
@@ -1368,6 +1371,153 @@ static void test_relaunch_after_mntns_number_reuse(void **state) {
         assert_true(dt < 5000);
 }
 
+/* Issue 18.2. The app opens /var/tmp (in its /var overlay) and passes the
+ * fd out over a socket in the shared /tmp to a host process (this test),
+ * which holds it after the rocker is killed: the overlay lives on. */
+static int app_pass_var_tmp(void *arg) {
+        const char *path = arg;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } ctl = {};
+        char byte = 'x';
+        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                              .msg_controllen = sizeof ctl.buf };
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        int dfd = open("/var/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        if (dfd < 0 || sock < 0)
+                return 10;
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+        if (connect(sock, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return 11;
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &dfd, sizeof dfd);
+        return sendmsg(sock, &msg, 0) == 1 ? 0 : 12;
+}
+
+/* Accepts one connection on lfd and takes the fd it sends, within 10 s. */
+static int receive_fd(int lfd) {
+        struct pollfd p = { .fd = lfd, .events = POLLIN };
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } ctl = {};
+        char byte;
+        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                              .msg_controllen = sizeof ctl.buf };
+        struct cmsghdr *cm;
+        int cfd, fd = -1;
+
+        if (poll(&p, 1, 10000) != 1)
+                return -1;
+        cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (cfd < 0)
+                return -1;
+        p = (struct pollfd) { .fd = cfd, .events = POLLIN };
+        if (poll(&p, 1, 10000) == 1 && recvmsg(cfd, &msg, MSG_CMSG_CLOEXEC) == 1 &&
+            (cm = CMSG_FIRSTHDR(&msg)) && cm->cmsg_type == SCM_RIGHTS)
+                memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+        close(cfd);
+        return fd;
+}
+
+/* With restart, rockerd is SIGKILLed and started again while the rocker
+ * lives: the new rockerd adopts it and must find its overlays itself. */
+static void held_outside_case(const char *tag, bool restart) {
+        char buf[1024], dir[80], sock_path[100], mark[64], text[1024];
+        RockerRequest req = harness_request(tag, buf, sizeof buf);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        RockerInfo *list = NULL;
+        RockerResult a, b;
+        int lfd, held, status, count = 0, listed = 0, f;
+        long long t0, dt;
+
+        /* A socket any user may reach, in the shared /tmp, outside the
+         * overlaid dirs. */
+        snprintf(dir, sizeof dir, "%s/fdpass-%s", H.dir, tag);
+        snprintf(sock_path, sizeof sock_path, "%s/s", dir);
+        assert_int_equal(harness_sh("mkdir -m 0777 %s", dir), 0);
+        lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(lfd >= 0);
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock_path);
+        assert_int_equal(bind(lfd, (struct sockaddr *) &sa, sizeof sa), 0);
+        assert_int_equal(chmod(sock_path, 0777), 0);
+        assert_int_equal(listen(lfd, 1), 0);
+
+        a = ROCKER_enter_rocker(&req, app_pass_var_tmp, sock_path);
+        assert_int_equal(a.err_no, ROCKER_ERR_success);
+        held = receive_fd(lfd);
+        close(lfd);
+        assert_int_equal(waitpid(a.app_pid, &status, 0), a.app_pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_true(held >= 0);
+        if (restart) {
+                harness_stop_daemon(SIGKILL);
+                assert_int_equal(harness_restart_daemon(1), 0);
+        }
+
+        harness_kmsg_mark(mark);
+        harness_kill_guard(&a);
+        /* The holder still writes into the data dir's upper layer. */
+        f = openat(held, "rocker-it-held", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        assert_true(f >= 0);
+        close(f);
+        assert_int_equal(harness_sh("test -f %s/overlay/var/upper/tmp/rocker-it-held", req.app_data_dir), 0);
+
+        /* A relaunch waits for the overlay within the teardown wait, then
+         * is refused: never a second overlay on the live upper dir. */
+        t0 = mono_ms();
+        b = ROCKER_enter_rocker(&req, app_exit0, NULL);
+        dt = mono_ms() - t0;
+        snprintf(text, sizeof text, "%s", ROCKER_last_error());
+        print_message("relaunch while an overlay is held outside → %s after %.1f s: %s\n", ROCKER_strerror(b.err_no),
+                      (double) dt / 1000, text);
+        if (b.err_no == ROCKER_ERR_success) {
+                (void) waitpid(b.app_pid, &status, 0);
+                harness_kill_guard(&b);
+                close(held);
+                print_error("a relaunch put a second overlay on a live upper dir\n");
+                fail();
+        }
+        assert_int_equal(b.err_no, ROCKER_ERR_build_rocker_failed);
+        assert_non_null(strstr(text, req.app_data_dir));
+        assert_non_null(strstr(text, "held open outside the rocker"));
+        assert_int_equal(harness_overlay_warnings_since(mark), 0);
+        /* The ended rocker is not listed as live. */
+        assert_int_equal(ROCKER_list_rockers(&list, &count).err_no, ROCKER_ERR_success);
+        for (int i = 0; i < count; i++)
+                listed += strcmp(list[i].guard_pname, a.guard_pname) == 0;
+        ROCKER_free_rockers(list, count);
+        assert_int_equal(listed, 0);
+
+        /* Once the holder lets go, the data dir is free again. */
+        close(held);
+        t0 = mono_ms();
+        run_once(&req);
+        print_message("relaunch after the holder closed its fd: %lld ms\n", mono_ms() - t0);
+        assert_int_equal(harness_overlay_warnings_since(mark), 0);
+        assert_int_equal(harness_sh("rm -rf %s", dir), 0);
+        assert_all_clean();
+}
+
+static void test_relaunch_while_overlay_held_outside(void **state) {
+        (void) state;
+        held_outside_case("held", false);
+}
+
+static void test_relaunch_while_overlay_held_outside_adopted(void **state) {
+        (void) state;
+        held_outside_case("held-adopted", true);
+}
+
 /* ---- 5. many launchers at once ----------------------------------------- */
 
 typedef struct StressApp {
@@ -1843,6 +1993,8 @@ int main(void) {
                 cmocka_unit_test_teardown(test_overlay_reason_has_no_kernel_prefix, own_mounts_teardown),
                 cmocka_unit_test_teardown(test_state_dir_full, own_mounts_teardown),
                 cmocka_unit_test(test_relaunch_after_mntns_number_reuse),
+                cmocka_unit_test(test_relaunch_while_overlay_held_outside),
+                cmocka_unit_test(test_relaunch_while_overlay_held_outside_adopted),
                 cmocka_unit_test(test_stress_concurrent_launchers),
                 cmocka_unit_test(test_many_live_rockers),
                 cmocka_unit_test(test_many_cached_images),

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <net/if.h>
+#include <poll.h>
+#include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/pidfd.h>
@@ -433,6 +435,139 @@ static void test_app_syscall_filter(void **state) {
         free(report);
         harness_kill_guard(&res);
         harness_assert_clean();
+}
+
+/* The children of this process (any thread's), by scanning /proc: kernels
+ * without CONFIG_PROC_CHILDREN have no task/N/children. */
+static int own_children(pid_t *pids, int max) {
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        int n = 0;
+
+        while (d && (de = readdir(d))) {
+                char path[300], buf[512], *close_paren;
+                int fd, ppid = 0;
+                ssize_t k;
+
+                if (de->d_name[0] < '1' || de->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                k = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+                if (fd >= 0)
+                        close(fd);
+                if (k <= 0)
+                        continue;
+                buf[k] = '\0';
+                close_paren = strrchr(buf, ')');
+                if (close_paren && sscanf(close_paren + 1, " %*c %d", &ppid) == 1 && ppid == (int) getpid()) {
+                        if (n < max)
+                                pids[n] = atoi(de->d_name);
+                        n++;
+                }
+        }
+        if (d)
+                closedir(d);
+        return n;
+}
+
+static bool pid_in(pid_t pid, const pid_t *pids, int n) {
+        for (int i = 0; i < n; i++)
+                if (pids[i] == pid)
+                        return true;
+        return false;
+}
+
+/* Issue 18.3: the app tries to make children of the launcher. */
+static int probe_clone_parent(void *arg) {
+        const Probe *p = arg;
+        struct clone_args ca = { .flags = CLONE_PARENT };  /* CLONE_PARENT takes exit_signal 0 */
+        char *argv[] = { "true", NULL };
+        pid_t spawned;
+        long r;
+        int st = -1;
+
+        r = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+        if (r == 0) {
+                close(p->fd);
+                for (;;)
+                        pause();
+        }
+        say(p, "clone_parent=%ld", errno_of(r));
+        r = syscall(SYS_clone3, &ca, sizeof ca);
+        if (r == 0) {
+                close(p->fd);
+                for (;;)
+                        pause();
+        }
+        say(p, "clone3_parent=%ld", errno_of(r));
+        /* what the C library makes with clone3 falls back to clone */
+        say(p, "posix_spawn=%d", posix_spawn(&spawned, "/bin/true", NULL, NULL, argv, NULL) == 0 &&
+                                 waitpid(spawned, &st, 0) == spawned && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        close(p->fd);
+        for (;;)
+                pause();
+        return 0;
+}
+
+static void test_app_cannot_make_launcher_children(void **state) {
+        enum { MAX = 64 };
+        char buf[1024], want[16], *report;
+        Probe probe = { .tag = "clone-parent" };
+        RockerRequest req = harness_request("clone-parent", buf, sizeof buf);
+        pid_t before[MAX], after[MAX];
+        struct pollfd pfd;
+        RockerInfo *list = NULL;
+        RockerResult res;
+        int fds[2], n_before, n_after, extra = 0, status, count = 0, listed = 0;
+
+        (void) state;
+        n_before = own_children(before, MAX);
+        assert_in_range(n_before, 0, MAX);
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        probe.fd = fds[1];
+        res = ROCKER_enter_rocker(&req, probe_clone_parent, &probe);
+        close(fds[1]);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        report = read_all(fds[0]);  /* returns once every holder of the write end closed it */
+        close(fds[0]);
+        snprintf(want, sizeof want, "%d", EPERM);
+        expect(report, "clone_parent", want);
+        snprintf(want, sizeof want, "%d", ENOSYS);
+        expect(report, "clone3_parent", want);
+        expect(report, "posix_spawn", "0");
+        free(report);
+
+        /* The launcher has one new child: the app. */
+        n_after = own_children(after, MAX);
+        assert_in_range(n_after, 0, MAX);
+        for (int i = 0; i < n_after; i++)
+                if (!pid_in(after[i], before, n_before) && after[i] != res.app_pid) {
+                        print_error("the launcher has a child %d that is not the app %d\n", (int) after[i],
+                                    (int) res.app_pid);
+                        extra++;
+                }
+        assert_int_equal(extra, 0);
+        assert_true(pid_in(res.app_pid, after, n_after));
+
+        /* Killing the guard ends the rocker at once: its pidfd fires as
+         * soon as the launcher has reaped its app. */
+        pfd = (struct pollfd) { .fd = (int) pidfd_open(res.guard_pid, 0), .events = POLLIN };
+        assert_true(pfd.fd >= 0);
+        assert_int_equal(ROCKER_get_guardname(res.guard_pid).err_no, ROCKER_ERR_success);
+        assert_int_equal(pidfd_send_signal(pfd.fd, SIGKILL, NULL, 0), 0);
+        assert_int_equal(waitpid(res.app_pid, &status, 0), res.app_pid);
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(poll(&pfd, 1, 5000), 1);
+        close(pfd.fd);
+        harness_assert_clean();
+
+        /* ...and rockerd no longer lists it. */
+        assert_int_equal(ROCKER_list_rockers(&list, &count).err_no, ROCKER_ERR_success);
+        for (int i = 0; i < count; i++)
+                listed += strcmp(list[i].guard_pname, res.guard_pname) == 0;
+        ROCKER_free_rockers(list, count);
+        assert_int_equal(listed, 0);
 }
 
 /* The launcher's OOM protection does not reach the app. */
@@ -1733,12 +1868,141 @@ static void test_concurrent_launchers(void **state) {
         harness_assert_clean();
 }
 
+/* Issue 16.2: distinct app PIDs. Each app reports its PID, its PID 1's
+ * name and the PID of a child it forks. */
+static int probe_pids(void *arg) {
+        const Probe *p = arg;
+        char buf[64] = "";
+        int fd = open("/proc/1/comm", O_RDONLY | O_CLOEXEC);
+        int n = fd >= 0 ? (int) read(fd, buf, sizeof buf - 1) : 0;
+        pid_t child;
+
+        if (fd >= 0)
+                close(fd);
+        buf[n > 0 ? n - 1 : 0] = '\0';
+        say(p, "pid=%d", (int) getpid());
+        say(p, "pid1=%s", buf);
+        child = fork();
+        if (child == 0)
+                _exit(0);
+        say(p, "child=%d", child > 0 && waitpid(child, NULL, 0) == child ? (int) child : -1);
+        return 0;
+}
+
+enum { PID_ROCKERS = 20, PID_RANDOM_MIN = 1024 /* src/client/join.c */ };
+
+typedef struct PidWorker {
+        int id;
+        pthread_barrier_t *start;
+        RockerResult res;
+        int status;
+        char *report;
+} PidWorker;
+
+static void *pid_worker(void *arg) {
+        PidWorker *w = arg;
+        char tag[32], buf[1024];
+        Probe probe = {};
+        int fds[2];
+
+        snprintf(tag, sizeof tag, "pids%d", w->id);
+        RockerRequest req = harness_request(tag, buf, sizeof buf);
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return NULL;
+        probe.fd = fds[1];
+        pthread_barrier_wait(w->start);
+        w->res = ROCKER_enter_rocker(&req, probe_pids, &probe);
+        close(fds[1]);
+        if (w->res.err_no == ROCKER_ERR_success)
+                (void) waitpid(w->res.app_pid, &w->status, 0);
+        else
+                fprintf(stderr, "rocker %d: %s\n", w->id, ROCKER_last_error());
+        w->report = read_all(fds[0]);  /* once every app that copied the write end has exited */
+        close(fds[0]);
+        return NULL;
+}
+
+static int report_int(const char *report, const char *key) {
+        char *v = report_get(report, key);
+        int n = v ? atoi(v) : -1;
+
+        free(v);
+        return n;
+}
+
+/* 20 rockers started at once: their apps' PIDs inside are pairwise
+ * distinct, and each guard is still PID 1. The app's PID is its guard's PID
+ * outside (src/client/join.c), which the live guard holds: distinct by
+ * construction, so the probability of a collision here is 0. What is random
+ * (a joined process's PID, the first PID of an app's children) is drawn from
+ * [1024, pid_max): two given ones collide with probability 1/(pid_max-1024),
+ * i.e. 1/31744 with pid_max 32768 and 1/4193280 with 4194304; this test only
+ * checks that they are not 2. */
+static void test_app_pids_distinct(void **state) {
+        PidWorker w[PID_ROCKERS];
+        pthread_t t[PID_ROCKERS];
+        pthread_barrier_t start;
+        int pids[PID_ROCKERS], fds[2], status;
+        Probe probe = {};
+        RockerResult j;
+        char *report;
+
+        (void) state;
+        assert_int_equal(pthread_barrier_init(&start, NULL, PID_ROCKERS), 0);
+        for (int i = 0; i < PID_ROCKERS; i++) {
+                w[i] = (PidWorker) { .id = i, .start = &start };
+                assert_int_equal(pthread_create(&t[i], NULL, pid_worker, &w[i]), 0);
+        }
+        for (int i = 0; i < PID_ROCKERS; i++)
+                pthread_join(t[i], NULL);
+        pthread_barrier_destroy(&start);
+
+        for (int i = 0; i < PID_ROCKERS; i++) {
+                assert_int_equal(w[i].res.err_no, ROCKER_ERR_success);
+                assert_non_null(w[i].report);
+                assert_true(WIFEXITED(w[i].status) && WEXITSTATUS(w[i].status) == 0);
+                expect(w[i].report, "pid1", w[i].res.guard_pname);
+                pids[i] = report_int(w[i].report, "pid");
+                assert_true(pids[i] > 1);
+                assert_int_equal(pids[i], w[i].res.guard_pid);
+                /* its children do not start at 2 either */
+                assert_in_range(report_int(w[i].report, "child"), PID_RANDOM_MIN, INT32_MAX);
+                for (int k = 0; k < i; k++)
+                        if (pids[k] == pids[i]) {
+                                print_error("rockers %d and %d: both apps are PID %d\n", k, i, pids[i]);
+                                fail();
+                        }
+        }
+        print_message("app PIDs inside: %d, %d, %d, ... (their guards' PIDs outside)\n", pids[0], pids[1], pids[2]);
+
+        /* A joined process (rocker enter) gets a random PID, the guard is PID 1. */
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        probe.fd = fds[1];
+        j = ROCKER_join_rocker(w[0].res.guard_pid, w[0].res.guard_pname, 1000, 1000, probe_pids, &probe);
+        close(fds[1]);
+        assert_int_equal(j.err_no, ROCKER_ERR_success);
+        assert_int_equal(waitpid(j.app_pid, &status, 0), j.app_pid);
+        report = read_all(fds[0]);
+        close(fds[0]);
+        expect(report, "pid1", w[0].res.guard_pname);
+        assert_in_range(report_int(report, "pid"), PID_RANDOM_MIN, INT32_MAX);
+        print_message("a joined process is PID %d inside\n", report_int(report, "pid"));
+        free(report);
+
+        for (int i = 0; i < PID_ROCKERS; i++) {
+                harness_kill_guard(&w[i].res);
+                free(w[i].report);
+        }
+        harness_assert_clean();
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_seed_flow),
                 cmocka_unit_test(test_app_is_confined),
                 cmocka_unit_test(test_app_attacks_fail),
                 cmocka_unit_test(test_app_syscall_filter),
+                cmocka_unit_test(test_app_cannot_make_launcher_children),
                 cmocka_unit_test(test_app_not_oom_protected),
                 cmocka_unit_test(test_exit_status_reaches_waitpid),
                 cmocka_unit_test(test_kill_guard_ends_everything),
@@ -1758,6 +2022,7 @@ int main(void) {
                 cmocka_unit_test(test_non_root_caller_is_told_why),
                 cmocka_unit_test(test_caller_untouched),
                 cmocka_unit_test(test_concurrent_launchers),
+                cmocka_unit_test(test_app_pids_distinct),
                 cmocka_unit_test(test_list_and_join),
                 cmocka_unit_test(test_config_and_app_policy),
                 cmocka_unit_test(test_private_dev),

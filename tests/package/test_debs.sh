@@ -266,7 +266,7 @@ export ROCKER_SOCKET="$T/sock"
 if "$T/seed" "$T/app.squashfs" /var/your_APP/execdir "$T/data" >"$T/seed.out" 2>&1; then seed_rc=0; else seed_rc=$?; fi
 sed 's/^/   | /' "$T/seed.out"
 check "seed_example exits 0" test "$seed_rc" -eq 0
-check "the app is PID 2 under the guard" grep -q 'PID 1 is: 1 (rk-' "$T/seed.out"
+check "the app runs under the guard as PID 1" grep -q 'PID 1 is: 1 (rk-' "$T/seed.out"
 check "the image is at /var/your_APP/execdir" grep -q 'image mounted at /var/your_APP/execdir: .*README' "$T/seed.out"
 check "the app's write landed in the data dir" test -f "$T/data/overlay/var/upper/tmp/your_APP-was-here"
 if [ "$had_var_tmp_file" = no ]; then

@@ -158,6 +158,11 @@ static pid_t join(const Fixture *f, int ns_flags) {
                 close(self);
         }
         assert_true(pid > 0);
+        /* Returns once the child is in the guard's mount namespace (a
+         * loaded machine may take a while to run its setns()). */
+        for (int i = 0; i < 5000 && pid_mntns_ino(pid) != pid_mntns_ino(f->guard); i++)
+                usleep(1000);
+        assert_int_equal(pid_mntns_ino(pid), pid_mntns_ino(f->guard));
         return pid;
 }
 
@@ -195,7 +200,6 @@ static void test_live_rocker(void **state) {
 
         skip_unless_root();
         f->app = join(f, CLONE_NEWPID);
-        usleep(20 * 1000);
         assert_false(exited_unreaped(f));
         kill_and_reap(&f->app);
         assert_false(exited_unreaped(f));
@@ -211,7 +215,6 @@ static void test_killed_with_unreaped_app(void **state) {
 
         skip_unless_root();
         f->app = join(f, CLONE_NEWPID);
-        usleep(20 * 1000);
         pidns = pid_pidns_ino(f->guard);
         mntns = pid_mntns_ino(f->guard);
         id = pid_mntns(f->guard);
@@ -241,7 +244,6 @@ static void test_outsider_in_mount_namespace(void **state) {
         skip_unless_root();
         f->app = join(f, CLONE_NEWPID);
         f->outsider = join(f, 0);
-        usleep(20 * 1000);
         pidns = pid_pidns_ino(f->guard);
         mntns = pid_mntns_ino(f->guard);
         id = pid_mntns(f->guard);
@@ -255,8 +257,33 @@ static void test_outsider_in_mount_namespace(void **state) {
         assert_true(freed_within_5s(f, pidns, mntns, id));
 }
 
+/* Issue 18.2: a rocker past its exit keeps its data dir while an overlay of
+ * it lives (held open from outside); nested and containing dirs count. */
+static void test_data_dir_held_by_overlays(void **state) {
+        Registry reg = {};
+        Rocker r = { .plan = { .data_dir = (char *) "/var/lib/app/data" } };
+
+        (void) state;
+        registry_add(&reg, &r);
+        assert_ptr_equal(registry_find_data_dir(&reg, "/var/lib/app/data"), &r);
+        r.mounts_gone = true;
+        r.n_overlays_alive = 2;
+        assert_ptr_equal(registry_find_data_dir(&reg, "/var/lib/app/data"), &r);
+        assert_ptr_equal(registry_find_data_dir(&reg, "/var/lib/app"), &r);
+        assert_ptr_equal(registry_find_data_dir(&reg, "/var/lib/app/data/x"), &r);
+        assert_ptr_equal(registry_find_data_dir_holding(&reg, "/var/lib/app/data/lower"), &r);
+        r.n_overlays_alive = 0;
+        assert_null(registry_find_data_dir(&reg, "/var/lib/app/data"));
+        assert_null(registry_find_data_dir_holding(&reg, "/var/lib/app/data/lower"));
+        r.mounts_gone = false;
+        assert_ptr_equal(registry_find_data_dir(&reg, "/var/lib/app/data"), &r);
+        registry_remove(&reg, &r);
+        assert_int_equal(reg.n, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_data_dir_held_by_overlays),
                 cmocka_unit_test_setup_teardown(test_live_rocker, start_rocker, stop_rocker),
                 cmocka_unit_test_setup_teardown(test_killed_with_unreaped_app, start_rocker, stop_rocker),
                 cmocka_unit_test_setup_teardown(test_outsider_in_mount_namespace, start_rocker, stop_rocker),
