@@ -183,14 +183,31 @@ static int set_attr(const char *path, unsigned flags, uint64_t set, uint64_t clr
         return 0;
 }
 
-static int open_layer(const char *path, uint64_t resolve) {
+/* An O_PATH fd of an overlay layer, refusing a symlink in any component. */
+static int open_layer(const char *path) {
         struct open_how how = {
                 .flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
-                .resolve = resolve,
+                .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
         };
         int fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
 
         return fd < 0 ? negative_errno() : fd;
+}
+
+/* Gives overlayfs the layer fd as the string "/proc/self/fd/N" (N ours:
+ * no ':' ',' '\' or '=' that could split it or inject an option). The kernel
+ * follows that magic link to the very directory opened above, resolving no
+ * path of the host again. Strings, not FSCONFIG_SET_FD: every kernel from
+ * 5.10 takes them (6.1 and older through the legacy mount data, where
+ * fd-typed values are refused; fd layers arrived in 6.13, O_PATH ones in
+ * 6.15), and mountinfo, which every local user may read for the guard,
+ * then shows "/proc/self/fd/N", where the fd form shows the data dir's
+ * host path. */
+static int set_layer(int fs, const char *key, int fd) {
+        char value[32];
+
+        snprintf(value, sizeof value, "/proc/self/fd/%d", fd);
+        return fsconfig(fs, FSCONFIG_SET_STRING, key, value, 0) < 0 ? negative_errno() : 0;
 }
 
 static void make_overlays(Guard *g) {
@@ -200,28 +217,32 @@ static void make_overlays(Guard *g) {
                 const PlanOverlay *o = &p->overlays[i];
                 _cleanup_close_ int fs = -EBADF, lower = -EBADF, upper = -EBADF, work = -EBADF;
                 char log[256] = "";
+                int r;
 
-                /* Layers go in as fds, not strings: overlayfs would unescape
-                 * '\' in upperdir/workdir and split lowerdir at ':'. The
-                 * data dir was made without symlinks; its layers are opened
-                 * refusing any. */
-                lower = open_layer(o->dir, 0);
+                /* Every layer is opened once, refusing symlinks (the plan
+                 * validated the host dir's path and made the data dir's
+                 * layout without any), and only ever named by that fd. */
+                lower = open_layer(o->dir);
                 if (lower < 0)
-                        guard_fail(g, lower, "overlay for %s: open the host dir", o->dir);
-                upper = open_layer(o->upper, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+                        guard_fail(g, lower, "overlay for %s: open the host dir (a component is a symlink or missing)",
+                                   o->dir);
+                upper = open_layer(o->upper);
                 if (upper < 0)
                         guard_fail(g, upper, "overlay for %s: open %s", o->dir, o->upper);
-                work = open_layer(o->work, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+                work = open_layer(o->work);
                 if (work < 0)
                         guard_fail(g, work, "overlay for %s: open %s", o->dir, o->work);
                 fs = fsopen("overlay", FSOPEN_CLOEXEC);
                 if (fs < 0)
                         guard_fail(g, negative_errno(), "overlay for %s: fsopen", o->dir);
-                if (fsconfig(fs, FSCONFIG_SET_FD, "lowerdir+", NULL, lower) < 0 ||
-                    fsconfig(fs, FSCONFIG_SET_FD, "upperdir", NULL, upper) < 0 ||
-                    fsconfig(fs, FSCONFIG_SET_FD, "workdir", NULL, work) < 0 ||
-                    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
-                        int r = negative_errno();
+                r = set_layer(fs, "lowerdir", lower);
+                if (r >= 0)
+                        r = set_layer(fs, "upperdir", upper);
+                if (r >= 0)
+                        r = set_layer(fs, "workdir", work);
+                if (r >= 0 && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                        r = negative_errno();
+                if (r < 0) {
                         fs_context_log(fs, log, sizeof log);
                         guard_fail(g, r, "overlay for %s (upper %s)%s%s", o->dir, o->upper, log[0] ? ": " : "",
                                    log);

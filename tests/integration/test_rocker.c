@@ -1084,6 +1084,40 @@ static void test_data_dir_in_use(void **state) {
         harness_assert_clean();
 }
 
+/* Issue 18.4: /proc/<pid>/mountinfo has no ptrace check, so every local
+ * user may read the guard's. It shows the rocker's mount points (the
+ * overlaid dirs, the exec dir), but not where on the host the data dir
+ * and its layers are: overlay layers are given as /proc/self/fd/N. */
+static void test_mountinfo_hides_data_dir(void **state) {
+        char buf[1024], path[256], *report, *info;
+        RockerRequest req = harness_request("mountinfo", buf, sizeof buf);
+        Probe probe = { .tag = "mountinfo" };
+        RockerResult res;
+        int status, fd;
+
+        (void) state;
+        res = run(&req, probe_wait_for_close, &probe, &report, &status);
+        free(report);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        snprintf(path, sizeof path, "%s/guard-mountinfo", H.dir);
+        assert_int_equal(harness_sh("setpriv --reuid=65534 --regid=65534 --clear-groups cat /proc/%d/mountinfo > %s",
+                                    (int) res.guard_pid, path), 0);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        info = read_all(fd);
+        close(fd);
+        assert_non_null(strstr(info, " - overlay "));
+        assert_non_null(strstr(info, req.app_exec_dir));  /* a mount point: visible */
+        assert_non_null(strstr(info, H.open_dir));         /* an overlaid dir: a mount point too */
+        harness_kill_guard(&res);
+        if (strstr(info, req.app_data_dir) || !strstr(info, "upperdir=/proc/self/fd/")) {
+                print_error("the guard's mountinfo names host paths of overlay layers:\n%s\n", info);
+                fail();
+        }
+        free(info);
+        harness_assert_clean();
+}
+
 static void test_bad_requests(void **state) {
         char buf[1024], *report, datadir[512];
         RockerRequest req;
@@ -1584,6 +1618,7 @@ int main(void) {
                 cmocka_unit_test(test_squashfuse_death),
                 cmocka_unit_test(test_data_dir_modes),
                 cmocka_unit_test(test_data_dir_broken_layout),
+                cmocka_unit_test(test_mountinfo_hides_data_dir),
                 cmocka_unit_test(test_bad_requests),
                 cmocka_unit_test(test_no_daemon),
                 cmocka_unit_test(test_guardname),
