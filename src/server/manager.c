@@ -82,6 +82,7 @@ struct Manager {
         unsigned n_conns;
         Registry registry;
         ImageCache *images;
+        KernelFeatures kernel;   /* probed once by main() */
 };
 
 static uint64_t now_usec(void) {
@@ -917,17 +918,18 @@ static void adopt(StateRecord *rec, void *userdata) {
                  (int) r->pid, (int) r->plan.app_id, r->plan.data_dir);
 }
 
-int manager_new(const ManagerConfig *cfg, Manager **ret) {
+int manager_new(const ManagerConfig *cfg, const KernelFeatures *kernel, Manager **ret) {
         Manager *m = calloc(1, sizeof *m);
         int r;
 
         if (!m)
                 return -ENOMEM;
         m->cfg = *cfg;
+        m->kernel = *kernel;
         m->listen_fd = -EBADF;
         r = sd_event_new(&m->event);
         if (r >= 0)
-                r = image_cache_new(m->cfg.state_dir, m->event, &m->images);
+                r = image_cache_new(m->cfg.state_dir, m->kernel.image_staging, m->event, &m->images);
         if (r < 0) {
                 manager_free(m);
                 return r;
