@@ -26,9 +26,11 @@ int kernel_parse_forced(const char *value, KernelFeatures *f, const char **ret_b
                 size_t n = strcspn(p, ",");
 
                 if (n == 3 && !strncmp(p, "all", n))
-                        f->image_staging = true;
+                        f->image_staging = f->bind_remount = true;
                 else if (n == 13 && !strncmp(p, "image-staging", n))
                         f->image_staging = true;
+                else if (n == 12 && !strncmp(p, "bind-remount", n))
+                        f->bind_remount = true;
                 else if (n > 0) {
                         *ret_bad = p;
                         *ret_bad_len = n;
@@ -100,6 +102,13 @@ static bool probe_detached_clone(void) {
         return clone >= 0;
 }
 
+/* mount_setattr came in Linux 5.12: an fd of -1 is EBADF where it exists. */
+static bool probe_mount_setattr(void) {
+        struct mount_attr attr = {};
+
+        return syscall_exists(syscall(SYS_mount_setattr, -1, "", AT_EMPTY_PATH, &attr, sizeof attr));
+}
+
 int kernel_probe(KernelFeatures *ret, char *err, size_t errlen) {
         KernelFeatures f = {};
         const char *forced = getenv(KERNEL_FALLBACK_ENV), *bad = NULL;
@@ -113,8 +122,9 @@ int kernel_probe(KernelFeatures *ret, char *err, size_t errlen) {
         if (r < 0)
                 return r;
         f.image_staging = !probe_detached_clone();
+        f.bind_remount = !probe_mount_setattr();
         if (kernel_parse_forced(forced, &f, &bad, &bad_len) < 0) {
-                snprintf(err, errlen, "%s: unknown fallback \"%.*s\" (known: all, image-staging)",
+                snprintf(err, errlen, "%s: unknown fallback \"%.*s\" (known: all, image-staging, bind-remount)",
                          KERNEL_FALLBACK_ENV, (int) bad_len, bad);
                 return -EINVAL;
         }
@@ -122,8 +132,13 @@ int kernel_probe(KernelFeatures *ret, char *err, size_t errlen) {
         return 0;
 }
 
+const MountOps *kernel_mount_ops(const KernelFeatures *f) {
+        return f->bind_remount ? &mountops_remount : &mountops_setattr;
+}
+
 void kernel_describe(const KernelFeatures *f, char *buf, size_t size) {
-        snprintf(buf, size, "kernel %s: image %s, overlay layers as /proc/self/fd strings",
+        snprintf(buf, size, "kernel %s: image %s, overlay layers as /proc/self/fd strings, mount flags by %s",
                  f->release[0] ? f->release : "(unknown)",
-                 f->image_staging ? "clones from a staging mount namespace" : "clones from detached mounts");
+                 f->image_staging ? "clones from a staging mount namespace" : "clones from detached mounts",
+                 f->bind_remount ? "bind remounts" : "mount_setattr");
 }

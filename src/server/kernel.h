@@ -14,11 +14,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "mountops.h"
+
 typedef struct KernelFeatures {
         /* "image-staging": image mounts stay attached in a staging mount
          * namespace of rockerd's and are cloned there. Needed before Linux
          * 6.15, which cannot clone a detached mount (EINVAL). */
         bool image_staging;
+        /* "bind-remount": mount flags are changed with bind remounts, one
+         * mount at a time. Needed before Linux 5.12 (no mount_setattr). */
+        bool bind_remount;
         char release[65];  /* uname -r */
 } KernelFeatures;
 
@@ -35,6 +40,9 @@ int kernel_parse_forced(const char *value, KernelFeatures *f, const char **ret_b
  * ROCKER_FORCE_FALLBACK. 0, or -errno with one line naming what is missing
  * (and from which Linux on it exists) or what is wrong in err. */
 int kernel_probe(KernelFeatures *ret, char *err, size_t errlen);
+
+/* How mount flags are changed on this kernel. */
+const MountOps *kernel_mount_ops(const KernelFeatures *f);
 
 /* One line saying which mechanism was picked for each thing. */
 void kernel_describe(const KernelFeatures *f, char *buf, size_t size);

@@ -318,7 +318,7 @@ static void conn_build(Conn *c) {
                 snprintf(err, sizeof err, "cannot clone the image mount: %s", strerror(-k));
                 goto fail;
         }
-        k = builder_spawn(&c->plan, r->name, image_fd, &sp);
+        k = builder_spawn(&c->plan, kernel_mount_ops(&m->kernel), r->name, image_fd, &sp);
         if (k < 0) {
                 snprintf(err, sizeof err, "cannot start the guard: %s", strerror(-k));
                 goto fail;

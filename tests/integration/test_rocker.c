@@ -1084,6 +1084,45 @@ static void test_data_dir_in_use(void **state) {
         harness_assert_clean();
 }
 
+/* Issue 18.1: a mount the host has read-only stays read-only in a rocker
+ * even under a shared path (/tmp here, where H.dir lies), and the shared
+ * path around it stays writable. */
+static char shared_ro_dir[256], shared_rw_dir[256];
+
+static int probe_shared_ro(void *arg) {
+        const Probe *p = arg;
+        char path[300];
+
+        snprintf(path, sizeof path, "%s/x", shared_ro_dir);
+        say(p, "ro_write=%d", write_file(path, "x"));
+        snprintf(path, sizeof path, "%s/y", shared_rw_dir);
+        say(p, "rw_write=%d", write_file(path, "y"));
+        return 0;
+}
+
+static void test_shared_path_keeps_host_readonly(void **state) {
+        char buf[1024], *report, want[16];
+        RockerRequest req = harness_request("sharedro", buf, sizeof buf);
+        Probe probe = { .tag = "sharedro" };
+        RockerResult res;
+        int status;
+
+        (void) state;
+        snprintf(shared_rw_dir, sizeof shared_rw_dir, "%s/shared-rw", H.dir);
+        snprintf(shared_ro_dir, sizeof shared_ro_dir, "%s/shared-ro", H.dir);
+        assert_int_equal(harness_sh("mkdir -m 0777 %s %s && mount --bind %s %s && mount -o remount,bind,ro %s",
+                                    shared_rw_dir, shared_ro_dir, shared_rw_dir, shared_ro_dir, shared_ro_dir), 0);
+        res = run(&req, probe_shared_ro, &probe, &report, &status);
+        (void) umount2(shared_ro_dir, MNT_DETACH);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        harness_kill_guard(&res);
+        snprintf(want, sizeof want, "%d", EROFS);
+        expect(report, "ro_write", want);
+        expect(report, "rw_write", "0");
+        free(report);
+        harness_assert_clean();
+}
+
 /* Issue 18.4: /proc/<pid>/mountinfo has no ptrace check, so every local
  * user may read the guard's. It shows the rocker's mount points (the
  * overlaid dirs, the exec dir), but not where on the host the data dir
@@ -1619,6 +1658,7 @@ int main(void) {
                 cmocka_unit_test(test_data_dir_modes),
                 cmocka_unit_test(test_data_dir_broken_layout),
                 cmocka_unit_test(test_mountinfo_hides_data_dir),
+                cmocka_unit_test(test_shared_path_keeps_host_readonly),
                 cmocka_unit_test(test_bad_requests),
                 cmocka_unit_test(test_no_daemon),
                 cmocka_unit_test(test_guardname),
