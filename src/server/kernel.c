@@ -31,6 +31,8 @@ int kernel_parse_forced(const char *value, KernelFeatures *f, const char **ret_b
                         f->image_staging = true;
                 else if (n == 12 && !strncmp(p, "bind-remount", n))
                         f->bind_remount = true;
+                else if (n == 12 && !strncmp(p, "cloexec-walk", n))
+                        ;  /* the client library's: close_range(CLOSE_RANGE_CLOEXEC) is 5.11 */
                 else if (n > 0) {
                         *ret_bad = p;
                         *ret_bad_len = n;
@@ -124,7 +126,7 @@ int kernel_probe(KernelFeatures *ret, char *err, size_t errlen) {
         f.image_staging = !probe_detached_clone();
         f.bind_remount = !probe_mount_setattr();
         if (kernel_parse_forced(forced, &f, &bad, &bad_len) < 0) {
-                snprintf(err, errlen, "%s: unknown fallback \"%.*s\" (known: all, image-staging, bind-remount)",
+                snprintf(err, errlen, "%s: unknown fallback \"%.*s\" (known: all, image-staging, bind-remount, cloexec-walk)",
                          KERNEL_FALLBACK_ENV, (int) bad_len, bad);
                 return -EINVAL;
         }

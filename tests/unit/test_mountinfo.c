@@ -139,6 +139,9 @@ static void test_forced_fallbacks(void **state) {
         assert_int_equal(kernel_parse_forced("image-staging,,bind-remount,", &f, &bad, &bad_len), 0);
         assert_true(f.image_staging && f.bind_remount);
         f = (KernelFeatures) {};
+        /* the client library's fallback: accepted, nothing of rockerd's */
+        assert_int_equal(kernel_parse_forced("cloexec-walk", &f, &bad, &bad_len), 0);
+        assert_false(f.image_staging || f.bind_remount);
         assert_int_equal(kernel_parse_forced("all", &f, &bad, &bad_len), 0);
         assert_true(f.image_staging && f.bind_remount);
         f = (KernelFeatures) {};
