@@ -79,7 +79,7 @@ static int oom_score_adj_not_negative(void) {
 
 /* True if ROCKER_FORCE_FALLBACK (docs/kernels.md) names "all" or name. */
 static bool fallback_forced(const char *name) {
-        const char *v = getenv("ROCKER_FORCE_FALLBACK");
+        const char *v = secure_getenv("ROCKER_FORCE_FALLBACK");
         size_t n = strlen(name);
 
         while (v && *v) {
