@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1204,6 +1205,43 @@ static void test_bad_requests(void **state) {
         harness_assert_clean();
 }
 
+/* rockerd says once, at start, which mechanism it picked for each thing
+ * kernels differ in; ROCKER_FORCE_FALLBACK (the *-fallback ctest variants)
+ * must really put it on the fallbacks. */
+static void test_kernel_mechanisms_logged(void **state) {
+        const char *forced = getenv("ROCKER_FORCE_FALLBACK");
+        bool all = forced && !strcmp(forced, "all");
+        char path[128], *log, *line;
+        int fd;
+
+        (void) state;
+        snprintf(path, sizeof path, "%s/rockerd.log", H.dir);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        log = read_all(fd);
+        close(fd);
+        line = strstr(log, "rockerd: kernel ");
+        assert_non_null(line);
+        line[strcspn(line, "\n")] = '\0';
+        assert_non_null(strstr(line, "overlay layers as /proc/self/fd strings"));
+        if (all) {
+                assert_non_null(strstr(line, "image clones from a staging mount namespace"));
+                assert_non_null(strstr(line, "mount flags by bind remounts"));
+        } else if (!forced || !*forced) {
+                /* what the running kernel has (docs/kernels.md) */
+                struct utsname u;
+                int version;
+
+                assert_int_equal(uname(&u), 0);
+                version = atoi(u.release) * 1000 + (strchr(u.release, '.') ? atoi(strchr(u.release, '.') + 1) : 0);
+                assert_non_null(strstr(line, version >= 6015 ? "image clones from detached mounts" :
+                                       "image clones from a staging mount namespace"));
+                assert_non_null(strstr(line, version >= 5012 ? "mount flags by mount_setattr" :
+                                       "mount flags by bind remounts"));
+        }
+        free(log);
+}
+
 static void test_no_daemon(void **state) {
         char buf[1024], sock[256];
         RockerRequest req = harness_request("nodaemon", buf, sizeof buf);
@@ -1660,6 +1698,7 @@ int main(void) {
                 cmocka_unit_test(test_mountinfo_hides_data_dir),
                 cmocka_unit_test(test_shared_path_keeps_host_readonly),
                 cmocka_unit_test(test_bad_requests),
+                cmocka_unit_test(test_kernel_mechanisms_logged),
                 cmocka_unit_test(test_no_daemon),
                 cmocka_unit_test(test_guardname),
                 cmocka_unit_test(test_impostor_guard_refused),
