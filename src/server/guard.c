@@ -132,7 +132,7 @@ static bool is_mount_root(const char *path) {
         return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
-/* Mount targets are opened with mount_mount_open_target() (mountops.h), refusing
+/* Mount targets are opened with mount_open_target() (mountops.h), refusing
  * a symlink in any component. Once an overlay is attached, a path below it
  * runs through its upper layer, where the app of an earlier launch may have
  * put a symlink: followed, it would move a mount, or make one writable,
