@@ -4,6 +4,8 @@
  * rocker on this machine, next to bubblewrap and unshare(1).
  *
  *   sudo rocker_bench [--runs N] [--quick] [--daemon-log FILE]
+ *   sudo ROCKER_FORCE_FALLBACK=all rocker_bench ...   (the fallbacks of
+ *   kernels before 6.15, forced: docs/kernels.md)
  *
  * Everything lives in a private mkdtemp directory under /tmp: a private
  * rockerd (started and stopped by PID) on a socket there, squashfs images made
@@ -342,6 +344,10 @@ static void print_machine_facts(FILE *out) {
                 memset(&u, 0, sizeof u);
         fprintf(out, "machine: nproc %ld, kernel %s %s, cpu \"%s\", memory %ld MiB\n", sysconf(_SC_NPROCESSORS_ONLN),
                 u.release, u.machine, cpu, pages > 0 && psize > 0 ? pages / (1048576 / psize) : -1L);
+        /* The bench's rockerd inherits the environment: ROCKER_FORCE_FALLBACK
+         * runs it (and the library) on the older kernels' mechanisms. */
+        fprintf(out, "mechanisms: %s\n", getenv("ROCKER_FORCE_FALLBACK") && *getenv("ROCKER_FORCE_FALLBACK") ?
+                getenv("ROCKER_FORCE_FALLBACK") : "the kernel's best (no ROCKER_FORCE_FALLBACK)");
 }
 
 /* A copy of src at dst (a new inode: rockerd sees a new image). */

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdio_ext.h>
@@ -185,6 +186,60 @@ static int oom_score_adj_not_negative(void) {
         return close(fd);
 }
 
+/* True if ROCKER_FORCE_FALLBACK (docs/kernels.md) names "all" or name. */
+static bool fallback_forced(const char *name) {
+        const char *v = secure_getenv("ROCKER_FORCE_FALLBACK");
+        size_t n = strlen(name);
+
+        while (v && *v) {
+                size_t k = strcspn(v, ",");
+
+                if ((k == 3 && !strncmp(v, "all", 3)) || (k == n && !strncmp(v, name, n)))
+                        return true;
+                v += k + (v[k] == ',');
+        }
+        return false;
+}
+
+/* Marks every fd from 3 on close-on-exec. close_range() takes
+ * CLOSE_RANGE_CLOEXEC from Linux 5.11; before (EINVAL), each fd listed in
+ * /proc/self/fd is marked, read with getdents64 into the stack: no
+ * allocation in this raw clone. */
+static int cloexec_from_3(void) {
+        _cleanup_close_ int dir = -EBADF;
+        char buf[4096];
+        long n;
+
+        if (!fallback_forced("cloexec-walk") && close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+                return 0;
+        if (!fallback_forced("cloexec-walk") && errno != EINVAL)
+                return -1;
+        dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+                return -1;
+        while ((n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0)
+                for (long off = 0; off < n;) {
+                        struct {
+                                uint64_t ino;
+                                int64_t off;
+                                unsigned short reclen;
+                                unsigned char type;
+                                char name[];
+                        } *d = (void *) (buf + off);
+                        int fd = 0;
+                        bool number = d->name[0] != '\0';
+
+                        for (const char *c = d->name; *c && number; c++) {
+                                number = *c >= '0' && *c <= '9' && fd < 100000000;
+                                fd = fd * 10 + (*c - '0');
+                        }
+                        if (number && fd >= 3 && fd != dir && fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+                                return -1;
+                        off += d->reclen;
+                }
+        return n < 0 ? -1 : 0;
+}
+
 /* In the app process: become the app's user, with nothing more. Any failure
  * here ends the process with status 127, before app() could run. */
 static void become_app(uid_t uid, gid_t gid, cap_t empty) {
@@ -225,7 +280,7 @@ static void become_app(uid_t uid, gid_t gid, cap_t empty) {
                 _exit(127);
         if (seccomp_install() < 0)
                 _exit(127);
-        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+        if (cloexec_from_3() < 0)
                 _exit(127);
 }
 

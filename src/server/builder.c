@@ -15,7 +15,7 @@
 
 #define ROCKER_CLONE_FLAGS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP)
 
-int builder_spawn(const Plan *plan, const char *name, int image_fd, Spawned *ret) {
+int builder_spawn(const Plan *plan, const MountOps *mnt, const char *name, int image_fd, Spawned *ret) {
         _cleanup_close_ int status_parent = -EBADF, status_child = -EBADF;
         int pair[2], pidfd = -EBADF;
         struct clone_args args;
@@ -38,7 +38,7 @@ int builder_spawn(const Plan *plan, const char *name, int image_fd, Spawned *ret
         if (pid < 0)
                 return negative_errno();
         if (pid == 0)
-                guard_run(plan, name, image_fd, status_child);
+                guard_run(plan, mnt, name, image_fd, status_child);
 
         ret->pid = (pid_t) pid;
         ret->pidfd = pidfd;

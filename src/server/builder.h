@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include "mountops.h"
 #include "plan.h"
 
 typedef struct Spawned {
@@ -17,6 +18,6 @@ typedef struct Spawned {
  * child runs guard_run() with image_fd (which the caller still closes). The
  * parent returns at once: the build goes on in the child and its outcome
  * arrives on ret->status_fd. 0 or -errno. */
-int builder_spawn(const Plan *plan, const char *name, int image_fd, Spawned *ret);
+int builder_spawn(const Plan *plan, const MountOps *mnt, const char *name, int image_fd, Spawned *ret);
 
 #endif

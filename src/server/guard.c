@@ -7,8 +7,10 @@
  *   2. make the whole mount tree private: nothing we do propagates to the host
  *   3. create every overlay detached, then attach them (parents first)
  *   4. create the exec dir's mount point if missing
- *   5. make the whole tree read-only, then writable again: the overlays and
- *      the shared paths (/tmp, /run/user); a private /dev (dev.c)
+ *   5. make the whole tree read-only, then writable again: the overlays and,
+ *      under the shared paths (/tmp), each mount that was writable
+ *      (mount_setattr, or bind remounts before 5.12: mountops.h); a private
+ *      /dev (dev.c) and /run/user (rundir.c)
  *   6. attach the image at the exec dir; a fresh /proc with /proc/sys read-only
  *   7. name, drop every capability but CAP_KILL, no_new_privs, not dumpable
  *   8. report ready, then reap orphans until a stop signal (stop_rocker())
@@ -45,6 +47,8 @@
 #include "guard.h"
 #include "rundir.h"
 #include "macro.h"
+#include "mountinfo.h"
+#include "mountops.h"
 #include "util.h"
 
 /* Pieces of procfs a process must not write even as uid 0 without caps. */
@@ -53,6 +57,7 @@ static const char *const proc_readonly_paths[] = { "/proc/sys", "/proc/sysrq-tri
 
 typedef struct Guard {
         const Plan *plan;
+        const MountOps *mnt;    /* mount_setattr or bind remounts, as the kernel allows */
         int status_fd;
         int image_fd;
         int overlay_fds[PROTO_OVERLAY_MAX];
@@ -138,37 +143,16 @@ static bool is_mount_root(const char *path) {
         return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
-/* An O_PATH fd of the mount target path, refusing a symlink in any
- * component. Once an overlay is attached, a path below it runs through its
- * upper layer, where the app of an earlier launch may have put a symlink:
- * followed, it would move a mount, or make one writable, anywhere. */
-static int open_target(const char *path) {
-        struct open_how how = {
-                .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
-                .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        };
-        int fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
-        struct stat st;
-
-        if (fd < 0)
-                return negative_errno();
-        /* O_PATH|O_NOFOLLOW opens a final symlink itself: refused too. */
-        if (fstat(fd, &st) < 0) {
-                int r = negative_errno();
-                close(fd);
-                return r;
-        }
-        if (S_ISLNK(st.st_mode)) {
-                close(fd);
-                return -ELOOP;
-        }
-        return fd;
-}
+/* Mount targets are opened with mount_open_target() (mountops.h), refusing
+ * a symlink in any component. Once an overlay is attached, a path below it
+ * runs through its upper layer, where the app of an earlier launch may have
+ * put a symlink: followed, it would move a mount, or make one writable,
+ * anywhere. */
 
 /* A recursive bind of path onto itself, so that it has a mount of its own
  * whose flags can differ from its parent's. */
 static int bind_onto_itself(const char *path) {
-        _cleanup_close_ int target = open_target(path), tree = -EBADF;
+        _cleanup_close_ int target = mount_open_target(path), tree = -EBADF;
 
         if (target < 0)
                 return target;
@@ -180,27 +164,31 @@ static int bind_onto_itself(const char *path) {
         return 0;
 }
 
-/* Changes the flags of the mount on top at path (opened afresh: the fd is
- * of the topmost mount there now). */
-static int set_attr(const char *path, unsigned flags, uint64_t set, uint64_t clr) {
-        struct mount_attr attr = { .attr_set = set, .attr_clr = clr };
-        _cleanup_close_ int target = open_target(path);
-
-        if (target < 0)
-                return target;
-        if (mount_setattr(target, "", AT_EMPTY_PATH | flags, &attr, sizeof attr) < 0)
-                return negative_errno();
-        return 0;
-}
-
-static int open_layer(const char *path, uint64_t resolve) {
+/* An O_PATH fd of an overlay layer, refusing a symlink in any component. */
+static int open_layer(const char *path) {
         struct open_how how = {
                 .flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
-                .resolve = resolve,
+                .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
         };
         int fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
 
         return fd < 0 ? negative_errno() : fd;
+}
+
+/* Gives overlayfs the layer fd as the string "/proc/self/fd/N" (N ours:
+ * no ':' ',' '\' or '=' that could split it or inject an option). The kernel
+ * follows that magic link to the very directory opened above, resolving no
+ * path of the host again. Strings, not FSCONFIG_SET_FD: every kernel from
+ * 5.10 takes them (6.1 and older through the legacy mount data, where
+ * fd-typed values are refused; fd layers arrived in 6.13, O_PATH ones in
+ * 6.15), and mountinfo, which every local user may read for the guard,
+ * then shows "/proc/self/fd/N", where the fd form shows the data dir's
+ * host path. */
+static int set_layer(int fs, const char *key, int fd) {
+        char value[32];
+
+        snprintf(value, sizeof value, "/proc/self/fd/%d", fd);
+        return fsconfig(fs, FSCONFIG_SET_STRING, key, value, 0) < 0 ? negative_errno() : 0;
 }
 
 static void make_overlays(Guard *g) {
@@ -210,28 +198,32 @@ static void make_overlays(Guard *g) {
                 const PlanOverlay *o = &p->overlays[i];
                 _cleanup_close_ int fs = -EBADF, lower = -EBADF, upper = -EBADF, work = -EBADF;
                 char log[256] = "";
+                int r;
 
-                /* Layers go in as fds, not strings: overlayfs would unescape
-                 * '\' in upperdir/workdir and split lowerdir at ':'. The
-                 * data dir was made without symlinks; its layers are opened
-                 * refusing any. */
-                lower = open_layer(o->dir, 0);
+                /* Every layer is opened once, refusing symlinks (the plan
+                 * validated the host dir's path and made the data dir's
+                 * layout without any), and only ever named by that fd. */
+                lower = open_layer(o->dir);
                 if (lower < 0)
-                        guard_fail(g, lower, "overlay for %s: open the host dir", o->dir);
-                upper = open_layer(o->upper, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+                        guard_fail(g, lower, "overlay for %s: open the host dir (a component is a symlink or missing)",
+                                   o->dir);
+                upper = open_layer(o->upper);
                 if (upper < 0)
                         guard_fail(g, upper, "overlay for %s: open %s", o->dir, o->upper);
-                work = open_layer(o->work, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+                work = open_layer(o->work);
                 if (work < 0)
                         guard_fail(g, work, "overlay for %s: open %s", o->dir, o->work);
                 fs = fsopen("overlay", FSOPEN_CLOEXEC);
                 if (fs < 0)
                         guard_fail(g, negative_errno(), "overlay for %s: fsopen", o->dir);
-                if (fsconfig(fs, FSCONFIG_SET_FD, "lowerdir+", NULL, lower) < 0 ||
-                    fsconfig(fs, FSCONFIG_SET_FD, "upperdir", NULL, upper) < 0 ||
-                    fsconfig(fs, FSCONFIG_SET_FD, "workdir", NULL, work) < 0 ||
-                    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
-                        int r = negative_errno();
+                r = set_layer(fs, "lowerdir", lower);
+                if (r >= 0)
+                        r = set_layer(fs, "upperdir", upper);
+                if (r >= 0)
+                        r = set_layer(fs, "workdir", work);
+                if (r >= 0 && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                        r = negative_errno();
+                if (r < 0) {
                         fs_context_log(fs, log, sizeof log);
                         guard_fail(g, r, "overlay for %s (upper %s)%s%s", o->dir, o->upper, log[0] ? ": " : "",
                                    log);
@@ -243,7 +235,7 @@ static void make_overlays(Guard *g) {
         /* Only now attach: every layer above was opened on the untouched
          * host tree, not through an overlay attached before it. */
         for (size_t i = 0; i < p->n_overlays; i++) {
-                _cleanup_close_ int target = open_target(p->overlays[i].dir);
+                _cleanup_close_ int target = mount_open_target(p->overlays[i].dir);
 
                 if (target < 0)
                         guard_fail(g, target, "attach overlay at %s: a component of the path is a symlink or missing",
@@ -282,15 +274,35 @@ static int make_mount_point(Guard *g, const char *path, bool create) {
         return dfd;
 }
 
+/* Makes the mount at mount_point writable if it is still the mount e
+ * names (its ID): one covered since, or whose path now leads elsewhere,
+ * stays read-only, the safe side. */
+static void make_writable(Guard *g, const MountEntry *e) {
+        _cleanup_close_ int target = mount_open_target(e->mount_point);
+        int id, r;
+
+        if (target < 0)
+                return;
+        r = mount_id_of(target, &id);
+        if (r < 0)
+                guard_fail(g, r, "mount ID of %s", e->mount_point);
+        if (id != e->id)
+                return;
+        r = g->mnt->set_readonly(target, false);
+        if (r < 0)
+                guard_fail(g, r, "make %s writable", e->mount_point);
+}
+
 static void make_readonly(Guard *g) {
         const Plan *p = g->plan;
+        MountTable before = {};
+        int r;
 
         /* Shared paths that are not mounts of their own get one, so that
          * their write access can differ from their parent's. */
         for (size_t i = 0; i < p->n_shared_paths; i++) {
                 const char *path = p->shared_paths[i];
                 struct stat st;
-                int r;
 
                 if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || is_mount_root(path))
                         continue;
@@ -298,20 +310,37 @@ static void make_readonly(Guard *g) {
                 if (r < 0)
                         guard_fail(g, r, "bind %s", path);
         }
-        if (set_attr("/", AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0) < 0)
-                guard_fail(g, negative_errno(), "make the host tree read-only");
+        /* A shared path is shared as the host has it: each mount under it
+         * keeps its own read-only flag. So which were writable is read
+         * before everything is made read-only, and only those are made
+         * writable again, one by one; never recursively, which would make
+         * writable a mount the host has read-only (issue 18.1). */
+        r = mount_table_read(&before);
+        if (r < 0)
+                guard_fail(g, r, "read the mount table");
+        r = g->mnt->set_readonly_tree("/");
+        if (r < 0)
+                guard_fail(g, r, "make the host tree read-only");
         for (size_t i = 0; i < p->n_shared_paths; i++) {
                 const char *path = p->shared_paths[i];
                 struct stat st;
 
                 if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
                         continue;
-                if (set_attr(path, AT_RECURSIVE, 0, MOUNT_ATTR_RDONLY) < 0)
-                        guard_fail(g, negative_errno(), "make %s writable", path);
+                for (size_t j = 0; j < before.n; j++)
+                        if (!before.entries[j].ro && path_contains(path, before.entries[j].mount_point))
+                                make_writable(g, &before.entries[j]);
         }
-        for (size_t i = 0; i < p->n_overlays; i++)
-                if (set_attr(p->overlays[i].dir, 0, 0, MOUNT_ATTR_RDONLY) < 0)
-                        guard_fail(g, negative_errno(), "make overlay %s writable", p->overlays[i].dir);
+        mount_table_done(&before);
+        for (size_t i = 0; i < p->n_overlays; i++) {
+                _cleanup_close_ int target = mount_open_target(p->overlays[i].dir);
+
+                if (target < 0)
+                        guard_fail(g, target, "open overlay %s", p->overlays[i].dir);
+                r = g->mnt->set_readonly(target, false);
+                if (r < 0)
+                        guard_fail(g, r, "make overlay %s writable", p->overlays[i].dir);
+        }
 }
 
 /* A private network namespace has only a loopback device, down: up it.
@@ -343,7 +372,7 @@ static void make_proc(Guard *g) {
                 r = bind_onto_itself(proc_readonly_paths[i]);
                 if (r < 0)
                         guard_fail(g, r, "bind %s", proc_readonly_paths[i]);
-                r = set_attr(proc_readonly_paths[i], AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0);
+                r = g->mnt->set_readonly_tree(proc_readonly_paths[i]);
                 if (r < 0)
                         guard_fail(g, r, "make %s read-only", proc_readonly_paths[i]);
         }
@@ -531,8 +560,8 @@ static void set_cmdline(const char *name) {
         snprintf(guard_cmdline_area, guard_cmdline_size, "%s", name);
 }
 
-_Noreturn void guard_run(const Plan *plan, const char *name, int image_fd, int status_fd) {
-        Guard g = { .plan = plan, .status_fd = status_fd, .image_fd = image_fd };
+_Noreturn void guard_run(const Plan *plan, const MountOps *mnt, const char *name, int image_fd, int status_fd) {
+        Guard g = { .plan = plan, .mnt = mnt, .status_fd = status_fd, .image_fd = image_fd };
         GuardReport ready = {};
         int exec_fd;
 

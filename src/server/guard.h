@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "mountops.h"
 #include "plan.h"
 #include "proto.h"
 
@@ -36,8 +37,9 @@ typedef struct GuardReport {
 extern char *guard_cmdline_area;
 extern size_t guard_cmdline_size;
 
-/* Runs in the cloned child; never returns. image_fd is the rocker's own clone
- * of the image, status_fd the guard's end of the status socket. */
-_Noreturn void guard_run(const Plan *plan, const char *name, int image_fd, int status_fd);
+/* Runs in the cloned child; never returns. mnt changes mount flags (the
+ * mechanism picked at start), image_fd is the rocker's own clone of the
+ * image, status_fd the guard's end of the status socket. */
+_Noreturn void guard_run(const Plan *plan, const MountOps *mnt, const char *name, int image_fd, int status_fd);
 
 #endif

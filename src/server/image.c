@@ -22,6 +22,7 @@
 #include "image.h"
 #include "log.h"
 #include "macro.h"
+#include "staging.h"
 #include "util.h"
 
 #define SQUASHFS_MAGIC_LE "hsqs"
@@ -39,7 +40,9 @@ struct Image {
         ino_t ino;
         off_t size;
         struct timespec mtime;
-        int tree_fd;            /* the detached mount every rocker clones */
+        int tree_fd;            /* the mount every rocker clones: detached, or attached in the staging namespace */
+        unsigned slot;          /* its place in the staging namespace, with staged */
+        bool staged;
         char *path;             /* as first asked for, for logs */
         bool dead;              /* its squashfuse has exited: never handed out again */
 };
@@ -58,12 +61,14 @@ struct ImageCache {
         Image *head;
         size_t n;
         char *staging_dir;
+        Staging *staging;       /* image mounts stay attached there (kernels before 6.15); NULL: kept detached */
         sd_event *event;        /* NULL: squashfuse is stopped synchronously */
         Retiree *retirees;
 };
 
-int image_cache_new(const char *staging_dir, sd_event *event, ImageCache **ret) {
+int image_cache_new(const char *staging_dir, bool staging_ns, sd_event *event, ImageCache **ret) {
         ImageCache *c = calloc(1, sizeof *c);
+        int r;
 
         if (!c)
                 return -ENOMEM;
@@ -71,6 +76,14 @@ int image_cache_new(const char *staging_dir, sd_event *event, ImageCache **ret) 
         if (!c->staging_dir) {
                 free(c);
                 return -ENOMEM;
+        }
+        if (staging_ns) {
+                r = staging_new(&c->staging);
+                if (r < 0) {
+                        free(c->staging_dir);
+                        free(c);
+                        return r;
+                }
         }
         c->event = event ? sd_event_ref(event) : NULL;
         *ret = c;
@@ -176,6 +189,8 @@ static void image_free(Image *img) {
                 img->next->prev = img->prev;
         c->n--;
         log_info("image %s released", img->path);
+        if (img->staged)
+                staging_detach(c->staging, img->slot);
         safe_close(img->tree_fd);
         fuse_stop(img);
         free(img->path);
@@ -195,6 +210,7 @@ ImageCache *image_cache_free(ImageCache *c) {
                 retiree_free(r);
         }
         sd_event_unref(c->event);
+        staging_free(c->staging);
         free(c->staging_dir);
         free(c);
         return NULL;
@@ -284,7 +300,6 @@ static int image_mount(int image_fd, char *err, size_t errlen) {
 static int image_mount_fuse(ImageCache *c, Image *img, int image_fd, char *err, size_t errlen) {
         char staging[PATH_MAX], src[64];
         _cleanup_close_ int tree = -EBADF;
-        struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
         pid_t pid;
         int r;
 
@@ -356,10 +371,15 @@ static int image_mount_fuse(ImageCache *c, Image *img, int image_fd, char *err, 
                 }
                 usleep(2000);
         }
-        tree = open_tree(AT_FDCWD, staging, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-        r = tree < 0 ? negative_errno() : 0;
-        if (r >= 0 && mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
-                r = negative_errno();
+        /* The flags go on the attached mount, which every kernel can
+         * remount (a detached one only mount_setattr() of 5.12 can change),
+         * and the clone takes them. The staging dir is rockerd's, 0700. */
+        r = mount(NULL, staging, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0 ?
+                negative_errno() : 0;
+        if (r >= 0) {
+                tree = open_tree(AT_FDCWD, staging, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+                r = tree < 0 ? negative_errno() : 0;
+        }
         /* The staging mount goes; the detached tree keeps the filesystem. */
         if (umount2(staging, MNT_DETACH) < 0 && r >= 0)
                 r = negative_errno();
@@ -463,6 +483,17 @@ int image_acquire(ImageCache *c, const char *path, ImageBackend backend, bool no
         }
         if (img->backend == IMAGE_BACKEND_SQUASHFUSE)
                 img->tree_fd = image_mount_fuse(c, img, fd, err, errlen);
+        if (img->tree_fd >= 0 && c->staging) {
+                r = staging_attach(c->staging, img->tree_fd, &img->slot);
+                if (r < 0) {
+                        snprintf(err, errlen, "app_pkg_path: cannot attach the image mount in the staging namespace: %s",
+                                 strerror(-r));
+                        img->tree_fd = safe_close(img->tree_fd);
+                        fuse_stop(img);
+                        img->tree_fd = r;
+                } else
+                        img->staged = true;
+        }
         if (img->tree_fd < 0) {
                 r = img->tree_fd;
                 free(img->path);
@@ -487,8 +518,11 @@ int image_acquire(ImageCache *c, const char *path, ImageBackend backend, bool no
 }
 
 int image_clone(Image *img) {
-        int fd = open_tree(img->tree_fd, "", OPEN_TREE_CLONE | AT_EMPTY_PATH | OPEN_TREE_CLOEXEC);
+        int fd;
 
+        if (img->staged)
+                return staging_clone(img->cache->staging, img->tree_fd);
+        fd = open_tree(img->tree_fd, "", OPEN_TREE_CLONE | AT_EMPTY_PATH | OPEN_TREE_CLOEXEC);
         return fd < 0 ? negative_errno() : fd;
 }
 

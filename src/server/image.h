@@ -4,8 +4,9 @@
  * autoclear loop device, as a detached mount made with fsmount()) however many
  * rockers use it, keyed by the image file's identity (device, inode, size,
  * mtime: an image replaced by rename() is a new image). Each rocker gets its
- * own clone of the detached mount; the cache entry, and with it the loop
- * device, goes away when its last rocker has ended.
+ * own clone of the detached mount (before Linux 6.15: of the mount attached
+ * in rockerd's staging namespace, staging.h); the cache entry, and with it
+ * the loop device, goes away when its last rocker has ended.
  */
 #ifndef ROCKER_IMAGE_H
 #define ROCKER_IMAGE_H
@@ -24,8 +25,10 @@ typedef enum ImageBackend {
 } ImageBackend;
 
 /* staging_dir: where squashfuse mounts an image for a moment, before its
- * mount is detached (rockerd's own, root 0700). */
-int image_cache_new(const char *staging_dir, sd_event *event, ImageCache **ret);
+ * mount is detached (rockerd's own, root 0700). staging_ns: keep every image
+ * mount attached in a staging mount namespace (staging.h) and clone it
+ * there, for kernels that cannot clone a detached mount (before 6.15). */
+int image_cache_new(const char *staging_dir, bool staging_ns, sd_event *event, ImageCache **ret);
 ImageCache *image_cache_free(ImageCache *c);
 size_t image_cache_size(const ImageCache *c);
 

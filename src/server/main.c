@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "guard.h"
+#include "kernel.h"
 #include "log.h"
 #include "manager.h"
 
@@ -47,6 +48,7 @@ int main(int argc, char **argv) {
         bool config_required = false;
         char err[1024];
         Manager *m = NULL;
+        KernelFeatures kernel;
         int c, r;
 
         while ((c = getopt_long(argc, argv, "s:c:dh", opts, NULL)) >= 0)
@@ -107,7 +109,17 @@ int main(int argc, char **argv) {
                                 log_warning_errno(errno, "cannot raise the fd limit: %m");
                 }
         }
-        r = manager_new(&cfg, &m);
+        /* Once, before anything is built: refuse a kernel below the floor,
+         * pick the mechanisms for this one, say which. */
+        r = kernel_probe(&kernel, err, sizeof err);
+        if (r < 0) {
+                log_error("cannot start: %s", err);
+                config_done(&cfg);
+                return EXIT_FAILURE;
+        }
+        kernel_describe(&kernel, err, sizeof err);
+        log_info("%s", err);
+        r = manager_new(&cfg, &kernel, &m);
         if (r < 0) {
                 log_error_errno(r, "cannot start: %m");
                 return EXIT_FAILURE;

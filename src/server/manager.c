@@ -91,6 +91,7 @@ struct Manager {
         sd_event_source *inotify_source;
         ImageCache *images;
         Reaper *reaper;          /* rockers' session bus proxies */
+        KernelFeatures kernel;   /* probed once by main() */
 };
 
 static uint64_t now_usec(void) {
@@ -478,7 +479,7 @@ static void conn_build(Conn *c) {
                 snprintf(err, sizeof err, "cannot clone the image mount: %s", strerror(-k));
                 goto fail;
         }
-        k = builder_spawn(&c->plan, r->name, image_fd, &sp);
+        k = builder_spawn(&c->plan, kernel_mount_ops(&m->kernel), r->name, image_fd, &sp);
         if (k < 0) {
                 snprintf(err, sizeof err, "cannot start the guard: %s", strerror(-k));
                 goto fail;
@@ -1219,13 +1220,14 @@ static void adopt(StateRecord *rec, void *userdata) {
                  (int) r->pid, (int) r->plan.app_id, r->plan.data_dir);
 }
 
-int manager_new(const ManagerConfig *cfg, Manager **ret) {
+int manager_new(const ManagerConfig *cfg, const KernelFeatures *kernel, Manager **ret) {
         Manager *m = calloc(1, sizeof *m);
         int r;
 
         if (!m)
                 return -ENOMEM;
         m->cfg = *cfg;
+        m->kernel = *kernel;
         m->listen_fd = -EBADF;
         m->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (m->inotify_fd < 0) {
@@ -1237,7 +1239,7 @@ int manager_new(const ManagerConfig *cfg, Manager **ret) {
         if (r >= 0)
                 r = sd_event_add_io(m->event, &m->inotify_source, m->inotify_fd, EPOLLIN, on_overlay_watch, m);
         if (r >= 0)
-                r = image_cache_new(m->cfg.state_dir, m->event, &m->images);
+                r = image_cache_new(m->cfg.state_dir, m->kernel.image_staging, m->event, &m->images);
         if (r >= 0)
                 r = reaper_new(m->event, &m->reaper);
         if (r < 0) {

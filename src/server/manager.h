@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernel.h"
+
 #define CONFIG_PATHS_MAX 16
 
 typedef struct ManagerConfig {
@@ -52,7 +54,7 @@ typedef struct ManagerConfig {
 
 typedef struct Manager Manager;
 
-int manager_new(const ManagerConfig *cfg, Manager **ret);
+int manager_new(const ManagerConfig *cfg, const KernelFeatures *kernel, Manager **ret);
 Manager *manager_free(Manager *m);
 
 /* Binds (or takes from socket activation) the socket and runs the loop until

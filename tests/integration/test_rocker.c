@@ -32,6 +32,7 @@
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1249,6 +1250,79 @@ static void test_data_dir_in_use(void **state) {
         harness_assert_clean();
 }
 
+/* Issue 18.1: a mount the host has read-only stays read-only in a rocker
+ * even under a shared path (/tmp here, where H.dir lies), and the shared
+ * path around it stays writable. */
+static char shared_ro_dir[256], shared_rw_dir[256];
+
+static int probe_shared_ro(void *arg) {
+        const Probe *p = arg;
+        char path[300];
+
+        snprintf(path, sizeof path, "%s/x", shared_ro_dir);
+        say(p, "ro_write=%d", write_file(path, "x"));
+        snprintf(path, sizeof path, "%s/y", shared_rw_dir);
+        say(p, "rw_write=%d", write_file(path, "y"));
+        return 0;
+}
+
+static void test_shared_path_keeps_host_readonly(void **state) {
+        char buf[1024], *report, want[16];
+        RockerRequest req = harness_request("sharedro", buf, sizeof buf);
+        Probe probe = { .tag = "sharedro" };
+        RockerResult res;
+        int status;
+
+        (void) state;
+        snprintf(shared_rw_dir, sizeof shared_rw_dir, "%s/shared-rw", H.dir);
+        snprintf(shared_ro_dir, sizeof shared_ro_dir, "%s/shared-ro", H.dir);
+        assert_int_equal(harness_sh("mkdir -m 0777 %s %s && mount --bind %s %s && mount -o remount,bind,ro %s",
+                                    shared_rw_dir, shared_ro_dir, shared_rw_dir, shared_ro_dir, shared_ro_dir), 0);
+        res = run(&req, probe_shared_ro, &probe, &report, &status);
+        (void) umount2(shared_ro_dir, MNT_DETACH);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        harness_kill_guard(&res);
+        snprintf(want, sizeof want, "%d", EROFS);
+        expect(report, "ro_write", want);
+        expect(report, "rw_write", "0");
+        free(report);
+        harness_assert_clean();
+}
+
+/* Issue 18.4: /proc/<pid>/mountinfo has no ptrace check, so every local
+ * user may read the guard's. It shows the rocker's mount points (the
+ * overlaid dirs, the exec dir), but not where on the host the data dir
+ * and its layers are: overlay layers are given as /proc/self/fd/N. */
+static void test_mountinfo_hides_data_dir(void **state) {
+        char buf[1024], path[256], *report, *info;
+        RockerRequest req = harness_request("mountinfo", buf, sizeof buf);
+        Probe probe = { .tag = "mountinfo" };
+        RockerResult res;
+        int status, fd;
+
+        (void) state;
+        res = run(&req, probe_wait_for_close, &probe, &report, &status);
+        free(report);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        snprintf(path, sizeof path, "%s/guard-mountinfo", H.dir);
+        assert_int_equal(harness_sh("setpriv --reuid=65534 --regid=65534 --clear-groups cat /proc/%d/mountinfo > %s",
+                                    (int) res.guard_pid, path), 0);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        info = read_all(fd);
+        close(fd);
+        assert_non_null(strstr(info, " - overlay "));
+        assert_non_null(strstr(info, req.app_exec_dir));  /* a mount point: visible */
+        assert_non_null(strstr(info, H.open_dir));         /* an overlaid dir: a mount point too */
+        harness_kill_guard(&res);
+        if (strstr(info, req.app_data_dir) || !strstr(info, "upperdir=/proc/self/fd/")) {
+                print_error("the guard's mountinfo names host paths of overlay layers:\n%s\n", info);
+                fail();
+        }
+        free(info);
+        harness_assert_clean();
+}
+
 static void test_bad_requests(void **state) {
         char buf[1024], *report, datadir[512];
         RockerRequest req;
@@ -1294,6 +1368,43 @@ static void test_bad_requests(void **state) {
         assert_false(exists("%s", datadir));
 
         harness_assert_clean();
+}
+
+/* rockerd says once, at start, which mechanism it picked for each thing
+ * kernels differ in; ROCKER_FORCE_FALLBACK (the *-fallback ctest variants)
+ * must really put it on the fallbacks. */
+static void test_kernel_mechanisms_logged(void **state) {
+        const char *forced = getenv("ROCKER_FORCE_FALLBACK");
+        bool all = forced && !strcmp(forced, "all");
+        char path[128], *log, *line;
+        int fd;
+
+        (void) state;
+        snprintf(path, sizeof path, "%s/rockerd.log", H.dir);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        log = read_all(fd);
+        close(fd);
+        line = strstr(log, "rockerd: kernel ");
+        assert_non_null(line);
+        line[strcspn(line, "\n")] = '\0';
+        assert_non_null(strstr(line, "overlay layers as /proc/self/fd strings"));
+        if (all) {
+                assert_non_null(strstr(line, "image clones from a staging mount namespace"));
+                assert_non_null(strstr(line, "mount flags by bind remounts"));
+        } else if (!forced || !*forced) {
+                /* what the running kernel has (docs/kernels.md) */
+                struct utsname u;
+                int version;
+
+                assert_int_equal(uname(&u), 0);
+                version = atoi(u.release) * 1000 + (strchr(u.release, '.') ? atoi(strchr(u.release, '.') + 1) : 0);
+                assert_non_null(strstr(line, version >= 6015 ? "image clones from detached mounts" :
+                                       "image clones from a staging mount namespace"));
+                assert_non_null(strstr(line, version >= 5012 ? "mount flags by mount_setattr" :
+                                       "mount flags by bind remounts"));
+        }
+        free(log);
 }
 
 static void test_no_daemon(void **state) {
@@ -2013,7 +2124,10 @@ int main(void) {
                 cmocka_unit_test(test_squashfuse_death),
                 cmocka_unit_test(test_data_dir_modes),
                 cmocka_unit_test(test_data_dir_broken_layout),
+                cmocka_unit_test(test_mountinfo_hides_data_dir),
+                cmocka_unit_test(test_shared_path_keeps_host_readonly),
                 cmocka_unit_test(test_bad_requests),
+                cmocka_unit_test(test_kernel_mechanisms_logged),
                 cmocka_unit_test(test_no_daemon),
                 cmocka_unit_test(test_guardname),
                 cmocka_unit_test(test_impostor_guard_refused),
