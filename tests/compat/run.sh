@@ -263,7 +263,8 @@ running() {
 
 # first_output BOUND_S CMD...: waits (polling every 20 ms, bounded) until
 # CMD holds; TTFO is then the time since the app's start, else "-". Gives up
-# early when the app has ended without CMD holding.
+# early when the app's launcher has ended without CMD holding, unless it had
+# already been reaped (a daemon outlives it).
 first_output() {
         local deadline=$(( $(now_ms) + $1 * 1000 ))
         shift
@@ -273,7 +274,8 @@ first_output() {
                         TTFO="$(( $(now_ms) - T0 )) ms"
                         return 0
                 fi
-                running "$APP_PID" || "$@" || return 1
+                # The app's launcher ended (APP_PID is emptied once it is reaped).
+                [ -z "$APP_PID" ] || running "$APP_PID" || "$@" || return 1
                 [ "$(now_ms)" -lt "$deadline" ] || return 1
                 sleep 0.02
         done
@@ -290,6 +292,13 @@ finish_app() {
                 wait "$APP_PID" 2>/dev/null
                 RC=124
         fi
+        # Reaped: its pid may be reused from now on, never signal it again.
+        local p kept=()
+        for p in "${BG_PIDS[@]}"; do
+                [ "$p" = "$APP_PID" ] || kept+=("$p")
+        done
+        BG_PIDS=("${kept[@]}")
+        APP_PID=""
 }
 
 # stop_app: asks the app to end (SIGTERM to rocker run / the launcher, which
@@ -312,7 +321,7 @@ make_image() {          # make_image NAME PACKAGE...
                 IMAGE[$name]=$T/images/$name.squashfs
                 echo "image $name ($*): $(du -h "${IMAGE[$name]}" | cut -f1) in $(( $(now_ms) - t0 )) ms"
         else
-                echo "image $name ($*) could not be made:"
+                report FAIL "image $name" - "make-app-image.sh $* failed"
                 show "$T/out/image-$name.log"
         fi
 }
@@ -343,6 +352,8 @@ mkdir "$T/pyapp-tree"
 tar -C "$T/pyapp-tree" -xzf "$T/pyapp.tar.gz"
 if mksquashfs "$T/pyapp-tree" "$T/images/pyapp.squashfs" -noappend -quiet -all-root -comp zstd >/dev/null; then
         IMAGE[pyapp]=$T/images/pyapp.squashfs
+else
+        report FAIL "image pyapp" - "mksquashfs of the unpacked tarball failed"
 fi
 
 # --- a private rockerd, with an apps.d of its own -----------------------------------
