@@ -140,10 +140,11 @@ for pid in map(int, sys.argv[2:]):
 EOF
 }
 
-# procs_with_args STRING: pids of the host's processes whose command line
-# holds STRING (an argument of its own).
+# procs_with_args MARK: pids of the host's processes whose command line
+# holds MARK (digits and dots) as an argument of its own. The pattern is
+# written [.] so that grep's own command line does not match it.
 procs_with_args() {
-        grep -lzxF -- "$1" /proc/[0-9]*/cmdline 2>/dev/null | sed 's#^/proc/##; s#/cmdline$##'
+        grep -lzxE -- "${1//./[.]}" /proc/[0-9]*/cmdline 2>/dev/null | sed 's#^/proc/##; s#/cmdline$##'
         return 0
 }
 
