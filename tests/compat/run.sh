@@ -641,8 +641,11 @@ case_daemon() {
 DISPLAY_NO=""
 if command -v Xvfb >/dev/null && command -v xwininfo >/dev/null && command -v import >/dev/null; then
         # -displayfd: Xvfb picks a free display and writes its number when ready.
+        # -noreset: by default the server resets when its last client leaves,
+        # and a client connecting meanwhile (an app starting while the test's
+        # xwininfo has just left) is refused: "Can't open display".
         mkfifo "$T/displayfd"
-        Xvfb -displayfd 9 -screen 0 800x600x24 -nolisten tcp 9>"$T/displayfd" 2>"$T/xvfb.log" &
+        Xvfb -displayfd 9 -noreset -screen 0 800x600x24 -nolisten tcp 9>"$T/displayfd" 2>"$T/xvfb.log" &
         XVFB_PID=$!
         read -r -t 30 DISPLAY_NO <"$T/displayfd" || DISPLAY_NO=""
         [ -n "$DISPLAY_NO" ] && echo "== Xvfb on :$DISPLAY_NO (socket /tmp/.X11-unix/X$DISPLAY_NO, shared with the rockers)"
