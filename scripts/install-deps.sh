@@ -9,6 +9,10 @@ if [ "$(id -u)" -ne 0 ]; then
         echo "install-deps.sh: run as root" >&2
         exit 1
 fi
+# --compat: also what the compatibility suite runs (tests/compat/packages.txt).
+if [ "${1:-}" = --compat ]; then
+        PACKAGES="$PACKAGES $(sed 's/#.*//' "$(dirname "$0")/../tests/compat/packages.txt")"
+fi
 missing=""
 for p in $PACKAGES; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -2,10 +2,12 @@
 # The whole test suite, as CI runs it: dependencies, a warnings-as-errors
 # build and every test (unit + integration against a real rockerd); then the
 # same suite built with ASan+UBSan; then the unit tests under valgrind; then
-# the Debian packages, built, installed, used and purged again.
+# the compatibility suite (real Debian programs in rockers, tests/compat/,
+# screenshots kept in build-test/compat-artifacts); then the Debian packages,
+# built, installed, used and purged again.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-"$top/scripts/install-deps.sh"
+"$top/scripts/install-deps.sh" --compat
 jobs=$(nproc)
 
 echo "== build and test"
@@ -27,6 +29,12 @@ for t in "$top"/build-test/tests/unit/test_*; do
         valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1 "$t" >/dev/null
         echo "valgrind clean: $(basename "$t")"
 done
+echo "== compatibility suite: Debian's programs in rockers (about 30 s)"
+rc=0
+bash "$top/tests/compat/run.sh" "$top/build-test/src/cli/rocker" "$top/build-test/rockerd" \
+        "$top/build-test/tests/compat/compat_launcher" "$top/build-test/compat-artifacts" || rc=$?
+[ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] || exit "$rc"
+
 echo "== Debian packages: build, install, use, purge"
 bash "$top/tests/package/test_debs.sh"
 
