@@ -242,7 +242,7 @@ static int cloexec_from_3(void) {
 
 /* In the app process: become the app's user, with nothing more. Any failure
  * here ends the process with status 127, before app() could run. */
-static void become_app(uid_t uid, gid_t gid, cap_t empty) {
+static void become_app(uid_t uid, gid_t gid, cap_t empty, bool user_namespaces) {
         if (chdir("/") < 0)
                 _exit(127);
         /* Its own session: no controlling terminal, so no TIOCSTI into the
@@ -278,14 +278,15 @@ static void become_app(uid_t uid, gid_t gid, cap_t empty) {
                 _exit(127);
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 _exit(127);
-        if (seccomp_install() < 0)
+        if (seccomp_install(user_namespaces) < 0)
                 _exit(127);
         if (cloexec_from_3() < 0)
                 _exit(127);
 }
 
 _Noreturn static void helper(int pidfd, int report_fd, uid_t uid, gid_t gid, int (*app)(void *), void *app_args,
-                             int close_in_app, cap_t empty, const sigset_t *caller_mask, const PidPlan *pp) {
+                             int close_in_app, cap_t empty, const sigset_t *caller_mask, const PidPlan *pp,
+                             bool user_namespaces) {
         long pid;
 
         safe_close(close_in_app);
@@ -310,7 +311,7 @@ _Noreturn static void helper(int pidfd, int report_fd, uid_t uid, gid_t gid, int
                         (void) !write(pp->ns_last_pid_fd, pp->ns_last_pid, strlen(pp->ns_last_pid));
                         safe_close(pp->ns_last_pid_fd);
                 }
-                become_app(uid, gid, empty);
+                become_app(uid, gid, empty, user_namespaces);
                 /* What the caller had buffered is the caller's to write. */
                 __fpurge(stdout);
                 __fpurge(stderr);
@@ -375,7 +376,7 @@ static ssize_t read_report(int rfd, pid_t helper_pid, HelperReport *rep) {
 }
 
 ROCKER_ERR join_and_spawn(int pidfd, uid_t uid, gid_t gid, int (*app)(void *), void *app_args,
-                          int close_in_app, bool as_guard_pid, pid_t *ret_app_pid) {
+                          int close_in_app, unsigned flags, pid_t *ret_app_pid) {
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
         HelperReport rep = {};
         PidPlan pp;
@@ -409,11 +410,12 @@ ROCKER_ERR join_and_spawn(int pidfd, uid_t uid, gid_t gid, int (*app)(void *), v
                 cap_free(empty);
                 return ROCKER_ERR_sys;
         }
-        pid_plan_make(pidfd, as_guard_pid, &pp);
+        pid_plan_make(pidfd, flags & JOIN_AS_GUARD_PID, &pp);
         helper_pid = fork();
         if (helper_pid == 0) {
                 rfd = safe_close(rfd);
-                helper(pidfd, wfd, uid, gid, app, app_args, close_in_app, empty, &caller_mask, &pp);
+                helper(pidfd, wfd, uid, gid, app, app_args, close_in_app, empty, &caller_mask, &pp,
+                       flags & JOIN_USER_NAMESPACES);
         }
         safe_close(pp.ns_last_pid_fd);
         (void) pthread_sigmask(SIG_SETMASK, &caller_mask, NULL);  /* a mask it had: cannot fail */

@@ -14,11 +14,17 @@
  * close-on-exec, cwd "/", own session) and exits with app(app_args). The
  * helper is reaped here. close_in_app is an fd the app must not keep (the
  * daemon connection), or -1. The new process's PID inside is the guard's
- * PID outside if as_guard_pid (the app of a new rocker), else random, where
+ * PID outside with JOIN_AS_GUARD_PID (the app of a new rocker), else random, where
  * the kernel allows it (join.c). On success *ret_app_pid is the app's PID.
  * Returns ROCKER_ERR_success, enter_rocker_failed, app_exec_failed or sys,
  * with the thread's error text set. */
 ROCKER_ERR join_and_spawn(int pidfd, uid_t uid, gid_t gid, int (*app)(void *), void *app_args,
-                          int close_in_app, bool as_guard_pid, pid_t *ret_app_pid);
+                          int close_in_app, unsigned flags, pid_t *ret_app_pid);
+
+/* join_and_spawn() flags */
+enum {
+        JOIN_AS_GUARD_PID = 1 << 0,       /* the app of a new rocker: its PID is the guard's outside */
+        JOIN_USER_NAMESPACES = 1 << 1,    /* its filter lets it make user namespaces (the policy's) */
+};
 
 #endif

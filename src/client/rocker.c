@@ -97,7 +97,8 @@ RockerResult ROCKER_enter_rocker(RockerRequest *req, int (*app)(void *), void *a
         if (err != ROCKER_ERR_success)
                 return result(err);  /* closing sock tears down anything built */
 
-        err = join_and_spawn(pidfd, (uid_t) req->uid, (gid_t) req->gid, app, app_args, sock, true, &app_pid);
+        err = join_and_spawn(pidfd, (uid_t) req->uid, (gid_t) req->gid, app, app_args, sock,
+                             JOIN_AS_GUARD_PID | (reply.user_namespaces ? JOIN_USER_NAMESPACES : 0), &app_pid);
         if (err != ROCKER_ERR_success) {
                 /* Nobody will use this rocker: end it now rather than when
                  * rockerd notices the closed connection. */
@@ -377,7 +378,9 @@ RockerResult ROCKER_join_rocker(int guard_pid, const char *guard_pname, int uid,
         err = guard_open(guard_pid, guard_pname, &pidfd, name);
         if (err != ROCKER_ERR_success)
                 return result(err);
-        err = join_and_spawn(pidfd, (uid_t) uid, (gid_t) gid, app, app_args, -1, false, &app_pid);
+        /* a joined process gets the strict filter: rockerd is not asked
+         * for the app's policy here */
+        err = join_and_spawn(pidfd, (uid_t) uid, (gid_t) gid, app, app_args, -1, 0, &app_pid);
         if (err != ROCKER_ERR_success)
                 return result(err);
         res.err_no = ROCKER_ERR_success;

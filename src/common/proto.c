@@ -133,12 +133,13 @@ int proto_encode_reply(const ProtoReply *r, char **ret_buf, size_t *ret_len) {
         _cleanup_json_ json_t *root = NULL;
 
         if (r->success) {
-                root = json_pack("{s:b, s:i, s:{s:i, s:s}}",
+                root = json_pack("{s:b, s:i, s:{s:i, s:s, s:b}}",
                                  "success", 1,
                                  "version", PROTO_VERSION,
                                  "data",
                                  "guard_pid", (int) r->guard_pid,
-                                 "guard_name", r->guard_name);
+                                 "guard_name", r->guard_name,
+                                 "user_namespaces", r->user_namespaces ? 1 : 0);
                 if (!root)
                         return -EINVAL;  /* a name that is not UTF-8 */
         } else {
@@ -407,7 +408,7 @@ int proto_decode_request(const char *buf, size_t len, ProtoRequest *ret, char *e
 
 int proto_decode_reply(const char *buf, size_t len, ProtoReply *ret, char *err, size_t errlen) {
         static const char *const keys[] = { "success", "version", "error", "data", NULL };
-        static const char *const data_keys[] = { "guard_pid", "guard_name", NULL };
+        static const char *const data_keys[] = { "guard_pid", "guard_name", "user_namespaces", NULL };
         _cleanup_json_ json_t *root = NULL;
         ProtoReply reply = {};
         json_t *v, *data;
@@ -463,6 +464,12 @@ int proto_decode_reply(const char *buf, size_t len, ProtoReply *ret, char *err, 
         if (r < 0)
                 return r;
         memcpy(reply.guard_name, json_string_value(v), json_string_length(v) + 1);
+        v = json_object_get(data, "user_namespaces");
+        if (v) {
+                if (!json_is_boolean(v))
+                        return fail(err, errlen, "user_namespaces: expected a boolean");
+                reply.user_namespaces = json_is_true(v);
+        }
         *ret = reply;
         return 0;
 }

@@ -71,6 +71,8 @@ typedef struct ProtoReply {
         char error[PROTO_ERROR_MAX];      /* success == 0 */
         int32_t guard_pid;                /* success != 0 and an enter reply */
         char guard_name[PROTO_NAME_LEN + 1];
+        int user_namespaces;              /* the app may create user namespaces (its policy's
+                                           * AllowUserNamespaces=); optional on the wire, false */
 } ProtoReply;
 
 /* Releases the strings of a decoded request; safe on a zeroed one. */

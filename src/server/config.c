@@ -366,6 +366,11 @@ static int daemon_key(Parse *ps, const char *section, const char *key, const cha
                                 return snprintf(ps->err, sizeof ps->err, "expected a size from 1M to 1024G"), -EINVAL;
                         return 0;
                 }
+                if (!strcmp(key, "AllowUserNamespaces")) {
+                        if (parse_bool(v, &c->allow_user_namespaces) < 0)
+                                return snprintf(ps->err, sizeof ps->err, "expected yes or no"), -EINVAL;
+                        return 0;
+                }
                 if (!strcmp(key, "StrictModes")) {
                         bool b;
                         if (parse_bool(v, &b) < 0)
@@ -411,6 +416,11 @@ static int app_key(Parse *ps, const char *section, const char *key, const char *
         if (!strcmp(key, "DevShmSize")) {
                 if (parse_size(v, &a->dev_shm_size) < 0)
                         return snprintf(ps->err, sizeof ps->err, "expected a size from 1M to 1024G"), -EINVAL;
+                return 0;
+        }
+        if (!strcmp(key, "AllowUserNamespaces")) {
+                if (parse_bool(v, &a->allow_user_namespaces) < 0)
+                        return snprintf(ps->err, sizeof ps->err, "expected yes or no"), -EINVAL;
                 return 0;
         }
         if (!strcmp(key, "StrictModes")) {
@@ -504,6 +514,7 @@ int app_policy_load(const ManagerConfig *cfg, int32_t app_id, AppPolicy *ret, ch
                 .stop_timeout_usec = cfg->stop_timeout_usec,
                 .image_backend = cfg->image_backend,
                 .strict_modes = !cfg->no_strict_modes,
+                .allow_user_namespaces = cfg->allow_user_namespaces,
                 .dev_shm_size = cfg->dev_shm_size,
                 .sockets = cfg->sockets,
                 .session_bus = cfg->session_bus,

@@ -24,6 +24,7 @@ typedef struct AppPolicy {
         char *shared_paths[CONFIG_PATHS_MAX];   /* on top of the daemon's */
         size_t n_shared_paths;
         bool strict_modes;                      /* StrictModes=: image and data dir root's only */
+        bool allow_user_namespaces;             /* AllowUserNamespaces= */
         char *devices[CONFIG_PATHS_MAX];        /* Devices=: on top of the daemon's */
         size_t n_devices;
         uint64_t dev_shm_size;                  /* DevShmSize=: 0 = the daemon's */

@@ -712,7 +712,7 @@ static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *u
                 return 0;
         }
 
-        ProtoReply reply = { .success = 1, .guard_pid = r->pid };
+        ProtoReply reply = { .success = 1, .guard_pid = r->pid, .user_namespaces = r->plan.allow_user_namespaces };
         char err[PROTO_ERROR_MAX] = "";
         int k;
 

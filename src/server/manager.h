@@ -24,6 +24,7 @@ typedef struct ManagerConfig {
         bool shared_paths_set;           /* by a config file: else the defaults */
         bool private_network;            /* the default of every app */
         bool no_strict_modes;            /* StrictModes=no: the default of every app */
+        bool allow_user_namespaces;      /* AllowUserNamespaces=: the default of every app */
         char *devices[CONFIG_PATHS_MAX]; /* Devices=: groups, "all" or /dev paths, for every app */
         size_t n_devices;
         uint64_t dev_shm_size;           /* DevShmSize=: the default of every app; 0: built-in */

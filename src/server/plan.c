@@ -347,6 +347,7 @@ int plan_apply_policy(Plan *p, const ManagerConfig *cfg, const AppPolicy *app, c
                 if (strcmp(p->shared_paths[i], "/run/user") == 0 || strcmp(p->shared_paths[i], "/run") == 0)
                         p->private_run_user = false;
         p->sockets = app->sockets;
+        p->allow_user_namespaces = app->allow_user_namespaces;
         p->session_bus = (PlanBus) app->session_bus;
         p->n_dbus_talk = app->n_dbus_talk;
         for (size_t i = 0; i < app->n_dbus_talk; i++)

@@ -69,6 +69,7 @@ typedef struct Plan {
         /* A private /run/user (rundir.c) unless /run/user is shared: only
          * /run/user/<uid>, holding the sockets of Sockets= and the session
          * bus as session_bus says; the user manager's sockets never. */
+        bool allow_user_namespaces;  /* told to the library, whose filter then lets the app make them */
         bool private_run_user;
         unsigned sockets;       /* PLAN_SOCKET_* */
         PlanBus session_bus;

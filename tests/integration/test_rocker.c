@@ -1848,6 +1848,75 @@ static int probe_dev(void *arg) {
         return 0;
 }
 
+static int probe_userns(void *arg) {
+        const Probe *p = arg;
+        pid_t pid;
+        int st;
+
+        /* in a child: unshare() changes the caller */
+        pid = fork();
+        if (pid == 0)
+                _exit(unshare(CLONE_NEWUSER) == 0 ? 0 : errno);
+        say(p, "unshare_user=%d", pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        pid = (pid_t) syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | SIGCHLD, NULL, NULL, NULL, 0);
+        if (pid == 0)
+                _exit(0);
+        say(p, "clone_userns=%d", pid > 0 && waitpid(pid, &st, 0) == pid ? 0 : errno);
+        pid = (pid_t) syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0);
+        if (pid == 0)
+                _exit(0);
+        say(p, "clone_parent=%d", pid > 0 ? 0 : errno);
+        say(p, "setns=%d", setns(0, 0) == 0 ? 0 : errno);
+        return 0;
+}
+
+/* User namespaces, for apps that sandbox themselves (Chromium), only by the
+ * app's policy (AllowUserNamespaces=yes); CLONE_PARENT and setns() stay
+ * refused either way. */
+static void test_user_namespaces_by_policy(void **state) {
+        char buf[1024], etc[128], *report;
+        RockerRequest req = harness_request("userns", buf, sizeof buf);
+        Probe probe = { .tag = "userns" };
+        RockerResult res;
+        int status;
+
+        (void) state;
+        snprintf(etc, sizeof etc, "%s/etc-userns", H.dir);
+        assert_int_equal(harness_sh("mkdir -p %s/apps.d && printf '[Daemon]\\nAppsDir=%s/apps.d\\nImageBackend=%s\\n' "
+                                    "> %s/rockerd.conf && printf '[Rocker]\\nAllowUserNamespaces=yes\\n' > "
+                                    "%s/apps.d/4747.conf",
+                                    etc, etc, getenv("ROCKER_TEST_BACKEND") ? getenv("ROCKER_TEST_BACKEND") : "auto",
+                                    etc, etc), 0);
+        assert_int_equal(harness_stop_daemon(SIGTERM), 0);
+        snprintf(H.config, sizeof H.config, "%s/rockerd.conf", etc);
+        assert_int_equal(harness_restart_daemon(0), 0);
+
+        req.app_id = 1000;  /* no policy: refused */
+        res = run(&req, probe_userns, &probe, &report, &status);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        harness_kill_guard(&res);
+        expect(report, "unshare_user", "1");    /* EPERM */
+        expect(report, "clone_userns", "1");
+        expect(report, "clone_parent", "1");
+        expect(report, "setns", "1");
+        free(report);
+
+        req.app_id = 4747;  /* AllowUserNamespaces=yes */
+        res = run(&req, probe_userns, &probe, &report, &status);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        harness_kill_guard(&res);
+        expect(report, "unshare_user", "0");
+        expect(report, "clone_userns", "0");
+        expect(report, "clone_parent", "1");
+        expect(report, "setns", "1");
+        free(report);
+
+        assert_int_equal(harness_stop_daemon(SIGTERM), 0);
+        snprintf(H.config, sizeof H.config, "%s", H.base_config);
+        assert_int_equal(harness_restart_daemon(0), 0);
+        harness_assert_clean();
+}
+
 /* A private /dev by default (like bwrap --dev): the base nodes, a devpts
  * and a /dev/shm of its own, none of the host's disks; host devices only as
  * the app's Devices= names them; Devices=all gives the host's /dev. */
@@ -2140,6 +2209,7 @@ int main(void) {
                 cmocka_unit_test(test_list_and_join),
                 cmocka_unit_test(test_config_and_app_policy),
                 cmocka_unit_test(test_private_dev),
+                cmocka_unit_test(test_user_namespaces_by_policy),
                 cmocka_unit_test(test_daemon_restart_adopts_live_rockers),
         };
 
