@@ -43,7 +43,7 @@ BUILD=${ROCKER_MATRIX_BUILD:-$SRC/build-test}
 CACHE=${ROCKER_MATRIX_CACHE:-/var/cache/rocker-kernel-matrix}
 TIMEOUT=${ROCKER_MATRIX_TIMEOUT:-1200}
 MEM=${ROCKER_MATRIX_MEM:-2560}
-SYSTEMD_KERNEL=${ROCKER_MATRIX_SYSTEMD:-no}
+SYSTEMD_KERNEL=${ROCKER_MATRIX_SYSTEMD:-6.1}
 EXPECT_FAIL=${ROCKER_MATRIX_EXPECT_FAIL:-}
 CTEST_ARGS=${ROCKER_MATRIX_CTEST_ARGS:--R ^(unit|integration)/}
 # Bump when the way the rootfs or the kernels are prepared changes in this
