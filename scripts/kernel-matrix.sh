@@ -73,7 +73,7 @@ mkdir -p "$CACHE"
 T=$(mktemp -d "$CACHE/run.XXXXXX")
 qemu_pid=""
 
-say() { printf '== %s\n' "$*"; }
+say() { printf '== [%4ss] %s\n' "$(( $(date +%s) - start ))" "$*"; }
 die() { printf 'kernel-matrix.sh: %s\n' "$*" >&2; exit 1; }
 
 # shellcheck disable=SC2317  # called through the trap
@@ -82,6 +82,15 @@ cleanup() {
         set +e
         trap - EXIT INT TERM
         if [ -n "$qemu_pid" ]; then
+                # timeout(1) passes the TERM on to qemu; then qemu itself, by
+                # the pid it wrote, if it is still there.
+                kill -TERM "$qemu_pid" 2>/dev/null
+                for _ in $(seq 50); do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 0.1; done
+                local q
+                q=$(cat "$T/qemu.pid" 2>/dev/null)
+                if [ -n "$q" ] && [ "$(cat "/proc/$q/comm" 2>/dev/null)" = qemu-system-x86 ]; then
+                        kill -KILL "$q" 2>/dev/null
+                fi
                 kill -KILL "$qemu_pid" 2>/dev/null
                 wait "$qemu_pid" 2>/dev/null
         fi
@@ -403,12 +412,12 @@ boot() {
                 -drive "file=$T/$name.qcow2,format=qcow2,if=virtio" \
                 -drive "file=$T/$name-project.raw,format=raw,if=virtio" \
                 -serial "file:$LOGS/$name.console" -serial "file:$LOGS/$name.out" \
-                -monitor none </dev/null >"$LOGS/$name.qemu" 2>&1 &
+                -monitor none -pidfile "$T/qemu.pid" </dev/null >"$LOGS/$name.qemu" 2>&1 &
         qemu_pid=$!
         rc=0
         wait "$qemu_pid" || rc=$?
         qemu_pid=""
-        rm -f "$T/$name.qcow2" "$T/$name-project.raw"
+        rm -f "$T/$name.qcow2" "$T/$name-project.raw" "$T/qemu.pid"
         return "$rc"
 }
 

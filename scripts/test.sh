@@ -2,7 +2,10 @@
 # The whole test suite, as CI runs it: dependencies, a warnings-as-errors
 # build and every test (unit + integration against a real rockerd); then the
 # same suite built with ASan+UBSan; then the unit tests under valgrind; then
-# the Debian packages, built, installed, used and purged again.
+# the Debian packages, built, installed, used and purged again; then the
+# kernel matrix: the plain build's suite on Debian's 5.10, 6.1, 6.12 and a
+# >= 6.15 kernel under QEMU, and the .debs in a guest running systemd
+# (docs/testing.md).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/install-deps.sh"
@@ -28,6 +31,14 @@ for t in "$top"/build-test/tests/unit/test_*; do
         echo "valgrind clean: $(basename "$t")"
 done
 echo "== Debian packages: build, install, use, purge"
-bash "$top/tests/package/test_debs.sh"
+rm -rf "$top/build-debs"
+ROCKER_DEBS_OUT="$top/build-debs" bash "$top/tests/package/test_debs.sh"
+
+echo "== kernel matrix"
+# Known failures, reported but not fatal, until rockerd runs on kernels
+# older than 6.15 (issue 12; docs/testing.md). Remove when they pass.
+ROCKER_MATRIX_EXPECT_FAIL=${ROCKER_MATRIX_EXPECT_FAIL-5.10 6.1 6.12 systemd} \
+ROCKER_MATRIX_BUILD="$top/build-test" ROCKER_MATRIX_DEBS="$top/build-debs" \
+        bash "$top/scripts/kernel-matrix.sh"
 
 echo "all test stages passed"
