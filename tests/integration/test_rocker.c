@@ -1950,6 +1950,7 @@ static void test_private_dev(void **state) {
         req.app_id = 1000;
         res = run(&req, probe_dev, &probe, &report, &status);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
+        harness_kill_guard(&res);  /* first: a failed expect must leave no rocker */
         expect(report, "loop0", "2");           /* ENOENT */
         expect(report, "loop_control", "2");
         expect(report, "kmsg", "2");
@@ -1966,30 +1967,29 @@ static void test_private_dev(void **state) {
         free(report);
         assert_false(exists("/dev/shm/rocker-it-dev"));
         assert_false(exists("/dev/rocker-it-new"));
-        harness_kill_guard(&res);
 
         /* Devices= brings the node and the group, DevShmSize= the size */
         req.app_id = 4545;
         res = run(&req, probe_dev, &probe, &report, &status);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
+        harness_kill_guard(&res);  /* first: a failed expect must leave no rocker */
         expect(report, "loop0", "2");
         expect(report, "node", "0");
         expect(report, "kvm", kvm ? "0" : "2");
         expect(report, "shm_mib", "8");
         free(report);
-        harness_kill_guard(&res);
 
         /* Devices=all: the host's /dev, shared as it is */
         req.app_id = 4646;
         res = run(&req, probe_dev, &probe, &report, &status);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
+        harness_kill_guard(&res);  /* first: a failed expect must leave no rocker */
         expect(report, "loop_control", "0");
         expect(report, "node", "0");
         expect(report, "write_shm", "0");
         free(report);
         assert_true(exists("/dev/shm/rocker-it-dev"));
         (void) unlink("/dev/shm/rocker-it-dev");
-        harness_kill_guard(&res);
 
         assert_int_equal(unlink(node), 0);
         /* a shared path inside /dev is refused: devices come by Devices= */
