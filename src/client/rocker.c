@@ -92,7 +92,7 @@ RockerResult ROCKER_enter_rocker(RockerRequest *req, int (*app)(void *), void *a
         if (err != ROCKER_ERR_success)
                 return result(err);  /* closing sock tears down anything built */
 
-        err = join_and_spawn(pidfd, (uid_t) req->uid, (gid_t) req->gid, app, app_args, sock, &app_pid);
+        err = join_and_spawn(pidfd, reply.guard_name, (uid_t) req->uid, (gid_t) req->gid, app, app_args, sock, &app_pid);
         if (err != ROCKER_ERR_success) {
                 /* Nobody will use this rocker: end it now rather than when
                  * rockerd notices the closed connection. */
@@ -243,7 +243,7 @@ RockerResult ROCKER_join_rocker(int guard_pid, const char *guard_pname, int uid,
         err = guard_open(guard_pid, guard_pname, &pidfd, name);
         if (err != ROCKER_ERR_success)
                 return result(err);
-        err = join_and_spawn(pidfd, (uid_t) uid, (gid_t) gid, app, app_args, -1, &app_pid);
+        err = join_and_spawn(pidfd, name, (uid_t) uid, (gid_t) gid, app, app_args, -1, &app_pid);
         if (err != ROCKER_ERR_success)
                 return result(err);
         res.err_no = ROCKER_ERR_success;
@@ -260,6 +260,8 @@ void ROCKER_free_rockers(RockerInfo *list, int count) {
                 free(list[i].app_pkg_path);
                 free(list[i].app_exec_dir);
                 free(list[i].app_data_dir);
+                free(list[i].cgroup);
+                free(list[i].cgroup_note);
         }
         free(list);
 }
@@ -352,6 +354,10 @@ RockerResult ROCKER_list_rockers(RockerInfo **ret_list, int *ret_count) {
                                 .app_pkg_path = TAKE_PTR(e->pkg_path),
                                 .app_exec_dir = TAKE_PTR(e->exec_dir),
                                 .app_data_dir = TAKE_PTR(e->data_dir),
+                                .memory_bytes = e->memory_bytes,
+                                .cpu_usec = e->cpu_usec,
+                                .cgroup = TAKE_PTR(e->cgroup),
+                                .cgroup_note = TAKE_PTR(e->cgroup_note),
                         };
                         memcpy(out[n].guard_pname, e->guard_name, sizeof out[n].guard_pname);
                         n++;

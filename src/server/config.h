@@ -21,6 +21,7 @@ typedef struct AppPolicy {
         size_t n_image_dirs;
         char *shared_paths[CONFIG_PATHS_MAX];   /* on top of the daemon's */
         size_t n_shared_paths;
+        CgroupLimits limits;                    /* the daemon's, overridden by the app's [Resources] */
 } AppPolicy;
 
 /* Reads path into *cfg (which holds the defaults). A missing file is fine
@@ -31,6 +32,10 @@ int config_load(const char *path, bool required, ManagerConfig *cfg, char *err, 
  * else the daemon's defaults. 0, or -EINVAL with err set. */
 int app_policy_load(const ManagerConfig *cfg, int32_t app_id, AppPolicy *ret, char *err, size_t errlen);
 void app_policy_done(AppPolicy *p);
+
+/* Reads every <cfg->apps_dir>/<app_id>.conf, so that a bad one stops rockerd at
+ * start. 0, or -EINVAL with err set (file and line). */
+int app_policy_check_all(const ManagerConfig *cfg, char *err, size_t errlen);
 
 /* The host paths writable in every rocker when no config file says
  * otherwise (those that exist). */

@@ -30,6 +30,7 @@
 #include <systemd/sd-event.h>
 
 #include "builder.h"
+#include "cgroup.h"
 #include "config.h"
 #include "fdpass.h"
 #include "guard.h"
@@ -82,6 +83,7 @@ struct Manager {
         unsigned n_conns;
         Registry registry;
         ImageCache *images;
+        CgroupSetup *cgroups;
 };
 
 static uint64_t now_usec(void) {
@@ -146,6 +148,7 @@ static int rocker_save(Rocker *r) {
                 .pkg_path = r->plan.pkg_path,
                 .exec_dir = r->plan.exec_dir,
                 .data_dir = r->plan.data_dir,
+                .cgroup = r->cgroup,
         };
         int k;
 
@@ -164,6 +167,15 @@ static void rocker_release(Rocker *r, bool keep_state) {
 
         if (!keep_state)
                 state_remove(m->cfg.state_dir, r->name);
+        cgroup_scope_job_cancel(r->scope_job);
+        if (!keep_state && r->cgroup) {
+                /* Its processes are all gone and reaped (the guard's pidfd
+                 * fires only then): nothing can hold the cgroup. */
+                int k = cgroup_remove(m->cgroups, r->cgroup);
+                if (k < 0)
+                        log_warning_errno(k, "rocker %s: cannot remove its cgroup %s: %m", r->name, r->cgroup);
+        }
+        free(r->cgroup);
         registry_remove(&m->registry, r);
         sd_event_source_disable_unref(r->pidfd_source);
         sd_event_source_disable_unref(r->status_source);
@@ -279,15 +291,78 @@ static void conn_fail(Conn *c, const char *fmt, ...) {
 static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
+/* The first limit lim asks for, as "Key=", for messages. */
+static const char *first_limit(const CgroupLimits *lim) {
+        static const char *const keys[_CGROUP_LIMIT_MAX] = {
+                "MemoryMax=", "MemoryHigh=", "MemorySwapMax=", "TasksMax=", "CPUWeight=", "CPUQuota=", "IOWeight=",
+                "OOMPolicy=kill",
+        };
+
+        for (CgroupLimitKey k = 0; k < _CGROUP_LIMIT_MAX; k++) {
+                CgroupLimits one = { .set = lim->set & (1U << k) };
+
+                one.value[k] = lim->value[k];
+                if (cgroup_limits_requested(&one))
+                        return keys[k];
+        }
+        return "";
+}
+
+/* systemd moved the guard into its scope (or could not): let it build. */
+static void on_scope_done(int error, const char *text, void *userdata) {
+        Rocker *r = userdata;
+        Conn *c = r->conn;
+        char go = 'g';
+        int k;
+
+        r->scope_job = NULL;
+        if (error == 0) {
+                k = cgroup_of_pid(r->pid, &r->cgroup);
+                if (k < 0 || !cgroup_path_is_rockers(r->cgroup, r->name)) {
+                        error = k < 0 ? k : -EIO;
+                        text = "the guard is not in its scope";
+                        free(r->cgroup);
+                        r->cgroup = NULL;
+                }
+        }
+        if (error == 0 && send(r->status_fd, &go, 1, MSG_NOSIGNAL) != 1) {
+                error = negative_errno();
+                text = "cannot tell the guard to go on";
+        }
+        if (error < 0) {
+                log_rocker(LOG_ERR, r, "rocker %s: %s", r->name, text ? text : strerror(-error));
+                rocker_kill(r, "it has no cgroup");
+                if (c) {
+                        c->rocker = NULL;
+                        r->conn = NULL;
+                        conn_fail(c, "%s", text ? text : strerror(-error));
+                }
+                return;
+        }
+        (void) rocker_save(r);
+}
+
 /* Builds the rocker c->plan describes: image, name, data dir, clone3. */
 static void conn_build(Conn *c) {
         Manager *m = c->m;
         _cleanup_close_ int image_fd = -EBADF;
         char err[PROTO_ERROR_MAX] = "";
+        _cleanup_close_ int cgroup_fd = -EBADF;
+        const char *no_limits;
+        bool limited;
         Spawned sp;
         Rocker *r;
         int k;
 
+        /* A limit the host cannot apply is refused unless best effort: the
+         * app was configured to be confined, and must not silently run
+         * unconfined. */
+        limited = cgroup_limits_requested(&c->policy.limits);
+        no_limits = limited ? cgroup_setup_unavailable(m->cgroups, &c->policy.limits) : NULL;
+        if (no_limits && !m->cfg.limits_best_effort)
+                return conn_fail(c, "app %d asks for resource limits (%s) that cannot be applied: %s; "
+                                 "LimitsBestEffort=yes in rockerd.conf runs it without them",
+                                 (int) c->plan.app_id, first_limit(&c->policy.limits), no_limits);
         if (m->registry.n >= m->cfg.max_rockers)
                 return conn_fail(c, "too many live rockers (%u)", m->cfg.max_rockers);
         r = calloc(1, sizeof *r);
@@ -317,11 +392,21 @@ static void conn_build(Conn *c) {
                 snprintf(err, sizeof err, "cannot clone the image mount: %s", strerror(-k));
                 goto fail;
         }
-        k = builder_spawn(&c->plan, r->name, image_fd, &sp);
+        if (cgroup_setup_root(m->cgroups) && !cgroup_setup_uses_scopes(m->cgroups)) {
+                k = cgroup_create(m->cgroups, c->plan.app_id, r->name, &c->policy.limits, m->cfg.limits_best_effort,
+                                  &r->cgroup, &cgroup_fd, err, sizeof err);
+                if (k < 0)
+                        goto fail;
+        }
+        k = builder_spawn(&c->plan, r->name, image_fd, cgroup_fd,
+                          cgroup_setup_root(m->cgroups) && cgroup_setup_uses_scopes(m->cgroups), &sp);
         if (k < 0) {
                 snprintf(err, sizeof err, "cannot start the guard: %s", strerror(-k));
                 goto fail;
         }
+        if (no_limits)
+                log_warning("rocker %s of app %d runs without its limits (%s, LimitsBestEffort=yes): %s", r->name,
+                            (int) c->plan.app_id, first_limit(&c->policy.limits), no_limits);
         r->pid = sp.pid;
         r->pidfd = sp.pidfd;
         r->status_fd = sp.status_fd;
@@ -353,12 +438,28 @@ static void conn_build(Conn *c) {
                 rocker_free(r);
                 return conn_fail(c, "cannot watch the guard: %s", strerror(-k));
         }
+        if (cgroup_setup_root(m->cgroups) && cgroup_setup_uses_scopes(m->cgroups)) {
+                /* The guard waits for its scope; the build deadline covers
+                 * systemd's answer too. */
+                k = cgroup_scope_start(m->cgroups, r->plan.app_id, r->name, r->pid, &c->policy.limits,
+                                       m->cfg.limits_best_effort, on_scope_done, r, &r->scope_job, err, sizeof err);
+                if (k < 0) {
+                        c->rocker = NULL;
+                        r->conn = NULL;
+                        rocker_kill(r, "it could not get a scope");
+                        return conn_fail(c, "%s", err);
+                }
+        }
         (void) rocker_save(r);  /* unrecorded, a restarted rockerd would not know it: logged */
         (void) conn_set_deadline(c, m->cfg.build_timeout_usec);
         log_debug("rocker %s: guard pid %d building for pid %d", r->name, (int) r->pid, (int) c->peer.pid);
         return;
 
 fail:
+        if (r->cgroup) {
+                (void) cgroup_remove(m->cgroups, r->cgroup);
+                free(r->cgroup);
+        }
         image_release(r->image);
         free(r);
         conn_fail(c, "%s", err[0] ? err : strerror(-k));
@@ -575,7 +676,18 @@ static void conn_list(Conn *c, int32_t offset) {
                         .pkg_path = r->plan.pkg_path,
                         .exec_dir = r->plan.exec_dir,
                         .data_dir = r->plan.data_dir,
+                        .cgroup = r->cgroup,
+                        /* borrowed: the encoder only reads */
+                        .cgroup_note = (char *) (r->cgroup ? NULL
+                                     : cgroup_setup_no_cgroup_reason(m->cgroups)
+                                     ? cgroup_setup_no_cgroup_reason(m->cgroups)
+                                     : r->state == ROCKER_BUILDING ? "its cgroup is being set up"
+                                                                   : "started without a cgroup of its own"),
                 };
+                cgroup_usage(m->cgroups, r->cgroup, &e->memory_bytes, &e->cpu_usec);
+                if (r->cgroup && e->memory_bytes < 0)
+                        e->cgroup_note = (char *) cgroup_setup_unavailable(m->cgroups,
+                                                                  &(CgroupLimits) { .set = 1U << CGROUP_MEMORY_MAX });
                 memcpy(e->guard_name, r->name, sizeof e->guard_name);
         }
         for (;;) {
@@ -903,6 +1015,16 @@ static void adopt(StateRecord *rec, void *userdata) {
         r->plan.exec_dir = TAKE_PTR(rec->exec_dir);
         r->plan.pkg_path = TAKE_PTR(rec->pkg_path);
         r->plan.data_dir = TAKE_PTR(rec->data_dir);
+        /* Its cgroup is where the kernel says the guard is (checked, with
+         * the pidfd held, to bear the rocker's name); the record only tells
+         * whether it had one. */
+        if (cgroup_of_pid(r->pid, &r->cgroup) < 0 || !cgroup_path_is_rockers(r->cgroup, r->name)) {
+                free(r->cgroup);
+                r->cgroup = NULL;
+        }
+        if (rec->cgroup && (!r->cgroup || strcmp(rec->cgroup, r->cgroup) != 0))
+                log_warning("rocker %s: recorded in the cgroup %s, found in %s", r->name, rec->cgroup,
+                            r->cgroup ? r->cgroup : "none of its own");
         registry_add(&m->registry, r);
         k = sd_event_add_io(m->event, &r->pidfd_source, r->pidfd, EPOLLIN, on_guard_exit, r);
         if (k < 0) {
@@ -913,8 +1035,18 @@ static void adopt(StateRecord *rec, void *userdata) {
         if (!rec->claimed)
                 /* Its client talked to the rockerd that died: nobody joined it. */
                 rocker_kill(r, "it was never claimed before rockerd restarted");
-        log_info("rocker %s (guard pid %d, app %d, data dir %s) adopted from an earlier rockerd", r->name,
-                 (int) r->pid, (int) r->plan.app_id, r->plan.data_dir);
+        log_info("rocker %s (guard pid %d, app %d, data dir %s, cgroup %s) adopted from an earlier rockerd", r->name,
+                 (int) r->pid, (int) r->plan.app_id, r->plan.data_dir, r->cgroup ? r->cgroup : "none");
+}
+
+/* For cgroup_sweep(): is path the cgroup of a live (adopted) rocker? */
+static bool cgroup_is_adopted(const char *path, void *userdata) {
+        Manager *m = userdata;
+
+        for (Rocker *r = m->registry.head; r; r = r->next)
+                if (r->cgroup && !strcmp(r->cgroup, path))
+                        return true;
+        return false;
 }
 
 int manager_new(const ManagerConfig *cfg, Manager **ret) {
@@ -928,6 +1060,8 @@ int manager_new(const ManagerConfig *cfg, Manager **ret) {
         r = sd_event_new(&m->event);
         if (r >= 0)
                 r = image_cache_new(m->cfg.state_dir, m->event, &m->images);
+        if (r >= 0)
+                r = cgroup_setup_new((CgroupMode) m->cfg.cgroup_mode, m->event, &m->cgroups);
         if (r < 0) {
                 manager_free(m);
                 return r;
@@ -953,6 +1087,7 @@ Manager *manager_free(Manager *m) {
         if (m->listen_fd != SD_LISTEN_FDS_START)
                 safe_close(m->listen_fd);
         image_cache_free(m->images);
+        cgroup_setup_free(m->cgroups);
         sd_event_unref(m->event);
         free(m);
         return NULL;
@@ -982,6 +1117,7 @@ int manager_run(Manager *m) {
         r = state_load_all(m->cfg.state_dir, adopt, m);
         if (r < 0)
                 return log_error_errno(r, "cannot read the state dir %s: %m", m->cfg.state_dir);
+        cgroup_sweep(m->cgroups, cgroup_is_adopted, m);
 
         m->listen_fd = listen_socket(&m->cfg);
         if (m->listen_fd < 0)

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cgroup.h"
+
 #define CONFIG_PATHS_MAX 16
 
 typedef struct ManagerConfig {
@@ -28,6 +30,10 @@ typedef struct ManagerConfig {
         uint64_t teardown_wait_usec;     /* waiting for a dying data dir holder */
         unsigned max_connections;
         unsigned max_rockers;
+        /* [Resources] (docs/cgroups.md) */
+        int cgroup_mode;                 /* CgroupMode */
+        bool limits_best_effort;         /* run a rocker whose limits cannot be applied */
+        CgroupLimits limits;             /* the default of every app */
 } ManagerConfig;
 
 #define MANAGER_CONFIG_DEFAULT {                                  \
