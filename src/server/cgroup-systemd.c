@@ -37,6 +37,7 @@ struct CgroupScopeJob {
 };
 
 struct CgroupSystemd {
+        sd_event *event;
         sd_bus *bus;
         sd_bus_slot *match;
         CgroupScopeJob *jobs;
@@ -114,14 +115,14 @@ static int on_start_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         return 0;
 }
 
-int cgroup_systemd_new(void *event, CgroupSystemd **ret, char *why, size_t whylen) {
-        CgroupSystemd *sd = calloc(1, sizeof *sd);
+/* (Re)connects: systemd's private socket first (as root, like systemctl:
+ * it needs no D-Bus daemon, which a minimal system lacks), else the system
+ * bus; then watches the end of jobs. 0, or -errno with why set. */
+static int bus_connect(CgroupSystemd *sd, char *why, size_t whylen) {
         int r;
 
-        if (!sd)
-                return -ENOMEM;
-        /* As root, systemd's private socket first, like systemctl: it
-         * needs no D-Bus daemon (a minimal system has none). */
+        sd->match = sd_bus_slot_unref(sd->match);
+        sd->bus = sd_bus_flush_close_unref(sd->bus);
         r = sd_bus_new(&sd->bus);
         if (r >= 0)
                 r = sd_bus_set_address(sd->bus, "unix:path=/run/systemd/private");
@@ -134,9 +135,9 @@ int cgroup_systemd_new(void *event, CgroupSystemd **ret, char *why, size_t whyle
         if (r < 0) {
                 snprintf(why, whylen, "cannot reach systemd (/run/systemd/private, or the system bus): %s",
                          strerror(-r));
-                goto fail;
+                return r;
         }
-        r = sd_bus_attach_event(sd->bus, event, SD_EVENT_PRIORITY_NORMAL);
+        r = sd_bus_attach_event(sd->bus, sd->event, SD_EVENT_PRIORITY_NORMAL);
         if (r >= 0)
                 r = sd_bus_match_signal_async(sd->bus, &sd->match, "org.freedesktop.systemd1",
                                               "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
@@ -148,13 +149,25 @@ int cgroup_systemd_new(void *event, CgroupSystemd **ret, char *why, size_t whyle
                                              "org.freedesktop.systemd1.Manager", "Subscribe", NULL, NULL, NULL);
         if (r < 0) {
                 snprintf(why, whylen, "cannot watch systemd's jobs: %s", strerror(-r));
-                goto fail;
+                return r;
+        }
+        return 0;
+}
+
+int cgroup_systemd_new(void *event, CgroupSystemd **ret, char *why, size_t whylen) {
+        CgroupSystemd *sd = calloc(1, sizeof *sd);
+        int r;
+
+        if (!sd)
+                return -ENOMEM;
+        sd->event = sd_event_ref(event);
+        r = bus_connect(sd, why, whylen);
+        if (r < 0) {
+                cgroup_systemd_free(sd);
+                return r;
         }
         *ret = sd;
         return 0;
-fail:
-        cgroup_systemd_free(sd);
-        return r;
 }
 
 void cgroup_systemd_free(CgroupSystemd *sd) {
@@ -164,6 +177,7 @@ void cgroup_systemd_free(CgroupSystemd *sd) {
                 job_free(sd->jobs);
         sd_bus_slot_unref(sd->match);
         sd_bus_flush_close_unref(sd->bus);
+        sd_event_unref(sd->event);
         free(sd);
 }
 
@@ -206,6 +220,17 @@ int cgroup_systemd_start(CgroupSystemd *sd, const char *name, pid_t pid, const C
         char desc[128];
         int r;
 
+        /* systemd re-executed (daemon-reexec) or the bus went away: the
+         * jobs asked for on the old connection end by the build deadline;
+         * new ones go over a new connection. */
+        if (sd_bus_is_open(sd->bus) <= 0) {
+                char why[256];
+
+                r = bus_connect(sd, why, sizeof why);
+                if (r < 0)
+                        return snprintf(err, errlen, "%s", why), r;
+                log_info("reconnected to systemd");
+        }
         j = calloc(1, sizeof *j);
         if (!j)
                 return -ENOMEM;

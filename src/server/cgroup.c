@@ -7,7 +7,6 @@
  * their own cgroup (root-owned, and the cgroup namespace hides the parent).
  */
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -638,33 +637,4 @@ void cgroup_usage(const CgroupSetup *s, const char *path, int64_t *ret_memory, i
                 *ret_memory = strtoll(buf, NULL, 10);
         if (read_file_at(fd, "cpu.stat", buf, sizeof buf) > 0 && (p = strstr(buf, "usage_usec ")))
                 *ret_cpu_usec = strtoll(p + 11, NULL, 10);
-}
-
-void cgroup_sweep(CgroupSetup *s, bool (*keep)(const char *path, void *userdata), void *userdata) {
-        _cleanup_close_ int fd = -EBADF;
-        struct dirent *de;
-        DIR *d;
-
-        if (s->backend != CGROUP_MODE_CGROUPFS)
-                return;
-        fd = fcntl(s->base_fd, F_DUPFD_CLOEXEC, 3);
-        d = fd >= 0 ? fdopendir(fd) : NULL;
-        if (!d)
-                return;
-        fd = -EBADF;  /* the DIR owns it */
-        while ((de = readdir(d))) {
-                char path[PATH_MAX];
-
-                if (de->d_type != DT_DIR || strncmp(de->d_name, "rocker-", 7) != 0)
-                        continue;
-                snprintf(path, sizeof path, "%s%s%s", s->base, strcmp(s->base, "/") ? "/" : "", de->d_name);
-                if (keep(path, userdata))
-                        continue;
-                /* Fails (EBUSY) if a process is still in it: then it is not ours to end. */
-                if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) == 0)
-                        log_info("removed the cgroup %s%s of a rocker that is gone", s->root, path);
-                else
-                        log_warning_errno(errno, "the cgroup %s%s of no known rocker is left: %m", s->root, path);
-        }
-        closedir(d);
 }

@@ -134,8 +134,4 @@ int cgroup_scope_start(CgroupSetup *s, int32_t app_id, const char *guard_name, p
 /* Forgets the job: done is not called. NULL is fine. */
 void cgroup_scope_job_cancel(CgroupScopeJob *j);
 
-/* Removes empty rocker-* cgroups left by an earlier rockerd whose rockers
- * are gone; keep(path, userdata) tells the live ones. */
-void cgroup_sweep(CgroupSetup *s, bool (*keep)(const char *path, void *userdata), void *userdata);
-
 #endif

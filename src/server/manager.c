@@ -987,6 +987,11 @@ static void adopt(StateRecord *rec, void *userdata) {
         if (pidfd < 0 || proc_get_identity(rec->pid, name, &starttime) < 0 ||
             strcmp(name, rec->name) != 0 || starttime != rec->starttime) {
                 log_info("rocker %s (guard pid %d) is gone: state record dropped", rec->name, (int) rec->pid);
+                /* Its cgroup went unremoved with the rockerd that knew it
+                 * (cgroup_remove() takes only an empty rocker-* cgroup of
+                 * our subtree). */
+                if (rec->cgroup && cgroup_remove(m->cgroups, rec->cgroup) == 0)
+                        log_debug("rocker %s: removed its cgroup %s", rec->name, rec->cgroup);
                 state_remove(m->cfg.state_dir, rec->name);
                 return;
         }
@@ -1037,16 +1042,6 @@ static void adopt(StateRecord *rec, void *userdata) {
                 rocker_kill(r, "it was never claimed before rockerd restarted");
         log_info("rocker %s (guard pid %d, app %d, data dir %s, cgroup %s) adopted from an earlier rockerd", r->name,
                  (int) r->pid, (int) r->plan.app_id, r->plan.data_dir, r->cgroup ? r->cgroup : "none");
-}
-
-/* For cgroup_sweep(): is path the cgroup of a live (adopted) rocker? */
-static bool cgroup_is_adopted(const char *path, void *userdata) {
-        Manager *m = userdata;
-
-        for (Rocker *r = m->registry.head; r; r = r->next)
-                if (r->cgroup && !strcmp(r->cgroup, path))
-                        return true;
-        return false;
 }
 
 int manager_new(const ManagerConfig *cfg, Manager **ret) {
@@ -1117,7 +1112,6 @@ int manager_run(Manager *m) {
         r = state_load_all(m->cfg.state_dir, adopt, m);
         if (r < 0)
                 return log_error_errno(r, "cannot read the state dir %s: %m", m->cfg.state_dir);
-        cgroup_sweep(m->cgroups, cgroup_is_adopted, m);
 
         m->listen_fd = listen_socket(&m->cfg);
         if (m->listen_fd < 0)

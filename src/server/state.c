@@ -115,6 +115,7 @@ static int state_parse(const char *text, size_t len, StateRecord *ret) {
         json_error_t jerr;
         const char *name, *pkg, *exec, *data;
         json_t *cgroup = NULL;
+        bool has_cgroup;
         int version, pid, claimed, app_id;
         json_int_t starttime, uid, gid;
         StateRecord rec = {};
@@ -147,10 +148,11 @@ static int state_parse(const char *text, size_t len, StateRecord *ret) {
         rec.pkg_path = strdup(pkg);
         rec.exec_dir = strdup(exec);
         rec.data_dir = strdup(data);
-        if (cgroup && json_is_string(cgroup))
+        has_cgroup = cgroup && json_is_string(cgroup);
+        if (has_cgroup)
                 rec.cgroup = strdup(json_string_value(cgroup));
-        json_decref(root);
-        if (!rec.pkg_path || !rec.exec_dir || !rec.data_dir || (cgroup && json_is_string(cgroup) && !rec.cgroup)) {
+        json_decref(root);  /* cgroup is gone with it */
+        if (!rec.pkg_path || !rec.exec_dir || !rec.data_dir || (has_cgroup && !rec.cgroup)) {
                 state_record_done(&rec);
                 return -ENOMEM;
         }

@@ -198,6 +198,23 @@ if [ "$HAS_MEMORY" = no ]; then
                 grep -q 'MemoryMax=.*cannot be applied: .*LimitsBestEffort=yes' "$T/err"
 fi
 
+if [ "$HAS_MEMORY" = yes ]; then
+        # A cgroup v2 host with controllers (the kernel matrix's plain
+        # guests): the limits are written, and hold.
+        keep 77 data-77
+        expect_rc 0 "run --keep of an app with MemoryMax=64M"
+        CG=$(sed -n 's/^0:://p' "/proc/$GPID/cgroup")
+        check "... its cgroup has memory.max 64M" grep -qx 67108864 "$CGROOT$CG/memory.max"
+        if grep -qw memory "$CGROOT$CG/../cgroup.subtree_control" 2>/dev/null; then
+                rk enter "$NAME" -- /usr/bin/tail /dev/zero
+                expect_rc 137 "a memory hog in it is OOM-killed"
+                check "... the guard lives on (OOMPolicy=continue)" grep -qx "$NAME" "/proc/$GPID/comm"
+                check "... ps shows its memory" ps_entry 'r["memory_bytes"] > 0 and r["cgroup_note"] is None'
+        fi
+        kill -KILL "$GPID"
+        check "... its cgroup is removed at the end" wait_until test ! -d "$CGROOT$CG"
+fi
+
 # --- 2. adopted across a restart, with its cgroup -----------------------------------
 keep 6 data-6
 expect_rc 0 "run --keep before a restart"
@@ -214,6 +231,22 @@ else
         kill -KILL "$GPID"
 fi
 stop_daemon
+
+# A rocker that ends while no rockerd runs: the next one removes its cgroup
+# with its record.
+if [ -n "$CGROOT" ]; then
+        start_daemon --config "$T/rockerd.conf"
+        keep 7 data-7
+        expect_rc 0 "run --keep, then rockerd stops"
+        CG=$(sed -n 's/^0:://p' "/proc/$GPID/cgroup")
+        stop_daemon
+        kill -KILL "$GPID"
+        wait_until pid_gone "$GPID"
+        check "... the cgroup of the rocker that ended meanwhile is still there" test -d "$CGROOT$CG"
+        start_daemon --config "$T/rockerd.conf"
+        check "... until the next rockerd drops its record" wait_until test ! -d "$CGROOT$CG"
+        stop_daemon
+fi
 
 # --- 3. best effort --------------------------------------------------------------
 if [ "$HAS_MEMORY" = no ]; then
