@@ -39,6 +39,7 @@ struct CgroupScopeJob {
 struct CgroupSystemd {
         sd_event *event;
         sd_bus *bus;
+        bool direct;             /* systemd's private socket, no bus daemon */
         sd_bus_slot *match;
         CgroupScopeJob *jobs;
 };
@@ -128,6 +129,7 @@ static int bus_connect(CgroupSystemd *sd, char *why, size_t whylen) {
                 r = sd_bus_set_address(sd->bus, "unix:path=/run/systemd/private");
         if (r >= 0)
                 r = sd_bus_start(sd->bus);
+        sd->direct = r >= 0;
         if (r < 0) {
                 sd->bus = sd_bus_flush_close_unref(sd->bus);
                 r = sd_bus_open_system(&sd->bus);
@@ -138,8 +140,11 @@ static int bus_connect(CgroupSystemd *sd, char *why, size_t whylen) {
                 return r;
         }
         r = sd_bus_attach_event(sd->bus, sd->event, SD_EVENT_PRIORITY_NORMAL);
+        /* A direct connection's messages carry no sender: matching on it
+         * would drop every signal (as in systemd's bus-wait-for-jobs.c). */
         if (r >= 0)
-                r = sd_bus_match_signal_async(sd->bus, &sd->match, "org.freedesktop.systemd1",
+                r = sd_bus_match_signal_async(sd->bus, &sd->match, !sd->direct ?
+                                              "org.freedesktop.systemd1" : NULL,
                                               "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
                                               "JobRemoved", on_job_removed, NULL, sd);
         /* The requester of a job hears of its end anyway; subscribing makes
