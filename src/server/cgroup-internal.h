@@ -32,6 +32,9 @@ bool cgroup_systemd_available(void);
 int cgroup_systemd_new(void *event, CgroupSystemd **ret, char *why, size_t whylen);
 void cgroup_systemd_free(CgroupSystemd *sd);
 
+/* systemd's version (e.g. 252), or -errno. Blocks: call at start only. */
+int cgroup_systemd_version(CgroupSystemd *sd);
+
 /* Which controllers the hierarchy (root_fd) has: systemd enables them down
  * to rocker.slice on demand. */
 int cgroup_systemd_controllers(CgroupSystemd *sd, int root_fd, bool ret[_CONTROLLER_MAX]);

@@ -186,6 +186,24 @@ void cgroup_systemd_free(CgroupSystemd *sd) {
         free(sd);
 }
 
+int cgroup_systemd_version(CgroupSystemd *sd) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        char *version = NULL;
+        int r;
+
+        /* Once, at start, before the loop runs: a blocking call is fine. */
+        r = sd_bus_get_property_string(sd->bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                       "org.freedesktop.systemd1.Manager", "Version", &error, &version);
+        sd_bus_error_free(&error);
+        if (r < 0)
+                return r;
+        r = atoi(version);  /* "252.19-1~deb12u1", "v255" on some builds */
+        if (r == 0 && version[0] == 'v')
+                r = atoi(version + 1);
+        free(version);
+        return r > 0 ? r : -EBADMSG;
+}
+
 int cgroup_systemd_controllers(CgroupSystemd *sd, int root_fd, bool ret[_CONTROLLER_MAX]) {
         static const char *const names[_CONTROLLER_MAX] = { "memory", "pids", "cpu", "io" };
         char buf[512] = "";

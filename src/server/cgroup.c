@@ -286,6 +286,8 @@ struct CgroupSetup {
         bool controller[_CONTROLLER_MAX];
         char why_no_cgroup[256];
         char why_no_limits[_CONTROLLER_MAX][320];
+        bool oom_group;                /* OOMPolicy=kill can be had */
+        char why_no_oom_group[160];
         CgroupSystemd *systemd;
 };
 
@@ -305,6 +307,8 @@ const char *cgroup_setup_unavailable(const CgroupSetup *s, const CgroupLimits *l
         for (CgroupLimitKey k = 0; k < _CGROUP_LIMIT_MAX; k++)
                 if (limit_requested(lim, k) && !s->controller[limit_controller[k]])
                         return s->why_no_limits[limit_controller[k]];
+        if (limit_requested(lim, CGROUP_OOM_POLICY) && !s->oom_group)
+                return s->why_no_oom_group;
         return NULL;
 }
 
@@ -416,6 +420,7 @@ static int setup_cgroupfs(CgroupSetup *s, char *why, size_t whylen) {
                                 }
         }
         read_controllers(s, strcmp(s->root, "/sys/fs/cgroup") != 0);
+        s->oom_group = s->controller[CONTROLLER_MEMORY];  /* memory.oom.group: Linux 4.19 */
         return 0;
 }
 
@@ -459,11 +464,18 @@ int cgroup_setup_new(CgroupMode mode, void *sd_event, CgroupSetup **ret) {
                         r = cgroup_systemd_new(sd_event, &s->systemd, why, sizeof why);
                 if (r >= 0) {
                         s->backend = CGROUP_MODE_SYSTEMD;
+                        int version = cgroup_systemd_version(s->systemd);
+
                         r = cgroup_systemd_controllers(s->systemd, s->root_fd, s->controller);
                         for (CgroupController c = 0; c < _CONTROLLER_MAX; c++)
                                 if (!s->controller[c])
                                         snprintf(s->why_no_limits[c], sizeof s->why_no_limits[c],
                                                  "the %s controller is not available in rocker.slice", controller_names[c]);
+                        /* OOMPolicy= on a scope came with systemd 253 */
+                        s->oom_group = s->controller[CONTROLLER_MEMORY] && version >= 253;
+                        if (!s->oom_group)
+                                snprintf(s->why_no_oom_group, sizeof s->why_no_oom_group,
+                                         "OOMPolicy=kill needs systemd 253 or later for a scope (this is %d)", version);
                         r = 0;
                 } else if (mode == CGROUP_MODE_SYSTEMD) {
                         log_error_errno(r, "Cgroups=systemd, but %s", why);
@@ -486,6 +498,9 @@ int cgroup_setup_new(CgroupMode mode, void *sd_event, CgroupSetup **ret) {
                 for (CgroupController c = 0; c < _CONTROLLER_MAX; c++)
                         snprintf(s->why_no_limits[c], sizeof s->why_no_limits[c], "rockers get no cgroup of their own: %s",
                                  s->why_no_cgroup);
+        if (!s->oom_group && !s->why_no_oom_group[0])
+                snprintf(s->why_no_oom_group, sizeof s->why_no_oom_group, "%.150s",
+                         s->why_no_limits[CONTROLLER_MEMORY]);
         log_setup(s);
         *ret = s;
         return 0;
@@ -518,7 +533,8 @@ static int apply_limits(const CgroupSetup *s, int fd, const CgroupLimits *lim, c
                 char text[64];
                 int r;
 
-                if (!(lim->set & (1U << k)) || !s->controller[limit_controller[k]])
+                if (!(lim->set & (1U << k)) || !s->controller[limit_controller[k]] ||
+                    (k == CGROUP_OOM_POLICY && !s->oom_group))
                         continue;
                 if (k == CGROUP_OOM_POLICY)
                         snprintf(text, sizeof text, "%d", v == CGROUP_OOM_KILL);
@@ -584,9 +600,13 @@ int cgroup_scope_start(CgroupSetup *s, int32_t app_id, const char *guard_name, p
         (void) best_effort;  /* only what the controllers allow is asked for */
         if (s->backend != CGROUP_MODE_SYSTEMD)
                 return -EOPNOTSUPP;
+        CgroupLimits asked = *lim;
+
+        if (!s->oom_group)
+                asked.set &= ~(1U << CGROUP_OOM_POLICY);  /* best effort, or continue: the default */
         cgroup_rocker_name(app_id, guard_name, name, sizeof name);
-        return cgroup_systemd_start(s->systemd, name, pid, lim, s->controller, limit_controller, done, userdata, ret,
-                                    err, errlen);
+        return cgroup_systemd_start(s->systemd, name, pid, &asked, s->controller, limit_controller, done, userdata,
+                                    ret, err, errlen);
 }
 
 bool cgroup_setup_uses_scopes(const CgroupSetup *s) {
