@@ -291,8 +291,9 @@ static void conn_fail(Conn *c, const char *fmt, ...) {
 static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
-/* The first limit lim asks for, as "Key=", for messages. */
-static const char *first_limit(const CgroupLimits *lim) {
+/* The first limit lim asks for that this host cannot apply, as "Key=", for
+ * messages. */
+static const char *first_limit(const CgroupSetup *cg, const CgroupLimits *lim) {
         static const char *const keys[_CGROUP_LIMIT_MAX] = {
                 "MemoryMax=", "MemoryHigh=", "MemorySwapMax=", "TasksMax=", "CPUWeight=", "CPUQuota=", "IOWeight=",
                 "OOMPolicy=kill",
@@ -302,7 +303,7 @@ static const char *first_limit(const CgroupLimits *lim) {
                 CgroupLimits one = { .set = lim->set & (1U << k) };
 
                 one.value[k] = lim->value[k];
-                if (cgroup_limits_requested(&one))
+                if (cgroup_limits_requested(&one) && cgroup_setup_unavailable(cg, &one))
                         return keys[k];
         }
         return "";
@@ -362,7 +363,7 @@ static void conn_build(Conn *c) {
         if (no_limits && !m->cfg.limits_best_effort)
                 return conn_fail(c, "app %d asks for resource limits (%s) that cannot be applied: %s; "
                                  "LimitsBestEffort=yes in rockerd.conf runs it without them",
-                                 (int) c->plan.app_id, first_limit(&c->policy.limits), no_limits);
+                                 (int) c->plan.app_id, first_limit(m->cgroups, &c->policy.limits), no_limits);
         if (m->registry.n >= m->cfg.max_rockers)
                 return conn_fail(c, "too many live rockers (%u)", m->cfg.max_rockers);
         r = calloc(1, sizeof *r);
@@ -406,7 +407,7 @@ static void conn_build(Conn *c) {
         }
         if (no_limits)
                 log_warning("rocker %s of app %d runs without its limits (%s, LimitsBestEffort=yes): %s", r->name,
-                            (int) c->plan.app_id, first_limit(&c->policy.limits), no_limits);
+                            (int) c->plan.app_id, first_limit(m->cgroups, &c->policy.limits), no_limits);
         r->pid = sp.pid;
         r->pidfd = sp.pidfd;
         r->status_fd = sp.status_fd;
