@@ -605,6 +605,12 @@ static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *use
         (void) s;
         (void) fd;
         (void) revents;
+        /* The guard's report and its exit can become readable in the same
+         * loop iteration, in either order: a failed build's report (already
+         * sent when the guard exited) is read first, so that the client
+         * gets the reason rather than "the guard died". */
+        if (r->status_source && r->status_fd >= 0)
+                (void) on_guard_status(r->status_source, r->status_fd, EPOLLIN, r);
         if (r->adopted) {
                 /* Not our child: its parent reaps it; a readable pidfd is
                  * the exit. */
