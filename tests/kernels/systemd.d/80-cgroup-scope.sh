@@ -2,7 +2,7 @@
 # rocker.slice while it lives; its app (run and enter) is in it; rocker ps
 # shows the scope's memory and CPU time; the scope is gone after the kill.
 read -r name gpid < <(rocker run --keep --app-id 80 --image "$MATRIX_IMAGE" --exec-dir /opt/app \
-        --data-dir "$MATRIX_WORK/cg80-data" -- /opt/app/bin/cat /opt/app/README)
+        --data-dir "$MATRIX_WORK/cg80-data" -- /opt/app/bin/cat /dev/null)
 echo "kept: $name $gpid"
 unit=rocker-80-$name.scope
 systemctl is-active "$unit"

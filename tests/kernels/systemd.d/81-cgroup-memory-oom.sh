@@ -3,9 +3,9 @@
 mkdir -p /etc/rocker/apps.d
 printf '[Resources]\nMemoryMax=64M\nMemorySwapMax=0\n' >/etc/rocker/apps.d/81.conf
 read -r other ogpid < <(rocker run --keep --image "$MATRIX_IMAGE" --exec-dir /opt/app \
-        --data-dir "$MATRIX_WORK/cg81-other" -- /opt/app/bin/cat /opt/app/README)
+        --data-dir "$MATRIX_WORK/cg81-other" -- /opt/app/bin/cat /dev/null)
 read -r name gpid < <(rocker run --keep --app-id 81 --image "$MATRIX_IMAGE" --exec-dir /opt/app \
-        --data-dir "$MATRIX_WORK/cg81-data" -- /opt/app/bin/cat /opt/app/README)
+        --data-dir "$MATRIX_WORK/cg81-data" -- /opt/app/bin/cat /dev/null)
 cg=/sys/fs/cgroup/rocker.slice/rocker-81-$name.scope
 [ "$(cat "$cg/memory.max")" = 67108864 ]
 # tail keeps the current "line" of /dev/zero, which never ends, in memory

@@ -2,7 +2,7 @@
 mkdir -p /etc/rocker/apps.d
 printf '[Resources]\nTasksMax=32\n' >/etc/rocker/apps.d/82.conf
 read -r name gpid < <(rocker run --keep --app-id 82 --image "$MATRIX_IMAGE" --exec-dir /opt/app \
-        --data-dir "$MATRIX_WORK/cg82-data" -- /opt/app/bin/cat /opt/app/README)
+        --data-dir "$MATRIX_WORK/cg82-data" -- /opt/app/bin/cat /dev/null)
 cg=/sys/fs/cgroup/rocker.slice/rocker-82-$name.scope
 [ "$(cat "$cg/pids.max")" = 32 ]
 # 100 sleepers, each fork checked; the ones past the limit fail

@@ -3,7 +3,7 @@
 mkdir -p /etc/rocker/apps.d
 printf '[Resources]\nMemoryMax=96M\nTasksMax=50\n' >/etc/rocker/apps.d/84.conf
 read -r name gpid < <(rocker run --keep --app-id 84 --image "$MATRIX_IMAGE" --exec-dir /opt/app \
-        --data-dir "$MATRIX_WORK/cg84-data" -- /opt/app/bin/cat /opt/app/README)
+        --data-dir "$MATRIX_WORK/cg84-data" -- /opt/app/bin/cat /dev/null)
 unit=rocker-84-$name.scope
 cg=/sys/fs/cgroup/rocker.slice/$unit
 systemctl restart rockerd.service

@@ -12,7 +12,7 @@ if [ "$version" -lt 253 ]; then
         grep -q 'OOMPolicy=kill.*needs systemd 253' "$MATRIX_WORK/cg85.err"
 else
         read -r name gpid < <(rocker run --keep --app-id 85 --image "$MATRIX_IMAGE" --exec-dir /opt/app \
-                --data-dir "$MATRIX_WORK/cg85-data" -- /opt/app/bin/cat /opt/app/README)
+                --data-dir "$MATRIX_WORK/cg85-data" -- /opt/app/bin/cat /dev/null)
         [ "$(cat "/sys/fs/cgroup/rocker.slice/rocker-85-$name.scope/memory.oom.group")" = 1 ]
         rocker enter "$name" -- /usr/bin/tail /dev/zero || true
         for _ in $(seq 100); do [ -e "/proc/$gpid" ] || break; sleep 0.1; done
