@@ -3,7 +3,7 @@
  * rocker_bench — how long rockerd + librocker_client take to put an app in a
  * rocker on this machine, next to bubblewrap and unshare(1).
  *
- *   sudo rocker_bench [--runs N] [--quick] [--daemon-log FILE]
+ *   sudo rocker_bench [--runs N] [--quick] [--daemon-log FILE] [--cgroups MODE]
  *   sudo ROCKER_FORCE_FALLBACK=all rocker_bench ...   (the fallbacks of
  *   kernels before 6.15, forced: docs/kernels.md)
  *
@@ -184,6 +184,7 @@ typedef struct Options {
         size_t n_levels;
         bool quick;
         const char *daemon_log;  /* --daemon-log: rockerd's log, kept */
+        const char *cgroups;     /* --cgroups: rockerd's Cgroups= (NULL: its default) */
 } Options;
 
 typedef struct Tracked {
@@ -940,7 +941,9 @@ static int bench_setup(Bench *b) {
 
                 if (mkdir(b->apps_dir, 0755) < 0)
                         return -errno;
-                snprintf(conf, sizeof conf, "[Daemon]\nAppsDir=%s\n", b->apps_dir);
+                snprintf(conf, sizeof conf, "[Daemon]\nAppsDir=%s\n%s%s%s", b->apps_dir,
+                         b->opt.cgroups ? "[Resources]\nCgroups=" : "", b->opt.cgroups ? b->opt.cgroups : "",
+                         b->opt.cgroups ? "\n" : "");
                 r = write_file(b->config, conf);
                 if (r < 0)
                         return r;
@@ -1561,7 +1564,7 @@ static void print_report(const Bench *b, FILE *out) {
 /* ---- main --------------------------------------------------------------- */
 
 static void help(void) {
-        printf("Usage: rocker_bench [--runs N] [--quick] [--daemon-log FILE]\n\n"
+        printf("Usage: rocker_bench [--runs N] [--quick] [--daemon-log FILE] [--cgroups MODE]\n\n"
                "Times rockerd + librocker_client on this machine, next to bubblewrap and\n"
                "unshare(1). Run as root; everything it makes lives in a private directory\n"
                "under /tmp and is removed at the end. See docs/performance.md.\n\n"
@@ -1572,6 +1575,9 @@ static void help(void) {
                "  --daemon-log FILE\n"
                "             append rockerd's log to FILE and keep it (default: a file\n"
                "             in the temporary directory, removed with it)\n"
+               "  --cgroups auto|systemd|cgroupfs|no\n"
+               "             rockerd's Cgroups= (default: its own, auto): compare the\n"
+               "             cost of a cgroup per rocker with none (docs/cgroups.md)\n"
                "  -h, --help show this help\n");
 }
 
@@ -1580,10 +1586,11 @@ static int parse_options(int argc, char **argv, Options *ret) {
                 { "runs", required_argument, NULL, 'r' },
                 { "quick", no_argument, NULL, 'q' },
                 { "daemon-log", required_argument, NULL, 'l' },
+                { "cgroups", required_argument, NULL, 'c' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        const char *daemon_log = NULL;
+        const char *daemon_log = NULL, *cgroups = NULL;
         long runs = 0;
         bool quick = false;
         char *end;
@@ -1609,6 +1616,14 @@ static int parse_options(int argc, char **argv, Options *ret) {
                         }
                         daemon_log = optarg;
                         break;
+                case 'c':
+                        if (strcmp(optarg, "auto") && strcmp(optarg, "systemd") && strcmp(optarg, "cgroupfs") &&
+                            strcmp(optarg, "no")) {
+                                fprintf(stderr, "--cgroups: expected auto, systemd, cgroupfs or no\n");
+                                return -EINVAL;
+                        }
+                        cgroups = optarg;
+                        break;
                 case 'h':
                         help();
                         return 1;
@@ -1628,6 +1643,7 @@ static int parse_options(int argc, char **argv, Options *ret) {
                                    .scale_samples = 100, .cycle_ms = 4000, .levels = { 0, 100, 1000 },
                                    .n_levels = 3 };
         ret->daemon_log = daemon_log;
+        ret->cgroups = cgroups;
         if (runs > 0) {
                 unsigned n = (unsigned) runs;
 

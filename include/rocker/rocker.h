@@ -187,6 +187,13 @@ typedef struct RockerInfo {
     char *app_pkg_path;        // owned by the list
     char *app_exec_dir;
     char *app_data_dir;
+    // Resource control (docs/cgroups.md). Added in 0.1 before any release.
+    long long memory_bytes;    // memory its processes use now (memory.current), -1 if unknown
+    long long cpu_usec;        // CPU time its processes used, in microseconds, -1 if unknown
+    char *cgroup;              // its own cgroup, from the cgroup v2 root (e.g.
+                               // "/rocker.slice/rocker-7-rk-….scope"); NULL if it has none
+    char *cgroup_note;         // why cgroup is NULL or memory_bytes -1 (e.g. "no cgroup
+                               // v2 hierarchy is mounted"); NULL otherwise
 } RockerInfo;
 
 // Asks rockerd for its live rockers. On success *ret_list is an array of

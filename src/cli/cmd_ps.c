@@ -12,14 +12,46 @@
 const char cli_ps_usage[] =
         "Usage: rocker ps [OPTIONS]\n"
         "\n"
-        "Lists the live rockers rockerd knows, newest first.\n"
+        "Lists the live rockers rockerd knows, newest first, with the memory\n"
+        "(MEM) and CPU time (CPU) of each one's cgroup; \"-\" where rockerd\n"
+        "cannot tell, and a note below the table says why.\n"
         "\n"
         "  -j, --json            print a JSON array of objects instead of a table\n"
         "  -h, --help            show this help\n";
 
-enum { COL_GUARD, COL_PID, COL_APP, COL_UID, COL_AGE, COL_IMAGE, COL_DATA, N_COLS };
+enum { COL_GUARD, COL_PID, COL_APP, COL_UID, COL_AGE, COL_MEM, COL_CPU, COL_IMAGE, COL_DATA, N_COLS };
 
-static const char *const col_titles[N_COLS] = { "GUARD", "PID", "APP", "UID", "AGE", "IMAGE", "DATA DIR" };
+static const char *const col_titles[N_COLS] = { "GUARD", "PID", "APP", "UID", "AGE", "MEM", "CPU", "IMAGE",
+                                                "DATA DIR" };
+
+/* 1536 → "1.5K": powers of 1024, like systemctl status. */
+static void format_bytes(long long n, char *buf, size_t size) {
+        static const char units[] = "BKMGT";
+        double v = (double) n;
+        size_t u = 0;
+
+        if (n < 0) {
+                snprintf(buf, size, "-");
+                return;
+        }
+        while (v >= 1024 && u + 1 < sizeof units - 1) {
+                v /= 1024;
+                u++;
+        }
+        if (u == 0)
+                snprintf(buf, size, "%lldB", n);
+        else
+                snprintf(buf, size, "%.1f%c", v, units[u]);
+}
+
+static void format_cpu(long long usec, char *buf, size_t size) {
+        if (usec < 0)
+                snprintf(buf, size, "-");
+        else if (usec < 60 * 1000000LL)
+                snprintf(buf, size, "%.2fs", (double) usec / 1e6);
+        else
+                snprintf(buf, size, "%lldm%02llds", usec / 60000000LL, usec / 1000000LL % 60);
+}
 
 static const char *str(const char *s) {
         return s ? s : "";
@@ -56,12 +88,16 @@ static void format_age(long long ms, char *buf, size_t size) {
 }
 
 /* The cells of a row; all but the paths are formatted into num. */
-static void row_cells(const RockerInfo *r, char num[5][32], const char *ret_text[N_COLS]) {
+static void row_cells(const RockerInfo *r, char num[7][32], const char *ret_text[N_COLS]) {
         snprintf(num[0], sizeof num[0], "%d", r->guard_pid);
         snprintf(num[1], sizeof num[1], "%d", r->app_id);
         snprintf(num[2], sizeof num[2], "%d", r->uid);
         format_age(r->age_ms, num[3], sizeof num[3]);
         snprintf(num[4], sizeof num[4], "%.*s", (int) sizeof r->guard_pname, r->guard_pname);
+        format_bytes(r->memory_bytes, num[5], sizeof num[5]);
+        format_cpu(r->cpu_usec, num[6], sizeof num[6]);
+        ret_text[COL_MEM] = num[5];
+        ret_text[COL_CPU] = num[6];
         ret_text[COL_GUARD] = num[4];
         ret_text[COL_PID] = num[0];
         ret_text[COL_APP] = num[1];
@@ -76,7 +112,7 @@ static void row_cells(const RockerInfo *r, char num[5][32], const char *ret_text
 static void print_table(const RockerInfo *list, int n) {
         size_t width[N_COLS];
         const char *text[N_COLS];
-        char num[5][32];
+        char num[7][32];
 
         for (int c = 0; c < N_COLS; c++)
                 width[c] = text_width(col_titles[c]);
@@ -93,6 +129,20 @@ static void print_table(const RockerInfo *list, int n) {
                         row_cells(&list[i], num, text);
                 for (int c = 0; c < N_COLS; c++)
                         put_text(text[c], c + 1 < N_COLS ? width[c] - text_width(text[c]) + 2 : 0);
+                putchar('\n');
+        }
+        /* Why a figure is missing, once per reason. */
+        for (int i = 0; i < n; i++) {
+                bool seen = false;
+
+                if (!list[i].cgroup_note)
+                        continue;
+                for (int j = 0; j < i && !seen; j++)
+                        seen = list[j].cgroup_note && !strcmp(list[j].cgroup_note, list[i].cgroup_note);
+                if (seen)
+                        continue;
+                fputs("note: ", stdout);
+                put_text(list[i].cgroup_note, 0);
                 putchar('\n');
         }
 }
@@ -168,6 +218,16 @@ static void print_json(const RockerInfo *list, int n) {
                 put_json_string(str(r->app_exec_dir));
                 fputs(", \"data_dir\": ", stdout);
                 put_json_string(str(r->app_data_dir));
+                printf(", \"memory_bytes\": %lld, \"cpu_usec\": %lld, \"cgroup\": ", r->memory_bytes, r->cpu_usec);
+                if (r->cgroup)
+                        put_json_string(r->cgroup);
+                else
+                        fputs("null", stdout);
+                fputs(", \"cgroup_note\": ", stdout);
+                if (r->cgroup_note)
+                        put_json_string(r->cgroup_note);
+                else
+                        fputs("null", stdout);
                 putchar('}');
         }
         fputs(n ? "\n]\n" : "]\n", stdout);

@@ -11,7 +11,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/keyctl.h>
+#include <linux/magic.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <pthread.h>
@@ -27,6 +29,7 @@
 #include <sys/capability.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +38,7 @@
 #include "lasterr.h"
 #include "macro.h"
 #include "seccomp.h"
+#include "util.h"
 
 /* CLONE_NEWNET too: the app gets the guard's network namespace, which is
  * rockerd's (the host's, as a rule: not necessarily the caller's) or the
@@ -129,8 +133,9 @@ static void pid_plan_make(int pidfd, bool as_guard_pid, PidPlan *ret) {
         ret->ns_last_pid_fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
 }
 
-/* clone3(CLONE_PARENT) with each candidate PID in turn, then without. */
-static long clone_app(const PidPlan *pp) {
+/* clone3(CLONE_PARENT) with each candidate PID in turn, then without; into
+ * the rocker's cgroup (Linux 5.7) if it has one. */
+static long clone_app(const PidPlan *pp, int cgroup_fd) {
         struct clone_args args;
         long pid = -1;
 
@@ -139,7 +144,8 @@ static long clone_app(const PidPlan *pp) {
                 pid_t tid = pp->tids[i];
 
                 memset(&args, 0, sizeof args);
-                args.flags = CLONE_PARENT;
+                args.flags = CLONE_PARENT | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+                args.cgroup = cgroup_fd >= 0 ? (uint64_t) cgroup_fd : 0;
                 args.set_tid = (uint64_t) (uintptr_t) &tid;
                 args.set_tid_size = 1;
                 pid = syscall(SYS_clone3, &args, sizeof args);
@@ -151,7 +157,8 @@ static long clone_app(const PidPlan *pp) {
                         break;
         }
         memset(&args, 0, sizeof args);
-        args.flags = CLONE_PARENT;
+        args.flags = CLONE_PARENT | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+        args.cgroup = cgroup_fd >= 0 ? (uint64_t) cgroup_fd : 0;
         return syscall(SYS_clone3, &args, sizeof args);
 }
 
@@ -284,17 +291,22 @@ static void become_app(uid_t uid, gid_t gid, cap_t empty, bool user_namespaces) 
                 _exit(127);
 }
 
-_Noreturn static void helper(int pidfd, int report_fd, uid_t uid, gid_t gid, int (*app)(void *), void *app_args,
-                             int close_in_app, cap_t empty, const sigset_t *caller_mask, const PidPlan *pp,
-                             bool user_namespaces) {
+_Noreturn static void helper(int pidfd, int cgroup_fd, int report_fd, uid_t uid, gid_t gid, int (*app)(void *),
+                             void *app_args, int close_in_app, cap_t empty, const sigset_t *caller_mask,
+                             const PidPlan *pp, bool user_namespaces) {
         long pid;
 
         safe_close(close_in_app);
-        if (setns(pidfd, ROCKER_NAMESPACES) < 0) {
+        /* With a cgroup of the rocker's own, its cgroup namespace is joined
+         * by the app itself, after the clone: the kernel lets a process be
+         * cloned into a cgroup only from where the cloner's cgroup
+         * namespace sees both the source and the target cgroup, and the
+         * rocker's namespace sees only the rocker's cgroup. */
+        if (setns(pidfd, cgroup_fd >= 0 ? ROCKER_NAMESPACES & ~CLONE_NEWCGROUP : ROCKER_NAMESPACES) < 0) {
                 report(report_fd, STAGE_SETNS, errno, 0);
                 _exit(1);
         }
-        pid = clone_app(pp);
+        pid = clone_app(pp, cgroup_fd);
         if (pid < 0) {
                 report(report_fd, STAGE_CLONE, errno, 0);
                 _exit(1);
@@ -303,6 +315,9 @@ _Noreturn static void helper(int pidfd, int report_fd, uid_t uid, gid_t gid, int
                 int r;
 
                 safe_close(report_fd);
+                if (cgroup_fd >= 0 && setns(pidfd, CLONE_NEWCGROUP) < 0)
+                        _exit(127);
+                safe_close(cgroup_fd);
                 safe_close(pidfd);
                 /* Still root with every capability: the kernel checks
                  * CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE) over the rocker's
@@ -375,9 +390,54 @@ static ssize_t read_report(int rfd, pid_t helper_pid, HelperReport *rep) {
         return n;
 }
 
-ROCKER_ERR join_and_spawn(int pidfd, uid_t uid, gid_t gid, int (*app)(void *), void *app_args,
-                          int close_in_app, unsigned flags, pid_t *ret_app_pid) {
-        _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
+/* The rocker's own cgroup, opened for CLONE_INTO_CGROUP: the cgroup the
+ * kernel says its guard is in (/proc/<pid>/cgroup, read while the pidfd
+ * pins that pid, and checked after), if it bears the rocker's stable name
+ * (docs/cgroups.md). No path comes from the request or the daemon. -ENOENT
+ * if the rocker has none (no cgroup v2, Cgroups=no, an older rockerd): the
+ * app then stays in the caller's cgroup. */
+static int rocker_cgroup_open(int pidfd, const char *guard_name) {
+        static const char *const roots[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
+        char path[64], buf[4096], cg[PATH_MAX];
+        pid_t pid = pidfd_pid(pidfd);
+        ssize_t n;
+        int fd;
+
+        if (pid <= 0 || !guard_name)
+                return -ENOENT;
+        snprintf(path, sizeof path, "/proc/%d/cgroup", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+        safe_close(fd);
+        if (n <= 0)
+                return -ENOENT;
+        buf[n] = '\0';
+        /* still the guard: the pid was not reused while we read */
+        if (pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
+                return -ESRCH;
+        if (proc_cgroup_parse(buf, cg, sizeof cg) < 0 || !cgroup_path_is_rockers(cg, guard_name))
+                return -ENOENT;
+        for (size_t i = 0; i < 2; i++) {
+                struct statfs sf;
+                int root;
+
+                if (statfs(roots[i], &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC)
+                        continue;
+                root = open(roots[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (root < 0)
+                        return negative_errno();
+                fd = openat(root, cg + 1, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+                if (fd < 0)
+                        fd = negative_errno();
+                safe_close(root);
+                return fd;
+        }
+        return -ENOENT;
+}
+
+ROCKER_ERR join_and_spawn(int pidfd, const char *guard_name, uid_t uid, gid_t gid, int (*app)(void *),
+                          void *app_args, int close_in_app, unsigned flags, pid_t *ret_app_pid) {
+        _cleanup_close_ int rfd = -EBADF, wfd = -EBADF, cgroup_fd = -EBADF;
         HelperReport rep = {};
         PidPlan pp;
         int fds[2], status = 0;
@@ -398,6 +458,12 @@ ROCKER_ERR join_and_spawn(int pidfd, uid_t uid, gid_t gid, int (*app)(void *), v
         }
         rfd = fds[0];
         wfd = fds[1];
+        cgroup_fd = rocker_cgroup_open(pidfd, guard_name);
+        if (cgroup_fd < 0 && cgroup_fd != -ENOENT) {
+                lasterr_set("cannot open the rocker's cgroup: %s", strerror(-cgroup_fd));
+                cap_free(empty);
+                return cgroup_fd == -ESRCH ? ROCKER_ERR_enter_rocker_failed : ROCKER_ERR_sys;
+        }
 
         flush_caller_output();
         /* The helper must not run the caller's signal handlers (an atexit
@@ -414,7 +480,7 @@ ROCKER_ERR join_and_spawn(int pidfd, uid_t uid, gid_t gid, int (*app)(void *), v
         helper_pid = fork();
         if (helper_pid == 0) {
                 rfd = safe_close(rfd);
-                helper(pidfd, wfd, uid, gid, app, app_args, close_in_app, empty, &caller_mask, &pp,
+                helper(pidfd, cgroup_fd, wfd, uid, gid, app, app_args, close_in_app, empty, &caller_mask, &pp,
                        flags & JOIN_USER_NAMESPACES);
         }
         safe_close(pp.ns_last_pid_fd);

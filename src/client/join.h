@@ -12,14 +12,16 @@
  * creates, with CLONE_PARENT, the app process: a child of the caller, which
  * drops to uid/gid (no groups, no capabilities, no_new_privs, fds >= 3
  * close-on-exec, cwd "/", own session) and exits with app(app_args). The
- * helper is reaped here. close_in_app is an fd the app must not keep (the
- * daemon connection), or -1. The new process's PID inside is the guard's
- * PID outside with JOIN_AS_GUARD_PID (the app of a new rocker), else random, where
- * the kernel allows it (join.c). On success *ret_app_pid is the app's PID.
- * Returns ROCKER_ERR_success, enter_rocker_failed, app_exec_failed or sys,
- * with the thread's error text set. */
-ROCKER_ERR join_and_spawn(int pidfd, uid_t uid, gid_t gid, int (*app)(void *), void *app_args,
-                          int close_in_app, unsigned flags, pid_t *ret_app_pid);
+ * helper is reaped here. If the rocker has a cgroup of its own (named after
+ * guard_name), the app is created in it. close_in_app is an fd the app must
+ * not keep (the daemon connection), or -1. The new process's PID inside is
+ * the guard's PID outside with JOIN_AS_GUARD_PID (the app of a new rocker),
+ * else random, where the kernel allows it (join.c). On success
+ * *ret_app_pid is the app's PID. Returns ROCKER_ERR_success,
+ * enter_rocker_failed, app_exec_failed or sys, with the thread's error text
+ * set. */
+ROCKER_ERR join_and_spawn(int pidfd, const char *guard_name, uid_t uid, gid_t gid, int (*app)(void *),
+                          void *app_args, int close_in_app, unsigned flags, pid_t *ret_app_pid);
 
 /* join_and_spawn() flags */
 enum {

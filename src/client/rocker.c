@@ -97,7 +97,7 @@ RockerResult ROCKER_enter_rocker(RockerRequest *req, int (*app)(void *), void *a
         if (err != ROCKER_ERR_success)
                 return result(err);  /* closing sock tears down anything built */
 
-        err = join_and_spawn(pidfd, (uid_t) req->uid, (gid_t) req->gid, app, app_args, sock,
+        err = join_and_spawn(pidfd, reply.guard_name, (uid_t) req->uid, (gid_t) req->gid, app, app_args, sock,
                              JOIN_AS_GUARD_PID | (reply.user_namespaces ? JOIN_USER_NAMESPACES : 0), &app_pid);
         if (err != ROCKER_ERR_success) {
                 /* Nobody will use this rocker: end it now rather than when
@@ -380,7 +380,7 @@ RockerResult ROCKER_join_rocker(int guard_pid, const char *guard_pname, int uid,
                 return result(err);
         /* a joined process gets the strict filter: rockerd is not asked
          * for the app's policy here */
-        err = join_and_spawn(pidfd, (uid_t) uid, (gid_t) gid, app, app_args, -1, 0, &app_pid);
+        err = join_and_spawn(pidfd, name, (uid_t) uid, (gid_t) gid, app, app_args, -1, 0, &app_pid);
         if (err != ROCKER_ERR_success)
                 return result(err);
         res.err_no = ROCKER_ERR_success;
@@ -397,6 +397,8 @@ void ROCKER_free_rockers(RockerInfo *list, int count) {
                 free(list[i].app_pkg_path);
                 free(list[i].app_exec_dir);
                 free(list[i].app_data_dir);
+                free(list[i].cgroup);
+                free(list[i].cgroup_note);
         }
         free(list);
 }
@@ -489,6 +491,10 @@ RockerResult ROCKER_list_rockers(RockerInfo **ret_list, int *ret_count) {
                                 .app_pkg_path = TAKE_PTR(e->pkg_path),
                                 .app_exec_dir = TAKE_PTR(e->exec_dir),
                                 .app_data_dir = TAKE_PTR(e->data_dir),
+                                .memory_bytes = e->memory_bytes,
+                                .cpu_usec = e->cpu_usec,
+                                .cgroup = TAKE_PTR(e->cgroup),
+                                .cgroup_note = TAKE_PTR(e->cgroup_note),
                         };
                         memcpy(out[n].guard_pname, e->guard_name, sizeof out[n].guard_pname);
                         n++;

@@ -168,7 +168,7 @@ int proto_encode_list_reply(const ProtoList *list, char **ret_buf, size_t *ret_l
                 return -ENOMEM;
         for (size_t i = 0; i < list->n_entries; i++) {
                 const ProtoRockerInfo *e = &list->entries[i];
-                json_t *o = json_pack("{s:i, s:s, s:i, s:i, s:i, s:I, s:s, s:s, s:s}",
+                json_t *o = json_pack("{s:i, s:s, s:i, s:i, s:i, s:I, s:s, s:s, s:s, s:s*, s:s*, s:I, s:I}",
                                       "guard_pid", (int) e->guard_pid,
                                       "guard_name", e->guard_name,
                                       "app_id", (int) e->app_id,
@@ -177,7 +177,11 @@ int proto_encode_list_reply(const ProtoList *list, char **ret_buf, size_t *ret_l
                                       "age_ms", (json_int_t) e->age_ms,
                                       "app_pkg_path", e->pkg_path ? e->pkg_path : "",
                                       "app_exec_dir", e->exec_dir ? e->exec_dir : "",
-                                      "app_data_dir", e->data_dir ? e->data_dir : "");
+                                      "app_data_dir", e->data_dir ? e->data_dir : "",
+                                      "cgroup", e->cgroup,
+                                      "cgroup_note", e->cgroup_note,
+                                      "memory_bytes", (json_int_t) (e->memory_bytes < 0 ? -1 : e->memory_bytes),
+                                      "cpu_usec", (json_int_t) (e->cpu_usec < 0 ? -1 : e->cpu_usec));
                 if (!o || json_array_append_new(arr, o) < 0)
                         return -EINVAL;
         }
@@ -191,6 +195,8 @@ void proto_list_done(ProtoList *list) {
                 free(list->entries[i].pkg_path);
                 free(list->entries[i].exec_dir);
                 free(list->entries[i].data_dir);
+                free(list->entries[i].cgroup);
+                free(list->entries[i].cgroup_note);
         }
         free(list->entries);
         *list = (ProtoList) {};
@@ -493,7 +499,8 @@ int proto_decode_list_reply(const char *buf, size_t len, ProtoReply *ret_reply, 
         static const char *const keys[] = { "success", "version", "error", "data", NULL };
         static const char *const data_keys[] = { "total", "rockers", NULL };
         static const char *const entry_keys[] = { "guard_pid", "guard_name", "app_id", "uid", "gid", "age_ms",
-                                                  "app_pkg_path", "app_exec_dir", "app_data_dir", NULL };
+                                                  "app_pkg_path", "app_exec_dir", "app_data_dir", "cgroup",
+                                                  "cgroup_note", "memory_bytes", "cpu_usec", NULL };
         _cleanup_json_ json_t *root = NULL;
         ProtoList list = {};
         json_t *v, *data, *arr, *e;
@@ -564,6 +571,35 @@ int proto_decode_list_reply(const char *buf, size_t len, ProtoReply *ret_reply, 
                         goto fail;
                 }
                 x->age_ms = json_integer_value(age);
+                x->memory_bytes = x->cpu_usec = -1;
+                {
+                        static const char *const opt_str[] = { "cgroup", "cgroup_note" };
+                        static const char *const opt_int[] = { "memory_bytes", "cpu_usec" };
+                        char **str_dst[] = { &x->cgroup, &x->cgroup_note };
+                        int64_t *int_dst[] = { &x->memory_bytes, &x->cpu_usec };
+
+                        for (size_t k = 0; k < 2; k++) {
+                                json_t *o = json_object_get(e, opt_str[k]);
+
+                                if (!o || json_is_null(o))
+                                        continue;
+                                r = get_string_copy(e, opt_str[k], k == 0 ? PROTO_PATH_MAX : PROTO_ERROR_MAX, false,
+                                                    str_dst[k], err, errlen);
+                                if (r < 0)
+                                        goto fail;
+                        }
+                        for (size_t k = 0; k < 2; k++) {
+                                json_t *o = json_object_get(e, opt_int[k]);
+
+                                if (!o)
+                                        continue;
+                                if (!json_is_integer(o) || json_integer_value(o) < -1) {
+                                        r = fail(err, errlen, "%s: not an integer from -1", opt_int[k]);
+                                        goto fail;
+                                }
+                                *int_dst[k] = json_integer_value(o);
+                        }
+                }
         }
         ret_reply->success = 1;
         *ret_list = list;

@@ -58,6 +58,12 @@ typedef struct ProtoRockerInfo {
         char *pkg_path;
         char *exec_dir;
         char *data_dir;
+        /* Resource control (optional on the wire: absent from a rockerd
+         * older than it). */
+        char *cgroup;           /* its own cgroup, from the hierarchy root; NULL if none */
+        char *cgroup_note;      /* why there is no cgroup, or no memory figure; NULL */
+        int64_t memory_bytes;   /* memory.current, -1 if unknown */
+        int64_t cpu_usec;       /* CPU time of all its processes, -1 if unknown */
 } ProtoRockerInfo;
 
 typedef struct ProtoList {

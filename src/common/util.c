@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -294,4 +295,47 @@ void fs_context_log(int fs_fd, char *buf, size_t size) {
         buf[strcspn(buf, "\n")] = '\0';
         if ((buf[0] == 'e' || buf[0] == 'w' || buf[0] == 'i') && buf[1] == ' ')
                 memmove(buf, buf + 2, strlen(buf + 2) + 1);
+}
+
+int proc_cgroup_parse(const char *buf, char *ret, size_t size) {
+        for (const char *line = buf; line && *line;) {
+                const char *nl = strchr(line, '\n');
+                size_t len = nl ? (size_t) (nl - line) : strlen(line);
+
+                if (len > 3 && !strncmp(line, "0::/", 4)) {
+                        static const char deleted[] = " (deleted)";
+
+                        len -= 3;
+                        line += 3;
+                        if (len >= sizeof deleted - 1 && !memcmp(line + len - (sizeof deleted - 1), deleted,
+                                                                sizeof deleted - 1))
+                                return -ENOENT;
+                        if (len >= size)
+                                return -ENAMETOOLONG;
+                        memcpy(ret, line, len);
+                        ret[len] = '\0';
+                        return 0;
+                }
+                line = nl ? nl + 1 : NULL;
+        }
+        return -ENOMEDIUM;
+}
+
+bool cgroup_path_is_rockers(const char *path, const char *guard_name) {
+        const char *last = strrchr(path, '/'), *p;
+        size_t n = strlen(guard_name);
+
+        if (!last || strncmp(last + 1, "rocker-", 7) != 0)
+                return false;
+        p = last + 8;
+        if (*p == '-')
+                p++;
+        if (!isdigit((unsigned char) *p))
+                return false;
+        while (isdigit((unsigned char) *p))
+                p++;
+        if (*p != '-' || strncmp(p + 1, guard_name, n) != 0)
+                return false;
+        p += 1 + n;
+        return *p == '\0' || strcmp(p, ".scope") == 0;
 }

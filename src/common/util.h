@@ -58,6 +58,16 @@ int proc_stat_starttime(const char *buf, size_t len, unsigned long long *ret);
 /* Name and start time of a live process in one read. 0, -ESRCH or -errno. */
 int proc_get_identity(pid_t pid, char name[16], unsigned long long *ret_starttime);
 
+/* The cgroup v2 path (the "0::" line) in the content of a /proc/<pid>/cgroup
+ * file, into ret (size bytes). 0, -ENOMEDIUM without a cgroup v2 line,
+ * -ENOENT for a removed cgroup, -ENAMETOOLONG. */
+int proc_cgroup_parse(const char *buf, char *ret, size_t size);
+
+/* True if the last component of the cgroup path is the stable name of the
+ * cgroup of the rocker whose guard is guard_name: "rocker-<app_id>-<name>",
+ * or that with ".scope" (docs/cgroups.md). */
+bool cgroup_path_is_rockers(const char *path, const char *guard_name);
+
 /* Reads the message log of an fs context fd (fsopen) into buf: its first
  * line, without the kernel's level prefix ("e ", "w ", "i "). "" if none. */
 void fs_context_log(int fs_fd, char *buf, size_t size);

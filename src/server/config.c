@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -296,10 +297,47 @@ static int set_string(char **dst, const char *v) {
         return 0;
 }
 
+/* ---- [Resources]: a cgroup per rocker and its limits (docs/cgroups.md) ---- */
+
+/* The daemon's [Resources]: the backend, best effort, and the defaults of
+ * the limits. 1 if key was one, 0 if not, -EINVAL. */
+static int daemon_resources_key(Parse *ps, const char *key, const char *v) {
+        ManagerConfig *c = ps->cfg;
+        CgroupMode mode;
+
+        if (!strcmp(key, "Cgroups")) {
+                if (cgroup_mode_from_string(v, &mode) < 0)
+                        return snprintf(ps->err, sizeof ps->err, "expected auto, systemd, cgroupfs or no"), -EINVAL;
+                c->cgroup_mode = (int) mode;
+                return 1;
+        }
+        if (!strcmp(key, "LimitsBestEffort")) {
+                if (parse_bool(v, &c->limits_best_effort) < 0)
+                        return snprintf(ps->err, sizeof ps->err, "expected yes or no"), -EINVAL;
+                return 1;
+        }
+        return cgroup_limit_parse(key, v, &c->limits, ps->err, sizeof ps->err);
+}
+
+static int resources_key(Parse *ps, const char *key, const char *v) {
+        int r = ps->app ? cgroup_limit_parse(key, v, &ps->app->limits, ps->err, sizeof ps->err)
+                        : daemon_resources_key(ps, key, v);
+
+        if (r == 0) {
+                snprintf(ps->err, sizeof ps->err, "unknown key %.64s in [Resources]", key);
+                return -EINVAL;
+        }
+        return r < 0 ? r : 0;
+}
+
+/* ---- the rest ---------------------------------------------------------- */
+
 static int daemon_key(Parse *ps, const char *section, const char *key, const char *v) {
         ManagerConfig *c = ps->cfg;
         unsigned u;
 
+        if (!strcmp(section, "Resources"))
+                return resources_key(ps, key, v);
         if (!strcmp(section, "Daemon")) {
                 if (!strcmp(key, "Socket") || !strcmp(key, "StateDir") || !strcmp(key, "AppsDir")) {
                         char **dst = !strcmp(key, "Socket") ? &c->owned_socket_path :
@@ -389,6 +427,8 @@ static int daemon_key(Parse *ps, const char *section, const char *key, const cha
 static int app_key(Parse *ps, const char *section, const char *key, const char *v) {
         AppPolicy *a = ps->app;
 
+        if (!strcmp(section, "Resources"))
+                return resources_key(ps, key, v);
         if (strcmp(section, "Rocker") != 0)
                 return snprintf(ps->err, sizeof ps->err, "unknown section [%.64s]", section), -EINVAL;
         if (!strcmp(key, "PrivateNetwork")) {
@@ -518,6 +558,7 @@ int app_policy_load(const ManagerConfig *cfg, int32_t app_id, AppPolicy *ret, ch
                 .dev_shm_size = cfg->dev_shm_size,
                 .sockets = cfg->sockets,
                 .session_bus = cfg->session_bus,
+                .limits = cfg->limits,
         };
         Parse ps = { .app = &app };
         char path[PATH_MAX];
@@ -531,4 +572,31 @@ int app_policy_load(const ManagerConfig *cfg, int32_t app_id, AppPolicy *ret, ch
         }
         *ret = app;
         return 0;
+}
+
+int app_policy_check_all(const ManagerConfig *cfg, char *err, size_t errlen) {
+        struct dirent *de;
+        DIR *d = opendir(cfg->apps_dir);
+        int r = 0;
+
+        if (!d)
+                return 0;  /* no apps dir (or unreadable: each request says so) */
+        while (r >= 0 && (de = readdir(d))) {
+                size_t n = strlen(de->d_name);
+                char *end;
+                long id;
+                AppPolicy app;
+
+                if (n < 6 || strcmp(de->d_name + n - 5, ".conf") != 0)
+                        continue;
+                errno = 0;
+                id = strtol(de->d_name, &end, 10);
+                if (errno || end != de->d_name + n - 5 || id < INT32_MIN || id > INT32_MAX)
+                        continue;  /* not an app's file: never read */
+                r = app_policy_load(cfg, (int32_t) id, &app, err, errlen);
+                if (r >= 0)
+                        app_policy_done(&app);
+        }
+        closedir(d);
+        return r;
 }

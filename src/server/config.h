@@ -36,6 +36,7 @@ typedef struct AppPolicy {
         size_t n_dbus_own;
         char *dbus_see[PLAN_DBUS_NAMES_MAX];
         size_t n_dbus_see;
+        CgroupLimits limits;                    /* the daemon's, overridden by the app's [Resources] */
 } AppPolicy;
 
 /* The longest StopTimeoutSec= (an hour). */
@@ -54,6 +55,10 @@ int config_load(const char *path, bool required, ManagerConfig *cfg, char *err, 
  * else the daemon's defaults. 0, or -EINVAL with err set. */
 int app_policy_load(const ManagerConfig *cfg, int32_t app_id, AppPolicy *ret, char *err, size_t errlen);
 void app_policy_done(AppPolicy *p);
+
+/* Reads every <cfg->apps_dir>/<app_id>.conf, so that a bad one stops rockerd at
+ * start. 0, or -EINVAL with err set (file and line). */
+int app_policy_check_all(const ManagerConfig *cfg, char *err, size_t errlen);
 
 /* The host paths writable in every rocker when no config file says
  * otherwise (those that exist). */

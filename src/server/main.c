@@ -99,6 +99,14 @@ int main(int argc, char **argv) {
                 cfg.socket_path = socket_path;
         if (state_dir)
                 cfg.state_dir = state_dir;
+        /* An app's file is read again at each request; a bad one present at
+         * start stops rockerd, like a bad rockerd.conf. */
+        r = app_policy_check_all(&cfg, err, sizeof err);
+        if (r < 0) {
+                log_error("bad configuration: %s", err);
+                config_done(&cfg);
+                return EXIT_FAILURE;
+        }
 
         /* Each live rocker costs rockerd two fds: take what we may. */
         {

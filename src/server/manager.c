@@ -33,6 +33,7 @@
 
 #include "builder.h"
 #include "bus.h"
+#include "cgroup.h"
 #include "config.h"
 #include "fdpass.h"
 #include "guard.h"
@@ -92,6 +93,7 @@ struct Manager {
         ImageCache *images;
         Reaper *reaper;          /* rockers' session bus proxies */
         KernelFeatures kernel;   /* probed once by main() */
+        CgroupSetup *cgroups;
 };
 
 static uint64_t now_usec(void) {
@@ -156,6 +158,7 @@ static int rocker_save(Rocker *r) {
                 .pkg_path = r->plan.pkg_path,
                 .exec_dir = r->plan.exec_dir,
                 .data_dir = r->plan.data_dir,
+                .cgroup = r->cgroup,
         };
         int k;
 
@@ -180,6 +183,15 @@ static void rocker_release(Rocker *r, bool keep_state) {
                 if (k < 0)
                         log_warning_errno(k, "rocker %s: cannot remove its session bus dir: %m", r->name);
         }
+        cgroup_scope_job_cancel(r->scope_job);
+        if (!keep_state && r->cgroup) {
+                /* Its processes are all gone and reaped (the guard's pidfd
+                 * fires only then): nothing can hold the cgroup. */
+                k = cgroup_remove(m->cgroups, r->cgroup);
+                if (k < 0)
+                        log_warning_errno(k, "rocker %s: cannot remove its cgroup %s: %m", r->name, r->cgroup);
+        }
+        free(r->cgroup);
         registry_remove(r->lingering ? &m->lingering : &m->registry, r);
         overlay_watch_remove(m->inotify_fd, r->overlay_wds, r->n_overlays_alive ? PROTO_OVERLAY_MAX : 0);
         sd_event_source_disable_unref(r->pidfd_source);
@@ -424,15 +436,79 @@ static void conn_fail(Conn *c, const char *fmt, ...) {
 static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
+/* The first limit lim asks for that this host cannot apply, as "Key=", for
+ * messages. */
+static const char *first_limit(const CgroupSetup *cg, const CgroupLimits *lim) {
+        static const char *const keys[_CGROUP_LIMIT_MAX] = {
+                "MemoryMax=", "MemoryHigh=", "MemorySwapMax=", "TasksMax=", "CPUWeight=", "CPUQuota=", "IOWeight=",
+                "OOMPolicy=kill",
+        };
+
+        for (CgroupLimitKey k = 0; k < _CGROUP_LIMIT_MAX; k++) {
+                CgroupLimits one = { .set = lim->set & (1U << k) };
+
+                one.value[k] = lim->value[k];
+                if (cgroup_limits_requested(&one) && cgroup_setup_unavailable(cg, &one))
+                        return keys[k];
+        }
+        return "";
+}
+
+/* systemd moved the guard into its scope (or could not): let it build. */
+static void on_scope_done(int error, const char *text, void *userdata) {
+        Rocker *r = userdata;
+        Conn *c = r->conn;
+        char go = 'g';
+        int k;
+
+        r->scope_job = NULL;
+        if (error == 0) {
+                k = cgroup_of_pid(r->pid, &r->cgroup);
+                if (k < 0 || !cgroup_path_is_rockers(r->cgroup, r->name)) {
+                        error = k < 0 ? k : -EIO;
+                        text = "the guard is not in its scope";
+                        free(r->cgroup);
+                        r->cgroup = NULL;
+                }
+        }
+        if (error == 0 && send(r->status_fd, &go, 1, MSG_NOSIGNAL) != 1) {
+                error = negative_errno();
+                text = "cannot tell the guard to go on";
+        }
+        if (error < 0) {
+                log_rocker(LOG_ERR, r, "rocker %s: %s", r->name, text ? text : strerror(-error));
+                rocker_kill(r, "it has no cgroup");
+                if (c) {
+                        c->rocker = NULL;
+                        r->conn = NULL;
+                        conn_fail(c, "%s", text ? text : strerror(-error));
+                }
+                return;
+        }
+        (void) rocker_save(r);
+}
+
 /* Builds the rocker c->plan describes: image, name, data dir, clone3. */
 static void conn_build(Conn *c) {
         Manager *m = c->m;
         _cleanup_close_ int image_fd = -EBADF;
         char err[PROTO_ERROR_MAX] = "";
+        _cleanup_close_ int cgroup_fd = -EBADF;
+        const char *no_limits;
+        bool limited;
         Spawned sp;
         Rocker *r;
         int k;
 
+        /* A limit the host cannot apply is refused unless best effort: the
+         * app was configured to be confined, and must not silently run
+         * unconfined. */
+        limited = cgroup_limits_requested(&c->policy.limits);
+        no_limits = limited ? cgroup_setup_unavailable(m->cgroups, &c->policy.limits) : NULL;
+        if (no_limits && !m->cfg.limits_best_effort)
+                return conn_fail(c, "app %d asks for resource limits (%s) that cannot be applied: %s; "
+                                 "LimitsBestEffort=yes in rockerd.conf runs it without them",
+                                 (int) c->plan.app_id, first_limit(m->cgroups, &c->policy.limits), no_limits);
         if (m->registry.n >= m->cfg.max_rockers)
                 return conn_fail(c, "too many live rockers (%u)", m->cfg.max_rockers);
         r = calloc(1, sizeof *r);
@@ -479,11 +555,21 @@ static void conn_build(Conn *c) {
                 snprintf(err, sizeof err, "cannot clone the image mount: %s", strerror(-k));
                 goto fail;
         }
-        k = builder_spawn(&c->plan, kernel_mount_ops(&m->kernel), r->name, image_fd, &sp);
+        if (cgroup_setup_root(m->cgroups) && !cgroup_setup_uses_scopes(m->cgroups)) {
+                k = cgroup_create(m->cgroups, c->plan.app_id, r->name, &c->policy.limits, m->cfg.limits_best_effort,
+                                  &r->cgroup, &cgroup_fd, err, sizeof err);
+                if (k < 0)
+                        goto fail;
+        }
+        k = builder_spawn(&c->plan, kernel_mount_ops(&m->kernel), r->name, image_fd, cgroup_fd,
+                          cgroup_setup_root(m->cgroups) && cgroup_setup_uses_scopes(m->cgroups), &sp);
         if (k < 0) {
                 snprintf(err, sizeof err, "cannot start the guard: %s", strerror(-k));
                 goto fail;
         }
+        if (no_limits)
+                log_warning("rocker %s of app %d runs without its limits (%s, LimitsBestEffort=yes): %s", r->name,
+                            (int) c->plan.app_id, first_limit(m->cgroups, &c->policy.limits), no_limits);
         r->pid = sp.pid;
         r->pidfd = sp.pidfd;
         r->status_fd = sp.status_fd;
@@ -520,6 +606,18 @@ static void conn_build(Conn *c) {
                 rocker_free(r);
                 return conn_fail(c, "cannot watch the guard: %s", strerror(-k));
         }
+        if (cgroup_setup_root(m->cgroups) && cgroup_setup_uses_scopes(m->cgroups)) {
+                /* The guard waits for its scope; the build deadline covers
+                 * systemd's answer too. */
+                k = cgroup_scope_start(m->cgroups, r->plan.app_id, r->name, r->pid, &c->policy.limits,
+                                       m->cfg.limits_best_effort, on_scope_done, r, &r->scope_job, err, sizeof err);
+                if (k < 0) {
+                        c->rocker = NULL;
+                        r->conn = NULL;
+                        rocker_kill(r, "it could not get a scope");
+                        return conn_fail(c, "%s", err);
+                }
+        }
         (void) rocker_save(r);  /* unrecorded, a restarted rockerd would not know it: logged */
         (void) conn_set_deadline(c, m->cfg.build_timeout_usec);
         log_debug("rocker %s: guard pid %d building for pid %d", r->name, (int) r->pid, (int) c->peer.pid);
@@ -530,6 +628,10 @@ fail:
                 /* the proxy sees its pipe close and exits */
                 c->plan.bus_sync_fd = safe_close(c->plan.bus_sync_fd);
                 (void) bus_proxy_remove_dir(m->cfg.state_dir, r->name);
+        }
+        if (r->cgroup) {
+                (void) cgroup_remove(m->cgroups, r->cgroup);
+                free(r->cgroup);
         }
         image_release(r->image);
         free(r);
@@ -760,6 +862,12 @@ static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *use
         (void) s;
         (void) fd;
         (void) revents;
+        /* The guard's report and its exit can become readable in the same
+         * loop iteration, in either order: a failed build's report (already
+         * sent when the guard exited) is read first, so that the client
+         * gets the reason rather than "the guard died". */
+        if (r->status_source && r->status_fd >= 0)
+                (void) on_guard_status(r->status_source, r->status_fd, EPOLLIN, r);
         if (r->adopted) {
                 /* Not our child: its parent reaps it; a readable pidfd is
                  * the exit. */
@@ -858,7 +966,18 @@ static void conn_list_page(Conn *c, int32_t offset) {
                         .pkg_path = r->plan.pkg_path,
                         .exec_dir = r->plan.exec_dir,
                         .data_dir = r->plan.data_dir,
+                        .cgroup = r->cgroup,
+                        /* borrowed: the encoder only reads */
+                        .cgroup_note = (char *) (r->cgroup ? NULL
+                                     : cgroup_setup_no_cgroup_reason(m->cgroups)
+                                     ? cgroup_setup_no_cgroup_reason(m->cgroups)
+                                     : r->state == ROCKER_BUILDING ? "its cgroup is being set up"
+                                                                   : "started without a cgroup of its own"),
                 };
+                cgroup_usage(m->cgroups, r->cgroup, &e->memory_bytes, &e->cpu_usec);
+                if (r->cgroup && e->memory_bytes < 0)
+                        e->cgroup_note = (char *) cgroup_setup_unavailable(m->cgroups,
+                                                                  &(CgroupLimits) { .set = 1U << CGROUP_MEMORY_MAX });
                 memcpy(e->guard_name, r->name, sizeof e->guard_name);
         }
         for (;;) {
@@ -1162,6 +1281,11 @@ static void adopt(StateRecord *rec, void *userdata) {
         if (pidfd < 0 || proc_get_identity(rec->pid, name, &starttime) < 0 ||
             strcmp(name, rec->name) != 0 || starttime != rec->starttime) {
                 log_info("rocker %s (guard pid %d) is gone: state record dropped", rec->name, (int) rec->pid);
+                /* Its cgroup went unremoved with the rockerd that knew it
+                 * (cgroup_remove() takes only an empty rocker-* cgroup of
+                 * our subtree). */
+                if (rec->cgroup && cgroup_remove(m->cgroups, rec->cgroup) == 0)
+                        log_debug("rocker %s: removed its cgroup %s", rec->name, rec->cgroup);
                 state_remove(m->cfg.state_dir, rec->name);
                 return;
         }
@@ -1192,6 +1316,16 @@ static void adopt(StateRecord *rec, void *userdata) {
         r->plan.exec_dir = TAKE_PTR(rec->exec_dir);
         r->plan.pkg_path = TAKE_PTR(rec->pkg_path);
         r->plan.data_dir = TAKE_PTR(rec->data_dir);
+        /* Its cgroup is where the kernel says the guard is (checked, with
+         * the pidfd held, to bear the rocker's name); the record only tells
+         * whether it had one. */
+        if (cgroup_of_pid(r->pid, &r->cgroup) < 0 || !cgroup_path_is_rockers(r->cgroup, r->name)) {
+                free(r->cgroup);
+                r->cgroup = NULL;
+        }
+        if (rec->cgroup && (!r->cgroup || strcmp(rec->cgroup, r->cgroup) != 0))
+                log_warning("rocker %s: recorded in the cgroup %s, found in %s", r->name, rec->cgroup,
+                            r->cgroup ? r->cgroup : "none of its own");
         registry_add(&m->registry, r);
         k = sd_event_add_io(m->event, &r->pidfd_source, r->pidfd, EPOLLIN, on_guard_exit, r);
         if (k < 0) {
@@ -1216,8 +1350,8 @@ static void adopt(StateRecord *rec, void *userdata) {
         if (!rec->claimed)
                 /* Its client talked to the rockerd that died: nobody joined it. */
                 rocker_kill(r, "it was never claimed before rockerd restarted");
-        log_info("rocker %s (guard pid %d, app %d, data dir %s) adopted from an earlier rockerd", r->name,
-                 (int) r->pid, (int) r->plan.app_id, r->plan.data_dir);
+        log_info("rocker %s (guard pid %d, app %d, data dir %s, cgroup %s) adopted from an earlier rockerd", r->name,
+                 (int) r->pid, (int) r->plan.app_id, r->plan.data_dir, r->cgroup ? r->cgroup : "none");
 }
 
 int manager_new(const ManagerConfig *cfg, const KernelFeatures *kernel, Manager **ret) {
@@ -1242,6 +1376,8 @@ int manager_new(const ManagerConfig *cfg, const KernelFeatures *kernel, Manager 
                 r = image_cache_new(m->cfg.state_dir, m->kernel.image_staging, m->event, &m->images);
         if (r >= 0)
                 r = reaper_new(m->event, &m->reaper);
+        if (r >= 0)
+                r = cgroup_setup_new((CgroupMode) m->cfg.cgroup_mode, m->event, &m->cgroups);
         if (r < 0) {
                 manager_free(m);
                 return r;
@@ -1273,6 +1409,7 @@ Manager *manager_free(Manager *m) {
                 safe_close(m->listen_fd);
         image_cache_free(m->images);
         reaper_free(m->reaper);
+        cgroup_setup_free(m->cgroups);
         sd_event_unref(m->event);
         free(m);
         return NULL;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "kernel.h"
+#include "cgroup.h"
 
 #define CONFIG_PATHS_MAX 16
 
@@ -38,6 +39,10 @@ typedef struct ManagerConfig {
         uint64_t stop_timeout_usec;      /* StopTimeoutSec=: the default of every app */
         unsigned max_connections;
         unsigned max_rockers;
+        /* [Resources] (docs/cgroups.md) */
+        int cgroup_mode;                 /* CgroupMode */
+        bool limits_best_effort;         /* run a rocker whose limits cannot be applied */
+        CgroupLimits limits;             /* the default of every app */
 } ManagerConfig;
 
 #define MANAGER_CONFIG_DEFAULT {                                  \

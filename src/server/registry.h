@@ -49,6 +49,8 @@ typedef struct Rocker {
         Image *image;
         Conn *conn;             /* the client it is being built for, until claimed */
         uint64_t started_usec;  /* CLOCK_MONOTONIC */
+        char *cgroup;           /* its own cgroup, relative to the hierarchy root; NULL if none */
+        struct CgroupScopeJob *scope_job;  /* systemd: its scope is being started */
 } Rocker;
 
 typedef struct Registry {

@@ -50,6 +50,7 @@ void state_record_done(StateRecord *rec) {
         free(rec->pkg_path);
         free(rec->exec_dir);
         free(rec->data_dir);
+        free(rec->cgroup);
         *rec = (StateRecord) {};
 }
 
@@ -60,7 +61,7 @@ int state_save(const char *dir, const StateRecord *rec) {
         json_t *root;
         size_t len;
 
-        root = json_pack("{s:i, s:s, s:i, s:I, s:b, s:i, s:I, s:I, s:s, s:s, s:s}",
+        root = json_pack("{s:i, s:s, s:i, s:I, s:b, s:i, s:I, s:I, s:s, s:s, s:s, s:s*}",
                          "version", STATE_VERSION,
                          "name", rec->name,
                          "pid", (int) rec->pid,
@@ -71,7 +72,8 @@ int state_save(const char *dir, const StateRecord *rec) {
                          "gid", (json_int_t) rec->gid,
                          "pkg_path", rec->pkg_path,
                          "exec_dir", rec->exec_dir,
-                         "data_dir", rec->data_dir);
+                         "data_dir", rec->data_dir,
+                         "cgroup", rec->cgroup);
         if (!root)
                 return -EINVAL;
         text = json_dumps(root, JSON_COMPACT);
@@ -112,6 +114,8 @@ static int state_parse(const char *text, size_t len, StateRecord *ret) {
         json_t *root;
         json_error_t jerr;
         const char *name, *pkg, *exec, *data;
+        json_t *cgroup = NULL;
+        bool has_cgroup;
         int version, pid, claimed, app_id;
         json_int_t starttime, uid, gid;
         StateRecord rec = {};
@@ -119,9 +123,14 @@ static int state_parse(const char *text, size_t len, StateRecord *ret) {
         root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!root)
                 return -EBADMSG;
-        if (json_unpack(root, "{s:i, s:s, s:i, s:I, s:b, s:i, s:I, s:I, s:s, s:s, s:s !}", "version", &version,
+        /* "cgroup" (a string, or null) came after version 1's first
+         * records: optional. */
+        if (json_unpack(root, "{s:i, s:s, s:i, s:I, s:b, s:i, s:I, s:I, s:s, s:s, s:s, s?o !}", "version", &version,
                         "name", &name, "pid", &pid, "starttime", &starttime, "claimed", &claimed, "app_id", &app_id,
-                        "uid", &uid, "gid", &gid, "pkg_path", &pkg, "exec_dir", &exec, "data_dir", &data) < 0 ||
+                        "uid", &uid, "gid", &gid, "pkg_path", &pkg, "exec_dir", &exec, "data_dir", &data,
+                        "cgroup", &cgroup) < 0 ||
+            (cgroup && !json_is_null(cgroup) &&
+             (!json_is_string(cgroup) || path_check(json_string_value(cgroup), PROTO_PATH_MAX, NULL) < 0)) ||
             version != STATE_VERSION || !guard_name_valid(name) || pid <= 1 || starttime < 0 ||
             uid < 0 || uid >= INT32_MAX || gid < 0 || gid >= INT32_MAX ||
             path_check(data, PROTO_PATH_MAX, NULL) < 0 || path_check(pkg, PROTO_PATH_MAX, NULL) < 0 ||
@@ -139,8 +148,11 @@ static int state_parse(const char *text, size_t len, StateRecord *ret) {
         rec.pkg_path = strdup(pkg);
         rec.exec_dir = strdup(exec);
         rec.data_dir = strdup(data);
-        json_decref(root);
-        if (!rec.pkg_path || !rec.exec_dir || !rec.data_dir) {
+        has_cgroup = cgroup && json_is_string(cgroup);
+        if (has_cgroup)
+                rec.cgroup = strdup(json_string_value(cgroup));
+        json_decref(root);  /* cgroup is gone with it */
+        if (!rec.pkg_path || !rec.exec_dir || !rec.data_dir || (has_cgroup && !rec.cgroup)) {
                 state_record_done(&rec);
                 return -ENOMEM;
         }

@@ -23,6 +23,7 @@ typedef struct StateRecord {
         char *pkg_path;
         char *exec_dir;
         char *data_dir;
+        char *cgroup;           /* NULL if the rocker has no cgroup of its own */
 } StateRecord;
 
 /* Creates dir (0700) if missing. 0 or -errno. */

@@ -277,7 +277,7 @@ check "... with that name" grep -qx "$NAME" "/proc/$GPID/comm"
 
 rk ps
 expect_rc 0 "ps"
-check "ps prints a header" eval 'head -n1 "$T/out" | grep -Eq "^GUARD +PID +APP +UID +AGE +IMAGE +DATA DIR$"'
+check "ps prints a header" eval 'head -n1 "$T/out" | grep -Eq "^GUARD +PID +APP +UID +AGE +MEM +CPU +IMAGE +DATA DIR$"'
 check "ps lists the kept rocker (name and pid)" \
         grep -Eq "^$NAME +$GPID +0 +[0-9]+ +[0-9]+[smhd].* $IMG +$T/data-keep\$" "$T/out"
 

@@ -101,9 +101,55 @@ static void test_longest_record_round_trip(void **state) {
         state_record_done(&rec);
 }
 
+/* The cgroup of a rocker (docs/cgroups.md) comes back; a record without
+ * one (null), and one written before records had the member, load too. */
+static void test_cgroup_member(void **state) {
+        const char *dir = *state;
+        StateRecord rec = {
+                .name = "rk-abcdefghijkl", .pid = 4242, .starttime = 1, .app_id = 7, .uid = 1000, .gid = 1000,
+                .pkg_path = (char *) "/apps/a.squashfs", .exec_dir = (char *) "/opt/a", .data_dir = (char *) "/d/a",
+                .cgroup = (char *) "/rocker.slice/rocker-7-rk-abcdefghijkl.scope",
+        };
+        static const char old_format[] =
+                "{\"version\":1,\"name\":\"rk-mnopqrstuvwx\",\"pid\":4243,\"starttime\":2,\"claimed\":true,"
+                "\"app_id\":8,\"uid\":1000,\"gid\":1000,\"pkg_path\":\"/apps/b\",\"exec_dir\":\"/opt/b\","
+                "\"data_dir\":\"/d/b\"}";
+        char path[256];
+        Loaded l = {};
+        FILE *f;
+
+        assert_int_equal(state_save(dir, &rec), 0);
+        assert_int_equal(state_load_all(dir, on_record, &l), 0);
+        assert_int_equal(l.n, 1);
+        assert_non_null(l.rec.cgroup);
+        assert_string_equal(l.rec.cgroup, rec.cgroup);
+        state_remove(dir, rec.name);
+
+        rec.cgroup = NULL;
+        l.n = 0;
+        assert_int_equal(state_save(dir, &rec), 0);
+        assert_int_equal(state_load_all(dir, on_record, &l), 0);
+        assert_int_equal(l.n, 1);
+        assert_null(l.rec.cgroup);
+        state_remove(dir, rec.name);
+
+        snprintf(path, sizeof path, "%s/rk-mnopqrstuvwx", dir);
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(old_format, f);
+        fclose(f);
+        l.n = 0;
+        assert_int_equal(state_load_all(dir, on_record, &l), 0);
+        assert_int_equal(l.n, 1);
+        assert_string_equal(l.rec.name, "rk-mnopqrstuvwx");
+        assert_null(l.rec.cgroup);
+        state_record_done(&l.rec);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_longest_record_round_trip, make_dir, remove_dir),
+                cmocka_unit_test_setup_teardown(test_cgroup_member, make_dir, remove_dir),
         };
 
         return cmocka_run_group_tests_name("state", tests, NULL, NULL);
