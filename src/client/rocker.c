@@ -243,17 +243,7 @@ RockerResult ROCKER_kill_rocker(int guard_pid, const char *guard_pname, int sig)
  * exited, or are about to); what is left are zombies of their parents, such
  * as the caller's own app process. */
 static bool guard_waits_for_reaping(int guard_pid) {
-        _cleanup_close_ int fd = -EBADF;
-        char path[64], wchan[64];
-        ssize_t n;
-
-        snprintf(path, sizeof path, "/proc/%d/wchan", guard_pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        n = fd >= 0 ? read(fd, wchan, sizeof wchan - 1) : -1;
-        if (n <= 0)
-                return false;
-        wchan[n] = '\0';
-        return strcmp(wchan, "zap_pid_ns_processes") == 0;
+        return proc_pid_exit_done((pid_t) guard_pid);
 }
 
 static uint64_t now_ms(void) {

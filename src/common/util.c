@@ -339,3 +339,37 @@ bool cgroup_path_is_rockers(const char *path, const char *guard_name) {
         p += 1 + n;
         return *p == '\0' || strcmp(p, ".scope") == 0;
 }
+
+bool proc_pid_exit_done(pid_t pid) {
+        char path[64], buf[1024], *p;
+        unsigned long flags = 0;
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof path, "/proc/%d/wchan", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+        safe_close(fd);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        if (strcmp(buf, "zap_pid_ns_processes") == 0)
+                return true;
+        if (strcmp(buf, "0") != 0)
+                return false;  /* a named wait elsewhere */
+        /* No symbol: field 9 of stat (after the ")" of the name) is flags. */
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+        safe_close(fd);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        p = strrchr(buf, ')');
+        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+                return false;
+        if (!(flags & 0x00000004UL))  /* PF_EXITING */
+                return false;
+        snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int) pid);
+        return readlink(path, buf, sizeof buf) < 0 && errno == ENOENT;
+}

@@ -72,4 +72,11 @@ bool cgroup_path_is_rockers(const char *path, const char *guard_name);
  * line, without the kernel's level prefix ("e ", "w ", "i "). "" if none. */
 void fs_context_log(int fs_fd, char *buf, size_t size);
 
+/* True if pid (a PID namespace's init) has finished its exit but for the
+ * other tasks of its namespace being reaped: it waits in
+ * zap_pid_ns_processes() (/proc/<pid>/wchan), or, where the kernel names no
+ * wait channel (Debian's 5.10 on x86_64: "0"), it is exiting (PF_EXITING)
+ * and has released its namespaces (/proc/<pid>/ns/mnt is gone). */
+bool proc_pid_exit_done(pid_t pid);
+
 #endif

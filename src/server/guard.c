@@ -37,6 +37,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/pidfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -224,7 +225,14 @@ static void make_overlays(Guard *g) {
                 if (r >= 0 && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
                         r = negative_errno();
                 if (r < 0) {
+                        struct statvfs sv;
+
                         fs_context_log(fs, log, sizeof log);
+                        /* Overlayfs through legacy mount data (before 6.5)
+                         * says why only in the kernel log: name the usual
+                         * reason ourselves. */
+                        if (!log[0] && fstatvfs(upper, &sv) == 0 && (sv.f_flag & ST_RDONLY))
+                                snprintf(log, sizeof log, "the data dir's file system is read-only");
                         guard_fail(g, r, "overlay for %s (upper %s)%s%s", o->dir, o->upper, log[0] ? ": " : "",
                                    log);
                 }

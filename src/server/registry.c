@@ -158,17 +158,7 @@ ino_t pid_pidns_ino(pid_t pid) {
 /* True if pid waits in zap_pid_ns_processes(): a PID 1 whose own exit is
  * done but for the other tasks of its PID namespace being reaped. */
 static bool pid_in_zap_wait(pid_t pid) {
-        _cleanup_close_ int fd = -EBADF;
-        char path[64], wchan[64];
-        ssize_t n;
-
-        snprintf(path, sizeof path, "/proc/%d/wchan", (int) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        n = fd >= 0 ? read(fd, wchan, sizeof wchan - 1) : -1;
-        if (n <= 0)
-                return false;
-        wchan[n] = '\0';
-        return strcmp(wchan, "zap_pid_ns_processes") == 0;
+        return proc_pid_exit_done(pid);
 }
 
 bool rocker_exited_unreaped(int guard_pidfd, pid_t guard, ino_t pidns_ino, ino_t mntns_ino, uint64_t mntns_id) {
