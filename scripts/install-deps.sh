@@ -4,7 +4,7 @@ set -eu
 PACKAGES="build-essential cmake pkg-config
 libjansson-dev libsystemd-dev libcap-dev libmount-dev libcmocka-dev libinih-dev
 squashfs-tools squashfuse fuse3 util-linux procps valgrind
-xdg-dbus-proxy dbus-daemon"
+xdg-dbus-proxy dbus-daemon libglib2.0-bin"
 if [ "$(id -u)" -ne 0 ]; then
         echo "install-deps.sh: run as root" >&2
         exit 1
