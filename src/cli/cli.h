@@ -77,7 +77,24 @@ int cli_path_normalize(const char *s, char **ret);
 typedef struct CliCommand {
         char **argv;          /* NULL-terminated, argv[0] is looked up in $PATH */
         sigset_t saved_mask;  /* restored in the app before exec */
+        int pty_master;       /* -t: the pty rocker relays, or -1 (pty.c) */
+        int pty_slave;        /* ...its other end: CMD's terminal, or -1 */
 } CliCommand;
+
+/* -t: a pseudo-terminal for CMD, of its own (its controlling terminal, not
+ * rocker's: nothing CMD does reaches rocker's terminal but its output). The
+ * size and modes are taken from rocker's stdin if that is a terminal. 0, or
+ * an exit status with the error printed. */
+int cli_pty_open(CliCommand *cmd);
+
+/* In the app process, before exec: the pty becomes its stdin, stdout,
+ * stderr and controlling terminal. -errno. */
+int cli_pty_attach(const CliCommand *cmd);
+
+/* Like cli_spawn_wait(), relaying rocker's stdin to the pty and the pty to
+ * rocker's stdout, with rocker's terminal in raw mode meanwhile (so Ctrl-C
+ * is CMD's), and window-size changes passed on. */
+int cli_pty_wait(CliCommand *cmd, pid_t app_pid);
 
 /* Blocks the signals rocker forwards to CMD (and SIGCHLD, to wait for it),
  * before the rocker is built, so none is lost or acts on rocker itself

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* rocker enter: one more command in a live rocker. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rocker/rocker.h>
 
@@ -21,6 +23,8 @@ const char cli_enter_usage[] =
         "  -E, --setenv NAME=VALUE  set NAME in CMD's environment (repeatable)\n"
         "      --keep-env        keep HOME, USER, LOGNAME and SHELL as they are\n"
         "                        (by default they are USER's, from its passwd entry)\n"
+        "  -t, --tty             give CMD a terminal of its own (a pty rocker relays;\n"
+        "                        window size and Ctrl-C are passed on)\n"
         "  -h, --help            show this help\n";
 
 int cli_enter(int argc, char **argv) {
@@ -29,10 +33,12 @@ int cli_enter(int argc, char **argv) {
                 { "gid", required_argument, NULL, 'g' },
                 { "setenv", required_argument, NULL, 'E' },
                 { "keep-env", no_argument, NULL, 'K' },
+                { "tty", no_argument, NULL, 't' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        CliCommand cmd = {};
+        CliCommand cmd = { .pty_master = -1, .pty_slave = -1 };
+        bool tty = false;
         CliEnv env = {};
         RockerResult res;
         bool gid_set = false;
@@ -45,7 +51,7 @@ int cli_enter(int argc, char **argv) {
          * [OPTIONS] [--] CMD". getopt stops at GUARD, which is taken, then
          * goes on up to CMD or "--". */
         for (;;) {
-                while ((c = getopt_long(argc, argv, "+:u:g:E:h", opts, NULL)) >= 0)
+                while ((c = getopt_long(argc, argv, "+:u:g:tE:h", opts, NULL)) >= 0)
                         switch (c) {
                         case 'u':
                                 if (cli_parse_uid(optarg, &uid, gid_set ? NULL : &gid) < 0)
@@ -65,6 +71,9 @@ int cli_enter(int argc, char **argv) {
                                 break;
                         case 'K':
                                 env.keep = true;
+                                break;
+                        case 't':
+                                tty = true;
                                 break;
                         case 'h':
                                 fputs(cli_enter_usage, stdout);
@@ -88,12 +97,19 @@ int cli_enter(int argc, char **argv) {
         r = cli_guard_resolve("enter", guard, &pid, name);
         if (r == 0)
                 r = cli_env_apply(&env, uid);
+        if (r == 0 && tty)
+                r = cli_pty_open(&cmd);
         if (r != 0)
                 return r;
 
         cli_spawn_prepare(&cmd);
         res = ROCKER_join_rocker(pid, name, uid, gid, cli_spawn_exec, &cmd);
-        if (res.err_no != ROCKER_ERR_success)
+        if (res.err_no != ROCKER_ERR_success) {
+                if (tty) {
+                        close(cmd.pty_master);
+                        close(cmd.pty_slave);
+                }
                 return cli_lib_error(res.err_no, "enter: cannot run %s in %s", cmd.argv[0], name);
-        return cli_spawn_wait(res.app_pid);
+        }
+        return tty ? cli_pty_wait(&cmd, res.app_pid) : cli_spawn_wait(res.app_pid);
 }

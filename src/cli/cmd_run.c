@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rocker/rocker.h>
 
@@ -30,6 +31,8 @@ const char cli_run_usage[] =
         "  -E, --setenv NAME=VALUE  set NAME in CMD's environment (repeatable)\n"
         "      --keep-env        keep HOME, USER, LOGNAME and SHELL as they are\n"
         "                        (by default they are USER's, from its passwd entry)\n"
+        "  -t, --tty             give CMD a terminal of its own (a pty rocker relays;\n"
+        "                        window size and Ctrl-C are passed on)\n"
         "  -k, --keep            leave the rocker running when CMD ends and print\n"
         "                        its guard's name and pid\n"
         "  -h, --help            show this help\n";
@@ -62,7 +65,7 @@ static int set_path(char **slot, const char *opt, const char *arg) {
 }
 
 static int parse(int argc, char **argv, RockerRequest *req, RunPaths *paths, CliEnv *env, bool *ret_keep,
-                 char ***ret_cmd) {
+                 bool *ret_tty, char ***ret_cmd) {
         static const struct option opts[] = {
                 { "image", required_argument, NULL, 'i' },
                 { "exec-dir", required_argument, NULL, 'e' },
@@ -72,6 +75,7 @@ static int parse(int argc, char **argv, RockerRequest *req, RunPaths *paths, Cli
                 { "uid", required_argument, NULL, 'u' },
                 { "gid", required_argument, NULL, 'g' },
                 { "keep", no_argument, NULL, 'k' },
+                { "tty", no_argument, NULL, 't' },
                 { "setenv", required_argument, NULL, 'E' },
                 { "keep-env", no_argument, NULL, 'K' },
                 { "help", no_argument, NULL, 'h' },
@@ -82,7 +86,7 @@ static int parse(int argc, char **argv, RockerRequest *req, RunPaths *paths, Cli
         int c, r;
 
         cli_default_ids(&req->uid, &req->gid);
-        while ((c = getopt_long(argc, argv, "+:i:e:d:o:a:u:g:kE:h", opts, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "+:i:e:d:o:a:u:g:ktE:h", opts, NULL)) >= 0) {
                 r = 0;
                 switch (c) {
                 case 'i':
@@ -117,6 +121,9 @@ static int parse(int argc, char **argv, RockerRequest *req, RunPaths *paths, Cli
                         break;
                 case 'k':
                         *ret_keep = true;
+                        break;
+                case 't':
+                        *ret_tty = true;
                         break;
                 case 'E':
                         r = cli_env_add(env, "run", optarg);
@@ -153,15 +160,17 @@ static int parse(int argc, char **argv, RockerRequest *req, RunPaths *paths, Cli
 int cli_run(int argc, char **argv) {
         RockerRequest req = ROCKER_request_new();
         RunPaths paths = {};
-        CliCommand cmd = {};
+        CliCommand cmd = { .pty_master = -1, .pty_slave = -1 };
         CliEnv env = {};
         RockerResult res, k;
-        bool keep = false;
+        bool keep = false, tty = false;
         int r, status;
 
-        r = parse(argc, argv, &req, &paths, &env, &keep, &cmd.argv);
+        r = parse(argc, argv, &req, &paths, &env, &keep, &tty, &cmd.argv);
         if (r == 0)
                 r = cli_env_apply(&env, req.uid);
+        if (r == 0 && tty)
+                r = cli_pty_open(&cmd);
         if (r != 0) {
                 run_paths_done(&paths);
                 return r < 0 ? CLI_EXIT_OK : r;
@@ -175,10 +184,14 @@ int cli_run(int argc, char **argv) {
                  * rocker): reap it, its status means nothing. */
                 if (res.app_pid > 0)
                         (void) cli_spawn_wait(res.app_pid);
+                if (tty) {
+                        close(cmd.pty_master);
+                        close(cmd.pty_slave);
+                }
                 return cli_lib_error(res.err_no, "run: cannot run %s in a rocker", cmd.argv[0]);
         }
 
-        status = cli_spawn_wait(res.app_pid);
+        status = tty ? cli_pty_wait(&cmd, res.app_pid) : cli_spawn_wait(res.app_pid);
 
         if (keep) {
                 printf("%s %d\n", res.guard_pname, res.guard_pid);

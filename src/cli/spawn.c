@@ -47,6 +47,15 @@ int cli_spawn_exec(void *arg) {
         /* This is the app process: CMD gets the signal mask rocker was
          * started with, not the one it waits with. */
         sigprocmask(SIG_SETMASK, &cmd->saved_mask, NULL);
+        if (cmd->pty_slave >= 0) {
+                e = -cli_pty_attach(cmd);
+                if (e) {
+                        n = snprintf(msg, sizeof msg, "rocker: cannot take the terminal: %s\n", strerror(e));
+                        if (n > 0)
+                                (void) !write(STDERR_FILENO, msg, (size_t) n < sizeof msg ? (size_t) n : sizeof msg - 1);
+                        return CLI_EXIT_CANNOT_EXEC;
+                }
+        }
         execvp(cmd->argv[0], cmd->argv);
         e = errno;
 
