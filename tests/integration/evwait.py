@@ -23,13 +23,22 @@ import sys
 import time
 
 
+def pass_as_fd3(s):
+    """Makes s fd 3, inherited across exec. os.dup2() onto itself is a
+    no-op that leaves the fd close-on-exec (a socket is born so in Python):
+    when s already is fd 3, mark it inheritable instead."""
+    if s.fileno() != 3:
+        os.dup2(s.fileno(), 3)
+    os.set_inheritable(3, True)
+
+
 def start_rockerd(sock_path, argv):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.bind(sock_path)
     s.listen(128)
     pid = os.fork()
     if pid == 0:
-        os.dup2(s.fileno(), 3)  # inheritable, unlike s
+        pass_as_fd3(s)
         # Not our stdout: a $(evwait.py rockerd ...) would wait for its end.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
@@ -53,7 +62,7 @@ def exec_rockerd(sock_path, fifo, argv):
     fd = os.open(fifo, os.O_WRONLY)
     os.write(fd, b"listening\n")
     os.close(fd)
-    os.dup2(s.fileno(), 3)
+    pass_as_fd3(s)
     os.environ["LISTEN_FDS"] = "1"
     os.environ["LISTEN_PID"] = str(os.getpid())
     os.environ.pop("NOTIFY_SOCKET", None)
