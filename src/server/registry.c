@@ -184,10 +184,14 @@ bool rocker_exited_unreaped(int guard_pidfd, pid_t guard, ino_t pidns_ino, ino_t
                     proc_get_name(pid, comm, &state) == 0 && state != 'Z' && state != 'X')
                         break;
                 /* Any process in its mount namespace (nsenter -m from
-                 * outside): an unknown id means an inode number match
-                 * counts, which only errs towards waiting. */
-                if (mntns_ino != 0 && pid_mntns_ino(pid) == mntns_ino &&
-                    (mntns_id == 0 || pid_mntns(pid) == mntns_id))
+                 * outside), where the kernel gives namespaces a unique id.
+                 * Without one (before 6.x), an inode number may already be
+                 * another namespace's: no match is trusted, and none is
+                 * needed, since a process in the old namespace keeps its
+                 * overlays mounted, and the data dir stays in use until
+                 * their watches say they are gone (overlaywatch.c). */
+                if (mntns_ino != 0 && mntns_id != 0 && pid_mntns_ino(pid) == mntns_ino &&
+                    pid_mntns(pid) == mntns_id)
                         break;
         }
         closedir(d);
