@@ -250,6 +250,15 @@ static void test_outsider_in_mount_namespace(void **state) {
         assert_int_equal(pid_mntns_ino(f->outsider), mntns);
         assert_int_equal(kill(f->guard, SIGKILL), 0);
         wait_for_zombie_app(f);
+        if (id == 0) {
+                /* No unique namespace ids on this kernel (before 6.x): no
+                 * inode number match is trusted, the outsider is not seen;
+                 * the overlay watches keep the data dir in use instead as
+                 * long as it holds the mounts (manager.c). */
+                assert_true(freed_within_5s(f, pidns, mntns, id));
+                kill_and_reap(&f->outsider);
+                return;
+        }
         usleep(20 * 1000);
         assert_false(rocker_exited_unreaped(f->guard_pidfd, f->guard, pidns, mntns, id));
 
