@@ -11,12 +11,19 @@ cg=/sys/fs/cgroup/rocker.slice/rocker-81-$name.scope
 # tail keeps the current "line" of /dev/zero, which never ends, in memory
 rc=0
 rocker enter "$name" -- /usr/bin/tail /dev/zero || rc=$?
-echo "hog: exit $rc; memory.events:"
-cat "$cg/memory.events"
-[ "$rc" -eq 137 ]
-[ "$(sed -n 's/^oom_kill //p' "$cg/memory.events")" -ge 1 ]
-grep -qx "$name" "/proc/$gpid/comm"      # its guard lives (OOMPolicy=continue)
-grep -qx "$other" "/proc/$ogpid/comm"    # so does the other rocker
-rocker kill "$name"
+echo "hog: exit $rc"
+[ "$rc" -eq 137 ]                        # SIGKILL: the kernel's OOM killer
+grep -qx "$other" "/proc/$ogpid/comm"    # the other rocker lives on
+sysv=$(systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p')
+if [ "$sysv" -ge 253 ]; then
+        # OOMPolicy=continue (rocker's default) is honoured for scopes
+        grep -qx "$name" "/proc/$gpid/comm"
+        grep -q '^oom_kill [1-9]' "$cg/memory.events"
+        rocker kill "$name"
+else
+        # systemd < 253 applies its DefaultOOMPolicy=stop to scopes: the
+        # OOM kill ends the whole rocker (docs/cgroups.md)
+        echo "systemd $sysv: the rocker ended with its OOM kill"
+fi
 rocker kill "$other"
 rm /etc/rocker/apps.d/81.conf
