@@ -3,7 +3,7 @@
  * rocker_bench — how long rockerd + librocker_client take to put an app in a
  * rocker on this machine, next to bubblewrap and unshare(1).
  *
- *   sudo rocker_bench [--runs N] [--quick] [--daemon-log FILE] [--cgroups MODE]
+ *   sudo rocker_bench [--runs N] [--quick] [--daemon-log FILE] [--cgroups MODE] [--limits]
  *   sudo ROCKER_FORCE_FALLBACK=all rocker_bench ...   (the fallbacks of
  *   kernels before 6.15, forced: docs/kernels.md)
  *
@@ -185,6 +185,7 @@ typedef struct Options {
         bool quick;
         const char *daemon_log;  /* --daemon-log: rockerd's log, kept */
         const char *cgroups;     /* --cgroups: rockerd's Cgroups= (NULL: its default) */
+        bool limits;             /* --limits: every rocker gets resource limits */
 } Options;
 
 typedef struct Tracked {
@@ -941,9 +942,14 @@ static int bench_setup(Bench *b) {
 
                 if (mkdir(b->apps_dir, 0755) < 0)
                         return -errno;
-                snprintf(conf, sizeof conf, "[Daemon]\nAppsDir=%s\n%s%s%s", b->apps_dir,
-                         b->opt.cgroups ? "[Resources]\nCgroups=" : "", b->opt.cgroups ? b->opt.cgroups : "",
-                         b->opt.cgroups ? "\n" : "");
+                snprintf(conf, sizeof conf, "[Daemon]\nAppsDir=%s\n[Resources]\n%s%s%s%s", b->apps_dir,
+                         b->opt.cgroups ? "Cgroups=" : "", b->opt.cgroups ? b->opt.cgroups : "",
+                         b->opt.cgroups ? "\n" : "",
+                         /* limits of every kind a scope carries, none of
+                          * them reached by the bench's apps */
+                         b->opt.limits ? "MemoryMax=1G\nMemoryHigh=768M\nTasksMax=4096\nCPUWeight=100\n"
+                                         "CPUQuota=400%\nIOWeight=100\n"
+                                       : "");
                 r = write_file(b->config, conf);
                 if (r < 0)
                         return r;
@@ -1564,7 +1570,7 @@ static void print_report(const Bench *b, FILE *out) {
 /* ---- main --------------------------------------------------------------- */
 
 static void help(void) {
-        printf("Usage: rocker_bench [--runs N] [--quick] [--daemon-log FILE] [--cgroups MODE]\n\n"
+        printf("Usage: rocker_bench [--runs N] [--quick] [--daemon-log FILE] [--cgroups MODE] [--limits]\n\n"
                "Times rockerd + librocker_client on this machine, next to bubblewrap and\n"
                "unshare(1). Run as root; everything it makes lives in a private directory\n"
                "under /tmp and is removed at the end. See docs/performance.md.\n\n"
@@ -1578,6 +1584,9 @@ static void help(void) {
                "  --cgroups auto|systemd|cgroupfs|no\n"
                "             rockerd's Cgroups= (default: its own, auto): compare the\n"
                "             cost of a cgroup per rocker with none (docs/cgroups.md)\n"
+               "  --limits   every rocker gets MemoryMax=, MemoryHigh=, TasksMax=,\n"
+               "             CPUWeight=, CPUQuota=, IOWeight= (none reached): the\n"
+               "             cost of limits (with a cgroup v2 host)\n"
                "  -h, --help show this help\n");
 }
 
@@ -1587,12 +1596,13 @@ static int parse_options(int argc, char **argv, Options *ret) {
                 { "quick", no_argument, NULL, 'q' },
                 { "daemon-log", required_argument, NULL, 'l' },
                 { "cgroups", required_argument, NULL, 'c' },
+                { "limits", no_argument, NULL, 'L' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
         const char *daemon_log = NULL, *cgroups = NULL;
         long runs = 0;
-        bool quick = false;
+        bool quick = false, limits = false;
         char *end;
         int c;
 
@@ -1624,6 +1634,9 @@ static int parse_options(int argc, char **argv, Options *ret) {
                         }
                         cgroups = optarg;
                         break;
+                case 'L':
+                        limits = true;
+                        break;
                 case 'h':
                         help();
                         return 1;
@@ -1644,6 +1657,7 @@ static int parse_options(int argc, char **argv, Options *ret) {
                                    .n_levels = 3 };
         ret->daemon_log = daemon_log;
         ret->cgroups = cgroups;
+        ret->limits = limits;
         if (runs > 0) {
                 unsigned n = (unsigned) runs;
 
@@ -1678,8 +1692,9 @@ int main(int argc, char **argv) {
 
         b.t_start = now_ms();
         print_machine_facts(stdout);
-        printf("rockerd: %s; overlays /usr /var /etc /home /root; app uid %d; %s run\n", ROCKERD_PATH, APP_UID,
-               b.opt.quick ? "quick" : "full");
+        printf("rockerd: %s; overlays /usr /var /etc /home /root; app uid %d; %s run; Cgroups=%s%s\n",
+               ROCKERD_PATH, APP_UID, b.opt.quick ? "quick" : "full", b.opt.cgroups ? b.opt.cgroups : "(default)",
+               b.opt.limits ? " with limits" : "");
 
         r = bench_setup(&b);
         if (r == 0)
