@@ -26,6 +26,7 @@
 
 #include "dev.h"
 #include "macro.h"
+#include "mountops.h"
 #include "util.h"
 
 /* What every rocker gets: the nodes bwrap --dev gives, bound from the host. */
@@ -153,31 +154,6 @@ static int clone_path(Clones *cl, const char *path) {
         return r;
 }
 
-static int make_fs(const char *type, const char *const *opts, unsigned attrs) {
-        _cleanup_close_ int fs = fsopen(type, FSOPEN_CLOEXEC);
-        int mnt;
-
-        if (fs < 0)
-                return negative_errno();
-        for (size_t i = 0; opts && opts[i]; i += 2)
-                if (fsconfig(fs, FSCONFIG_SET_STRING, opts[i], opts[i + 1], 0) < 0)
-                        return negative_errno();
-        if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-                return negative_errno();
-        mnt = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
-        return mnt < 0 ? negative_errno() : mnt;
-}
-
-static int attach_at(int mnt, int dir_fd, const char *name) {
-        _cleanup_close_ int target = openat(dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-
-        if (target < 0)
-                return negative_errno();
-        if (move_mount(mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-                return negative_errno();
-        return 0;
-}
-
 int dev_make_private(const Plan *p, const char **ret_step) {
         static const char *const dev_opts[] = { "mode", "0755", "size", "1m", "nr_inodes", "1024", NULL };
         static const char *const pts_opts[] = { "ptmxmode", "0666", "mode", "0620", NULL };
@@ -204,7 +180,7 @@ int dev_make_private(const Plan *p, const char **ret_step) {
 
         /* 2. The new /dev, built detached: nodes' mount points, links. */
         STEP("make the /dev tmpfs");
-        dev = make_fs("tmpfs", dev_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        dev = mount_new_fs("tmpfs", dev_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         if (dev < 0) {
                 r = dev;
                 goto out;
@@ -254,7 +230,7 @@ int dev_make_private(const Plan *p, const char **ret_step) {
         }
         STEP("bind the device nodes into /dev");
         for (size_t i = 0; i < cl.n; i++) {
-                r = attach_at(cl.c[i].fd, dev_dir, cl.c[i].name);
+                r = mount_attach_at(cl.c[i].fd, dev_dir, cl.c[i].name);
                 if (r < 0)
                         goto out;
         }
@@ -262,12 +238,12 @@ int dev_make_private(const Plan *p, const char **ret_step) {
         /* 4. A devpts of its own: the app's ptys are invisible to the host's
          * and to other rockers', and the host's are not here. */
         STEP("mount /dev/pts");
-        pts = make_fs("devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        pts = mount_new_fs("devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
         if (pts < 0) {
                 r = pts;
                 goto out;
         }
-        r = attach_at(pts, dev_dir, "pts");
+        r = mount_attach_at(pts, dev_dir, "pts");
         if (r < 0)
                 goto out;
 
@@ -275,12 +251,12 @@ int dev_make_private(const Plan *p, const char **ret_step) {
          * the host or another rocker, and is bounded. */
         STEP("mount /dev/shm");
         snprintf(shm_size, sizeof shm_size, "%" PRIu64, p->dev_shm_size);
-        shm = make_fs("tmpfs", shm_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        shm = mount_new_fs("tmpfs", shm_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         if (shm < 0) {
                 r = shm;
                 goto out;
         }
-        r = attach_at(shm, dev_dir, "shm");
+        r = mount_attach_at(shm, dev_dir, "shm");
         if (r < 0)
                 goto out;
 

@@ -123,3 +123,28 @@ const MountOps mountops_remount = {
         .set_readonly = remount_set_readonly,
         .set_readonly_tree = remount_set_readonly_tree,
 };
+
+int mount_new_fs(const char *type, const char *const *opts, unsigned attrs) {
+        _cleanup_close_ int fs = fsopen(type, FSOPEN_CLOEXEC);
+        int mnt;
+
+        if (fs < 0)
+                return negative_errno();
+        for (size_t i = 0; opts && opts[i]; i += 2)
+                if (fsconfig(fs, FSCONFIG_SET_STRING, opts[i], opts[i + 1], 0) < 0)
+                        return negative_errno();
+        if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return negative_errno();
+        mnt = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+        return mnt < 0 ? negative_errno() : mnt;
+}
+
+int mount_attach_at(int mnt, int dir_fd, const char *name) {
+        _cleanup_close_ int target = openat(dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+        if (target < 0)
+                return negative_errno();
+        if (move_mount(mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return negative_errno();
+        return 0;
+}

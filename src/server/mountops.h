@@ -33,4 +33,13 @@ int mount_open_target(const char *path);
 /* The mount ID of the mount fd is on (statx STATX_MNT_ID, 5.8). */
 int mount_id_of(int fd, int *ret_id);
 
+/* A new, detached mount of a file system of type with the string options
+ * opts (name, value, ..., NULL; may be NULL) and the MOUNT_ATTR_* attrs.
+ * The mount fd or -errno. */
+int mount_new_fs(const char *type, const char *const *opts, unsigned attrs);
+
+/* Attaches the detached mount mnt onto name in dir_fd (not following a
+ * symlink there). 0 or -errno. */
+int mount_attach_at(int mnt, int dir_fd, const char *name);
+
 #endif

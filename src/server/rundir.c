@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "mountops.h"
 #include "rundir.h"
 #include "util.h"
 
@@ -137,19 +138,9 @@ static int wait_bus_ready(int sync_fd) {
         return n == 1 ? 0 : -ECONNREFUSED;
 }
 
-static int attach_at(int mnt, int dir_fd, const char *name) {
-        _cleanup_close_ int target = openat(dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-
-        if (target < 0)
-                return negative_errno();
-        if (move_mount(mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-                return negative_errno();
-        return 0;
-}
-
 int rundir_make_private(const Plan *p, const char **ret_step) {
         static const char *const tmpfs_opts[] = { "mode", "0755", "size", "16m", "nr_inodes", "4096", NULL };
-        _cleanup_close_ int host_user = -EBADF, fs = -EBADF, mnt = -EBADF, target = -EBADF, user = -EBADF;
+        _cleanup_close_ int host_user = -EBADF, mnt = -EBADF, target = -EBADF, user = -EBADF;
         char uid_dir[32];
         Socks sk = { .n = 0 };
         int r;
@@ -203,17 +194,11 @@ int rundir_make_private(const Plan *p, const char **ret_step) {
         /* 2. The new /run/user, built detached: the user's dir and the
          * sockets' mount points. */
         STEP("make the /run/user tmpfs");
-        fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
-        if (fs < 0)
-                goto out_errno;
-        for (size_t i = 0; tmpfs_opts[i]; i += 2)
-                if (fsconfig(fs, FSCONFIG_SET_STRING, tmpfs_opts[i], tmpfs_opts[i + 1], 0) < 0)
-                        goto out_errno;
-        if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-                goto out_errno;
-        mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
-        if (mnt < 0)
-                goto out_errno;
+        mnt = mount_new_fs("tmpfs", tmpfs_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (mnt < 0) {
+                r = mnt;
+                goto out;
+        }
         STEP("populate /run/user");
         if (mkdirat(mnt, uid_dir, 0700) < 0)
                 goto out_errno;
@@ -262,7 +247,7 @@ int rundir_make_private(const Plan *p, const char **ret_step) {
         }
         STEP("bind the sockets into /run/user");
         for (size_t i = 0; i < sk.n; i++) {
-                r = attach_at(sk.s[i].fd, user, sk.s[i].rel);
+                r = mount_attach_at(sk.s[i].fd, user, sk.s[i].rel);
                 if (r < 0)
                         goto out;
         }
