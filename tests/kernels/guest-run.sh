@@ -100,6 +100,8 @@ systemd_checks() {
                 if timeout 300 bash -eu "$f" >"$W/$name.log" 2>&1; then
                         passed=$((passed + 1))
                         echo "ok   $name" | tee -a "$out"
+                        # what the check measured, for the host's report
+                        { grep -a '^figure: ' "$W/$name.log" || true; } | sed 's/^/     /' | tee -a "$out"
                 else
                         failed=$((failed + 1))
                         names="$names${names:+,}$name"

@@ -14,6 +14,7 @@ rocker enter "$name" -- /usr/bin/tail /dev/zero || rc=$?
 echo "hog: exit $rc"
 [ "$rc" -eq 137 ]                        # SIGKILL: the kernel's OOM killer
 grep -qx "$other" "/proc/$ogpid/comm"    # the other rocker lives on
+echo "figure: MemoryMax=64M: the hog exited $rc (SIGKILL), oom_kill $(sed -n 's/^oom_kill //p' "$cg/memory.events" 2>/dev/null || echo -) in the scope, the other rocker and the launcher live on"
 sysv=$(systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p')
 if [ "$sysv" -ge 253 ]; then
         # OOMPolicy=continue (rocker's default) is honoured for scopes

@@ -14,6 +14,7 @@ sleep 4
 u1=$(usage); t1=$(date +%s%N)
 share=$(( (u1 - u0) * 1000 / ((t1 - t0) / 1000) ))   # per mille of one CPU
 echo "spinner share: ${share}/1000 of a CPU (quota 200)"
+echo "figure: CPUQuota=20%: a spinner got ${share}/1000 of a CPU over 4 s"
 [ "$share" -ge 50 ]
 [ "$share" -le 350 ]
 rocker kill "$name"
