@@ -488,11 +488,33 @@ static void track_remove(Bench *b, pid_t pid) {
         pthread_mutex_unlock(&b->lock);
 }
 
+/* Whether pid, which has exited, is reaped: its /proc entry is gone, or
+ * belongs to a process that is no zombie (the pid was reused). */
+static bool exited_pid_reaped(pid_t pid) {
+        char path[64], buf[512], *paren;
+        int fd;
+        ssize_t n;
+
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT || errno == ESRCH;
+        n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0)
+                return true;
+        buf[n] = '\0';
+        paren = strrchr(buf, ')');
+        return !paren || paren[1] != ' ' || paren[2] != 'Z';
+}
+
 /* Until the guard has been reaped by rockerd: a pidfd polls POLLIN once the
- * process has exited and POLLHUP once it is reaped. rockerd reaps in the
- * same callback that frees the rocker (registry entry, image reference), and
- * the kernel has torn down the rocker's mounts before the exit is reported. */
-static int wait_reaped(int pidfd, int timeout_ms) {
+ * process has exited and, from Linux 6.9, POLLHUP once it is reaped; before,
+ * the exited guard is watched in /proc until its zombie is gone. rockerd
+ * reaps in the same callback that frees the rocker (registry entry, image
+ * reference), and the kernel has torn down the rocker's mounts before the
+ * exit is reported. */
+static int wait_reaped(int pidfd, pid_t pid, int timeout_ms) {
         double end = now_ms() + timeout_ms;
 
         for (;;) {
@@ -509,7 +531,7 @@ static int wait_reaped(int pidfd, int timeout_ms) {
                         return -errno;
                 if (r == 0)
                         return -ETIMEDOUT;
-                if (p.revents & POLLHUP)
+                if ((p.revents & POLLHUP) || exited_pid_reaped(pid))
                         return 0;
                 sleep_us(20);  /* exited, not yet reaped: no wakeup comes for the reap */
         }
@@ -551,7 +573,7 @@ static int kill_all_tracked(Bench *b) {
                         track_remove(b, g[i].pid);
                         continue;
                 }
-                if (wait_reaped(fds[i], REAP_TIMEOUT_MS) == 0)
+                if (wait_reaped(fds[i], g[i].pid, REAP_TIMEOUT_MS) == 0)
                         track_remove(b, g[i].pid);
                 else {
                         say("guard %s (pid %d) was not reaped within %d ms", g[i].name, (int) g[i].pid,
@@ -708,7 +730,7 @@ static int rocker_end(Bench *b, Entered *e) {
                 say("ROCKER_kill_rocker(%d, %s): %s: %s", e->res.guard_pid, e->res.guard_pname,
                     ROCKER_strerror(k.err_no), ROCKER_last_error());
         if (e->pidfd >= 0) {
-                r = wait_reaped(e->pidfd, REAP_TIMEOUT_MS);
+                r = wait_reaped(e->pidfd, e->res.guard_pid, REAP_TIMEOUT_MS);
                 close(e->pidfd);
                 e->pidfd = -1;
         }
