@@ -14,8 +14,12 @@
 
 #include <rocker/rocker.h>
 
+#include "testlib.h"
+
 typedef struct Snapshot {
-        int mounts;        /* lines of our mountinfo (rockerd shares our mount ns) */
+        int mounts;        /* mounts in our mount table (rockerd shares our
+                            * mount ns); the leak check compares the tables
+                            * themselves too (H.baseline_mounts) */
         int loops;         /* image mounts: bound loop devices of ours, and
                             * squashfuse processes of our rockerd */
         int guards;        /* processes named rk-* */
@@ -35,6 +39,7 @@ typedef struct Harness {
         char base_config[320]; /* the suite's own (the image backend), or "" */
         pid_t daemon;
         Snapshot baseline;
+        struct libmnt_table *baseline_mounts;  /* the mount table at the start */
 } Harness;
 
 extern Harness H;
@@ -52,9 +57,15 @@ int harness_restart_daemon(int live_rockers);
 int harness_stop_daemon(int sig);
 
 void snapshot_take(Snapshot *s);
-/* Waits (bounded) until the snapshot equals the baseline; fails the test
- * with the difference if it does not. */
+bool snapshot_equal(const Snapshot *a, const Snapshot *b);
+/* Waits (bounded) until the snapshot equals the baseline and the mount
+ * table is the baseline's (libmount's tabdiff: the same mounts, not only as
+ * many); fails the test with the difference if it does not, naming every
+ * mount that appeared or went (source, target, file system type). */
 void harness_assert_clean(void);
+/* The same, with extra_mounts mounts more than the baseline allowed (a file
+ * system the case mounted itself). */
+void harness_assert_clean_but(int extra_mounts);
 
 /* A request on the harness' paths: image, exec dir <dir>/exec/<tag>, data
  * dir <dir>/data/<tag>, overlays: the seed's five and H.open_dir. */
@@ -67,11 +78,9 @@ void harness_kill_guard(const RockerResult *res);
  * go to pids. */
 int harness_squashfuse_pids(pid_t *pids, int max);
 
-/* The number of lines of a file (e.g. a mountinfo), or -1. */
-int harness_count_lines(const char *path);
-
-/* Runs cmd through /bin/sh; returns its exit status or -1. */
-int harness_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The test library's, under the names the suites use (testlib.h). */
+#define harness_count_lines testlib_count_lines
+#define harness_sh testlib_sh
 
 /* Two live overlays on one upper dir make the kernel warn "overlayfs:
  * upperdir is in-use". harness_kmsg_mark() writes a unique mark into the

@@ -139,17 +139,6 @@ static const char *loadavg(void) {
         return text;
 }
 
-static int count_mountinfo(void) {
-        FILE *f = fopen("/proc/self/mountinfo", "re");
-        int n = 0, c;
-
-        assert_non_null(f);
-        while ((c = fgetc(f)) != EOF)
-                n += c == '\n';
-        fclose(f);
-        return n;
-}
-
 /* rockerd's log (stderr of the harness' rockerd): a mark is its size now;
  * log_since() counts the lines written after the mark that hold needle, and
  * prints them when show is set. */
@@ -266,26 +255,11 @@ static int procs_in_pidns(unsigned long ns) {
 static void assert_state_dir_empty(void);
 
 /* What harness_assert_clean() checks, with extra_mounts more mounts than the
- * baseline allowed (a file system the case mounted itself). */
+ * baseline allowed (a file system the case mounted itself), and an empty
+ * state dir. */
 static void assert_clean_but(int extra_mounts) {
-        Snapshot now, want = H.baseline;
-
-        want.mounts += extra_mounts;
-        /* No event for mounts, loop devices and fds going away: a
-         * fixed-interval look within a 5 s bound (as harness_assert_clean()). */
-        for (int i = 0; i < 500; i++) {
-                snapshot_take(&now);
-                if (now.mounts == want.mounts && now.loops == want.loops && now.guards == want.guards &&
-                    now.daemon_fds == want.daemon_fds && now.own_fds == want.own_fds) {
-                        assert_state_dir_empty();
-                        return;
-                }
-                usleep(10 * 1000);
-        }
-        print_error("leak: mounts %d→%d, loops %d→%d, guards %d→%d, rockerd fds %d→%d, own fds %d→%d\n",
-                    want.mounts, now.mounts, want.loops, now.loops, want.guards, now.guards, want.daemon_fds,
-                    now.daemon_fds, want.own_fds, now.own_fds);
-        fail();
+        harness_assert_clean_but(extra_mounts);
+        assert_state_dir_empty();
 }
 
 /* Entries in rockerd's state dir: one record per live rocker, plus, for a
@@ -1866,7 +1840,7 @@ static void test_many_live_rockers(void **state) {
         wait_rockers(0, 5000);
         relaunch0 = relaunch_ms("live-relaunch", relaunches);
         wait_rockers(0, 5000);
-        mounts0 = count_mountinfo();
+        mounts0 = harness_count_lines("/proc/self/mountinfo");
         rss0 = daemon_rss_kb();
 
         t_all = mono_ms();
@@ -1893,7 +1867,7 @@ static void test_many_live_rockers(void **state) {
                         t_last += mono_ms() - t0;
         }
         t_all = mono_ms() - t_all;
-        mounts_n = count_mountinfo();
+        mounts_n = harness_count_lines("/proc/self/mountinfo");
         rss_n = daemon_rss_kb();
         relaunch_n = relaunch_ms("live-relaunch", relaunches);
 
