@@ -83,6 +83,52 @@ char *report_get(const char *text, const char *key) {
         return NULL;
 }
 
+void report_say(int fd, const char *fmt, ...) {
+        char buf[1024];
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return;
+        if (n > (int) sizeof buf - 2)
+                n = (int) sizeof buf - 2;
+        buf[n++] = '\n';
+        (void) !write(fd, buf, (size_t) n);
+}
+
+int report_int(const char *text, const char *key, int def) {
+        char *v = report_get(text, key);
+        int n = v ? atoi(v) : def;
+
+        free(v);
+        return n;
+}
+
+void report_expect(const char *report, const char *key, const char *want) {
+        char *v = report_get(report, key);
+
+        if (!v || strcmp(v, want) != 0) {
+                print_error("%s: want \"%s\", got \"%s\"\nreport:\n%s\n", key, want, v ? v : "(missing)", report);
+                free(v);
+                fail();
+        }
+        free(v);
+}
+
+void report_expect_not(const char *report, const char *key, const char *unwanted) {
+        char *v = report_get(report, key);
+
+        if (!v || strcmp(v, unwanted) == 0) {
+                print_error("%s: got \"%s\", which it must not be\nreport:\n%s\n", key, v ? v : "(missing)", report);
+                free(v);
+                fail();
+        }
+        free(v);
+}
+
 int harness_squashfuse_pids(pid_t *pids, int max) {
         char path[64], comm[64];
         FILE *f;

@@ -93,7 +93,18 @@ int harness_overlay_warnings_since(const char *mark);
 
 /* Reads all of fd into a malloc'ed NUL-terminated string. */
 char *read_all(int fd);
+
+/* A report: what a probe inside a rocker tells the test, one "key=value"
+ * line each, written to a pipe and read with read_all(). */
+/* Writes one printf-formatted line (cut at 1 KiB) to fd. */
+void report_say(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The value following "key=" on its own line in text, or NULL (malloc'ed). */
 char *report_get(const char *text, const char *key);
+/* The value of key as an int, or def when it is missing. */
+int report_int(const char *text, const char *key, int def);
+/* Fails the test, printing the whole report, unless key's value is want
+ * (report_expect) / is there and is not unwanted (report_expect_not). */
+void report_expect(const char *report, const char *key, const char *want);
+void report_expect_not(const char *report, const char *key, const char *unwanted);
 
 #endif

@@ -304,23 +304,6 @@ static void assert_all_clean(void) {
         assert_state_dir_empty();
 }
 
-static void say(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(int fd, const char *fmt, ...) {
-        char buf[512];
-        va_list ap;
-        int n;
-
-        va_start(ap, fmt);
-        n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-                return;
-        if (n > (int) sizeof buf - 2)
-                n = (int) sizeof buf - 2;
-        buf[n++] = '\n';
-        (void) !write(fd, buf, (size_t) n);
-}
-
 static int app_exit0(void *arg) {
         (void) arg;
         return 0;
@@ -478,14 +461,6 @@ static char *child_report(int fd) {
         return text;
 }
 
-static int report_int(const char *text, const char *key, int def) {
-        char *v = report_get(text, key);
-        int n = v ? atoi(v) : def;
-
-        free(v);
-        return n;
-}
-
 /* ---- 1. the launcher dies after its request, before the reply ---------- */
 
 /* A forked launcher connects, sends a valid enter and dies at once (_exit or
@@ -555,23 +530,23 @@ static void child_enter_and_die(const char *msg, int report_fd, bool join) {
         int sock = raw_connect();
 
         if (sock < 0 || raw_send(sock, msg) < 0) {
-                say(report_fd, "error=connect or send: %s", strerror(sock < 0 ? -sock : errno));
+                report_say(report_fd, "error=connect or send: %s", strerror(sock < 0 ? -sock : errno));
                 _exit(3);
         }
         raw_recv(sock, 25000, &r);
         if (r.got != RAW_REPLY || !r.success || r.pidfd < 0) {
-                say(report_fd, "error=no success reply (%d): %s", (int) r.got, r.body);
+                report_say(report_fd, "error=no success reply (%d): %s", (int) r.got, r.body);
                 _exit(4);
         }
-        say(report_fd, "guard_pid=%d", r.guard_pid);
-        say(report_fd, "guard_name=%s", r.guard_name);
-        say(report_fd, "n_fds=%d", r.n_fds);
+        report_say(report_fd, "guard_pid=%d", r.guard_pid);
+        report_say(report_fd, "guard_name=%s", r.guard_name);
+        report_say(report_fd, "n_fds=%d", r.n_fds);
         if (join) {
                 pid_t app;
                 int ready[2];
 
                 if (setns(r.pidfd, ROCKER_NS) < 0) {
-                        say(report_fd, "error=setns: %s", strerror(errno));
+                        report_say(report_fd, "error=setns: %s", strerror(errno));
                         _exit(5);
                 }
                 if (pipe2(ready, O_CLOEXEC) < 0)
@@ -589,10 +564,10 @@ static void child_enter_and_die(const char *msg, int report_fd, bool join) {
                 }
                 close(ready[1]);
                 if (app < 0 || read(ready[0], &(char) { 0 }, 1) != 1) {
-                        say(report_fd, "error=fork in the rocker: %s", strerror(errno));
+                        report_say(report_fd, "error=fork in the rocker: %s", strerror(errno));
                         _exit(7);
                 }
-                say(report_fd, "app_pid=%d", (int) app);
+                report_say(report_fd, "app_pid=%d", (int) app);
         }
         /* No ack: the connection and the pidfd close with us. */
         _exit(0);
@@ -739,10 +714,10 @@ static int app_fsync_writer(void *arg) {
                 for (;;)
                         pause();
         }
-        say(w->fd, "child=%d", child > 0);
+        report_say(w->fd, "child=%d", child > 0);
         fd = open(w->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd < 0) {
-                say(w->fd, "error=open %s: %s", w->path, strerror(errno));
+                report_say(w->fd, "error=open %s: %s", w->path, strerror(errno));
                 return 1;
         }
         for (unsigned i = 0;; i++) {
@@ -750,14 +725,14 @@ static int app_fsync_writer(void *arg) {
 
                 format_record(rec, i);
                 if (write(fd, rec, sizeof rec) != (ssize_t) sizeof rec) {
-                        say(w->fd, "error=write %u: %s", i, strerror(errno));
+                        report_say(w->fd, "error=write %u: %s", i, strerror(errno));
                         return 2;
                 }
                 if (fsync(fd) < 0) {
-                        say(w->fd, "error=fsync %u: %s", i, strerror(errno));
+                        report_say(w->fd, "error=fsync %u: %s", i, strerror(errno));
                         return 3;
                 }
-                say(w->fd, "synced=%u", i + 1);
+                report_say(w->fd, "synced=%u", i + 1);
         }
 }
 
@@ -812,7 +787,7 @@ static int app_report_size(void *arg) {
         const SizeProbe *p = arg;
         struct stat st;
 
-        say(p->fd, "size=%lld", stat(p->path, &st) == 0 ? (long long) st.st_size : -1LL);
+        report_say(p->fd, "size=%lld", stat(p->path, &st) == 0 ? (long long) st.st_size : -1LL);
         return 0;
 }
 
@@ -957,10 +932,10 @@ static int app_fill(void *arg) {
         memset(block, 'f', sizeof block);
         fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0) {
-                say(f->fd, "open=%d", errno);
+                report_say(f->fd, "open=%d", errno);
                 return 1;
         }
-        say(f->fd, "open=0");
+        report_say(f->fd, "open=0");
         for (;;) {
                 ssize_t n = write(fd, block, sizeof block);
                 if (n < 0) {
@@ -969,9 +944,9 @@ static int app_fill(void *arg) {
                 }
                 total += n;   /* a short write is counted; the next one fails */
         }
-        say(f->fd, "written=%lld", total);
-        say(f->fd, "write_errno=%d", e);
-        say(f->fd, "fsync=%d", fsync(fd) == 0 ? 0 : errno);
+        report_say(f->fd, "written=%lld", total);
+        report_say(f->fd, "write_errno=%d", e);
+        report_say(f->fd, "fsync=%d", fsync(fd) == 0 ? 0 : errno);
         close(fd);
         return 0;
 }
