@@ -130,63 +130,7 @@ void report_expect_not(const char *report, const char *key, const char *unwanted
 }
 
 int harness_squashfuse_pids(pid_t *pids, int max) {
-        char path[64], comm[64];
-        FILE *f;
-        int child, n = 0;
-
-        if (H.daemon <= 0)
-                return 0;
-        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int) H.daemon, (int) H.daemon);
-        f = fopen(path, "re");
-        while (f && fscanf(f, "%d", &child) == 1) {
-                FILE *c;
-                snprintf(path, sizeof path, "/proc/%d/comm", child);
-                c = fopen(path, "re");
-                if (c && fgets(comm, sizeof comm, c) && strncmp(comm, "squashfuse", 10) == 0) {
-                        if (n < max)
-                                pids[n] = child;
-                        n++;
-                }
-                if (c)
-                        fclose(c);
-        }
-        if (f)
-                fclose(f);
-        return n;
-}
-
-static int count_fuse(void) {
-        return harness_squashfuse_pids(NULL, 0);
-}
-
-static int count_guards(void) {
-        DIR *d = opendir("/proc");
-        struct dirent *de;
-        int n = 0;
-
-        while (d && (de = readdir(d))) {
-                char p[300], buf[512];
-                FILE *f;
-                int ppid = -1;
-                bool guard = false;
-                if (de->d_name[0] < '0' || de->d_name[0] > '9')
-                        continue;
-                snprintf(p, sizeof p, "/proc/%s/status", de->d_name);
-                f = fopen(p, "re");
-                if (!f)
-                        continue;
-                while (fgets(buf, sizeof buf, f)) {
-                        if (strncmp(buf, "Name:\trk-", 9) == 0)
-                                guard = true;
-                        else if (strncmp(buf, "PPid:", 5) == 0)
-                                ppid = atoi(buf + 5);
-                }
-                fclose(f);
-                n += guard && H.daemon > 0 && ppid == (int) H.daemon;
-        }
-        if (d)
-                closedir(d);
-        return n;
+        return testlib_children_named(H.daemon, "squashfuse", pids, max);
 }
 
 void snapshot_take(Snapshot *s) {
@@ -196,8 +140,8 @@ void snapshot_take(Snapshot *s) {
         assert_non_null(tab);
         s->mounts = testlib_mounts_count(tab);
         testlib_mounts_free(tab);
-        s->loops = testlib_loops_under(H.dir) + count_fuse();
-        s->guards = count_guards();
+        s->loops = testlib_loops_under(H.dir) + harness_squashfuse_pids(NULL, 0);
+        s->guards = testlib_children_named(H.daemon, "rk-", NULL, 0);
         snprintf(p, sizeof p, "/proc/%d/fd", (int) H.daemon);
         s->daemon_fds = H.daemon > 0 ? testlib_count_dir(p) : 0;
         s->own_fds = testlib_count_dir("/proc/self/fd");
@@ -241,6 +185,18 @@ void harness_assert_clean_but(int extra_mounts) {
                     want.mounts, now.mounts, want.loops, now.loops, want.guards, now.guards, want.daemon_fds,
                     now.daemon_fds, want.own_fds, now.own_fds, diff[0] ? "mounts not as at the start:\n" : "", diff);
         fail();
+}
+
+void harness_assert_mounts_as(struct libmnt_table *before) {
+        struct libmnt_table *now = testlib_mounts_read();
+        int added = 0, removed = 0;
+        char diff[4096];
+
+        assert_non_null(now);
+        assert_int_equal(testlib_mounts_diff(before, now, &added, &removed, diff, sizeof diff), 0);
+        testlib_mounts_free(now);
+        if (added != 0 || removed != 0)
+                fail_msg("the mount table changed: %d mounts more, %d gone:\n%s", added, removed, diff);
 }
 
 void harness_assert_clean(void) {
@@ -367,21 +323,11 @@ int harness_teardown(void **state) {
         /* A failed case may have left a rocker alive: its guard is one of
          * rockerd's children, ended here by PID. */
         if (H.daemon > 0) {
-                char path[64];
-                FILE *cf;
-                int child;
+                pid_t guards[4096];
+                int n = testlib_children_named(H.daemon, "rk-", guards, 4096);
 
-                snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int) H.daemon, (int) H.daemon);
-                cf = fopen(path, "re");
-                while (cf && fscanf(cf, "%d", &child) == 1) {
-                        char name[16];
-                        RockerResult g = ROCKER_get_guardname(child);
-                        snprintf(name, sizeof name, "%s", g.guard_pname);
-                        if (g.err_no == ROCKER_ERR_success && strncmp(name, "rk-", 3) == 0)
-                                kill(child, SIGKILL);
-                }
-                if (cf)
-                        fclose(cf);
+                for (int i = 0; i < n && i < 4096; i++)
+                        kill(guards[i], SIGKILL);
         }
         /* A clean stop, with no sanitizer report: rockerd exits 0. */
         status = harness_stop_daemon(SIGTERM);

@@ -66,6 +66,10 @@ void harness_assert_clean(void);
 /* The same, with extra_mounts mounts more than the baseline allowed (a file
  * system the case mounted itself). */
 void harness_assert_clean_but(int extra_mounts);
+/* Fails the test, naming every mount that appeared or went, unless our
+ * mount table now holds the same mounts as before (taken with
+ * testlib_mounts_read()). Looks once: for a state the case has waited for. */
+void harness_assert_mounts_as(struct libmnt_table *before);
 
 /* A request on the harness' paths: image, exec dir <dir>/exec/<tag>, data
  * dir <dir>/data/<tag>, overlays: the seed's five and H.open_dir. */

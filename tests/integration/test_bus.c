@@ -317,34 +317,7 @@ static RockerResult run_probe(int app_id, char **ret_report) {
 
 /* rockerd's xdg-dbus-proxy children, by PPid: none must outlive its rocker. */
 static int count_proxies(void) {
-        DIR *d = opendir("/proc");
-        struct dirent *de;
-        int n = 0;
-
-        while (d && (de = readdir(d))) {
-                char path[300], buf[256];
-                FILE *f;
-                bool proxy = false;
-                int ppid = 0;
-
-                if (de->d_name[0] < '1' || de->d_name[0] > '9')
-                        continue;
-                snprintf(path, sizeof path, "/proc/%s/status", de->d_name);
-                f = fopen(path, "re");
-                if (!f)
-                        continue;
-                while (fgets(buf, sizeof buf, f)) {
-                        if (strncmp(buf, "Name:\txdg-dbus-proxy", 20) == 0)
-                                proxy = true;
-                        else if (strncmp(buf, "PPid:", 5) == 0)
-                                ppid = atoi(buf + 5);
-                }
-                fclose(f);
-                n += proxy && ppid == (int) H.daemon;
-        }
-        if (d)
-                closedir(d);
-        return n;
+        return testlib_children_named(H.daemon, "xdg-dbus-proxy", NULL, 0);
 }
 
 static void assert_no_proxy_left(void) {

@@ -1802,7 +1802,9 @@ static void test_many_live_rockers(void **state) {
         int n = env_int("ROCKER_TEST_LIVE", 50, 1, 4000);
         RockerResult *res = calloc((size_t) n, sizeof *res);
         RockerInfo *list = NULL;
-        int mounts0, mounts_n, listed = 0, found = 0, tenth = n >= 10 ? n / 10 : 1;
+        int mounts0, mounts_n, listed = 0, found = 0, tenth = n >= 10 ? n / 10 : 1, added = -1, removed = -1;
+        struct libmnt_table *mounts_before, *mounts_live;
+        char mounts_diff[4096] = "";
         long rss0, rss_n;
         long long t0, t_first = 0, t_last = 0, t_all;
         double relaunch0, relaunch_n;
@@ -1816,6 +1818,8 @@ static void test_many_live_rockers(void **state) {
         relaunch0 = relaunch_ms("live-relaunch", relaunches);
         wait_rockers(0, 5000);
         mounts0 = harness_count_lines("/proc/self/mountinfo");
+        mounts_before = testlib_mounts_read();
+        assert_non_null(mounts_before);
         rss0 = daemon_rss_kb();
 
         t_all = mono_ms();
@@ -1843,6 +1847,14 @@ static void test_many_live_rockers(void **state) {
         }
         t_all = mono_ms() - t_all;
         mounts_n = harness_count_lines("/proc/self/mountinfo");
+        /* the same mounts as with none live, not only as many: checked
+         * below, once the rockers are gone */
+        mounts_live = testlib_mounts_read();
+        assert_non_null(mounts_live);
+        assert_int_equal(testlib_mounts_diff(mounts_before, mounts_live, &added, &removed, mounts_diff,
+                                             sizeof mounts_diff), 0);
+        testlib_mounts_free(mounts_live);
+        testlib_mounts_free(mounts_before);
         rss_n = daemon_rss_kb();
         relaunch_n = relaunch_ms("live-relaunch", relaunches);
 
@@ -1871,6 +1883,9 @@ static void test_many_live_rockers(void **state) {
         free(res);
         wait_rockers(0, 20000);
         assert_all_clean();
+        if (added != 0 || removed != 0)
+                fail_msg("with %d rockers live, the host's mount table changed (%d more, %d gone):\n%s", n, added,
+                         removed, mounts_diff);
         assert_int_equal(mounts_n, mounts0);
         assert_int_equal(listed, n);
         assert_int_equal(found, n);
@@ -1882,6 +1897,7 @@ static void test_many_cached_images(void **state) {
         int n = env_int("ROCKER_TEST_IMAGES", 200, 1, 2000);
         RockerResult *res = calloc((size_t) n, sizeof *res), probe1, probe2;
         int mounts0, rocker_mounts_1 = 0, rocker_mounts_n = 0;
+        struct libmnt_table *mounts_before;
         char buf[1024], tag[64], path[128], img[256];
         RockerRequest req;
         int status;
@@ -1894,6 +1910,8 @@ static void test_many_cached_images(void **state) {
                 assert_int_equal(harness_sh("cp %s %s", H.image, img), 0);
         }
         mounts0 = harness_count_lines("/proc/self/mountinfo");
+        mounts_before = testlib_mounts_read();
+        assert_non_null(mounts_before);
 
         /* one image cached: a rocker's own mount table */
         req = harness_request("cached-probe", buf, sizeof buf);
@@ -1913,7 +1931,8 @@ static void test_many_cached_images(void **state) {
                 assert_int_equal(res[i].err_no, ROCKER_ERR_success);
                 assert_int_equal(waitpid(res[i].app_pid, &status, 0), res[i].app_pid);
         }
-        assert_int_equal(harness_count_lines("/proc/self/mountinfo"), mounts0);
+        harness_assert_mounts_as(mounts_before);
+        testlib_mounts_free(mounts_before);
 
         req = harness_request("cached-probe2", buf, sizeof buf);
         probe2 = ROCKER_enter_rocker(&req, app_exit0, NULL);

@@ -417,35 +417,7 @@ static void test_app_syscall_filter(void **state) {
 /* The children of this process (any thread's), by scanning /proc: kernels
  * without CONFIG_PROC_CHILDREN have no task/N/children. */
 static int own_children(pid_t *pids, int max) {
-        DIR *d = opendir("/proc");
-        struct dirent *de;
-        int n = 0;
-
-        while (d && (de = readdir(d))) {
-                char path[300], buf[512], *close_paren;
-                int fd, ppid = 0;
-                ssize_t k;
-
-                if (de->d_name[0] < '1' || de->d_name[0] > '9')
-                        continue;
-                snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-                k = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-                if (fd >= 0)
-                        close(fd);
-                if (k <= 0)
-                        continue;
-                buf[k] = '\0';
-                close_paren = strrchr(buf, ')');
-                if (close_paren && sscanf(close_paren + 1, " %*c %d", &ppid) == 1 && ppid == (int) getpid()) {
-                        if (n < max)
-                                pids[n] = atoi(de->d_name);
-                        n++;
-                }
-        }
-        if (d)
-                closedir(d);
-        return n;
+        return testlib_children_named(getpid(), "", pids, max);
 }
 
 static bool pid_in(pid_t pid, const pid_t *pids, int n) {

@@ -73,3 +73,30 @@ int testlib_loops_under(const char *dir) {
                 closedir(d);
         return n;
 }
+
+int testlib_children_named(pid_t parent, const char *prefix, pid_t *pids, int max) {
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        size_t k = strlen(prefix);
+        int n = 0;
+
+        while (d && parent > 0 && (de = readdir(d))) {
+                char path[300], buf[4096], *name, *ppid;
+
+                if (de->d_name[0] < '1' || de->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof path, "/proc/%s/status", de->d_name);
+                if (read_file_small(path, buf, sizeof buf) <= 0)
+                        continue;  /* gone meanwhile */
+                name = strncmp(buf, "Name:\t", 6) == 0 ? buf + 6 : NULL;
+                ppid = strstr(buf, "\nPPid:\t");
+                if (!name || !ppid || strncmp(name, prefix, k) != 0 || atoi(ppid + 7) != (int) parent)
+                        continue;
+                if (n < max)
+                        pids[n] = atoi(de->d_name);
+                n++;
+        }
+        if (d)
+                closedir(d);
+        return n;
+}

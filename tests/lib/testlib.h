@@ -34,6 +34,12 @@ int testlib_count_dir(const char *path);
 /* Loop devices whose backing file lies under dir. */
 int testlib_loops_under(const char *dir);
 
+/* The processes whose parent is parent and whose name (/proc/PID/status
+ * "Name:") starts with prefix: their number; the first max PIDs go to pids
+ * (may be NULL with max 0). A walk of /proc, so that children of any of the
+ * parent's threads count. */
+int testlib_children_named(pid_t parent, const char *prefix, pid_t *pids, int max);
+
 /* ---- the mount table ----------------------------------------------------- */
 
 /* This process's mount table (/proc/self/mountinfo), or NULL with errno
