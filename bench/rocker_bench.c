@@ -52,6 +52,9 @@
 
 #include <rocker/rocker.h>
 
+#include "testlib.h"
+#include "util.h"
+
 #ifndef ROCKERD_PATH
 #error "ROCKERD_PATH must name the rockerd binary (bench/CMakeLists.txt)"
 #endif
@@ -65,6 +68,7 @@
 #define CYCLE_THREADS_MAX 8
 #define BIG_CALLER_MIB 512
 #define BIG_CALLER_MIB_STR "512"
+#define DAEMON_READY_TIMEOUT_MS 20000  /* far beyond rockerd's few ms */
 
 static const char *const seed_overlays[] = { "/usr", "/var", "/etc", "/home", "/root" };
 
@@ -241,48 +245,13 @@ static const Row *find_row(const Bench *b, const char *prefix) {
 
 /* ---- /proc and small file helpers ------------------------------------ */
 
-static int count_lines(const char *path) {
-        FILE *f = fopen(path, "re");
-        int n = 0, c;
-
-        if (!f)
-                return -1;
-        while ((c = fgetc(f)) != EOF)
-                n += c == '\n';
-        fclose(f);
-        return n;
-}
-
-static int count_fds(pid_t pid) {
-        char path[64];
-        struct dirent *de;
-        DIR *d;
-        int n = 0;
-
-        snprintf(path, sizeof path, "/proc/%d/fd", (int) pid);
-        d = opendir(path);
-        if (!d)
-                return -1;
-        while ((de = readdir(d)))
-                n += de->d_name[0] != '.';
-        closedir(d);
-        return n;
-}
-
 static long vmrss_kb(pid_t pid) {
-        char path[64], line[256];
-        long kb = -1;
-        FILE *f;
+        char path[64], buf[4096], *p;
 
         snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
-        f = fopen(path, "re");
-        if (!f)
+        if (read_file_small(path, buf, sizeof buf) <= 0 || !(p = strstr(buf, "\nVmRSS:")))
                 return -1;
-        while (fgets(line, sizeof line, f))
-                if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-                        break;
-        fclose(f);
-        return kb;
+        return strtol(p + 7, NULL, 10);
 }
 
 /* utime + stime (+ cutime + cstime: reaped children) of pid, in ticks. */
@@ -290,18 +259,10 @@ static unsigned long long proc_ticks(pid_t pid, bool children) {
         unsigned long long ut = 0, st = 0;
         long long cut = 0, cst = 0;
         char path[64], buf[2048], *p;
-        ssize_t n;
-        int fd;
 
         snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
+        if (read_file_small(path, buf, sizeof buf) <= 0)
                 return 0;
-        n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        if (n <= 0)
-                return 0;
-        buf[n] = '\0';
         p = strrchr(buf, ')');
         if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld", &ut, &st, &cut,
                          &cst) != 4)
@@ -769,158 +730,37 @@ static void data_dir_path(const Bench *b, char *buf, size_t size, const char *fm
 
 /* ---- setup and teardown ----------------------------------------------- */
 
-static int make_image(Bench *b) {
-        char src[160], bin[192], tru[224], readme[192];
-        char *argv[] = { "mksquashfs", src, b->image, "-noappend", "-quiet", "-all-root", "-no-progress", NULL };
+/* The daemon, with the settings of bench_setup(); 0 once it said READY=1. */
+static int start_daemon(Bench *b) {
+        char notify[96];
+        TestDaemon d = {
+                .rockerd = ROCKERD_PATH, .socket = b->socket, .state_dir = b->state, .config = b->config,
+                .log = b->log, .notify = notify, .ready_timeout_ms = DAEMON_READY_TIMEOUT_MS,
+        };
         int r;
 
-        snprintf(src, sizeof src, "%s/imgsrc", b->dir);
-        snprintf(bin, sizeof bin, "%s/bin", src);
-        snprintf(tru, sizeof tru, "%s/true", bin);
-        snprintf(readme, sizeof readme, "%s/README", src);
-        if (mkdir(src, 0755) < 0 || mkdir(bin, 0755) < 0)
-                return -errno;
-        if ((r = copy_file("/bin/true", tru, 0755)) < 0 || (r = write_file(readme, "rocker_bench image\n")) < 0)
-                return r;
-        r = run_quiet(argv);
-        rm_rf(src);
-        if (r != 0) {
-                say("mksquashfs failed (%d): is squashfs-tools installed?", r);
-                return -EIO;
-        }
-        return 0;
-}
-
-static int wait_for_socket(Bench *b) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", b->socket);
-        for (int i = 0; i < 1000 && !interrupted; i++) {
-                int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), r;
-
-                if (fd < 0)
-                        return -errno;
-                r = connect(fd, (struct sockaddr *) &sa, sizeof sa);
-                close(fd);
-                if (r == 0)
-                        return 0;
-                if (waitpid(b->daemon, NULL, WNOHANG) == b->daemon) {
-                        b->daemon = 0;
-                        return -ECHILD;
-                }
-                sleep_us(5000);
-        }
-        return -ETIMEDOUT;
-}
-
-static int start_daemon(Bench *b) {
-        pid_t parent = getpid(), pid;
-
-        pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                int fd = open(b->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-                /* Should this process die without its cleanup, the daemon follows. */
-                (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
-                if (getppid() != parent)
-                        _exit(1);
-                to_dev_null();
-                if (fd >= 0) {
-                        dup2(fd, 1);
-                        dup2(fd, 2);
-                        close(fd);
-                }
-                execl(ROCKERD_PATH, "rockerd", "--socket", b->socket, "--state-dir", b->state, "--config", b->config,
-                      (char *) NULL);
-                _exit(127);
-        }
-        b->daemon = pid;
-        return wait_for_socket(b);
+        snprintf(notify, sizeof notify, "%s/notify", b->dir);
+        r = testlib_daemon_start(&d, &b->daemon);
+        if (r == -ECHILD)
+                b->daemon = 0;
+        return r;
 }
 
 static void stop_daemon(Bench *b) {
-        int pidfd, status;
+        int status;
 
         if (b->daemon <= 0)
                 return;
-        pidfd = pidfd_open(b->daemon, 0);
-        (void) kill(b->daemon, SIGTERM);
-        if (pidfd >= 0) {
-                struct pollfd p = { .fd = pidfd, .events = POLLIN };
-
-                if (poll(&p, 1, 5000) != 1) {
-                        say("rockerd (pid %d) did not stop on SIGTERM: SIGKILL", (int) b->daemon);
-                        (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-                }
-                close(pidfd);
-        }
-        while (waitpid(b->daemon, &status, 0) < 0 && errno == EINTR)
-                ;
+        status = testlib_daemon_stop(b->daemon, SIGTERM, 5000);
+        if (status > 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+                say("rockerd (pid %d) did not stop on SIGTERM: SIGKILL", (int) b->daemon);
         b->daemon = 0;
-}
-
-static bool under_dir(const Bench *b, const char *path) {
-        size_t n = strlen(b->dir);
-
-        return strncmp(path, b->dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
-}
-
-/* Unmounts whatever lies under our directory, deepest (latest) first. */
-static void unmount_under_dir(Bench *b) {
-        for (int pass = 0; pass < 8; pass++) {
-                char line[4096], mps[64][256];
-                int n = 0;
-                FILE *f = fopen("/proc/self/mountinfo", "re");
-
-                while (f && fgets(line, sizeof line, f) && n < 64) {
-                        char mp[256];
-
-                        if (sscanf(line, "%*s %*s %*s %*s %255s", mp) == 1 && under_dir(b, mp))
-                                snprintf(mps[n++], sizeof mps[0], "%s", mp);
-                }
-                if (f)
-                        fclose(f);
-                if (n == 0)
-                        return;
-                while (n-- > 0)
-                        if (umount2(mps[n], MNT_DETACH) < 0)
-                                say("umount %s: %m", mps[n]);
-        }
-}
-
-/* Loop devices whose backing file lies in our directory. */
-static int loops_under_dir(const Bench *b) {
-        DIR *d = opendir("/sys/block");
-        struct dirent *de;
-        int n = 0;
-
-        while (d && (de = readdir(d))) {
-                char path[512], back[512] = "";
-                FILE *f;
-
-                if (strncmp(de->d_name, "loop", 4) != 0)
-                        continue;
-                snprintf(path, sizeof path, "/sys/block/%s/loop/backing_file", de->d_name);
-                f = fopen(path, "re");
-                if (!f)
-                        continue;
-                if (fgets(back, sizeof back, f)) {
-                        back[strcspn(back, "\n")] = '\0';
-                        n += under_dir(b, back);
-                }
-                fclose(f);
-        }
-        if (d)
-                closedir(d);
-        return n;
 }
 
 static bool wait_loops_gone(const Bench *b, int timeout_ms) {
         double end = now_ms() + timeout_ms;
 
-        while (loops_under_dir(b) > 0) {
+        while (testlib_loops_under(b->dir) > 0) {
                 if (now_ms() > end)
                         return false;
                 sleep_us(10000);
@@ -954,9 +794,11 @@ static int bench_setup(Bench *b) {
         if (mkdir(b->exec_dir, 0755) < 0 || mkdir(b->data_root, 0755) < 0 || mkdir(b->bwrap_img, 0755) < 0 ||
             mkdir(b->bwrap_exec, 0755) < 0)
                 return -errno;
-        r = make_image(b);
-        if (r < 0)
+        r = testlib_make_image(b->dir, b->image, "rocker_bench image");
+        if (r < 0) {
+                say("mksquashfs failed: is squashfs-tools installed?");
                 return r;
+        }
         /* The daemon's built-in settings, whatever /etc/rocker holds: an
          * empty per-app policy dir, so app APP_ID gets the default policy. */
         {
@@ -990,7 +832,7 @@ static int bench_setup(Bench *b) {
         }
         if (setenv("ROCKER_SOCKET", b->socket, 1) < 0)
                 return -errno;
-        b->host_mounts_start = count_lines("/proc/self/mountinfo");
+        b->host_mounts_start = testlib_count_lines("/proc/self/mountinfo");
         return 0;
 }
 
@@ -1016,7 +858,7 @@ static int bench_cleanup(Bench *b) {
                         (void) waitpid(pid, NULL, 0);
         }
         stop_daemon(b);
-        unmount_under_dir(b);
+        (void) testlib_unmount_under(b->dir);
         if (!wait_loops_gone(b, 5000)) {
                 say("loop devices backed by files in %s are still attached", b->dir);
                 r = -EBUSY;
@@ -1496,10 +1338,15 @@ static int phase_scale(Bench *b) {
                 f->live = target;
                 f->build_s = (now_ms() - t_build) / 1000.0;
                 f->rss_kb = vmrss_kb(b->daemon);
-                f->daemon_fds = count_fds(b->daemon);
-                f->host_mounts = count_lines("/proc/self/mountinfo");
+                {
+                        char fd_dir[64];
+
+                        snprintf(fd_dir, sizeof fd_dir, "/proc/%d/fd", (int) b->daemon);
+                        f->daemon_fds = testlib_count_dir(fd_dir);
+                }
+                f->host_mounts = testlib_count_lines("/proc/self/mountinfo");
                 snprintf(path, sizeof path, "/proc/%d/mountinfo", (int) b->keeper);
-                f->rocker_mounts = b->keeper > 0 ? count_lines(path) : -1;
+                f->rocker_mounts = b->keeper > 0 ? testlib_count_lines(path) : -1;
                 if (grow.n > 0) {
                         qsort(grow.v, grow.n, sizeof grow.v[0], cmp_double);
                         f->build_p50 = percentile(grow.v, grow.n, 0.5);

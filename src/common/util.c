@@ -373,3 +373,40 @@ bool proc_pid_exit_done(pid_t pid) {
         snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int) pid);
         return readlink(path, buf, sizeof buf) < 0 && errno == ENOENT;
 }
+
+int read_file_small(const char *path, char *buf, size_t size) {
+        _cleanup_close_ int fd = -EBADF;
+        ssize_t n;
+
+        if (size == 0)
+                return -EINVAL;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        do
+                n = read(fd, buf, size - 1);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return negative_errno();
+        buf[n] = '\0';
+        return (int) n;
+}
+
+int pidfd_get_pid(int pidfd) {
+        char path[64], buf[1024], *p, *end;
+        long pid;
+        int r;
+
+        snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+        r = read_file_small(path, buf, sizeof buf);
+        if (r < 0)
+                return r;
+        p = strstr(buf, "\nPid:\t");
+        if (!p)
+                return -EBADF;  /* not a pidfd */
+        errno = 0;
+        pid = strtol(p + 6, &end, 10);
+        if (errno || end == p + 6 || (*end != '\n' && *end != '\0'))
+                return -EBADMSG;
+        return pid > 0 ? (int) pid : -ESRCH;  /* 0: outside our namespace, -1: reaped */
+}

@@ -79,4 +79,14 @@ void fs_context_log(int fs_fd, char *buf, size_t size);
  * and has released its namespaces (/proc/<pid>/ns/mnt is gone). */
 bool proc_pid_exit_done(pid_t pid);
 
+/* Reads a small file (a /proc or /sys entry) in one read(): at most size - 1
+ * bytes into buf, NUL-terminated. The number of bytes, or -errno (-ENOENT
+ * for a file, or a process, that is not there). */
+int read_file_small(const char *path, char *buf, size_t size);
+
+/* The PID, in our PID namespace, of the process behind pidfd (the "Pid:"
+ * line of /proc/self/fdinfo/<pidfd>). The PID, -ESRCH once the process has
+ * been reaped or lies outside our PID namespace, or -errno. */
+int pidfd_get_pid(int pidfd);
+
 #endif

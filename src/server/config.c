@@ -491,6 +491,10 @@ static int on_key(void *user, const char *section, const char *key, const char *
 
         if (!key)
                 return 1;  /* a bare section header */
+        /* inih reads on after an error and returns the first error's line:
+         * keep that line's reason, not a later line's. */
+        if (ps->err[0])
+                return 0;
         r = ps->app ? app_key(ps, section, key, value) : daemon_key(ps, section, key, value);
         if (r < 0 && !ps->err[0])
                 snprintf(ps->err, sizeof ps->err, "%s", strerror(-r));

@@ -23,20 +23,9 @@
 #include <rocker/rocker.h>
 
 #include "harness.h"
+#include "testlib.h"
 
 Harness H;
-
-int harness_sh(const char *fmt, ...) {
-        char cmd[4096];
-        va_list ap;
-        int st;
-
-        va_start(ap, fmt);
-        vsnprintf(cmd, sizeof cmd, fmt, ap);
-        va_end(ap);
-        st = system(cmd);
-        return st < 0 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
-}
 
 void harness_kmsg_mark(char *mark) {
         static int n;
@@ -94,238 +83,147 @@ char *report_get(const char *text, const char *key) {
         return NULL;
 }
 
-int harness_count_lines(const char *path) {
-        FILE *f = fopen(path, "re");
-        int n = 0, c;
+void report_say(int fd, const char *fmt, ...) {
+        char buf[1024];
+        va_list ap;
+        int n;
 
-        if (!f)
-                return -1;
-        while ((c = fgetc(f)) != EOF)
-                n += c == '\n';
-        fclose(f);
+        va_start(ap, fmt);
+        n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return;
+        if (n > (int) sizeof buf - 2)
+                n = (int) sizeof buf - 2;
+        buf[n++] = '\n';
+        (void) !write(fd, buf, (size_t) n);
+}
+
+int report_int(const char *text, const char *key, int def) {
+        char *v = report_get(text, key);
+        int n = v ? atoi(v) : def;
+
+        free(v);
         return n;
 }
 
-static int count_dir(const char *path) {
-        DIR *d = opendir(path);
-        struct dirent *de;
-        int n = 0;
+void report_expect(const char *report, const char *key, const char *want) {
+        char *v = report_get(report, key);
 
-        if (!d)
-                return -1;
-        while ((de = readdir(d)))
-                n += de->d_name[0] != '.';
-        closedir(d);
-        return n;
-}
-
-/* Only what this harness made counts, so that other rocker users on the
- * machine (a benchmark, another suite) cannot make a case fail: loop devices
- * backed by a file of ours, guards that are our rockerd's children. */
-static int count_loops(void) {
-        DIR *d = opendir("/sys/block");
-        struct dirent *de;
-        int n = 0;
-
-        if (!d)
-                return -1;
-        while ((de = readdir(d))) {
-                char p[512], backing[4096] = "";
-                FILE *f;
-                if (strncmp(de->d_name, "loop", 4) != 0)
-                        continue;
-                snprintf(p, sizeof p, "/sys/block/%s/loop/backing_file", de->d_name);
-                f = fopen(p, "re");
-                if (!f)
-                        continue;
-                if (fgets(backing, sizeof backing, f) && strncmp(backing, H.dir, strlen(H.dir)) == 0)
-                        n++;
-                fclose(f);
+        if (!v || strcmp(v, want) != 0) {
+                print_error("%s: want \"%s\", got \"%s\"\nreport:\n%s\n", key, want, v ? v : "(missing)", report);
+                free(v);
+                fail();
         }
-        closedir(d);
-        return n;
+        free(v);
+}
+
+void report_expect_not(const char *report, const char *key, const char *unwanted) {
+        char *v = report_get(report, key);
+
+        if (!v || strcmp(v, unwanted) == 0) {
+                print_error("%s: got \"%s\", which it must not be\nreport:\n%s\n", key, v ? v : "(missing)", report);
+                free(v);
+                fail();
+        }
+        free(v);
 }
 
 int harness_squashfuse_pids(pid_t *pids, int max) {
-        char path[64], comm[64];
-        FILE *f;
-        int child, n = 0;
-
-        if (H.daemon <= 0)
-                return 0;
-        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int) H.daemon, (int) H.daemon);
-        f = fopen(path, "re");
-        while (f && fscanf(f, "%d", &child) == 1) {
-                FILE *c;
-                snprintf(path, sizeof path, "/proc/%d/comm", child);
-                c = fopen(path, "re");
-                if (c && fgets(comm, sizeof comm, c) && strncmp(comm, "squashfuse", 10) == 0) {
-                        if (n < max)
-                                pids[n] = child;
-                        n++;
-                }
-                if (c)
-                        fclose(c);
-        }
-        if (f)
-                fclose(f);
-        return n;
-}
-
-static int count_fuse(void) {
-        return harness_squashfuse_pids(NULL, 0);
-}
-
-static int count_guards(void) {
-        DIR *d = opendir("/proc");
-        struct dirent *de;
-        int n = 0;
-
-        while (d && (de = readdir(d))) {
-                char p[300], buf[512];
-                FILE *f;
-                int ppid = -1;
-                bool guard = false;
-                if (de->d_name[0] < '0' || de->d_name[0] > '9')
-                        continue;
-                snprintf(p, sizeof p, "/proc/%s/status", de->d_name);
-                f = fopen(p, "re");
-                if (!f)
-                        continue;
-                while (fgets(buf, sizeof buf, f)) {
-                        if (strncmp(buf, "Name:\trk-", 9) == 0)
-                                guard = true;
-                        else if (strncmp(buf, "PPid:", 5) == 0)
-                                ppid = atoi(buf + 5);
-                }
-                fclose(f);
-                n += guard && H.daemon > 0 && ppid == (int) H.daemon;
-        }
-        if (d)
-                closedir(d);
-        return n;
+        return testlib_children_named(H.daemon, "squashfuse", pids, max);
 }
 
 void snapshot_take(Snapshot *s) {
         char p[64];
+        struct libmnt_table *tab = testlib_mounts_read();
 
-        s->mounts = harness_count_lines("/proc/self/mountinfo");
-        s->loops = count_loops() + count_fuse();
-        s->guards = count_guards();
+        assert_non_null(tab);
+        s->mounts = testlib_mounts_count(tab);
+        testlib_mounts_free(tab);
+        s->loops = testlib_loops_under(H.dir) + harness_squashfuse_pids(NULL, 0);
+        s->guards = testlib_children_named(H.daemon, "rk-", NULL, 0);
         snprintf(p, sizeof p, "/proc/%d/fd", (int) H.daemon);
-        s->daemon_fds = H.daemon > 0 ? count_dir(p) : 0;
-        s->own_fds = count_dir("/proc/self/fd");
+        s->daemon_fds = H.daemon > 0 ? testlib_count_dir(p) : 0;
+        s->own_fds = testlib_count_dir("/proc/self/fd");
 }
 
-static bool snapshot_equal(const Snapshot *a, const Snapshot *b) {
+bool snapshot_equal(const Snapshot *a, const Snapshot *b) {
         return a->mounts == b->mounts && a->loops == b->loops && a->guards == b->guards &&
                a->daemon_fds == b->daemon_fds && a->own_fds == b->own_fds;
 }
 
-void harness_assert_clean(void) {
-        Snapshot now;
+/* The mount table against the baseline's: true if exactly extra mounts
+ * were added and none went; diff names every mount that differs. */
+static bool mounts_as_baseline(int extra, char *diff, size_t size) {
+        struct libmnt_table *now = testlib_mounts_read();
+        int added = 0, removed = 0, r;
 
+        assert_non_null(now);
+        r = testlib_mounts_diff(H.baseline_mounts, now, &added, &removed, diff, size);
+        testlib_mounts_free(now);
+        assert_int_equal(r, 0);
+        return added == extra && removed == 0;
+}
+
+void harness_assert_clean_but(int extra_mounts) {
+        Snapshot now, want = H.baseline;
+        char diff[4096] = "";
+
+        want.mounts += extra_mounts;
         /* Mounts, loop devices and a guard's last fds go away after the
          * events a test waits for (a loop device is released asynchronously
          * after its last unmount): the kernel tells nothing of them, so this
          * looks at a fixed interval, within a 5 s bound. */
         for (int i = 0; i < 500; i++) {
                 snapshot_take(&now);
-                if (snapshot_equal(&now, &H.baseline))
+                if (snapshot_equal(&now, &want) && mounts_as_baseline(extra_mounts, diff, sizeof diff))
                         return;
                 usleep(10 * 1000);
         }
-        print_error("leak: mounts %d→%d, loops %d→%d, guards %d→%d, rockerd fds %d→%d, own fds %d→%d\n",
-                    H.baseline.mounts, now.mounts, H.baseline.loops, now.loops, H.baseline.guards, now.guards,
-                    H.baseline.daemon_fds, now.daemon_fds, H.baseline.own_fds, now.own_fds);
+        (void) mounts_as_baseline(extra_mounts, diff, sizeof diff);
+        print_error("leak: mounts %d→%d, loops %d→%d, guards %d→%d, rockerd fds %d→%d, own fds %d→%d\n%s%s",
+                    want.mounts, now.mounts, want.loops, now.loops, want.guards, now.guards, want.daemon_fds,
+                    now.daemon_fds, want.own_fds, now.own_fds, diff[0] ? "mounts not as at the start:\n" : "", diff);
         fail();
+}
+
+void harness_assert_mounts_as(struct libmnt_table *before) {
+        struct libmnt_table *now = testlib_mounts_read();
+        int added = 0, removed = 0;
+        char diff[4096];
+
+        assert_non_null(now);
+        assert_int_equal(testlib_mounts_diff(before, now, &added, &removed, diff, sizeof diff), 0);
+        testlib_mounts_free(now);
+        if (added != 0 || removed != 0)
+                fail_msg("the mount table changed: %d mounts more, %d gone:\n%s", added, removed, diff);
+}
+
+void harness_assert_clean(void) {
+        harness_assert_clean_but(0);
 }
 
 /* How long rockerd may take to say it is ready: far beyond its few ms. */
 #define DAEMON_READY_TIMEOUT_MS 20000
 
-/* Waits for the daemon's sd_notify("READY=1") on notify_fd, or its exit (on
- * its pidfd), within DAEMON_READY_TIMEOUT_MS. 0 once it is ready. */
-static int wait_for_ready(int notify_fd) {
-        int pidfd = pidfd_open(H.daemon, 0), r = -1;
-        struct timespec start, now;
-
-        if (pidfd < 0)
-                return -1;
-        clock_gettime(CLOCK_MONOTONIC, &start);
-        for (;;) {
-                struct pollfd p[2] = { { .fd = notify_fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
-                char buf[512];
-                ssize_t n;
-                long left;
-
-                clock_gettime(CLOCK_MONOTONIC, &now);
-                left = DAEMON_READY_TIMEOUT_MS - ((now.tv_sec - start.tv_sec) * 1000L +
-                                                  (now.tv_nsec - start.tv_nsec) / 1000000L);
-                if (left <= 0 || poll(p, 2, (int) left) <= 0)
-                        break;
-                if (p[1].revents) {  /* it exited: reap it */
-                        waitpid(H.daemon, NULL, 0);
-                        H.daemon = 0;
-                        break;
-                }
-                n = recv(notify_fd, buf, sizeof buf - 1, MSG_DONTWAIT);
-                if (n <= 0)
-                        continue;
-                buf[n] = '\0';
-                if (strstr(buf, "READY=1")) {
-                        r = 0;
-                        break;
-                }
-        }
-        close(pidfd);
-        return r;
-}
-
 int harness_start_daemon(void) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        char log[160];
-        int notify_fd, r;
-        pid_t pid;
+        char log[160], state[160], notify[160];
+        TestDaemon d = {
+                .rockerd = ROCKERD_PATH, .socket = H.socket, .state_dir = state, .log = log, .notify = notify,
+                .config = H.config[0] ? H.config : NULL, .debug = true,
+                .ready_timeout_ms = DAEMON_READY_TIMEOUT_MS,
+        };
+        int r;
 
+        snprintf(log, sizeof log, "%s/rockerd.log", H.dir);
+        snprintf(state, sizeof state, "%s/state", H.dir);
+        snprintf(notify, sizeof notify, "%s/notify", H.dir);
         /* rockerd tells it is ready as it would tell systemd (sd_notify,
          * after listen()): wait for that, not for the socket to appear. */
-        snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", H.dir);
-        (void) unlink(sa.sun_path);
-        notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (notify_fd < 0 || bind(notify_fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
-                if (notify_fd >= 0)
-                        close(notify_fd);
-                return -1;
-        }
-        snprintf(log, sizeof log, "%s/rockerd.log", H.dir);
-        pid = fork();
-        if (pid < 0) {
-                close(notify_fd);
-                return -1;
-        }
-        if (pid == 0) {
-                int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-                if (fd >= 0) {
-                        dup2(fd, 1);
-                        dup2(fd, 2);
-                }
-                setenv("NOTIFY_SOCKET", sa.sun_path, 1);
-                char state[160];
-                snprintf(state, sizeof state, "%s/state", H.dir);
-                if (H.config[0])
-                        execl(ROCKERD_PATH, "rockerd", "--socket", H.socket, "--state-dir", state, "--config", H.config,
-                              "--debug", (char *) NULL);
-                else
-                        execl(ROCKERD_PATH, "rockerd", "--socket", H.socket, "--state-dir", state, "--debug",
-                              (char *) NULL);
-                _exit(127);
-        }
-        H.daemon = pid;
-        r = wait_for_ready(notify_fd);
-        close(notify_fd);
-        (void) unlink(sa.sun_path);
-        return r;
+        r = testlib_daemon_start(&d, &H.daemon);
+        if (r == -ECHILD)
+                H.daemon = 0;
+        return r < 0 ? -1 : 0;
 }
 
 /* A snapshot of the daemon in its steady state, taken without waiting for
@@ -369,22 +267,14 @@ int harness_restart_daemon(int live_rockers) {
 }
 
 int harness_stop_daemon(int sig) {
-        int status = 0;
+        int status;
 
         if (H.daemon <= 0)
                 return 0;
-        kill(H.daemon, sig);
-        while (waitpid(H.daemon, &status, 0) < 0 && errno == EINTR)
-                ;
+        /* a daemon that ignores sig within the bound is killed: its status says so */
+        status = testlib_daemon_stop(H.daemon, sig, DAEMON_READY_TIMEOUT_MS);
         H.daemon = 0;
         return status;
-}
-
-static int make_image(const char *path, const char *readme) {
-        return harness_sh("set -e; d=$(mktemp -d %s/src.XXXXXX); chmod 0755 $d; mkdir -p $d/bin; echo '%s' > $d/README; "
-                          "cp /bin/true $d/bin/; chmod 4755 $d/bin/true; "
-                          "mksquashfs $d %s -noappend -quiet -all-root >/dev/null; rm -rf $d",
-                          H.dir, readme, path);
 }
 
 int harness_setup(void **state) {
@@ -402,7 +292,7 @@ int harness_setup(void **state) {
         snprintf(H.ro_dir, sizeof H.ro_dir, "/srv/rocker-it.XXXXXX");
         if (!mkdtemp(H.ro_dir) || chmod(H.ro_dir, 0777) < 0)
                 return -1;
-        if (make_image(H.image, "image v1") != 0 || make_image(H.image_v2, "image v2") != 0)
+        if (testlib_make_image(H.dir, H.image, "image v1") < 0 || testlib_make_image(H.dir, H.image_v2, "image v2") < 0)
                 return -1;
         if (harness_sh("head -c 65536 /dev/urandom > %s && mkdir -m 0777 %s && chmod 0777 %s && chmod 0755 %s",
                        H.bad_image, H.open_dir, H.open_dir, H.dir) != 0)
@@ -422,34 +312,22 @@ int harness_setup(void **state) {
          * request be answered before the baseline is taken. */
         if (snapshot_steady(&H.baseline) < 0)
                 return -1;
-        return 0;
+        H.baseline_mounts = testlib_mounts_read();
+        return H.baseline_mounts ? 0 : -1;
 }
 
 int harness_teardown(void **state) {
-        FILE *f;
-        char line[4096];
-
         int status, ret = 0;
 
         (void) state;
         /* A failed case may have left a rocker alive: its guard is one of
          * rockerd's children, ended here by PID. */
         if (H.daemon > 0) {
-                char path[64];
-                FILE *cf;
-                int child;
+                pid_t guards[4096];
+                int n = testlib_children_named(H.daemon, "rk-", guards, 4096);
 
-                snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int) H.daemon, (int) H.daemon);
-                cf = fopen(path, "re");
-                while (cf && fscanf(cf, "%d", &child) == 1) {
-                        char name[16];
-                        RockerResult g = ROCKER_get_guardname(child);
-                        snprintf(name, sizeof name, "%s", g.guard_pname);
-                        if (g.err_no == ROCKER_ERR_success && strncmp(name, "rk-", 3) == 0)
-                                kill(child, SIGKILL);
-                }
-                if (cf)
-                        fclose(cf);
+                for (int i = 0; i < n && i < 4096; i++)
+                        kill(guards[i], SIGKILL);
         }
         /* A clean stop, with no sanitizer report: rockerd exits 0. */
         status = harness_stop_daemon(SIGTERM);
@@ -459,16 +337,11 @@ int harness_teardown(void **state) {
                 ret = -1;
         }
         /* Anything a failed case left mounted under our directory goes. */
-        f = fopen("/proc/self/mountinfo", "re");
-        while (f && fgets(line, sizeof line, f)) {
-                char mp[4096];
-                if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 && strncmp(mp, H.dir, strlen(H.dir)) == 0)
-                        umount2(mp, MNT_DETACH);
-        }
-        if (f)
-                fclose(f);
+        (void) testlib_unmount_under(H.dir);
         if (H.ro_dir[0])
                 harness_sh("rm -rf %s", H.ro_dir);
+        testlib_mounts_free(H.baseline_mounts);
+        H.baseline_mounts = NULL;
         if (getenv("ROCKER_TEST_KEEP") == NULL)
                 harness_sh("rm -rf %s", H.dir);
         else

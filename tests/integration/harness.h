@@ -14,8 +14,12 @@
 
 #include <rocker/rocker.h>
 
+#include "testlib.h"
+
 typedef struct Snapshot {
-        int mounts;        /* lines of our mountinfo (rockerd shares our mount ns) */
+        int mounts;        /* mounts in our mount table (rockerd shares our
+                            * mount ns); the leak check compares the tables
+                            * themselves too (H.baseline_mounts) */
         int loops;         /* image mounts: bound loop devices of ours, and
                             * squashfuse processes of our rockerd */
         int guards;        /* processes named rk-* */
@@ -35,6 +39,7 @@ typedef struct Harness {
         char base_config[320]; /* the suite's own (the image backend), or "" */
         pid_t daemon;
         Snapshot baseline;
+        struct libmnt_table *baseline_mounts;  /* the mount table at the start */
 } Harness;
 
 extern Harness H;
@@ -52,9 +57,19 @@ int harness_restart_daemon(int live_rockers);
 int harness_stop_daemon(int sig);
 
 void snapshot_take(Snapshot *s);
-/* Waits (bounded) until the snapshot equals the baseline; fails the test
- * with the difference if it does not. */
+bool snapshot_equal(const Snapshot *a, const Snapshot *b);
+/* Waits (bounded) until the snapshot equals the baseline and the mount
+ * table is the baseline's (libmount's tabdiff: the same mounts, not only as
+ * many); fails the test with the difference if it does not, naming every
+ * mount that appeared or went (source, target, file system type). */
 void harness_assert_clean(void);
+/* The same, with extra_mounts mounts more than the baseline allowed (a file
+ * system the case mounted itself). */
+void harness_assert_clean_but(int extra_mounts);
+/* Fails the test, naming every mount that appeared or went, unless our
+ * mount table now holds the same mounts as before (taken with
+ * testlib_mounts_read()). Looks once: for a state the case has waited for. */
+void harness_assert_mounts_as(struct libmnt_table *before);
 
 /* A request on the harness' paths: image, exec dir <dir>/exec/<tag>, data
  * dir <dir>/data/<tag>, overlays: the seed's five and H.open_dir. */
@@ -67,11 +82,9 @@ void harness_kill_guard(const RockerResult *res);
  * go to pids. */
 int harness_squashfuse_pids(pid_t *pids, int max);
 
-/* The number of lines of a file (e.g. a mountinfo), or -1. */
-int harness_count_lines(const char *path);
-
-/* Runs cmd through /bin/sh; returns its exit status or -1. */
-int harness_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The test library's, under the names the suites use (testlib.h). */
+#define harness_count_lines testlib_count_lines
+#define harness_sh testlib_sh
 
 /* Two live overlays on one upper dir make the kernel warn "overlayfs:
  * upperdir is in-use". harness_kmsg_mark() writes a unique mark into the
@@ -84,7 +97,18 @@ int harness_overlay_warnings_since(const char *mark);
 
 /* Reads all of fd into a malloc'ed NUL-terminated string. */
 char *read_all(int fd);
+
+/* A report: what a probe inside a rocker tells the test, one "key=value"
+ * line each, written to a pipe and read with read_all(). */
+/* Writes one printf-formatted line (cut at 1 KiB) to fd. */
+void report_say(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The value following "key=" on its own line in text, or NULL (malloc'ed). */
 char *report_get(const char *text, const char *key);
+/* The value of key as an int, or def when it is missing. */
+int report_int(const char *text, const char *key, int def);
+/* Fails the test, printing the whole report, unless key's value is want
+ * (report_expect) / is there and is not unwanted (report_expect_not). */
+void report_expect(const char *report, const char *key, const char *want);
+void report_expect_not(const char *report, const char *key, const char *unwanted);
 
 #endif

@@ -217,19 +217,6 @@ typedef struct Probe {
         int fd;
 } Probe;
 
-static void say(const Probe *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(const Probe *p, const char *fmt, ...) {
-        char buf[1024];
-        va_list ap;
-        int n;
-
-        va_start(ap, fmt);
-        n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
-        va_end(ap);
-        buf[n] = '\n';
-        (void) !write(p->fd, buf, (size_t) n + 1);
-}
-
 /* Runs gdbus (GDBus: what most desktop apps speak) on the session bus;
  * its first line of output, or "error" when it fails. sd-bus clients are
  * not used: xdg-dbus-proxy 0.1.4 (Debian 12) refuses their "AUTH EXTERNAL"
@@ -241,7 +228,7 @@ static void gdbus(const Probe *p, const char *key, char *const argv[]) {
         pid_t pid;
 
         if (pipe2(fds, O_CLOEXEC) < 0) {
-                say(p, "%s=pipe", key);
+                report_say(p->fd, "%s=pipe", key);
                 return;
         }
         pid = fork();
@@ -261,9 +248,9 @@ static void gdbus(const Probe *p, const char *key, char *const argv[]) {
         out[n > 0 ? n : 0] = '\0';
         out[strcspn(out, "\n")] = '\0';
         if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                say(p, "%s=error", key);
+                report_say(p->fd, "%s=error", key);
         else
-                say(p, "%s=%s", key, out);
+                report_say(p->fd, "%s=%s", key, out);
 }
 
 static void ping(const Probe *p, const char *key, const char *dest) {
@@ -279,9 +266,9 @@ static int probe_bus(void *arg) {
         char entries[256] = "";
         DIR *d;
         struct dirent *de;
-        say(p, "systemd_private=%d", stat(RUN_DIR "/systemd/private", &st) == 0 ? 0 : errno);
-        say(p, "run_user_mode=%o", stat(RUN_DIR, &st) == 0 ? (unsigned) (st.st_mode & 07777) : 0U);
-        say(p, "run_user_owner=%d", stat(RUN_DIR, &st) == 0 ? (int) st.st_uid : -1);
+        report_say(p->fd, "systemd_private=%d", stat(RUN_DIR "/systemd/private", &st) == 0 ? 0 : errno);
+        report_say(p->fd, "run_user_mode=%o", stat(RUN_DIR, &st) == 0 ? (unsigned) (st.st_mode & 07777) : 0U);
+        report_say(p->fd, "run_user_owner=%d", stat(RUN_DIR, &st) == 0 ? (int) st.st_uid : -1);
         d = opendir("/run/user");
         while (d && (de = readdir(d)))
                 if (de->d_name[0] != '.') {
@@ -290,8 +277,8 @@ static int probe_bus(void *arg) {
                 }
         if (d)
                 closedir(d);
-        say(p, "run_user=%s", entries);
-        say(p, "bus_present=%d", stat(RUN_DIR "/bus", &st) == 0 && S_ISSOCK(st.st_mode));
+        report_say(p->fd, "run_user=%s", entries);
+        report_say(p->fd, "bus_present=%d", stat(RUN_DIR "/bus", &st) == 0 && S_ISSOCK(st.st_mode));
         ping(p, "allowed", ALLOWED);
         ping(p, "forbidden", FORBIDDEN);
         {
@@ -328,58 +315,9 @@ static RockerResult run_probe(int app_id, char **ret_report) {
         return res;
 }
 
-static void expect(const char *report, const char *key, const char *want) {
-        char *v = report_get(report, key);
-
-        if (!v || strcmp(v, want) != 0) {
-                print_error("%s: want \"%s\", got \"%s\"\nreport:\n%s\n", key, want, v ? v : "(missing)", report);
-                free(v);
-                fail();
-        }
-        free(v);
-}
-
-static void expect_not(const char *report, const char *key, const char *unwanted) {
-        char *v = report_get(report, key);
-
-        if (!v || strcmp(v, unwanted) == 0) {
-                print_error("%s: got \"%s\", which it must not be\nreport:\n%s\n", key, v ? v : "(missing)", report);
-                free(v);
-                fail();
-        }
-        free(v);
-}
-
 /* rockerd's xdg-dbus-proxy children, by PPid: none must outlive its rocker. */
 static int count_proxies(void) {
-        DIR *d = opendir("/proc");
-        struct dirent *de;
-        int n = 0;
-
-        while (d && (de = readdir(d))) {
-                char path[300], buf[256];
-                FILE *f;
-                bool proxy = false;
-                int ppid = 0;
-
-                if (de->d_name[0] < '1' || de->d_name[0] > '9')
-                        continue;
-                snprintf(path, sizeof path, "/proc/%s/status", de->d_name);
-                f = fopen(path, "re");
-                if (!f)
-                        continue;
-                while (fgets(buf, sizeof buf, f)) {
-                        if (strncmp(buf, "Name:\txdg-dbus-proxy", 20) == 0)
-                                proxy = true;
-                        else if (strncmp(buf, "PPid:", 5) == 0)
-                                ppid = atoi(buf + 5);
-                }
-                fclose(f);
-                n += proxy && ppid == (int) H.daemon;
-        }
-        if (d)
-                closedir(d);
-        return n;
+        return testlib_children_named(H.daemon, "xdg-dbus-proxy", NULL, 0);
 }
 
 static void assert_no_proxy_left(void) {
@@ -402,14 +340,14 @@ static void test_bus_filtered_by_default(void **state) {
         assert_int_equal(res.err_no, ROCKER_ERR_success);
         proxies = count_proxies();
         harness_kill_guard(&res);
-        expect(report, "systemd_private", "2");        /* ENOENT */
-        expect(report, "run_user", "65534,");
-        expect(report, "run_user_mode", "700");
-        expect(report, "run_user_owner", "65534");
-        expect(report, "bus_present", "1");
-        expect(report, "allowed", "('pong',)");
-        expect_not(report, "forbidden", "('pong',)");
-        expect(report, "own", "error");
+        report_expect(report, "systemd_private", "2");        /* ENOENT */
+        report_expect(report, "run_user", "65534,");
+        report_expect(report, "run_user_mode", "700");
+        report_expect(report, "run_user_owner", "65534");
+        report_expect(report, "bus_present", "1");
+        report_expect(report, "allowed", "('pong',)");
+        report_expect_not(report, "forbidden", "('pong',)");
+        report_expect(report, "own", "error");
         free(report);
         assert_int_equal(proxies, 1);
         assert_no_proxy_left();
@@ -427,10 +365,10 @@ static void test_bus_host(void **state) {
         res = run_probe(5002, &report);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
         harness_kill_guard(&res);
-        expect(report, "systemd_private", "2");
-        expect(report, "allowed", "('pong',)");
-        expect(report, "forbidden", "('pong',)");
-        expect(report, "own", "(uint32 1,)");
+        report_expect(report, "systemd_private", "2");
+        report_expect(report, "allowed", "('pong',)");
+        report_expect(report, "forbidden", "('pong',)");
+        report_expect(report, "own", "(uint32 1,)");
         free(report);
         assert_int_equal(count_proxies(), 0);
         harness_assert_clean();
@@ -445,9 +383,9 @@ static void test_bus_policy_names(void **state) {
         res = run_probe(5003, &report);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
         harness_kill_guard(&res);
-        expect(report, "allowed", "('pong',)");
-        expect(report, "forbidden", "('pong',)");
-        expect(report, "own", "(uint32 1,)");
+        report_expect(report, "allowed", "('pong',)");
+        report_expect(report, "forbidden", "('pong',)");
+        report_expect(report, "own", "(uint32 1,)");
         free(report);
         assert_no_proxy_left();
         harness_assert_clean();
@@ -462,8 +400,8 @@ static void test_bus_none(void **state) {
         res = run_probe(5004, &report);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
         harness_kill_guard(&res);
-        expect(report, "bus_present", "0");
-        expect(report, "run_user", "65534,");
+        report_expect(report, "bus_present", "0");
+        report_expect(report, "run_user", "65534,");
         free(report);
         assert_int_equal(count_proxies(), 0);
         harness_assert_clean();

@@ -139,17 +139,6 @@ static const char *loadavg(void) {
         return text;
 }
 
-static int count_mountinfo(void) {
-        FILE *f = fopen("/proc/self/mountinfo", "re");
-        int n = 0, c;
-
-        assert_non_null(f);
-        while ((c = fgetc(f)) != EOF)
-                n += c == '\n';
-        fclose(f);
-        return n;
-}
-
 /* rockerd's log (stderr of the harness' rockerd): a mark is its size now;
  * log_since() counts the lines written after the mark that hold needle, and
  * prints them when show is set. */
@@ -266,26 +255,11 @@ static int procs_in_pidns(unsigned long ns) {
 static void assert_state_dir_empty(void);
 
 /* What harness_assert_clean() checks, with extra_mounts more mounts than the
- * baseline allowed (a file system the case mounted itself). */
+ * baseline allowed (a file system the case mounted itself), and an empty
+ * state dir. */
 static void assert_clean_but(int extra_mounts) {
-        Snapshot now, want = H.baseline;
-
-        want.mounts += extra_mounts;
-        /* No event for mounts, loop devices and fds going away: a
-         * fixed-interval look within a 5 s bound (as harness_assert_clean()). */
-        for (int i = 0; i < 500; i++) {
-                snapshot_take(&now);
-                if (now.mounts == want.mounts && now.loops == want.loops && now.guards == want.guards &&
-                    now.daemon_fds == want.daemon_fds && now.own_fds == want.own_fds) {
-                        assert_state_dir_empty();
-                        return;
-                }
-                usleep(10 * 1000);
-        }
-        print_error("leak: mounts %d→%d, loops %d→%d, guards %d→%d, rockerd fds %d→%d, own fds %d→%d\n",
-                    want.mounts, now.mounts, want.loops, now.loops, want.guards, now.guards, want.daemon_fds,
-                    now.daemon_fds, want.own_fds, now.own_fds);
-        fail();
+        harness_assert_clean_but(extra_mounts);
+        assert_state_dir_empty();
 }
 
 /* Entries in rockerd's state dir: one record per live rocker, plus, for a
@@ -328,23 +302,6 @@ static void assert_state_dir_empty(void) {
 static void assert_all_clean(void) {
         harness_assert_clean();
         assert_state_dir_empty();
-}
-
-static void say(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(int fd, const char *fmt, ...) {
-        char buf[512];
-        va_list ap;
-        int n;
-
-        va_start(ap, fmt);
-        n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-                return;
-        if (n > (int) sizeof buf - 2)
-                n = (int) sizeof buf - 2;
-        buf[n++] = '\n';
-        (void) !write(fd, buf, (size_t) n);
 }
 
 static int app_exit0(void *arg) {
@@ -504,14 +461,6 @@ static char *child_report(int fd) {
         return text;
 }
 
-static int report_int(const char *text, const char *key, int def) {
-        char *v = report_get(text, key);
-        int n = v ? atoi(v) : def;
-
-        free(v);
-        return n;
-}
-
 /* ---- 1. the launcher dies after its request, before the reply ---------- */
 
 /* A forked launcher connects, sends a valid enter and dies at once (_exit or
@@ -581,23 +530,23 @@ static void child_enter_and_die(const char *msg, int report_fd, bool join) {
         int sock = raw_connect();
 
         if (sock < 0 || raw_send(sock, msg) < 0) {
-                say(report_fd, "error=connect or send: %s", strerror(sock < 0 ? -sock : errno));
+                report_say(report_fd, "error=connect or send: %s", strerror(sock < 0 ? -sock : errno));
                 _exit(3);
         }
         raw_recv(sock, 25000, &r);
         if (r.got != RAW_REPLY || !r.success || r.pidfd < 0) {
-                say(report_fd, "error=no success reply (%d): %s", (int) r.got, r.body);
+                report_say(report_fd, "error=no success reply (%d): %s", (int) r.got, r.body);
                 _exit(4);
         }
-        say(report_fd, "guard_pid=%d", r.guard_pid);
-        say(report_fd, "guard_name=%s", r.guard_name);
-        say(report_fd, "n_fds=%d", r.n_fds);
+        report_say(report_fd, "guard_pid=%d", r.guard_pid);
+        report_say(report_fd, "guard_name=%s", r.guard_name);
+        report_say(report_fd, "n_fds=%d", r.n_fds);
         if (join) {
                 pid_t app;
                 int ready[2];
 
                 if (setns(r.pidfd, ROCKER_NS) < 0) {
-                        say(report_fd, "error=setns: %s", strerror(errno));
+                        report_say(report_fd, "error=setns: %s", strerror(errno));
                         _exit(5);
                 }
                 if (pipe2(ready, O_CLOEXEC) < 0)
@@ -615,10 +564,10 @@ static void child_enter_and_die(const char *msg, int report_fd, bool join) {
                 }
                 close(ready[1]);
                 if (app < 0 || read(ready[0], &(char) { 0 }, 1) != 1) {
-                        say(report_fd, "error=fork in the rocker: %s", strerror(errno));
+                        report_say(report_fd, "error=fork in the rocker: %s", strerror(errno));
                         _exit(7);
                 }
-                say(report_fd, "app_pid=%d", (int) app);
+                report_say(report_fd, "app_pid=%d", (int) app);
         }
         /* No ack: the connection and the pidfd close with us. */
         _exit(0);
@@ -765,10 +714,10 @@ static int app_fsync_writer(void *arg) {
                 for (;;)
                         pause();
         }
-        say(w->fd, "child=%d", child > 0);
+        report_say(w->fd, "child=%d", child > 0);
         fd = open(w->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd < 0) {
-                say(w->fd, "error=open %s: %s", w->path, strerror(errno));
+                report_say(w->fd, "error=open %s: %s", w->path, strerror(errno));
                 return 1;
         }
         for (unsigned i = 0;; i++) {
@@ -776,14 +725,14 @@ static int app_fsync_writer(void *arg) {
 
                 format_record(rec, i);
                 if (write(fd, rec, sizeof rec) != (ssize_t) sizeof rec) {
-                        say(w->fd, "error=write %u: %s", i, strerror(errno));
+                        report_say(w->fd, "error=write %u: %s", i, strerror(errno));
                         return 2;
                 }
                 if (fsync(fd) < 0) {
-                        say(w->fd, "error=fsync %u: %s", i, strerror(errno));
+                        report_say(w->fd, "error=fsync %u: %s", i, strerror(errno));
                         return 3;
                 }
-                say(w->fd, "synced=%u", i + 1);
+                report_say(w->fd, "synced=%u", i + 1);
         }
 }
 
@@ -838,7 +787,7 @@ static int app_report_size(void *arg) {
         const SizeProbe *p = arg;
         struct stat st;
 
-        say(p->fd, "size=%lld", stat(p->path, &st) == 0 ? (long long) st.st_size : -1LL);
+        report_say(p->fd, "size=%lld", stat(p->path, &st) == 0 ? (long long) st.st_size : -1LL);
         return 0;
 }
 
@@ -983,10 +932,10 @@ static int app_fill(void *arg) {
         memset(block, 'f', sizeof block);
         fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0) {
-                say(f->fd, "open=%d", errno);
+                report_say(f->fd, "open=%d", errno);
                 return 1;
         }
-        say(f->fd, "open=0");
+        report_say(f->fd, "open=0");
         for (;;) {
                 ssize_t n = write(fd, block, sizeof block);
                 if (n < 0) {
@@ -995,9 +944,9 @@ static int app_fill(void *arg) {
                 }
                 total += n;   /* a short write is counted; the next one fails */
         }
-        say(f->fd, "written=%lld", total);
-        say(f->fd, "write_errno=%d", e);
-        say(f->fd, "fsync=%d", fsync(fd) == 0 ? 0 : errno);
+        report_say(f->fd, "written=%lld", total);
+        report_say(f->fd, "write_errno=%d", e);
+        report_say(f->fd, "fsync=%d", fsync(fd) == 0 ? 0 : errno);
         close(fd);
         return 0;
 }
@@ -1853,7 +1802,9 @@ static void test_many_live_rockers(void **state) {
         int n = env_int("ROCKER_TEST_LIVE", 50, 1, 4000);
         RockerResult *res = calloc((size_t) n, sizeof *res);
         RockerInfo *list = NULL;
-        int mounts0, mounts_n, listed = 0, found = 0, tenth = n >= 10 ? n / 10 : 1;
+        int mounts0, mounts_n, listed = 0, found = 0, tenth = n >= 10 ? n / 10 : 1, added = -1, removed = -1;
+        struct libmnt_table *mounts_before, *mounts_live;
+        char mounts_diff[4096] = "";
         long rss0, rss_n;
         long long t0, t_first = 0, t_last = 0, t_all;
         double relaunch0, relaunch_n;
@@ -1866,7 +1817,9 @@ static void test_many_live_rockers(void **state) {
         wait_rockers(0, 5000);
         relaunch0 = relaunch_ms("live-relaunch", relaunches);
         wait_rockers(0, 5000);
-        mounts0 = count_mountinfo();
+        mounts0 = harness_count_lines("/proc/self/mountinfo");
+        mounts_before = testlib_mounts_read();
+        assert_non_null(mounts_before);
         rss0 = daemon_rss_kb();
 
         t_all = mono_ms();
@@ -1893,7 +1846,15 @@ static void test_many_live_rockers(void **state) {
                         t_last += mono_ms() - t0;
         }
         t_all = mono_ms() - t_all;
-        mounts_n = count_mountinfo();
+        mounts_n = harness_count_lines("/proc/self/mountinfo");
+        /* the same mounts as with none live, not only as many: checked
+         * below, once the rockers are gone */
+        mounts_live = testlib_mounts_read();
+        assert_non_null(mounts_live);
+        assert_int_equal(testlib_mounts_diff(mounts_before, mounts_live, &added, &removed, mounts_diff,
+                                             sizeof mounts_diff), 0);
+        testlib_mounts_free(mounts_live);
+        testlib_mounts_free(mounts_before);
         rss_n = daemon_rss_kb();
         relaunch_n = relaunch_ms("live-relaunch", relaunches);
 
@@ -1922,6 +1883,9 @@ static void test_many_live_rockers(void **state) {
         free(res);
         wait_rockers(0, 20000);
         assert_all_clean();
+        if (added != 0 || removed != 0)
+                fail_msg("with %d rockers live, the host's mount table changed (%d more, %d gone):\n%s", n, added,
+                         removed, mounts_diff);
         assert_int_equal(mounts_n, mounts0);
         assert_int_equal(listed, n);
         assert_int_equal(found, n);
@@ -1933,6 +1897,7 @@ static void test_many_cached_images(void **state) {
         int n = env_int("ROCKER_TEST_IMAGES", 200, 1, 2000);
         RockerResult *res = calloc((size_t) n, sizeof *res), probe1, probe2;
         int mounts0, rocker_mounts_1 = 0, rocker_mounts_n = 0;
+        struct libmnt_table *mounts_before;
         char buf[1024], tag[64], path[128], img[256];
         RockerRequest req;
         int status;
@@ -1945,6 +1910,8 @@ static void test_many_cached_images(void **state) {
                 assert_int_equal(harness_sh("cp %s %s", H.image, img), 0);
         }
         mounts0 = harness_count_lines("/proc/self/mountinfo");
+        mounts_before = testlib_mounts_read();
+        assert_non_null(mounts_before);
 
         /* one image cached: a rocker's own mount table */
         req = harness_request("cached-probe", buf, sizeof buf);
@@ -1964,7 +1931,8 @@ static void test_many_cached_images(void **state) {
                 assert_int_equal(res[i].err_no, ROCKER_ERR_success);
                 assert_int_equal(waitpid(res[i].app_pid, &status, 0), res[i].app_pid);
         }
-        assert_int_equal(harness_count_lines("/proc/self/mountinfo"), mounts0);
+        harness_assert_mounts_as(mounts_before);
+        testlib_mounts_free(mounts_before);
 
         req = harness_request("cached-probe2", buf, sizeof buf);
         probe2 = ROCKER_enter_rocker(&req, app_exit0, NULL);

@@ -2062,7 +2062,7 @@ static int make_pre_data_dir(void) {
                 return -1;
         for (int i = 0; i < 500; i++) {
                 snapshot_take(&now);
-                if (memcmp(&now, &H.baseline, sizeof now) == 0)
+                if (snapshot_equal(&now, &H.baseline))
                         break;
                 usleep(10 * 1000);
         }

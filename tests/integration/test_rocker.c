@@ -52,19 +52,6 @@ typedef struct Probe {
         int ret;                /* what the callback returns */
 } Probe;
 
-__attribute__((format(printf, 2, 3)))
-static void say(const Probe *p, const char *fmt, ...) {
-        char buf[1024];
-        va_list ap;
-        int n;
-
-        va_start(ap, fmt);
-        n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
-        va_end(ap);
-        buf[n++] = '\n';
-        (void) !write(p->fd, buf, (size_t) n);
-}
-
 static const char *status_field(const char *key, char *out, size_t size) {
         FILE *f = fopen("/proc/self/status", "re");
         char line[256];
@@ -103,26 +90,26 @@ static int probe_inside(void *arg) {
         struct dirent *de;
         int n, fd, bad_fds = 0;
 
-        say(p, "uid=%d %d", (int) getuid(), (int) geteuid());
-        say(p, "gid=%d %d", (int) getgid(), (int) getegid());
-        say(p, "groups=%d", getgroups(0, NULL));
-        say(p, "CapEff=%s", status_field("CapEff", buf, sizeof buf));
-        say(p, "CapPrm=%s", status_field("CapPrm", buf, sizeof buf));
-        say(p, "CapInh=%s", status_field("CapInh", buf, sizeof buf));
-        say(p, "CapBnd=%s", status_field("CapBnd", buf, sizeof buf));
-        say(p, "CapAmb=%s", status_field("CapAmb", buf, sizeof buf));
-        say(p, "NoNewPrivs=%s", status_field("NoNewPrivs", buf, sizeof buf));
-        say(p, "pid=%d", (int) getpid());
-        say(p, "sid_is_pid=%d", getsid(0) == getpid());
+        report_say(p->fd, "uid=%d %d", (int) getuid(), (int) geteuid());
+        report_say(p->fd, "gid=%d %d", (int) getgid(), (int) getegid());
+        report_say(p->fd, "groups=%d", getgroups(0, NULL));
+        report_say(p->fd, "CapEff=%s", status_field("CapEff", buf, sizeof buf));
+        report_say(p->fd, "CapPrm=%s", status_field("CapPrm", buf, sizeof buf));
+        report_say(p->fd, "CapInh=%s", status_field("CapInh", buf, sizeof buf));
+        report_say(p->fd, "CapBnd=%s", status_field("CapBnd", buf, sizeof buf));
+        report_say(p->fd, "CapAmb=%s", status_field("CapAmb", buf, sizeof buf));
+        report_say(p->fd, "NoNewPrivs=%s", status_field("NoNewPrivs", buf, sizeof buf));
+        report_say(p->fd, "pid=%d", (int) getpid());
+        report_say(p->fd, "sid_is_pid=%d", getsid(0) == getpid());
         if (getcwd(buf, sizeof buf))
-                say(p, "cwd=%s", buf);
+                report_say(p->fd, "cwd=%s", buf);
 
         fd = open("/proc/1/comm", O_RDONLY | O_CLOEXEC);
         n = fd >= 0 ? (int) read(fd, buf, sizeof buf - 1) : -1;
         if (fd >= 0)
                 close(fd);
         buf[n > 0 ? n - 1 : 0] = '\0';
-        say(p, "pid1=%s", buf);
+        report_say(p->fd, "pid1=%s", buf);
 
         n = 0;
         d = opendir("/proc");
@@ -130,9 +117,9 @@ static int probe_inside(void *arg) {
                 n += de->d_name[0] >= '1' && de->d_name[0] <= '9';
         if (d)
                 closedir(d);
-        say(p, "nprocs=%d", n);
+        report_say(p->fd, "nprocs=%d", n);
         snprintf(path, sizeof path, "/proc/%d", (int) p->host_pid);
-        say(p, "host_pid_visible=%d", access(path, F_OK) == 0);
+        report_say(p->fd, "host_pid_visible=%d", access(path, F_OK) == 0);
 
         snprintf(path, sizeof path, "%s/README", p->exec_dir);
         fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -140,16 +127,16 @@ static int probe_inside(void *arg) {
         if (fd >= 0)
                 close(fd);
         buf[n > 0 ? n - 1 : 0] = '\0';
-        say(p, "readme=%s", buf);
-        say(p, "exec_ro=%d", statvfs(p->exec_dir, &sv) == 0 && (sv.f_flag & ST_RDONLY) && (sv.f_flag & ST_NOSUID) &&
+        report_say(p->fd, "readme=%s", buf);
+        report_say(p->fd, "exec_ro=%d", statvfs(p->exec_dir, &sv) == 0 && (sv.f_flag & ST_RDONLY) && (sv.f_flag & ST_NOSUID) &&
                                      (sv.f_flag & ST_NODEV));
 
         snprintf(path, sizeof path, "/var/tmp/rocker-it-%s", p->tag);
-        say(p, "write_var=%d", write_file(path, "var"));
+        report_say(p->fd, "write_var=%d", write_file(path, "var"));
         snprintf(path, sizeof path, "%s/rocker-it-%s", p->open_dir, p->tag);
-        say(p, "write_open=%d", write_file(path, "open"));
+        report_say(p->fd, "write_open=%d", write_file(path, "open"));
         snprintf(path, sizeof path, "%s/new", p->exec_dir);
-        say(p, "write_exec=%d", write_file(path, "x"));
+        report_say(p->fd, "write_exec=%d", write_file(path, "x"));
 
         /* fds >= 3 must all be close-on-exec */
         d = opendir("/proc/self/fd");
@@ -162,7 +149,7 @@ static int probe_inside(void *arg) {
         }
         if (d)
                 closedir(d);
-        say(p, "fds_not_cloexec=%d", bad_fds);
+        report_say(p->fd, "fds_not_cloexec=%d", bad_fds);
         return p->ret;
 }
 
@@ -186,17 +173,6 @@ static RockerResult run(RockerRequest *req, int (*fn)(void *), Probe *probe, cha
         *ret_report = read_all(fds[0]);
         close(fds[0]);
         return res;
-}
-
-static void expect(const char *report, const char *key, const char *want) {
-        char *v = report_get(report, key);
-
-        if (!v || strcmp(v, want) != 0) {
-                print_error("%s: want \"%s\", got \"%s\"\nreport:\n%s\n", key, want, v ? v : "(missing)", report);
-                free(v);
-                fail();
-        }
-        free(v);
 }
 
 static bool exists(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -223,26 +199,26 @@ static void test_seed_flow(void **state) {
         assert_string_equal(ROCKER_last_error(), "");
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
-        expect(report, "uid", "1000 1000");
-        expect(report, "gid", "1000 1000");
-        expect(report, "groups", "0");
-        expect(report, "CapEff", "0000000000000000");
-        expect(report, "CapPrm", "0000000000000000");
-        expect(report, "CapInh", "0000000000000000");
-        expect(report, "CapBnd", "0000000000000000");
-        expect(report, "CapAmb", "0000000000000000");
-        expect(report, "NoNewPrivs", "1");
-        expect(report, "sid_is_pid", "1");
-        expect(report, "cwd", "/");
-        expect(report, "pid1", res.guard_pname);
-        expect(report, "host_pid_visible", "0");
-        expect(report, "nprocs", "2");  /* the guard and the app: nothing of the host */
-        expect(report, "readme", "image v1");
-        expect(report, "exec_ro", "1");
-        expect(report, "write_var", "0");
-        expect(report, "write_open", "0");
-        expect(report, "write_exec", "30");  /* EROFS */
-        expect(report, "fds_not_cloexec", "0");
+        report_expect(report, "uid", "1000 1000");
+        report_expect(report, "gid", "1000 1000");
+        report_expect(report, "groups", "0");
+        report_expect(report, "CapEff", "0000000000000000");
+        report_expect(report, "CapPrm", "0000000000000000");
+        report_expect(report, "CapInh", "0000000000000000");
+        report_expect(report, "CapBnd", "0000000000000000");
+        report_expect(report, "CapAmb", "0000000000000000");
+        report_expect(report, "NoNewPrivs", "1");
+        report_expect(report, "sid_is_pid", "1");
+        report_expect(report, "cwd", "/");
+        report_expect(report, "pid1", res.guard_pname);
+        report_expect(report, "host_pid_visible", "0");
+        report_expect(report, "nprocs", "2");  /* the guard and the app: nothing of the host */
+        report_expect(report, "readme", "image v1");
+        report_expect(report, "exec_ro", "1");
+        report_expect(report, "write_var", "0");
+        report_expect(report, "write_open", "0");
+        report_expect(report, "write_exec", "30");  /* EROFS */
+        report_expect(report, "fds_not_cloexec", "0");
         {
                 char *pid = report_get(report, "pid");
                 assert_non_null(pid);
@@ -275,15 +251,15 @@ static int probe_confined(void *arg) {
         int fd;
 
         snprintf(path, sizeof path, "%s/rocker-it-%s", H.ro_dir, p->tag);
-        say(p, "write_ro=%d", write_file(path, "x"));         /* a 0777 host dir, not overlaid: read-only */
+        report_say(p->fd, "write_ro=%d", write_file(path, "x"));         /* a 0777 host dir, not overlaid: read-only */
         snprintf(path, sizeof path, "/dev/shm/rocker-it-%s", p->tag);
-        say(p, "write_shm=%d", write_file(path, "x"));        /* the rocker's own /dev/shm */
-        say(p, "mount=%d", mount("none", "/mnt", "tmpfs", 0, NULL) == 0 ? 0 : errno);
+        report_say(p->fd, "write_shm=%d", write_file(path, "x"));        /* the rocker's own /dev/shm */
+        report_say(p->fd, "mount=%d", mount("none", "/mnt", "tmpfs", 0, NULL) == 0 ? 0 : errno);
         fd = open("/proc/sys/kernel/hostname", O_WRONLY | O_CLOEXEC);
-        say(p, "write_sysctl=%d", fd >= 0 ? 0 : errno);
+        report_say(p->fd, "write_sysctl=%d", fd >= 0 ? 0 : errno);
         if (fd >= 0)
                 close(fd);
-        say(p, "setuid0=%d", setuid(0) == 0 ? 0 : errno);
+        report_say(p->fd, "setuid0=%d", setuid(0) == 0 ? 0 : errno);
         return 0;
 }
 
@@ -292,24 +268,24 @@ static int probe_attacks(void *arg) {
         int fd;
 
         /* the guard: no ptrace, no signal, no write through its exe */
-        say(p, "ptrace_guard=%d", ptrace(PTRACE_ATTACH, 1, NULL, NULL) == 0 ? 0 : errno);
-        say(p, "kill_guard=%d", kill(1, SIGKILL) == 0 ? 0 : errno);
-        say(p, "kill_guard_term=%d", kill(1, SIGTERM) == 0 ? 0 : errno);
+        report_say(p->fd, "ptrace_guard=%d", ptrace(PTRACE_ATTACH, 1, NULL, NULL) == 0 ? 0 : errno);
+        report_say(p->fd, "kill_guard=%d", kill(1, SIGKILL) == 0 ? 0 : errno);
+        report_say(p->fd, "kill_guard_term=%d", kill(1, SIGTERM) == 0 ? 0 : errno);
         fd = open("/proc/1/exe", O_WRONLY | O_CLOEXEC);
-        say(p, "write_guard_exe=%d", fd >= 0 ? 0 : errno);
+        report_say(p->fd, "write_guard_exe=%d", fd >= 0 ? 0 : errno);
         if (fd >= 0)
                 close(fd);
         /* its own exe is the launcher's binary on the host: read-only here */
         fd = open("/proc/self/exe", O_WRONLY | O_CLOEXEC);
-        say(p, "write_own_exe=%d", fd >= 0 ? 0 : errno);
+        report_say(p->fd, "write_own_exe=%d", fd >= 0 ? 0 : errno);
         if (fd >= 0)
                 close(fd);
         /* no controlling terminal: nothing to push keystrokes into */
         fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
-        say(p, "tty=%d", fd >= 0 ? 0 : errno);
+        report_say(p->fd, "tty=%d", fd >= 0 ? 0 : errno);
         if (fd >= 0) {
                 char c = 'x';
-                say(p, "tiocsti=%d", ioctl(fd, TIOCSTI, &c) == 0 ? 0 : errno);
+                report_say(p->fd, "tiocsti=%d", ioctl(fd, TIOCSTI, &c) == 0 ? 0 : errno);
                 close(fd);
         }
         /* a setuid-root binary of the image gives nothing (nosuid, no_new_privs) */
@@ -323,9 +299,9 @@ static int probe_attacks(void *arg) {
                         execl(path, "true", (char *) NULL);
                         _exit(127);
                 }
-                say(p, "setuid_true=%d", pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+                report_say(p->fd, "setuid_true=%d", pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
         }
-        say(p, "still_1000=%d", getuid() == 1000 && geteuid() == 1000);
+        report_say(p->fd, "still_1000=%d", getuid() == 1000 && geteuid() == 1000);
         return 0;
 }
 
@@ -340,19 +316,19 @@ static void test_app_attacks_fail(void **state) {
         (void) state;
         res = run(&req, probe_attacks, &probe, &report, &status);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
-        expect(report, "ptrace_guard", "1");      /* EPERM */
-        expect(report, "kill_guard", "1");
-        expect(report, "kill_guard_term", "1");
-        expect(report, "write_guard_exe", "13");  /* EACCES */
+        report_expect(report, "ptrace_guard", "1");      /* EPERM */
+        report_expect(report, "kill_guard", "1");
+        report_expect(report, "kill_guard_term", "1");
+        report_expect(report, "write_guard_exe", "13");  /* EACCES */
         {
                 char *v = report_get(report, "write_own_exe");
                 assert_non_null(v);
                 assert_true(atoi(v) == EROFS || atoi(v) == ETXTBSY || atoi(v) == EACCES);
                 free(v);
         }
-        expect(report, "tty", "6");               /* ENXIO: no controlling terminal */
-        expect(report, "setuid_true", "0");
-        expect(report, "still_1000", "1");
+        report_expect(report, "tty", "6");               /* ENXIO: no controlling terminal */
+        report_expect(report, "setuid_true", "0");
+        report_expect(report, "still_1000", "1");
         free(report);
         assert_int_equal(ROCKER_get_guardname(res.guard_pid).err_no, ROCKER_ERR_success);  /* unharmed */
         harness_kill_guard(&res);
@@ -377,31 +353,31 @@ static int probe_syscalls(void *arg) {
         pid_t pid;
         int st = -1;
 
-        say(p, "filtered=%d", prctl(PR_GET_SECCOMP) == 2);
-        say(p, "unshare_user=%ld", errno_of(unshare(CLONE_NEWUSER)));
-        say(p, "unshare_mnt=%ld", errno_of(unshare(CLONE_NEWNS)));
-        say(p, "setns=%ld", errno_of(setns(0, 0)));
-        say(p, "clone_user=%ld", errno_of(syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0)));
-        say(p, "clone3=%ld", errno_of(syscall(SYS_clone3, &ca, sizeof ca)));
-        say(p, "io_uring=%ld", errno_of(syscall(SYS_io_uring_setup, 1, &(char[120]) {})));
-        say(p, "bpf=%ld", errno_of(syscall(SYS_bpf, 0, NULL, 0)));
-        say(p, "userfaultfd=%ld", errno_of(syscall(SYS_userfaultfd, 0)));
-        say(p, "fsopen=%ld", errno_of(syscall(SYS_fsopen, "tmpfs", 0)));
-        say(p, "open_tree_attr=%ld", errno_of(syscall(467, -1, "", 0, NULL, 0)));
-        say(p, "x32_getpid=%ld", errno_of(syscall(0x40000000 | SYS_getpid)));
+        report_say(p->fd, "filtered=%d", prctl(PR_GET_SECCOMP) == 2);
+        report_say(p->fd, "unshare_user=%ld", errno_of(unshare(CLONE_NEWUSER)));
+        report_say(p->fd, "unshare_mnt=%ld", errno_of(unshare(CLONE_NEWNS)));
+        report_say(p->fd, "setns=%ld", errno_of(setns(0, 0)));
+        report_say(p->fd, "clone_user=%ld", errno_of(syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0)));
+        report_say(p->fd, "clone3=%ld", errno_of(syscall(SYS_clone3, &ca, sizeof ca)));
+        report_say(p->fd, "io_uring=%ld", errno_of(syscall(SYS_io_uring_setup, 1, &(char[120]) {})));
+        report_say(p->fd, "bpf=%ld", errno_of(syscall(SYS_bpf, 0, NULL, 0)));
+        report_say(p->fd, "userfaultfd=%ld", errno_of(syscall(SYS_userfaultfd, 0)));
+        report_say(p->fd, "fsopen=%ld", errno_of(syscall(SYS_fsopen, "tmpfs", 0)));
+        report_say(p->fd, "open_tree_attr=%ld", errno_of(syscall(467, -1, "", 0, NULL, 0)));
+        report_say(p->fd, "x32_getpid=%ld", errno_of(syscall(0x40000000 | SYS_getpid)));
         /* what still works */
-        say(p, "thread=%d", pthread_create(&t, NULL, thread_ok, (void *) 7) == 0 && pthread_join(t, &ret) == 0 &&
+        report_say(p->fd, "thread=%d", pthread_create(&t, NULL, thread_ok, (void *) 7) == 0 && pthread_join(t, &ret) == 0 &&
                             ret == (void *) 7);
         pid = fork();
         if (pid == 0)
                 _exit(0);
-        say(p, "fork=%d", pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        report_say(p->fd, "fork=%d", pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
         pid = fork();
         if (pid == 0) {
                 execl("/bin/sh", "sh", "-c", "exit 3", (char *) NULL);
                 _exit(127);
         }
-        say(p, "exec=%d", pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        report_say(p->fd, "exec=%d", pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
         return 0;
 }
 
@@ -416,23 +392,23 @@ static void test_app_syscall_filter(void **state) {
         (void) state;
         res = run(&req, probe_syscalls, &probe, &report, &status);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
-        expect(report, "filtered", "1");
+        report_expect(report, "filtered", "1");
         snprintf(want, sizeof want, "%d", EPERM);
-        expect(report, "unshare_user", want);
-        expect(report, "unshare_mnt", want);
-        expect(report, "setns", want);
-        expect(report, "clone_user", want);
-        expect(report, "bpf", want);
-        expect(report, "userfaultfd", want);
-        expect(report, "fsopen", want);
-        expect(report, "open_tree_attr", want);
+        report_expect(report, "unshare_user", want);
+        report_expect(report, "unshare_mnt", want);
+        report_expect(report, "setns", want);
+        report_expect(report, "clone_user", want);
+        report_expect(report, "bpf", want);
+        report_expect(report, "userfaultfd", want);
+        report_expect(report, "fsopen", want);
+        report_expect(report, "open_tree_attr", want);
         snprintf(want, sizeof want, "%d", ENOSYS);
-        expect(report, "clone3", want);
-        expect(report, "io_uring", want);
-        expect(report, "x32_getpid", want);
-        expect(report, "thread", "1");
-        expect(report, "fork", "1");
-        expect(report, "exec", "3");
+        report_expect(report, "clone3", want);
+        report_expect(report, "io_uring", want);
+        report_expect(report, "x32_getpid", want);
+        report_expect(report, "thread", "1");
+        report_expect(report, "fork", "1");
+        report_expect(report, "exec", "3");
         free(report);
         harness_kill_guard(&res);
         harness_assert_clean();
@@ -441,35 +417,7 @@ static void test_app_syscall_filter(void **state) {
 /* The children of this process (any thread's), by scanning /proc: kernels
  * without CONFIG_PROC_CHILDREN have no task/N/children. */
 static int own_children(pid_t *pids, int max) {
-        DIR *d = opendir("/proc");
-        struct dirent *de;
-        int n = 0;
-
-        while (d && (de = readdir(d))) {
-                char path[300], buf[512], *close_paren;
-                int fd, ppid = 0;
-                ssize_t k;
-
-                if (de->d_name[0] < '1' || de->d_name[0] > '9')
-                        continue;
-                snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-                k = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-                if (fd >= 0)
-                        close(fd);
-                if (k <= 0)
-                        continue;
-                buf[k] = '\0';
-                close_paren = strrchr(buf, ')');
-                if (close_paren && sscanf(close_paren + 1, " %*c %d", &ppid) == 1 && ppid == (int) getpid()) {
-                        if (n < max)
-                                pids[n] = atoi(de->d_name);
-                        n++;
-                }
-        }
-        if (d)
-                closedir(d);
-        return n;
+        return testlib_children_named(getpid(), "", pids, max);
 }
 
 static bool pid_in(pid_t pid, const pid_t *pids, int n) {
@@ -494,16 +442,16 @@ static int probe_clone_parent(void *arg) {
                 for (;;)
                         pause();
         }
-        say(p, "clone_parent=%ld", errno_of(r));
+        report_say(p->fd, "clone_parent=%ld", errno_of(r));
         r = syscall(SYS_clone3, &ca, sizeof ca);
         if (r == 0) {
                 close(p->fd);
                 for (;;)
                         pause();
         }
-        say(p, "clone3_parent=%ld", errno_of(r));
+        report_say(p->fd, "clone3_parent=%ld", errno_of(r));
         /* what the C library makes with clone3 falls back to clone */
-        say(p, "posix_spawn=%d", posix_spawn(&spawned, "/bin/true", NULL, NULL, argv, NULL) == 0 &&
+        report_say(p->fd, "posix_spawn=%d", posix_spawn(&spawned, "/bin/true", NULL, NULL, argv, NULL) == 0 &&
                                  waitpid(spawned, &st, 0) == spawned && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
         close(p->fd);
         for (;;)
@@ -533,10 +481,10 @@ static void test_app_cannot_make_launcher_children(void **state) {
         report = read_all(fds[0]);  /* returns once every holder of the write end closed it */
         close(fds[0]);
         snprintf(want, sizeof want, "%d", EPERM);
-        expect(report, "clone_parent", want);
+        report_expect(report, "clone_parent", want);
         snprintf(want, sizeof want, "%d", ENOSYS);
-        expect(report, "clone3_parent", want);
-        expect(report, "posix_spawn", "0");
+        report_expect(report, "clone3_parent", want);
+        report_expect(report, "posix_spawn", "0");
         free(report);
 
         /* The launcher has one new child: the app. */
@@ -595,7 +543,7 @@ static int write_oom_score_adj(int v) {
 }
 
 static int probe_oom(void *arg) {
-        say(arg, "oom_score_adj=%d", read_oom_score_adj());
+        report_say(((Probe *) arg)->fd, "oom_score_adj=%d", read_oom_score_adj());
         return 0;
 }
 
@@ -642,8 +590,8 @@ static int probe_plant_symlink(void *arg) {
 
         snprintf(inner, sizeof inner, "%s/nest/inner", H.dir);
         snprintf(tmp, sizeof tmp, "%s/tmp", inner);
-        say(p, "rmdir=%d", rmdir(tmp) == 0 && rmdir(inner) == 0 ? 0 : errno);
-        say(p, "symlink=%d", symlink("/", inner) == 0 ? 0 : errno);
+        report_say(p->fd, "rmdir=%d", rmdir(tmp) == 0 && rmdir(inner) == 0 ? 0 : errno);
+        report_say(p->fd, "symlink=%d", symlink("/", inner) == 0 ? 0 : errno);
         return 0;
 }
 
@@ -671,8 +619,8 @@ static void test_nested_overlay_symlink_refused(void **state) {
         req.app_overlay_dirs[1] = NULL;
         res = run(&req, probe_plant_symlink, &probe, &report, &status);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
-        expect(report, "rmdir", "0");
-        expect(report, "symlink", "0");
+        report_expect(report, "rmdir", "0");
+        report_expect(report, "symlink", "0");
         free(report);
         harness_kill_guard(&res);
         assert_int_equal(lstat(inner, &st), 0);  /* the host's is untouched */
@@ -781,11 +729,11 @@ static void test_app_is_confined(void **state) {
         (void) state;
         res = run(&req, probe_confined, &probe, &report, &status);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
-        expect(report, "write_ro", "30");    /* EROFS */
-        expect(report, "write_shm", "0");
-        expect(report, "mount", "1");        /* EPERM: no capability */
-        expect(report, "write_sysctl", "13");
-        expect(report, "setuid0", "1");
+        report_expect(report, "write_ro", "30");    /* EROFS */
+        report_expect(report, "write_shm", "0");
+        report_expect(report, "mount", "1");        /* EPERM: no capability */
+        report_expect(report, "write_sysctl", "13");
+        report_expect(report, "setuid0", "1");
         free(report);
         assert_false(exists("%s/rocker-it-confined", H.ro_dir));
         assert_false(exists("/dev/shm/rocker-it-confined"));  /* private: not on the host */
@@ -836,7 +784,7 @@ static int probe_sleepers(void *arg) {
                 for (;;)
                         pause();
         }
-        say(p, "forked=%d", child > 0);
+        report_say(p->fd, "forked=%d", child > 0);
         close(p->fd);
         for (;;)
                 pause();
@@ -862,7 +810,7 @@ static void test_kill_guard_ends_everything(void **state) {
         assert_int_equal(res.err_no, ROCKER_ERR_success);
         report = read_all(fds[0]);  /* returns once the app closed its end */
         close(fds[0]);
-        expect(report, "forked", "1");
+        report_expect(report, "forked", "1");
         free(report);
 
         snprintf(nspath, sizeof nspath, "/proc/%d/ns/pid", res.guard_pid);
@@ -904,13 +852,13 @@ static int probe_counter(void *arg) {
         long long t = mono_ns();
         int fd = open("/var/tmp/rocker-it-counter", O_RDONLY | O_CLOEXEC);
 
-        say(p, "t=%lld", t);
+        report_say(p->fd, "t=%lld", t);
         if (fd >= 0) {
                 ssize_t n = read(fd, buf, sizeof buf - 1);
                 buf[n > 0 ? n : 0] = '\0';
                 close(fd);
         }
-        say(p, "counter=%d", atoi(buf));
+        report_say(p->fd, "counter=%d", atoi(buf));
         snprintf(buf, sizeof buf, "%d", atoi(buf) + 1);
         return write_file("/var/tmp/rocker-it-counter", buf);  /* fsync'd */
 }
@@ -941,7 +889,7 @@ static void test_relaunch_at_once_keeps_data(void **state) {
                 assert_int_equal(res.err_no, ROCKER_ERR_success);
                 assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
                 snprintf(want, sizeof want, "%d", i);
-                expect(report, "counter", want);
+                report_expect(report, "counter", want);
                 t = report_get(report, "t");
                 assert_non_null(t);
                 if (i > 0)
@@ -1007,7 +955,7 @@ static int probe_readme(void *arg) {
         if (fd >= 0)
                 close(fd);
         buf[n > 0 ? n - 1 : 0] = '\0';
-        say(p, "readme=%s", buf);
+        report_say(p->fd, "readme=%s", buf);
         return 0;
 }
 
@@ -1047,7 +995,7 @@ static void test_squashfuse_death(void **state) {
         probe.exec_dir = a_req.app_exec_dir;
         a = run(&a_req, probe_readme, &probe, &report, &status);
         assert_int_equal(a.err_no, ROCKER_ERR_success);
-        expect(report, "readme", "image v1");
+        report_expect(report, "readme", "image v1");
         free(report);
         assert_int_equal(kill_squashfuse(), 1);
 
@@ -1057,7 +1005,7 @@ static void test_squashfuse_death(void **state) {
                 harness_kill_guard(&b);
         harness_kill_guard(&a);
         assert_int_equal(b.err_no, ROCKER_ERR_success);
-        expect(report, "readme", "image v1");
+        report_expect(report, "readme", "image v1");
         free(report);
         harness_assert_clean();
 }
@@ -1077,14 +1025,14 @@ static void test_image_upgrade(void **state) {
 
         old_res = run(&old_req, probe_readme, &probe, &report, &status);
         assert_int_equal(old_res.err_no, ROCKER_ERR_success);
-        expect(report, "readme", "image v1");
+        report_expect(report, "readme", "image v1");
         free(report);
 
         /* written beside it, renamed over it */
         assert_int_equal(harness_sh("cp %s %s.new && mv %s.new %s", H.image_v2, image, image, image), 0);
         new_res = run(&new_req, probe_readme, &probe, &report, &status);
         assert_int_equal(new_res.err_no, ROCKER_ERR_success);
-        expect(report, "readme", "image v2");
+        report_expect(report, "readme", "image v2");
         free(report);
 
         /* the old rocker still sees its version: look through its guard's root */
@@ -1110,9 +1058,9 @@ static int probe_modes(void *arg) {
         struct stat st;
 
         if (stat("/var", &st) == 0)
-                say(p, "var=%o %d %d", st.st_mode & 07777, (int) st.st_uid, (int) st.st_gid);
+                report_say(p->fd, "var=%o %d %d", st.st_mode & 07777, (int) st.st_uid, (int) st.st_gid);
         if (stat(p->open_dir, &st) == 0)
-                say(p, "open=%o %d %d", st.st_mode & 07777, (int) st.st_uid, (int) st.st_gid);
+                report_say(p->fd, "open=%o %d %d", st.st_mode & 07777, (int) st.st_uid, (int) st.st_gid);
         return 0;
 }
 
@@ -1129,8 +1077,8 @@ static void test_data_dir_modes(void **state) {
         assert_int_equal(res.err_no, ROCKER_ERR_success);
         assert_int_equal(stat("/var", &st), 0);
         snprintf(want, sizeof want, "%o %d %d", st.st_mode & 07777, (int) st.st_uid, (int) st.st_gid);
-        expect(report, "var", want);
-        expect(report, "open", "777 0 0");
+        report_expect(report, "var", want);
+        report_expect(report, "open", "777 0 0");
         free(report);
 
         assert_int_equal(stat(req.app_data_dir, &st), 0);
@@ -1167,7 +1115,7 @@ static void test_data_dir_broken_layout(void **state) {
         assert_int_equal(harness_sh("rm -rf %s/overlay/var/work", req.app_data_dir), 0);
         res = run(&req, probe_counter, &probe, &report, &status);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
-        expect(report, "counter", "1");
+        report_expect(report, "counter", "1");
         free(report);
         harness_kill_guard(&res);
         harness_assert_clean();
@@ -1260,9 +1208,9 @@ static int probe_shared_ro(void *arg) {
         char path[300];
 
         snprintf(path, sizeof path, "%s/x", shared_ro_dir);
-        say(p, "ro_write=%d", write_file(path, "x"));
+        report_say(p->fd, "ro_write=%d", write_file(path, "x"));
         snprintf(path, sizeof path, "%s/y", shared_rw_dir);
-        say(p, "rw_write=%d", write_file(path, "y"));
+        report_say(p->fd, "rw_write=%d", write_file(path, "y"));
         return 0;
 }
 
@@ -1283,8 +1231,8 @@ static void test_shared_path_keeps_host_readonly(void **state) {
         assert_int_equal(res.err_no, ROCKER_ERR_success);
         harness_kill_guard(&res);
         snprintf(want, sizeof want, "%d", EROFS);
-        expect(report, "ro_write", want);
-        expect(report, "rw_write", "0");
+        report_expect(report, "ro_write", want);
+        report_expect(report, "rw_write", "0");
         free(report);
         harness_assert_clean();
 }
@@ -1614,9 +1562,9 @@ static int probe_pid1(void *arg) {
         if (fd >= 0)
                 close(fd);
         buf[n > 0 ? n - 1 : 0] = '\0';
-        say(p, "pid1=%s", buf);
-        say(p, "uid=%d", (int) getuid());
-        say(p, "readme_ok=%d", access("/var/tmp/rocker-it-join", F_OK) == 0);
+        report_say(p->fd, "pid1=%s", buf);
+        report_say(p->fd, "uid=%d", (int) getuid());
+        report_say(p->fd, "readme_ok=%d", access("/var/tmp/rocker-it-join", F_OK) == 0);
         return 3;
 }
 
@@ -1665,9 +1613,9 @@ static void test_list_and_join(void **state) {
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 3);
         report = read_all(fds[0]);
         close(fds[0]);
-        expect(report, "pid1", res.guard_pname);
-        expect(report, "uid", "1000");
-        expect(report, "readme_ok", "1");
+        report_expect(report, "pid1", res.guard_pname);
+        report_expect(report, "uid", "1000");
+        report_expect(report, "readme_ok", "1");
         free(report);
 
         j = ROCKER_join_rocker(res.guard_pid, "rk-notthisone0", 1000, 1000, probe_pid1, &probe);
@@ -1687,18 +1635,18 @@ static int probe_network(void *arg) {
         ssize_t k = readlink("/proc/self/ns/net", target, sizeof target - 1);
 
         target[k > 0 ? k : 0] = '\0';
-        say(p, "netns=%s", target);
+        report_say(p->fd, "netns=%s", target);
         for (struct if_nameindex *i = ifs; i && i->if_index; i++)
                 n++;
         if (ifs)
                 if_freenameindex(ifs);
-        say(p, "ifaces=%d", n);
+        report_say(p->fd, "ifaces=%d", n);
         snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
-        say(p, "lo_up=%d", fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP));
+        report_say(p->fd, "lo_up=%d", fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP));
         if (fd >= 0)
                 close(fd);
         snprintf(path, sizeof path, "%s/rocker-it-%s", H.ro_dir, p->tag);
-        say(p, "write_shared=%d", write_file(path, "x"));
+        report_say(p->fd, "write_shared=%d", write_file(path, "x"));
         return 0;
 }
 
@@ -1741,9 +1689,9 @@ static void test_config_and_app_policy(void **state) {
         req.app_id = 4242;
         res = run(&req, probe_network, &probe, &report, &status);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
-        expect(report, "ifaces", "1");
-        expect(report, "lo_up", "1");
-        expect(report, "write_shared", "0");
+        report_expect(report, "ifaces", "1");
+        report_expect(report, "lo_up", "1");
+        report_expect(report, "write_shared", "0");
         {
                 char *ns = report_get(report, "netns");
                 assert_non_null(ns);
@@ -1789,7 +1737,7 @@ static void test_config_and_app_policy(void **state) {
                 assert_string_equal(ns, host_netns);
                 free(ns);
         }
-        expect(report, "write_shared", "30");
+        report_expect(report, "write_shared", "30");
         free(report);
         harness_kill_guard(&res);
 
@@ -1818,33 +1766,33 @@ static int probe_dev(void *arg) {
         int fd;
 
         /* none of the host's disks, loop devices or kernel log */
-        say(p, "loop0=%d", stat("/dev/loop0", &st) == 0 ? 0 : errno);
-        say(p, "loop_control=%d", stat("/dev/loop-control", &st) == 0 ? 0 : errno);
-        say(p, "kmsg=%d", stat("/dev/kmsg", &st) == 0 ? 0 : errno);
-        say(p, "vda=%d", stat("/dev/vda", &st) == 0 ? 0 : errno);
+        report_say(p->fd, "loop0=%d", stat("/dev/loop0", &st) == 0 ? 0 : errno);
+        report_say(p->fd, "loop_control=%d", stat("/dev/loop-control", &st) == 0 ? 0 : errno);
+        report_say(p->fd, "kmsg=%d", stat("/dev/kmsg", &st) == 0 ? 0 : errno);
+        report_say(p->fd, "vda=%d", stat("/dev/vda", &st) == 0 ? 0 : errno);
         /* the base nodes work */
-        say(p, "null=%d", write_node("/dev/null"));
+        report_say(p->fd, "null=%d", write_node("/dev/null"));
         fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-        say(p, "urandom=%d", fd >= 0 && read(fd, path, 8) == 8 ? 0 : errno);
+        report_say(p->fd, "urandom=%d", fd >= 0 && read(fd, path, 8) == 8 ? 0 : errno);
         if (fd >= 0)
                 close(fd);
         /* a pty of its own devpts */
         fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-        say(p, "ptmx=%d", fd >= 0 && grantpt(fd) == 0 && unlockpt(fd) == 0 ? 0 : errno);
+        report_say(p->fd, "ptmx=%d", fd >= 0 && grantpt(fd) == 0 && unlockpt(fd) == 0 ? 0 : errno);
         if (fd >= 0) {
                 char *name = ptsname(fd);
-                say(p, "ptsname_ok=%d", name && strncmp(name, "/dev/pts/", 9) == 0);
+                report_say(p->fd, "ptsname_ok=%d", name && strncmp(name, "/dev/pts/", 9) == 0);
                 close(fd);
         }
         /* /dev itself takes nothing new; /dev/shm is its own, of its size */
-        say(p, "write_dev=%d", write_file("/dev/rocker-it-new", "x"));
+        report_say(p->fd, "write_dev=%d", write_file("/dev/rocker-it-new", "x"));
         snprintf(path, sizeof path, "/dev/shm/rocker-it-%s", p->tag);
-        say(p, "write_shm=%d", write_file(path, "x"));
-        say(p, "shm_mib=%llu", statvfs("/dev/shm", &sv) == 0 ?
+        report_say(p->fd, "write_shm=%d", write_file(path, "x"));
+        report_say(p->fd, "shm_mib=%llu", statvfs("/dev/shm", &sv) == 0 ?
                 (unsigned long long) sv.f_blocks * sv.f_frsize / (1024 * 1024) : 0ULL);
         /* the device the policy names, the group it names */
-        say(p, "node=%d", write_node("/dev/rocker-it-node"));
-        say(p, "kvm=%d", stat("/dev/kvm", &st) == 0 ? 0 : errno);
+        report_say(p->fd, "node=%d", write_node("/dev/rocker-it-node"));
+        report_say(p->fd, "kvm=%d", stat("/dev/kvm", &st) == 0 ? 0 : errno);
         return 0;
 }
 
@@ -1857,16 +1805,16 @@ static int probe_userns(void *arg) {
         pid = fork();
         if (pid == 0)
                 _exit(unshare(CLONE_NEWUSER) == 0 ? 0 : errno);
-        say(p, "unshare_user=%d", pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        report_say(p->fd, "unshare_user=%d", pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
         pid = (pid_t) syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | SIGCHLD, NULL, NULL, NULL, 0);
         if (pid == 0)
                 _exit(0);
-        say(p, "clone_userns=%d", pid > 0 && waitpid(pid, &st, 0) == pid ? 0 : errno);
+        report_say(p->fd, "clone_userns=%d", pid > 0 && waitpid(pid, &st, 0) == pid ? 0 : errno);
         pid = (pid_t) syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0);
         if (pid == 0)
                 _exit(0);
-        say(p, "clone_parent=%d", pid > 0 ? 0 : errno);
-        say(p, "setns=%d", setns(0, 0) == 0 ? 0 : errno);
+        report_say(p->fd, "clone_parent=%d", pid > 0 ? 0 : errno);
+        report_say(p->fd, "setns=%d", setns(0, 0) == 0 ? 0 : errno);
         return 0;
 }
 
@@ -1895,20 +1843,20 @@ static void test_user_namespaces_by_policy(void **state) {
         res = run(&req, probe_userns, &probe, &report, &status);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
         harness_kill_guard(&res);
-        expect(report, "unshare_user", "1");    /* EPERM */
-        expect(report, "clone_userns", "1");
-        expect(report, "clone_parent", "1");
-        expect(report, "setns", "1");
+        report_expect(report, "unshare_user", "1");    /* EPERM */
+        report_expect(report, "clone_userns", "1");
+        report_expect(report, "clone_parent", "1");
+        report_expect(report, "setns", "1");
         free(report);
 
         req.app_id = 4747;  /* AllowUserNamespaces=yes */
         res = run(&req, probe_userns, &probe, &report, &status);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
         harness_kill_guard(&res);
-        expect(report, "unshare_user", "0");
-        expect(report, "clone_userns", "0");
-        expect(report, "clone_parent", "1");
-        expect(report, "setns", "1");
+        report_expect(report, "unshare_user", "0");
+        report_expect(report, "clone_userns", "0");
+        report_expect(report, "clone_parent", "1");
+        report_expect(report, "setns", "1");
         free(report);
 
         assert_int_equal(harness_stop_daemon(SIGTERM), 0);
@@ -1951,19 +1899,19 @@ static void test_private_dev(void **state) {
         res = run(&req, probe_dev, &probe, &report, &status);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
         harness_kill_guard(&res);  /* first: a failed expect must leave no rocker */
-        expect(report, "loop0", "2");           /* ENOENT */
-        expect(report, "loop_control", "2");
-        expect(report, "kmsg", "2");
-        expect(report, "vda", "2");
-        expect(report, "null", "0");
-        expect(report, "urandom", "0");
-        expect(report, "ptmx", "0");
-        expect(report, "ptsname_ok", "1");
-        expect(report, "write_dev", "30");      /* EROFS */
-        expect(report, "write_shm", "0");
-        expect(report, "shm_mib", "512");       /* DevShmSize= default */
-        expect(report, "node", "2");
-        expect(report, "kvm", "2");
+        report_expect(report, "loop0", "2");           /* ENOENT */
+        report_expect(report, "loop_control", "2");
+        report_expect(report, "kmsg", "2");
+        report_expect(report, "vda", "2");
+        report_expect(report, "null", "0");
+        report_expect(report, "urandom", "0");
+        report_expect(report, "ptmx", "0");
+        report_expect(report, "ptsname_ok", "1");
+        report_expect(report, "write_dev", "30");      /* EROFS */
+        report_expect(report, "write_shm", "0");
+        report_expect(report, "shm_mib", "512");       /* DevShmSize= default */
+        report_expect(report, "node", "2");
+        report_expect(report, "kvm", "2");
         free(report);
         assert_false(exists("/dev/shm/rocker-it-dev"));
         assert_false(exists("/dev/rocker-it-new"));
@@ -1973,10 +1921,10 @@ static void test_private_dev(void **state) {
         res = run(&req, probe_dev, &probe, &report, &status);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
         harness_kill_guard(&res);  /* first: a failed expect must leave no rocker */
-        expect(report, "loop0", "2");
-        expect(report, "node", "0");
-        expect(report, "kvm", kvm ? "0" : "2");
-        expect(report, "shm_mib", "8");
+        report_expect(report, "loop0", "2");
+        report_expect(report, "node", "0");
+        report_expect(report, "kvm", kvm ? "0" : "2");
+        report_expect(report, "shm_mib", "8");
         free(report);
 
         /* Devices=all: the host's /dev, shared as it is */
@@ -1984,9 +1932,9 @@ static void test_private_dev(void **state) {
         res = run(&req, probe_dev, &probe, &report, &status);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
         harness_kill_guard(&res);  /* first: a failed expect must leave no rocker */
-        expect(report, "loop_control", "0");
-        expect(report, "node", "0");
-        expect(report, "write_shm", "0");
+        report_expect(report, "loop_control", "0");
+        report_expect(report, "node", "0");
+        report_expect(report, "write_shm", "0");
         free(report);
         assert_true(exists("/dev/shm/rocker-it-dev"));
         (void) unlink("/dev/shm/rocker-it-dev");
@@ -2060,12 +2008,12 @@ static int probe_pids(void *arg) {
         if (fd >= 0)
                 close(fd);
         buf[n > 0 ? n - 1 : 0] = '\0';
-        say(p, "pid=%d", (int) getpid());
-        say(p, "pid1=%s", buf);
+        report_say(p->fd, "pid=%d", (int) getpid());
+        report_say(p->fd, "pid1=%s", buf);
         child = fork();
         if (child == 0)
                 _exit(0);
-        say(p, "child=%d", child > 0 && waitpid(child, NULL, 0) == child ? (int) child : -1);
+        report_say(p->fd, "child=%d", child > 0 && waitpid(child, NULL, 0) == child ? (int) child : -1);
         return 0;
 }
 
@@ -2102,14 +2050,6 @@ static void *pid_worker(void *arg) {
         return NULL;
 }
 
-static int report_int(const char *report, const char *key) {
-        char *v = report_get(report, key);
-        int n = v ? atoi(v) : -1;
-
-        free(v);
-        return n;
-}
-
 /* 20 rockers started at once: their apps' PIDs inside are pairwise
  * distinct, and each guard is still PID 1. The app's PID is its guard's PID
  * outside (src/client/join.c), which the live guard holds: distinct by
@@ -2141,12 +2081,12 @@ static void test_app_pids_distinct(void **state) {
                 assert_int_equal(w[i].res.err_no, ROCKER_ERR_success);
                 assert_non_null(w[i].report);
                 assert_true(WIFEXITED(w[i].status) && WEXITSTATUS(w[i].status) == 0);
-                expect(w[i].report, "pid1", w[i].res.guard_pname);
-                pids[i] = report_int(w[i].report, "pid");
+                report_expect(w[i].report, "pid1", w[i].res.guard_pname);
+                pids[i] = report_int(w[i].report, "pid", -1);
                 assert_true(pids[i] > 1);
                 assert_int_equal(pids[i], w[i].res.guard_pid);
                 /* its children do not start at 2 either */
-                assert_in_range(report_int(w[i].report, "child"), PID_RANDOM_MIN, INT32_MAX);
+                assert_in_range(report_int(w[i].report, "child", -1), PID_RANDOM_MIN, INT32_MAX);
                 for (int k = 0; k < i; k++)
                         if (pids[k] == pids[i]) {
                                 print_error("rockers %d and %d: both apps are PID %d\n", k, i, pids[i]);
@@ -2164,9 +2104,9 @@ static void test_app_pids_distinct(void **state) {
         assert_int_equal(waitpid(j.app_pid, &status, 0), j.app_pid);
         report = read_all(fds[0]);
         close(fds[0]);
-        expect(report, "pid1", w[0].res.guard_pname);
-        assert_in_range(report_int(report, "pid"), PID_RANDOM_MIN, INT32_MAX);
-        print_message("a joined process is PID %d inside\n", report_int(report, "pid"));
+        report_expect(report, "pid1", w[0].res.guard_pname);
+        assert_in_range(report_int(report, "pid", -1), PID_RANDOM_MIN, INT32_MAX);
+        print_message("a joined process is PID %d inside\n", report_int(report, "pid", -1));
         free(report);
 
         for (int i = 0; i < PID_ROCKERS; i++) {

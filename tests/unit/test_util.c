@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -507,6 +508,50 @@ static void test_proc_status_is_guard(void **state) {
         assert_int_equal(proc_check_guard(0x7ffffff0), -ESRCH);
 }
 
+static void test_read_file_small(void **state) {
+        char buf[8], big[4096];
+        int n;
+
+        (void) state;
+        n = read_file_small("/proc/self/stat", big, sizeof big);
+        assert_true(n > 0 && (size_t) n < sizeof big);
+        assert_int_equal(strlen(big), (size_t) n);
+        /* cut at size - 1, and still a string */
+        assert_int_equal(read_file_small("/proc/self/stat", buf, sizeof buf), 7);
+        assert_int_equal(strlen(buf), 7);
+        assert_int_equal(read_file_small("/nonexistent/rocker", buf, sizeof buf), -ENOENT);
+        assert_int_equal(read_file_small("/proc/self/stat", buf, 0), -EINVAL);
+}
+
+static void test_pidfd_get_pid(void **state) {
+        int pidfd, status, fd;
+        pid_t child;
+
+        (void) state;
+        pidfd = (int) syscall(SYS_pidfd_open, getpid(), 0);
+        if (pidfd < 0 && errno == ENOSYS)
+                skip();  /* valgrind 3.19 does not know pidfd_open(2) */
+        assert_true(pidfd >= 0);
+        assert_int_equal(pidfd_get_pid(pidfd), getpid());
+        close(pidfd);
+
+        child = fork();
+        assert_true(child >= 0);
+        if (child == 0)
+                _exit(0);
+        pidfd = (int) syscall(SYS_pidfd_open, child, 0);
+        assert_true(pidfd >= 0);
+        assert_int_equal(pidfd_get_pid(pidfd), child);
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_int_equal(pidfd_get_pid(pidfd), -ESRCH);  /* reaped */
+        close(pidfd);
+
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(pidfd_get_pid(fd), -EBADF);  /* not a pidfd */
+        close(fd);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_path_check_accepts),
@@ -524,6 +569,8 @@ int main(void) {
                 cmocka_unit_test(test_proc_get_name_bad_pid),
                 cmocka_unit_test(test_proc_stat_starttime),
                 cmocka_unit_test(test_proc_status_is_guard),
+                cmocka_unit_test(test_read_file_small),
+                cmocka_unit_test(test_pidfd_get_pid),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
