@@ -27,6 +27,8 @@
 #   ROCKER_MATRIX_TIMEOUT=SEC    bound of one guest's boot + run (default 1200)
 #   ROCKER_MATRIX_ACCEL=tcg|kvm  default: tcg unless /dev/kvm runs stock kernels
 #   ROCKER_MATRIX_MEM=MIB        guest memory (default 2560)
+#   ROCKER_MATRIX_BENCH=1        the systemd guest also runs rocker_bench with
+#                                a cgroup per rocker and without (docs/cgroups.md)
 #   ROCKER_MATRIX_CTEST_ARGS=... what ctest runs in the guests (default:
 #                                "-R ^(unit|integration)/": every unit and integration
 #                                suite; install/ needs a compiler, not a kernel)
@@ -342,7 +344,7 @@ fi
 cp "$kdir/guest-run.sh" "$P/"
 [ ! -d "$kdir/systemd.d" ] || cp -a "$kdir/systemd.d" "$P/"
 {
-        printf 'SRC=%q\nBUILD=%q\nCTEST_ARGS=%q\n' "$SRC" "$BUILD" "$CTEST_ARGS"
+        printf 'SRC=%q\nBUILD=%q\nCTEST_ARGS=%q\nBENCH=%q\n' "$SRC" "$BUILD" "$CTEST_ARGS" "${ROCKER_MATRIX_BENCH:-}"
 } >"$P/env"
 
 if [ "$SYSTEMD_KERNEL" != no ]; then

@@ -86,7 +86,7 @@ systemd_checks() {
         echo "== $kver: systemd $(systemctl --version | head -n1 | cut -d' ' -f2), $(stat -f -c %T /sys/fs/cgroup)" | tee "$out"
         # Shared by the checks (they run in file name order, each in its own
         # bash): the .debs, the seed example, a test image.
-        export MATRIX_DEBS=$P/debs MATRIX_SEED=$P/seed_example MATRIX_WORK=$W MATRIX_SRC=$SRC
+        export MATRIX_DEBS=$P/debs MATRIX_SEED=$P/seed_example MATRIX_WORK=$W MATRIX_SRC=$SRC MATRIX_BUILD=$BUILD MATRIX_BENCH=${BENCH:-}
         mkdir -p "$W/image/bin"
         echo "hello from the systemd guest" >"$W/image/README"
         cp /bin/cat /bin/sleep "$W/image/bin/"
