@@ -462,8 +462,8 @@ run_row() {  # LABEL MODE
                         fatal=1
                 fi
         fi
-        # What the checks measured (lines "figure: ..."), shown on success too.
-        { grep -a '^ *figure: ' "$LOGS/$name.out" 2>/dev/null || true; } | tr -d '\r' | sed "s/^ */   $row /"
+        # What the checks measured (lines "figure: ...") and skipped, shown on success too.
+        { grep -aE '^ *(figure: |skip )' "$LOGS/$name.out" 2>/dev/null || true; } | tr -d '\r' | sed "s/^ */   $row /"
         if [ "$status" = ok ] && expected_fail "$row"; then
                 status="ok (passes: take $row out of ROCKER_MATRIX_EXPECT_FAIL)"
         fi
