@@ -121,7 +121,7 @@ trap 'exit 143' TERM
 
 # ---- 1. tools -------------------------------------------------------------
 TOOLS="dpkg-dev debhelper devscripts fakeroot build-essential
-cmake pkg-config libjansson-dev libsystemd-dev libcap-dev libmount-dev libinih-dev libcmocka-dev
+cmake pkg-config libjansson-dev libsystemd-dev libcap-dev libmount-dev libinih-dev libcmocka-dev libseccomp-dev
 squashfs-tools man-db procps"
 missing=""
 for p in $TOOLS; do installed "$p" || missing="$missing $p"; done
