@@ -2,7 +2,7 @@
 # Installs what rocker needs to build, test and run, from Debian 12 packages.
 set -eu
 PACKAGES="build-essential cmake pkg-config
-libjansson-dev libsystemd-dev libcap-dev libmount-dev libcmocka-dev libinih-dev
+libjansson-dev libsystemd-dev libcap-dev libmount-dev libcmocka-dev libinih-dev libseccomp-dev
 squashfs-tools squashfuse fuse3 util-linux procps valgrind
 xdg-dbus-proxy dbus-daemon libglib2.0-bin"
 if [ "$(id -u)" -ne 0 ]; then

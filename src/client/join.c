@@ -7,7 +7,8 @@
  * it and gets SIGCHLD for it (the helper's own exit signal).
  *
  * After fork() only async-signal-safe work is done until app() runs: raw
- * syscalls and the libcap calls on a cap_t allocated before the fork.
+ * syscalls, the libcap calls on a cap_t allocated before the fork and the
+ * loading of a seccomp program built before it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -249,7 +250,7 @@ static int cloexec_from_3(void) {
 
 /* In the app process: become the app's user, with nothing more. Any failure
  * here ends the process with status 127, before app() could run. */
-static void become_app(uid_t uid, gid_t gid, cap_t empty, bool user_namespaces) {
+static void become_app(uid_t uid, gid_t gid, cap_t empty, const struct sock_fprog *filter) {
         if (chdir("/") < 0)
                 _exit(127);
         /* Its own session: no controlling terminal, so no TIOCSTI into the
@@ -285,7 +286,7 @@ static void become_app(uid_t uid, gid_t gid, cap_t empty, bool user_namespaces) 
                 _exit(127);
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 _exit(127);
-        if (seccomp_install(user_namespaces) < 0)
+        if (seccomp_program_load(filter) < 0)
                 _exit(127);
         if (cloexec_from_3() < 0)
                 _exit(127);
@@ -293,7 +294,7 @@ static void become_app(uid_t uid, gid_t gid, cap_t empty, bool user_namespaces) 
 
 _Noreturn static void helper(int pidfd, int cgroup_fd, int report_fd, uid_t uid, gid_t gid, int (*app)(void *),
                              void *app_args, int close_in_app, cap_t empty, const sigset_t *caller_mask,
-                             const PidPlan *pp, bool user_namespaces) {
+                             const PidPlan *pp, const struct sock_fprog *filter) {
         long pid;
 
         safe_close(close_in_app);
@@ -326,7 +327,7 @@ _Noreturn static void helper(int pidfd, int cgroup_fd, int report_fd, uid_t uid,
                         (void) !write(pp->ns_last_pid_fd, pp->ns_last_pid, strlen(pp->ns_last_pid));
                         safe_close(pp->ns_last_pid_fd);
                 }
-                become_app(uid, gid, empty, user_namespaces);
+                become_app(uid, gid, empty, filter);
                 /* What the caller had buffered is the caller's to write. */
                 __fpurge(stdout);
                 __fpurge(stderr);
@@ -445,7 +446,16 @@ ROCKER_ERR join_and_spawn(int pidfd, const char *guard_name, uid_t uid, gid_t gi
         cap_t empty;
         pid_t helper_pid;
         ssize_t n;
+        int r;
+        /* Built here (once per process), where allocating is allowed; the
+         * app only loads it. */
+        const struct sock_fprog *filter;
 
+        r = seccomp_program_get(flags & JOIN_USER_NAMESPACES, &filter);
+        if (r < 0) {
+                lasterr_set("cannot build the system call filter: libseccomp: %s", strerror(-r));
+                return ROCKER_ERR_sys;
+        }
         empty = cap_init();  /* all clear */
         if (!empty) {
                 lasterr_set("cap_init: %s", strerror(errno));
@@ -481,7 +491,7 @@ ROCKER_ERR join_and_spawn(int pidfd, const char *guard_name, uid_t uid, gid_t gi
         if (helper_pid == 0) {
                 rfd = safe_close(rfd);
                 helper(pidfd, cgroup_fd, wfd, uid, gid, app, app_args, close_in_app, empty, &caller_mask, &pp,
-                       flags & JOIN_USER_NAMESPACES);
+                       filter);
         }
         safe_close(pp.ns_last_pid_fd);
         (void) pthread_sigmask(SIG_SETMASK, &caller_mask, NULL);  /* a mask it had: cannot fail */

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,6 +359,25 @@ static int daemon_key(Parse *ps, const char *section, const char *key, const cha
                         c->image_backend = (int) b;
                         return 0;
                 }
+                if (!strcmp(key, "SquashfusePath")) {
+                        if (path_check(v, PATH_MAX - 1, NULL) < 0)
+                                return snprintf(ps->err, sizeof ps->err, "not an absolute, normalised path"), -EINVAL;
+                        return set_string(&c->squashfuse_path, v) < 0 ? -ENOMEM : 0;
+                }
+                if (!strcmp(key, "SquashfuseUser")) {
+                        struct passwd *pw = getpwnam(v);
+
+                        if (!pw)
+                                return snprintf(ps->err, sizeof ps->err, "no such user: %.64s", v), -EINVAL;
+                        if (pw->pw_uid == 0 || pw->pw_gid == 0)
+                                return snprintf(ps->err, sizeof ps->err,
+                                                "%.64s has uid or gid 0: squashfuse must not run as root", v),
+                                       -EINVAL;
+                        c->squashfuse_user_set = true;
+                        c->squashfuse_uid = pw->pw_uid;
+                        c->squashfuse_gid = pw->pw_gid;
+                        return 0;
+                }
                 if (!strcmp(key, "MaxConnections") || !strcmp(key, "MaxRockers")) {
                         if (parse_uint(v, 1000000, &u) < 0 || u == 0)
                                 return snprintf(ps->err, sizeof ps->err, "expected a number from 1 to 1000000"), -EINVAL;
@@ -534,6 +554,26 @@ void config_done(ManagerConfig *cfg) {
         free(cfg->owned_socket_path);
         free(cfg->owned_state_dir);
         free(cfg->owned_apps_dir);
+        free(cfg->squashfuse_path);
+}
+
+int config_squashfuse_identity(const ManagerConfig *cfg, uid_t *ret_uid, gid_t *ret_gid) {
+        struct passwd *pw;
+
+        if (cfg->squashfuse_user_set) {
+                *ret_uid = cfg->squashfuse_uid;
+                *ret_gid = cfg->squashfuse_gid;
+                return 0;
+        }
+        pw = getpwnam(CONFIG_SQUASHFUSE_USER);
+        if (pw && pw->pw_uid != 0 && pw->pw_gid != 0) {
+                *ret_uid = pw->pw_uid;
+                *ret_gid = pw->pw_gid;
+                return 0;
+        }
+        *ret_uid = SQUASHFUSE_DEFAULT_UID;
+        *ret_gid = SQUASHFUSE_DEFAULT_GID;
+        return 1;
 }
 
 void app_policy_done(AppPolicy *p) {

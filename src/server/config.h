@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "manager.h"
 #include "plan.h"
@@ -63,6 +64,14 @@ int app_policy_check_all(const ManagerConfig *cfg, char *err, size_t errlen);
 /* The host paths writable in every rocker when no config file says
  * otherwise (those that exist). */
 extern const char *const config_default_shared_paths[];
+
+/* The system user squashfuse runs as by default (rockerd's package
+ * creates it). */
+#define CONFIG_SQUASHFUSE_USER "_rocker-squashfuse"
+
+/* Who squashfuse runs as: SquashfuseUser=, else CONFIG_SQUASHFUSE_USER if
+ * it exists, else nobody (65534:65534). 0, or 1 for the nobody fallback. */
+int config_squashfuse_identity(const ManagerConfig *cfg, uid_t *ret_uid, gid_t *ret_gid);
 
 /* Frees what config_load() allocated in *cfg. */
 void config_done(ManagerConfig *cfg);

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 
 typedef struct Image Image;
@@ -30,6 +31,17 @@ typedef enum ImageBackend {
  * there, for kernels that cannot clone a detached mount (before 6.15). */
 int image_cache_new(const char *staging_dir, bool staging_ns, sd_event *event, ImageCache **ret);
 ImageCache *image_cache_free(ImageCache *c);
+
+/* squashfuse: found at this absolute path, never through PATH. */
+#define SQUASHFUSE_PATH "/usr/bin/squashfuse"
+/* Who squashfuse runs as until image_cache_set_squashfuse() says
+ * otherwise: nobody/nogroup. */
+#define SQUASHFUSE_DEFAULT_UID 65534
+#define SQUASHFUSE_DEFAULT_GID 65534
+
+/* Which squashfuse the cache starts (path: absolute; NULL: SQUASHFUSE_PATH)
+ * and as what uid and gid (never 0: -EPERM). 0 or -errno. */
+int image_cache_set_squashfuse(ImageCache *c, const char *path, uid_t uid, gid_t gid);
 size_t image_cache_size(const ImageCache *c);
 
 /* Opens path without following a final symlink (nor any, with

@@ -1374,6 +1374,15 @@ int manager_new(const ManagerConfig *cfg, const KernelFeatures *kernel, Manager 
                 r = sd_event_add_io(m->event, &m->inotify_source, m->inotify_fd, EPOLLIN, on_overlay_watch, m);
         if (r >= 0)
                 r = image_cache_new(m->cfg.state_dir, m->kernel.image_staging, m->event, &m->images);
+        if (r >= 0) {
+                uid_t fuse_uid;
+                gid_t fuse_gid;
+
+                if (config_squashfuse_identity(&m->cfg, &fuse_uid, &fuse_gid) > 0)
+                        log_info("squashfuse will run as nobody (uid %u): no user %s; see rockerd.conf(5)",
+                                 (unsigned) fuse_uid, CONFIG_SQUASHFUSE_USER);
+                r = image_cache_set_squashfuse(m->images, m->cfg.squashfuse_path, fuse_uid, fuse_gid);
+        }
         if (r >= 0)
                 r = reaper_new(m->event, &m->reaper);
         if (r >= 0)

@@ -32,6 +32,10 @@ typedef struct ManagerConfig {
         unsigned sockets;                /* Sockets= (PLAN_SOCKET_*), for every app */
         int session_bus;                 /* SessionBus= (PlanBus): the default of every app */
         int image_backend;               /* ImageBackend: the default of every app */
+        char *squashfuse_path;           /* SquashfusePath=; NULL: SQUASHFUSE_PATH */
+        bool squashfuse_user_set;        /* SquashfuseUser=, resolved when read */
+        uid_t squashfuse_uid;
+        gid_t squashfuse_gid;
         uint64_t request_timeout_usec;   /* a client's time to send its request */
         uint64_t build_timeout_usec;     /* a guard's time to report */
         uint64_t claim_timeout_usec;     /* an unclaimed rocker's lifetime */

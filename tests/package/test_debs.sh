@@ -121,7 +121,7 @@ trap 'exit 143' TERM
 
 # ---- 1. tools -------------------------------------------------------------
 TOOLS="dpkg-dev debhelper devscripts fakeroot build-essential
-cmake pkg-config libjansson-dev libsystemd-dev libcap-dev libmount-dev libinih-dev libcmocka-dev
+cmake pkg-config libjansson-dev libsystemd-dev libcap-dev libmount-dev libinih-dev libcmocka-dev libseccomp-dev
 squashfs-tools man-db procps"
 missing=""
 for p in $TOOLS; do installed "$p" || missing="$missing $p"; done
@@ -183,6 +183,7 @@ check "rockerd's postinst starts no unit on installation (--no-start)" awk '
 check "rockerd's prerm stops the units on removal" grep -q 'deb-systemd-invoke stop rockerd.socket rockerd.service' "$T/ctl/prerm"
 check "rockerd's postinst enables the units" grep -q 'deb-systemd-helper enable' "$T/ctl/postinst"
 check "rockerd's postinst creates /run/rocker (systemd-tmpfiles)" grep -q 'systemd-tmpfiles.*rocker\.conf' "$T/ctl/postinst"
+check "rockerd's postinst creates squashfuse's system user" grep -q 'adduser --system .*_rocker-squashfuse' "$T/ctl/postinst"
 check "librocker-client0 ships a symbols file" \
         bash -c "dpkg-deb --ctrl-tarfile '$T/librocker-client0_${ver}_${arch}.deb' | tar -t | grep -q symbols"
 check "librocker-client0 holds only the .so.0" \
@@ -229,6 +230,7 @@ check "rockerd.service runs /usr/sbin/rockerd" grep -qx 'ExecStart=/usr/sbin/roc
 check "tmpfiles.d entry" test -f /usr/lib/tmpfiles.d/rocker.conf
 check "example config in /etc/rocker" test -f /etc/rocker/rockerd.conf.example
 check "/etc/rocker/apps.d exists" test -d /etc/rocker/apps.d
+check "the postinst made the system user _rocker-squashfuse" getent passwd _rocker-squashfuse
 printf '[Daemon]\nNoSuchKey=1\n' >"$T/bad.conf"
 check "the installed rockerd reads its config (--config: a bad key stops it)" bash -c \
         "! /usr/sbin/rockerd --config '$T/bad.conf' --socket '$T/bad.sock' --state-dir '$T/bad.state' 2>'$T/bad.err' &&
