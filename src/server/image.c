@@ -280,8 +280,7 @@ static int loop_attach(int image_fd, char *ret_dev, size_t devlen) {
         return -EBUSY;
 }
 
-/* Mounts the squashfs in image_fd as a detached read-only mount. */
-static int image_mount(int image_fd, char *err, size_t errlen) {
+int image_mount_kernel(int image_fd, char *err, size_t errlen) {
         _cleanup_close_ int loop = -EBADF, fs = -EBADF;
         char dev[64], log[256];
         int r, tree;
@@ -502,17 +501,15 @@ static bool image_is_dead(Image *img) {
         return img->dead;
 }
 
-int image_acquire(ImageCache *c, const char *path, ImageBackend backend, bool no_symlinks, Image **ret, char *err,
-                  size_t errlen) {
+int image_open(const char *path, bool no_symlinks, ImageId *ret_id, char *err, size_t errlen) {
         _cleanup_close_ int fd = -EBADF;
         struct open_how how = {
-                /* O_NONBLOCK: a FIFO swapped in must not hang the daemon. */
+                /* O_NONBLOCK: a FIFO swapped in must not hang the worker. */
                 .flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
                 .resolve = no_symlinks ? RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS : 0,
         };
         char magic[4];
         struct stat st;
-        Image *img;
         ssize_t n;
         int r;
 
@@ -533,16 +530,6 @@ int image_acquire(ImageCache *c, const char *path, ImageBackend backend, bool no
                 snprintf(err, errlen, "app_pkg_path: \"%.256s\" is not a regular file", path);
                 return -EINVAL;
         }
-
-        for (img = c->head; img; img = img->next)
-                if (!image_is_dead(img) && (backend == IMAGE_BACKEND_AUTO || backend == img->backend) &&
-                    img->dev == st.st_dev && img->ino == st.st_ino && img->size == st.st_size &&
-                    img->mtime.tv_sec == st.st_mtim.tv_sec && img->mtime.tv_nsec == st.st_mtim.tv_nsec) {
-                        img->refs++;
-                        *ret = img;
-                        return 0;
-                }
-
         if (st.st_size < SQUASHFS_SUPERBLOCK_SIZE) {
                 snprintf(err, errlen, "app_pkg_path: \"%.256s\" is too small to be a squashfs image", path);
                 return -EINVAL;
@@ -552,6 +539,31 @@ int image_acquire(ImageCache *c, const char *path, ImageBackend backend, bool no
                 snprintf(err, errlen, "app_pkg_path: \"%.256s\" is not a squashfs image", path);
                 return -EINVAL;
         }
+        *ret_id = (ImageId) { .dev = st.st_dev, .ino = st.st_ino, .size = st.st_size, .mtime = st.st_mtim };
+        return TAKE_FD(fd);
+}
+
+Image *image_cache_find(ImageCache *c, const ImageId *id, ImageBackend backend) {
+        for (Image *img = c->head; img; img = img->next)
+                if (!image_is_dead(img) && (backend == IMAGE_BACKEND_AUTO || backend == img->backend) &&
+                    img->dev == id->dev && img->ino == id->ino && img->size == id->size &&
+                    img->mtime.tv_sec == id->mtime.tv_sec && img->mtime.tv_nsec == id->mtime.tv_nsec) {
+                        img->refs++;
+                        return img;
+                }
+        return NULL;
+}
+
+bool image_kernel_unavailable(int error) {
+        /* no loop devices or no kernel squashfs here */
+        return error == -ENOENT || error == -ENODEV || error == -ENXIO;
+}
+
+int image_cache_add(ImageCache *c, const char *path, const ImageId *id, ImageBackend backend, int image_fd,
+                    int kernel_tree, Image **ret, char *err, size_t errlen) {
+        _cleanup_close_ int tree = kernel_tree;
+        Image *img;
+        int r;
 
         img = calloc(1, sizeof *img);
         if (!img)
@@ -565,17 +577,15 @@ int image_acquire(ImageCache *c, const char *path, ImageBackend backend, bool no
         img->fuse_pidfd = -EBADF;
         img->backend = backend == IMAGE_BACKEND_SQUASHFUSE ? IMAGE_BACKEND_SQUASHFUSE : IMAGE_BACKEND_KERNEL;
         if (img->backend == IMAGE_BACKEND_KERNEL) {
-                img->tree_fd = image_mount(fd, err, errlen);
-                /* auto: no loop devices or no kernel squashfs here */
-                if (img->tree_fd < 0 && backend == IMAGE_BACKEND_AUTO &&
-                    (img->tree_fd == -ENOENT || img->tree_fd == -ENODEV || img->tree_fd == -ENXIO)) {
+                img->tree_fd = TAKE_FD(tree);
+                if (img->tree_fd < 0 && backend == IMAGE_BACKEND_AUTO && image_kernel_unavailable(img->tree_fd)) {
                         log_info("image %s: kernel squashfs unavailable (%s); using squashfuse", path,
                                  strerror(-img->tree_fd));
                         img->backend = IMAGE_BACKEND_SQUASHFUSE;
                 }
         }
         if (img->backend == IMAGE_BACKEND_SQUASHFUSE)
-                img->tree_fd = image_mount_fuse(c, img, fd, err, errlen);
+                img->tree_fd = image_mount_fuse(c, img, image_fd, err, errlen);
         if (img->tree_fd >= 0 && c->staging) {
                 r = staging_attach(c->staging, img->tree_fd, &img->slot);
                 if (r < 0) {
@@ -594,10 +604,10 @@ int image_acquire(ImageCache *c, const char *path, ImageBackend backend, bool no
                 return r;
         }
         img->refs = 1;
-        img->dev = st.st_dev;
-        img->ino = st.st_ino;
-        img->size = st.st_size;
-        img->mtime = st.st_mtim;
+        img->dev = id->dev;
+        img->ino = id->ino;
+        img->size = id->size;
+        img->mtime = id->mtime;
         img->next = c->head;
         if (c->head)
                 c->head->prev = img;
@@ -605,7 +615,7 @@ int image_acquire(ImageCache *c, const char *path, ImageBackend backend, bool no
         c->n++;
         log_info("image %s mounted with %s (dev %lu, inode %lu)", path,
                  img->backend == IMAGE_BACKEND_SQUASHFUSE ? "squashfuse" : "kernel squashfs",
-                 (unsigned long) st.st_dev, (unsigned long) st.st_ino);
+                 (unsigned long) id->dev, (unsigned long) id->ino);
         *ret = img;
         return 0;
 }

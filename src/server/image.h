@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 #include <systemd/sd-event.h>
 
 typedef struct Image Image;
@@ -44,12 +45,42 @@ ImageCache *image_cache_free(ImageCache *c);
 int image_cache_set_squashfuse(ImageCache *c, const char *path, uid_t uid, gid_t gid);
 size_t image_cache_size(const ImageCache *c);
 
+/* What the cache is keyed by: an image replaced by rename() is a new one. */
+typedef struct ImageId {
+        dev_t dev;
+        ino_t ino;
+        off_t size;
+        struct timespec mtime;
+} ImageId;
+
 /* Opens path without following a final symlink (nor any, with
- * no_symlinks), checks it is a regular squashfs file and returns the cache
- * entry for it with one more reference, mounting it if it is new. 0 or
- * -errno with err set. */
-int image_acquire(ImageCache *c, const char *path, ImageBackend backend, bool no_symlinks, Image **ret, char *err,
-                  size_t errlen);
+ * no_symlinks), checks it is a regular file with a squashfs superblock and
+ * returns its fd (read-only, close-on-exec) with its identity in *ret_id.
+ * fd or -errno with err set. Reads a client-named file, which may hang: a
+ * worker's job (worker.h), never the event loop's. */
+int image_open(const char *path, bool no_symlinks, ImageId *ret_id, char *err, size_t errlen);
+
+/* Mounts the squashfs in image_fd with the kernel, on an autoclear loop
+ * device, as a detached read-only mount: its fd, or -errno with err set.
+ * Reads the image: a worker's job. Nothing is left behind if the worker is
+ * killed half-way (the loop device clears itself with its last fd). */
+int image_mount_kernel(int image_fd, char *err, size_t errlen);
+
+/* True of a image_mount_kernel() error that IMAGE_BACKEND_AUTO answers by
+ * trying squashfuse (no loop devices, no kernel squashfs). */
+bool image_kernel_unavailable(int error);
+
+/* The live cache entry of the image with identity id that backend may use,
+ * with one more reference, or NULL. Touches no file. */
+Image *image_cache_find(ImageCache *c, const ImageId *id, ImageBackend backend);
+
+/* Adds the image opened as image_fd (image_open()) to the cache, with one
+ * reference. kernel_tree (taken) is image_mount_kernel()'s result for the
+ * kernel and auto backends: a mount fd, or its -errno (err set), which auto
+ * answers with squashfuse when image_kernel_unavailable(); the squashfuse
+ * backend ignores it. 0 or -errno with err set. */
+int image_cache_add(ImageCache *c, const char *path, const ImageId *id, ImageBackend backend, int image_fd,
+                    int kernel_tree, Image **ret, char *err, size_t errlen);
 
 /* A new detached, read-only, nosuid, nodev clone of the image's mount, to be
  * attached by a guard with move_mount(). Close-on-exec. fd or -errno. */

@@ -2,13 +2,19 @@
 /*
  * Threat model for this file: any local process may connect; only root peers
  * (SO_PEERCRED, filled in by the kernel) are served. Every request is decoded
- * strictly and turned into a Plan by plan_from_request() before anything is
- * created. The loop never blocks on a client: sockets are non-blocking, each
- * phase of a connection has a deadline, and the building happens in the guard.
+ * strictly and turned into a Plan by plan_parse_request() before anything is
+ * created. The loop does not block on a client: sockets are non-blocking,
+ * each phase of a connection has a deadline, and the loop touches no path a
+ * client names: the host checks, the image's open and read, its loop device
+ * and squashfs mount and the data dir layout run in workers (worker.h), forked
+ * per step and killed at the deadline; the building happens in the guard.
+ * One exception remains (docs/security.md §5): with the squashfuse backend,
+ * a new image's squashfuse is started from the loop (bounded: 5 s).
  *
- * A connection's life: accept → request (deadline) → [wait for the dying
- * holder of the data dir (deadline)] → guard builds (deadline) → reply with
- * the pidfd → client joins and acks (deadline) → the rocker is the client's.
+ * A connection's life: accept → request (deadline) → check worker (request
+ * deadline) → [wait for the dying holder of the data dir (deadline)] → build
+ * worker, guard builds (build deadline) → reply with the pidfd → client joins
+ * and acks (deadline) → the rocker is the client's.
  * A client that leaves before its ack takes its rocker with it.
  */
 #include <errno.h>
@@ -48,6 +54,7 @@
 #include "registry.h"
 #include "state.h"
 #include "util.h"
+#include "worker.h"
 
 /* A request slower than the dying holder's grace gets "in use": the holder is
  * not being killed. The grace covers the instant between a SIGKILL being
@@ -76,6 +83,12 @@ struct Conn {
         AppPolicy policy;        /* its app's; plan borrows strings from it */
         bool has_plan;
         bool done;               /* replied: only an ack or EOF may follow */
+        /* Everything that touches the paths the request names runs in a
+         * worker (worker.h) under the request's deadline, never here. */
+        Worker *worker;          /* checking the request, or preparing its build */
+        int image_fd;            /* the image, opened by the check worker */
+        ImageId image_id;
+        Image *image;            /* its cache entry, if it was cached when the build began */
 };
 
 struct Manager {
@@ -303,7 +316,8 @@ static void conn_start(Conn *c);
 static void start_released(Manager *m) {
         for (Conn *c = m->conns, *next; c; c = next) {
                 next = c->next;
-                if (c->has_plan && !c->waiting_for && !c->rocker && !c->done)
+                /* (one with a worker is checking its paths or building) */
+                if (c->has_plan && !c->waiting_for && !c->rocker && !c->done && !c->worker)
                         conn_start(c);
         }
 }
@@ -339,18 +353,30 @@ static int on_overlay_watch(sd_event_source *s, int fd, uint32_t revents, void *
 
 /* ---- connections ---------------------------------------------------- */
 
+/* Ends what a request has going on outside the loop: its worker (killed:
+ * nothing it made survives it), the image it opened, its cache reference. */
+static void conn_drop_request_work(Conn *c) {
+        c->worker = worker_kill(c->worker);
+        c->image_fd = safe_close(c->image_fd);
+        c->image = image_release(c->image);
+}
+
 static Conn *conn_free(Conn *c) {
         Manager *m;
 
         if (!c)
                 return NULL;
         m = c->m;
+        if (c->worker)
+                log_info("pid %d left before its rocker was built: worker pid %d killed", (int) c->peer.pid,
+                         (int) worker_pid(c->worker));
         if (c->rocker) {
                 /* The client went away before it joined: nobody will ever use
                  * or kill this rocker, so it must not outlive the connection. */
                 c->rocker->conn = NULL;
                 rocker_kill(c->rocker, "its client left before joining");
         }
+        conn_drop_request_work(c);
         if (c->has_plan)
                 plan_done(&c->plan);
         app_policy_done(&c->policy);
@@ -422,6 +448,7 @@ static void conn_fail(Conn *c, const char *fmt, ...) {
         if (r < 0)
                 log_debug_errno(r, "could not send the error to pid %d: %m", (int) c->peer.pid);
         /* The request is over: nothing of it is pending any more. */
+        conn_drop_request_work(c);
         if (c->has_plan) {
                 plan_done(&c->plan);
                 c->has_plan = false;
@@ -488,27 +515,119 @@ static void on_scope_done(int error, const char *text, void *userdata) {
         (void) rocker_save(r);
 }
 
-/* Builds the rocker c->plan describes: image, name, data dir, clone3. */
+static void conn_build(Conn *c);
+static void conn_build_finish(Conn *c, int tree_fd);
+
+/* The build worker: a new image's kernel mount (loop device, fsmount),
+ * handed back as a detached mount fd, then the data dir's layout. The image
+ * first: a request refused for its image creates nothing. Runs in a child
+ * of rockerd (worker.h). */
+static int build_job(void *data, int image_fd, WorkerReply *reply) {
+        Conn *c = data;
+        _cleanup_close_ int tree = -EBADF;
+        int r;
+
+        if (image_fd >= 0) {  /* not cached yet */
+                tree = image_mount_kernel(image_fd, reply->text, sizeof reply->text);
+                if (tree < 0 && (ImageBackend) c->policy.image_backend == IMAGE_BACKEND_AUTO &&
+                    image_kernel_unavailable(tree)) {
+                        /* not an error: squashfuse will do, then the layout */
+                        reply->kernel_error = tree;
+                        reply->text[0] = 0;
+                        return -EBADF;
+                }
+                if (tree < 0) {
+                        reply->error = tree;
+                        return -EBADF;
+                }
+        }
+        r = plan_prepare_data_dir(&c->plan, reply->text, sizeof reply->text);
+        if (r < 0) {
+                reply->error = r;
+                return -EBADF;  /* the mount goes with the worker */
+        }
+        return TAKE_FD(tree);
+}
+
+static void on_build_worker_done(const WorkerReply *reply, int fd, void *userdata) {
+        Conn *c = userdata;
+        char err[PROTO_ERROR_MAX] = "";
+        int k;
+
+        c->worker = NULL;
+        if (reply->error < 0) {
+                safe_close(fd);
+                return conn_fail(c, "%s", reply->text[0] ? reply->text : strerror(-reply->error));
+        }
+        if (reply->kernel_error < 0 && !c->image) {
+                /* auto, and the kernel cannot: squashfuse (started here,
+                 * bounded: 5 s), then a worker for the layout */
+                safe_close(fd);
+                k = image_cache_add(c->m->images, c->plan.pkg_path, &c->image_id, IMAGE_BACKEND_AUTO, c->image_fd,
+                                    reply->kernel_error, &c->image, err, sizeof err);
+                if (k < 0)
+                        return conn_fail(c, "%s", err[0] ? err : strerror(-k));
+                return conn_build(c);
+        }
+        conn_build_finish(c, fd);
+}
+
+/* Builds the rocker c->plan describes: first the worker's part (data dir,
+ * image mount), then conn_build_finish(). */
 static void conn_build(Conn *c) {
         Manager *m = c->m;
-        _cleanup_close_ int image_fd = -EBADF;
-        char err[PROTO_ERROR_MAX] = "";
-        _cleanup_close_ int cgroup_fd = -EBADF;
         const char *no_limits;
-        bool limited;
-        Spawned sp;
-        Rocker *r;
+        bool mount;
         int k;
 
         /* A limit the host cannot apply is refused unless best effort: the
          * app was configured to be confined, and must not silently run
          * unconfined. */
-        limited = cgroup_limits_requested(&c->policy.limits);
-        no_limits = limited ? cgroup_setup_unavailable(m->cgroups, &c->policy.limits) : NULL;
+        no_limits = cgroup_limits_requested(&c->policy.limits) ?
+                cgroup_setup_unavailable(m->cgroups, &c->policy.limits) : NULL;
         if (no_limits && !m->cfg.limits_best_effort)
                 return conn_fail(c, "app %d asks for resource limits (%s) that cannot be applied: %s; "
                                  "LimitsBestEffort=yes in rockerd.conf runs it without them",
                                  (int) c->plan.app_id, first_limit(m->cgroups, &c->policy.limits), no_limits);
+        if (m->registry.n >= m->cfg.max_rockers)
+                return conn_fail(c, "too many live rockers (%u)", m->cfg.max_rockers);
+
+        /* The cache is rockerd's memory: looked up here, by the identity the
+         * check worker read from the fd it opened. */
+        if (!c->image)
+                c->image = image_cache_find(m->images, &c->image_id, (ImageBackend) c->policy.image_backend);
+        if (!c->image && (ImageBackend) c->policy.image_backend == IMAGE_BACKEND_SQUASHFUSE) {
+                char err[PROTO_ERROR_MAX] = "";
+
+                /* squashfuse is started here (bounded: 5 s; docs/security.md §5) */
+                k = image_cache_add(m->images, c->plan.pkg_path, &c->image_id, IMAGE_BACKEND_SQUASHFUSE, c->image_fd,
+                                    -EBADF, &c->image, err, sizeof err);
+                if (k < 0)
+                        return conn_fail(c, "%s", err[0] ? err : strerror(-k));
+        }
+        mount = !c->image;
+        k = worker_start(m->event, m->reaper, "rockerd-build", build_job, c, mount ? c->image_fd : -EBADF,
+                         on_build_worker_done, c, &c->worker);
+        if (k < 0)
+                return conn_fail(c, "cannot start a worker: %s", strerror(-k));
+        (void) conn_set_deadline(c, m->cfg.build_timeout_usec);
+}
+
+/* The worker has made the kernel mount of an image not cached (tree_fd,
+ * taken) and prepared the data dir. The rest touches no client-named
+ * path. */
+static void conn_build_finish(Conn *c, int tree_fd) {
+        Manager *m = c->m;
+        _cleanup_close_ int image_fd = -EBADF, tree = tree_fd;
+        char err[PROTO_ERROR_MAX] = "";
+        _cleanup_close_ int cgroup_fd = -EBADF;
+        const char *no_limits;
+        Spawned sp;
+        Rocker *r;
+        int k;
+
+        no_limits = cgroup_limits_requested(&c->policy.limits) ?
+                cgroup_setup_unavailable(m->cgroups, &c->policy.limits) : NULL;
         if (m->registry.n >= m->cfg.max_rockers)
                 return conn_fail(c, "too many live rockers (%u)", m->cfg.max_rockers);
         r = calloc(1, sizeof *r);
@@ -519,16 +638,17 @@ static void conn_build(Conn *c) {
         for (size_t i = 0; i < PROTO_OVERLAY_MAX; i++)
                 r->overlay_wds[i] = -1;
 
-        /* Under an app's ImageDirs=, a symlink on the way could lead out of
-         * them: none is followed. */
-        k = image_acquire(m->images, c->plan.pkg_path, (ImageBackend) c->policy.image_backend,
-                          c->policy.n_image_dirs > 0, &r->image, err,
-                          sizeof err);
-        if (k < 0)
-                goto fail;
-        k = plan_prepare_data_dir(&c->plan, err, sizeof err);
-        if (k < 0)
-                goto fail;
+        r->image = TAKE_PTR(c->image);
+        if (!r->image)  /* a build that ran beside ours may have cached it meanwhile */
+                r->image = image_cache_find(m->images, &c->image_id, (ImageBackend) c->policy.image_backend);
+        if (!r->image) {
+                k = image_cache_add(m->images, c->plan.pkg_path, &c->image_id, IMAGE_BACKEND_KERNEL, c->image_fd,
+                                    TAKE_FD(tree), &r->image, err, sizeof err);
+                if (k < 0)
+                        goto fail;
+        }
+        c->image_fd = safe_close(c->image_fd);
+        tree = safe_close(tree);
         k = registry_new_name(&m->registry, r->name);
         if (k < 0) {
                 snprintf(err, sizeof err, "cannot make a guard name: %s", strerror(-k));
@@ -633,7 +753,7 @@ fail:
                 (void) cgroup_remove(m->cgroups, r->cgroup);
                 free(r->cgroup);
         }
-        image_release(r->image);
+        r->image = image_release(r->image);
         free(r);
         conn_fail(c, "%s", err[0] ? err : strerror(-k));
 }
@@ -997,6 +1117,65 @@ static void conn_list_page(Conn *c, int32_t offset) {
                 (void) conn_set_deadline(c, m->cfg.request_timeout_usec);
 }
 
+/* The check worker: what the host has at the request's paths (lstat, and
+ * StrictModes=), and the image opened, checked and identified. Runs in a
+ * child of rockerd (worker.h): a path on a hung file system blocks it, not
+ * the loop. */
+static int check_job(void *data, int in_fd, WorkerReply *reply) {
+        Conn *c = data;
+        ImageId id;
+        int r, fd;
+
+        (void) in_fd;
+        r = plan_check_host(&c->plan, c->policy.strict_modes, reply->text, sizeof reply->text);
+        if (r < 0) {
+                reply->error = r;
+                return -EBADF;
+        }
+        /* Under an app's ImageDirs=, a symlink on the way could lead out of
+         * them: none is followed. */
+        fd = image_open(c->plan.pkg_path, c->policy.n_image_dirs > 0, &id, reply->text, sizeof reply->text);
+        if (fd < 0) {
+                reply->error = fd;
+                return -EBADF;
+        }
+        reply->image_dev = (uint64_t) id.dev;
+        reply->image_ino = (uint64_t) id.ino;
+        reply->image_size = (int64_t) id.size;
+        reply->image_mtime_sec = (int64_t) id.mtime.tv_sec;
+        reply->image_mtime_nsec = (int64_t) id.mtime.tv_nsec;
+        for (size_t i = 0; i < c->plan.n_overlays; i++) {
+                reply->overlay_uid[i] = (uint32_t) c->plan.overlays[i].uid;
+                reply->overlay_gid[i] = (uint32_t) c->plan.overlays[i].gid;
+                reply->overlay_mode[i] = (uint32_t) c->plan.overlays[i].mode;
+        }
+        return fd;
+}
+
+static void on_check_worker_done(const WorkerReply *reply, int fd, void *userdata) {
+        Conn *c = userdata;
+
+        c->worker = NULL;
+        if (reply->error < 0 || fd < 0) {
+                safe_close(fd);
+                return conn_fail(c, "%s", reply->text[0] ? reply->text : strerror(reply->error < 0 ? -reply->error : EIO));
+        }
+        c->image_fd = fd;
+        c->image_id = (ImageId) {
+                .dev = (dev_t) reply->image_dev,
+                .ino = (ino_t) reply->image_ino,
+                .size = (off_t) reply->image_size,
+                .mtime = { .tv_sec = (time_t) reply->image_mtime_sec, .tv_nsec = (long) reply->image_mtime_nsec },
+        };
+        for (size_t i = 0; i < c->plan.n_overlays; i++) {
+                c->plan.overlays[i].uid = (uid_t) reply->overlay_uid[i];
+                c->plan.overlays[i].gid = (gid_t) reply->overlay_gid[i];
+                c->plan.overlays[i].mode = (mode_t) reply->overlay_mode[i] & 07777;
+        }
+        plan_sort_overlays(&c->plan);
+        conn_start(c);
+}
+
 static void conn_handle(Conn *c, ProtoRequest *req) {
         Manager *m = c->m;
         char err[PROTO_ERROR_MAX] = "";  /* an -ENOMEM may leave it unwritten */
@@ -1033,7 +1212,7 @@ static void conn_handle(Conn *c, ProtoRequest *req) {
         if (c->done || c->has_plan || c->rocker)
                 return conn_fail(c, "one enter request per connection");
 
-        k = plan_from_request(&req->enter, &c->plan, err, sizeof err);
+        k = plan_parse_request(&req->enter, &c->plan, err, sizeof err);
         if (k < 0)
                 return conn_fail(c, "%s", err[0] ? err : strerror(-k));
         c->has_plan = true;
@@ -1044,7 +1223,12 @@ static void conn_handle(Conn *c, ProtoRequest *req) {
         k = plan_apply_policy(&c->plan, &m->cfg, &c->policy, err, sizeof err);
         if (k < 0)
                 return conn_fail(c, "%s", err);
-        conn_start(c);
+        /* The paths are checked in a worker, within the request's deadline. */
+        k = worker_start(m->event, m->reaper, "rockerd-check", check_job, c, -EBADF, on_check_worker_done, c,
+                         &c->worker);
+        if (k < 0)
+                return conn_fail(c, "cannot start a worker: %s", strerror(-k));
+        (void) conn_set_deadline(c, m->cfg.request_timeout_usec);
 }
 
 static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -1063,7 +1247,7 @@ static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userda
                 conn_free(c);
                 return 0;
         }
-        if (c->has_plan || (c->rocker && c->rocker->state == ROCKER_BUILDING)) {
+        if (c->has_plan || c->worker || (c->rocker && c->rocker->state == ROCKER_BUILDING)) {
                 /* One request at a time: a client that talks over its own
                  * pending request is broken or hostile; it loses both. */
                 log_warning("pid %d sent a message while its request was in progress: dropped",
@@ -1096,6 +1280,16 @@ static int on_conn_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 
         (void) s;
         (void) usec;
+        if (c->worker) {
+                /* Its paths do not answer (a hung FUSE or NFS mount, say):
+                 * the worker is killed; its fds, and with them a loop
+                 * device or mount it made, go with it. */
+                log_warning("pid %d's request: worker pid %d overran its deadline: killed", (int) c->peer.pid,
+                            (int) worker_pid(c->worker));
+                conn_fail(c, "%s timed out: a path it names does not answer (a hung file system?)",
+                          c->image_fd >= 0 ? "preparing the build" : "checking the request's paths");
+                return 0;
+        }
         if (holder) {
                 c->waiting_for = NULL;
                 if (holder->mounts_gone)
@@ -1186,6 +1380,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 return 0;
         c->m = m;
         c->fd = TAKE_FD(cfd);
+        c->image_fd = -EBADF;
         c->peer = peer;
         c->next = m->conns;
         if (m->conns)

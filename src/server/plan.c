@@ -69,9 +69,8 @@ static int cmp_overlay(const void *a, const void *b) {
         return strcmp(((const PlanOverlay *) a)->dir, ((const PlanOverlay *) b)->dir);
 }
 
-int plan_from_request(ProtoEnter *e, Plan *ret, char *err, size_t errlen) {
+int plan_parse_request(ProtoEnter *e, Plan *ret, char *err, size_t errlen) {
         Plan p = {};
-        struct stat st;
         int r;
 
         /* Syntax first: nothing below may see a relative or unnormalised path. */
@@ -122,45 +121,16 @@ int plan_from_request(ProtoEnter *e, Plan *ret, char *err, size_t errlen) {
                                     i, d);
         }
 
-        /* What the host has now. The image is checked again, on its fd, when
-         * it is opened for mounting; these checks give early, clear errors. */
-        if (lstat(e->pkg_path, &st) < 0)
-                return fail(err, errlen, "app_pkg_path: \"%.256s\": %s", e->pkg_path, strerror(errno));
-        if (!S_ISREG(st.st_mode))
-                return fail(err, errlen, "app_pkg_path: \"%.256s\" is not a regular file", e->pkg_path);
-        if (lstat(e->exec_dir, &st) == 0 && !S_ISDIR(st.st_mode))
-                return fail(err, errlen, "app_exec_dir: \"%.256s\" exists and is not a directory", e->exec_dir);
-        if (lstat(e->data_dir, &st) == 0 && !S_ISDIR(st.st_mode))
-                return fail(err, errlen, "app_data_dir: \"%.256s\" exists and is not a directory", e->data_dir);
-
         for (size_t i = 0; i < e->n_overlay_dirs; i++) {
                 PlanOverlay *o = &p.overlays[i];
                 char esc[NAME_MAX + 1];
 
-                if (lstat(e->overlay_dirs[i], &st) < 0) {
-                        r = fail(err, errlen, "app_overlay_dirs[%zu]: \"%.256s\": %s", i, e->overlay_dirs[i],
-                                 strerror(errno));
-                        goto fail;
-                }
-                if (S_ISLNK(st.st_mode)) {
-                        r = fail(err, errlen, "app_overlay_dirs[%zu]: \"%.256s\" is a symlink; name its target",
-                                 i, e->overlay_dirs[i]);
-                        goto fail;
-                }
-                if (!S_ISDIR(st.st_mode)) {
-                        r = fail(err, errlen, "app_overlay_dirs[%zu]: \"%.256s\" is not a directory",
-                                 i, e->overlay_dirs[i]);
-                        goto fail;
-                }
                 if (path_escape(e->overlay_dirs[i], esc, sizeof esc) < 0) {
                         r = fail(err, errlen, "app_overlay_dirs[%zu]: \"%.256s\" is too long to name its layers",
                                  i, e->overlay_dirs[i]);
                         goto fail;
                 }
                 p.n_overlays = i + 1;  /* from here on, plan_done() frees it */
-                o->uid = st.st_uid;
-                o->gid = st.st_gid;
-                o->mode = st.st_mode & 07777;
                 if (asprintf(&o->upper, "%s/" PLAN_OVERLAY_SUBDIR "/%s/upper", e->data_dir, esc) < 0) {
                         o->upper = NULL;
                         r = -ENOMEM;
@@ -187,13 +157,79 @@ int plan_from_request(ProtoEnter *e, Plan *ret, char *err, size_t errlen) {
         p.data_dir = TAKE_PTR(e->data_dir);
         for (size_t i = 0; i < p.n_overlays; i++)
                 p.overlays[i].dir = TAKE_PTR(e->overlay_dirs[i]);
-        qsort(p.overlays, p.n_overlays, sizeof p.overlays[0], cmp_overlay);
         *ret = p;
         return 0;
 
 fail:
         plan_done(&p);
         return r;
+}
+
+static int check_strict_modes(const Plan *p, char *err, size_t errlen);
+
+int plan_check_host(Plan *p, bool strict_modes, char *err, size_t errlen) {
+        struct stat st;
+        int r;
+
+        /* What the host has now. The image is checked again, on its fd, when
+         * it is opened for mounting; these checks give early, clear errors. */
+        if (lstat(p->pkg_path, &st) < 0)
+                return fail(err, errlen, "app_pkg_path: \"%.256s\": %s", p->pkg_path, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return fail(err, errlen, "app_pkg_path: \"%.256s\" is not a regular file", p->pkg_path);
+        if (lstat(p->exec_dir, &st) == 0 && !S_ISDIR(st.st_mode))
+                return fail(err, errlen, "app_exec_dir: \"%.256s\" exists and is not a directory", p->exec_dir);
+        if (lstat(p->data_dir, &st) == 0 && !S_ISDIR(st.st_mode))
+                return fail(err, errlen, "app_data_dir: \"%.256s\" exists and is not a directory", p->data_dir);
+
+        for (size_t i = 0; i < p->n_overlays; i++) {
+                PlanOverlay *o = &p->overlays[i];
+
+                if (lstat(o->dir, &st) < 0)
+                        return fail(err, errlen, "app_overlay_dirs[%zu]: \"%.256s\": %s", i, o->dir, strerror(errno));
+                if (S_ISLNK(st.st_mode))
+                        return fail(err, errlen, "app_overlay_dirs[%zu]: \"%.256s\" is a symlink; name its target",
+                                    i, o->dir);
+                if (!S_ISDIR(st.st_mode))
+                        return fail(err, errlen, "app_overlay_dirs[%zu]: \"%.256s\" is not a directory", i, o->dir);
+                o->uid = st.st_uid;
+                o->gid = st.st_gid;
+                o->mode = st.st_mode & 07777;
+        }
+        if (strict_modes) {
+                r = check_strict_modes(p, err, errlen);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+void plan_sort_overlays(Plan *p) {
+        qsort(p->overlays, p->n_overlays, sizeof p->overlays[0], cmp_overlay);
+}
+
+int plan_from_request(ProtoEnter *e, Plan *ret, char *err, size_t errlen) {
+        Plan p = {};
+        int r;
+
+        r = plan_parse_request(e, &p, err, errlen);
+        if (r < 0)
+                return r;
+        r = plan_check_host(&p, false, err, errlen);
+        if (r < 0) {
+                /* A refusal leaves the request as it was: its strings go back
+                 * (the overlays are in the request's order still). */
+                e->pkg_path = TAKE_PTR(p.pkg_path);
+                e->exec_dir = TAKE_PTR(p.exec_dir);
+                e->data_dir = TAKE_PTR(p.data_dir);
+                for (size_t i = 0; i < p.n_overlays; i++)
+                        e->overlay_dirs[i] = TAKE_PTR(p.overlays[i].dir);
+                plan_done(&p);
+                return r;
+        }
+        plan_sort_overlays(&p);
+        *ret = p;
+        return 0;
 }
 
 /* StrictModes (sshd's name for the same rule): only root may be able to
@@ -315,7 +351,6 @@ static void plan_apply_devices(Plan *p, const ManagerConfig *cfg, const AppPolic
 
 int plan_apply_policy(Plan *p, const ManagerConfig *cfg, const AppPolicy *app, char *err, size_t errlen) {
         bool allowed = app->n_image_dirs == 0;
-        int r;
 
         for (size_t i = 0; i < app->n_image_dirs && !allowed; i++)
                 allowed = path_contains(app->image_dirs[i], p->pkg_path);
@@ -323,11 +358,6 @@ int plan_apply_policy(Plan *p, const ManagerConfig *cfg, const AppPolicy *app, c
                 snprintf(err, errlen, "app_pkg_path: \"%.256s\" is not in the image dirs allowed for app %d",
                          p->pkg_path, (int) p->app_id);
                 return -EPERM;
-        }
-        if (app->strict_modes) {
-                r = check_strict_modes(p, err, errlen);
-                if (r < 0)
-                        return r;
         }
         p->private_network = app->private_network;
         p->stop_timeout_usec = app->stop_timeout_usec;

@@ -86,10 +86,27 @@ typedef struct Plan {
         int bus_sync_fd;
 } Plan;
 
-/* Checks every field of e (syntax, relations between the paths, and what
- * lstat() says of them now) and builds *ret, taking e's strings. On failure
- * -EINVAL (or -errno) with err naming the field and the reason; e and *ret
- * are then left for the caller to free. Nothing is created. */
+/* Checks every field of e that needs no file system (syntax, relations
+ * between the paths) and builds *ret, taking e's strings; the overlays stay
+ * in the request's order, their owner and mode unset. On failure -EINVAL
+ * (or -errno) with err naming the field and the reason; e and *ret are then
+ * left for the caller to free. Touches no path: the event loop runs it. */
+int plan_parse_request(ProtoEnter *e, Plan *ret, char *err, size_t errlen);
+
+/* What lstat() says of the plan's paths now: the image a regular file, the
+ * exec and data dirs directories if they exist, each overlaid dir a
+ * directory (not a symlink), whose owner and mode it records; with
+ * strict_modes, StrictModes= too. 0 or -errno with err set. Touches client-
+ * named paths, which may hang: run in a worker (worker.h), never in the
+ * event loop. */
+int plan_check_host(Plan *p, bool strict_modes, char *err, size_t errlen);
+
+/* Sorts the overlays parents before children, as the guard mounts them. */
+void plan_sort_overlays(Plan *p);
+
+/* plan_parse_request(), plan_check_host() without StrictModes= and
+ * plan_sort_overlays() in one step (for tests and tools; rockerd runs the
+ * host checks in a worker). */
 int plan_from_request(ProtoEnter *e, Plan *ret, char *err, size_t errlen);
 
 struct ManagerConfig;
@@ -97,7 +114,8 @@ struct AppPolicy;
 
 /* Checks the plan against the policy (the image must lie in one of the
  * app's ImageDirs, if it has any) and takes its network and shared paths.
- * 0 or -EPERM with err set. */
+ * 0 or -EPERM with err set. Touches no path (StrictModes= is checked by
+ * plan_check_host()). */
 int plan_apply_policy(Plan *p, const struct ManagerConfig *cfg, const struct AppPolicy *app, char *err,
                       size_t errlen);
 
@@ -106,6 +124,7 @@ int plan_apply_policy(Plan *p, const struct ManagerConfig *cfg, const struct App
  * with its host dir's owner and mode), refusing symlinks on the way.
  * 0 or -errno with err set. */
 int plan_prepare_data_dir(const Plan *p, char *err, size_t errlen);
+/* (Touches client-named paths: a worker's job.) */
 
 void plan_done(Plan *p);
 

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Workers: a forked child of rockerd per step of a request that touches
+ * client-named paths (systemd-mountfsd's pattern). A path on a hung file
+ * system (a FUSE daemon that stopped, an NFS server that went away) then
+ * blocks that child, never the event loop: the loop only moves the
+ * worker's reply and at most one fd (SCM_RIGHTS, fdpass.h), and the
+ * request's deadline ends a worker that overruns with SIGKILL by pidfd.
+ *
+ * A worker keeps none of rockerd's fds but its reply socket and the one fd
+ * it was given (close_range()): a worker stuck on a hung path holds no other
+ * client's connection, no guard's pidfd, no image mount.
+ */
+#ifndef ROCKER_WORKER_H
+#define ROCKER_WORKER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "plan.h"
+#include "proto.h"
+#include "reaper.h"
+
+typedef struct Worker Worker;
+
+/* What a worker sends back: fixed size, no pointers (it crosses a process
+ * boundary). The fd, if any, travels beside it. */
+typedef struct WorkerReply {
+        int32_t error;                   /* 0 or -errno; text says why */
+        char text[PROTO_ERROR_MAX];
+        /* the image file's identity (the cache key, image.h) */
+        uint64_t image_dev, image_ino;
+        int64_t image_size, image_mtime_sec, image_mtime_nsec;
+        /* owner and mode of each overlaid host dir, in the plan's order */
+        uint32_t overlay_uid[PROTO_OVERLAY_MAX];
+        uint32_t overlay_gid[PROTO_OVERLAY_MAX];
+        uint32_t overlay_mode[PROTO_OVERLAY_MAX];
+        /* the kernel could not mount the image (image_kernel_unavailable()):
+         * the auto backend's cue for squashfuse */
+        int32_t kernel_error;
+} WorkerReply;
+
+/* Runs in the worker: fills reply (error and text on failure) and returns
+ * an fd to hand back, or -EBADF. in_fd is the fd given to worker_start(),
+ * or -EBADF. */
+typedef int (*WorkerJob)(void *job_data, int in_fd, WorkerReply *reply);
+
+/* Called by the loop with the worker's reply and fd (owned by the callee,
+ * -EBADF if none). A worker that died without replying gives an error
+ * reply. The Worker is freed right after the call returns. */
+typedef void (*WorkerDone)(const WorkerReply *reply, int fd, void *userdata);
+
+/* Forks a worker that runs job(job_data, in_fd, ...) (job_data is read in
+ * the worker's copy of rockerd's memory: it must be valid now, not later).
+ * in_fd is not taken. name: the worker's comm (15 chars). 0 or -errno. */
+int worker_start(sd_event *event, Reaper *reaper, const char *name, WorkerJob job, void *job_data, int in_fd,
+                 WorkerDone done, void *userdata, Worker **ret);
+
+/* Ends a worker whose result is no longer wanted (deadline, client gone):
+ * SIGKILL by pidfd; the reaper reaps it. done is not called. NULL. */
+Worker *worker_kill(Worker *w);
+
+/* The worker process' pid, for logs. */
+pid_t worker_pid(const Worker *w);
+
+#endif
