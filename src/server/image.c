@@ -411,16 +411,12 @@ static bool image_is_dead(Image *img) {
 
 int image_acquire(ImageCache *c, const char *path, ImageBackend backend, bool no_symlinks, Image **ret, char *err,
                   size_t errlen) {
-        _cleanup_close_ int fd = -EBADF;
+        int fd;
         struct open_how how = {
                 /* O_NONBLOCK: a FIFO swapped in must not hang the daemon. */
                 .flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
                 .resolve = no_symlinks ? RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS : 0,
         };
-        char magic[4];
-        struct stat st;
-        Image *img;
-        ssize_t n;
         int r;
 
         fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
@@ -431,6 +427,18 @@ int image_acquire(ImageCache *c, const char *path, ImageBackend backend, bool no
                          "allow none)" : "is a symlink");
                 return r;
         }
+        return image_acquire_fd(c, fd, path, backend, ret, err, errlen);
+}
+
+int image_acquire_fd(ImageCache *c, int image_fd, const char *path, ImageBackend backend, Image **ret, char *err,
+                     size_t errlen) {
+        _cleanup_close_ int fd = image_fd;
+        char magic[4];
+        struct stat st;
+        Image *img;
+        ssize_t n;
+        int r;
+
         if (fstat(fd, &st) < 0) {
                 r = negative_errno();
                 snprintf(err, errlen, "app_pkg_path: \"%.256s\": %s", path, strerror(-r));

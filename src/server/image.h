@@ -39,6 +39,12 @@ size_t image_cache_size(const ImageCache *c);
 int image_acquire(ImageCache *c, const char *path, ImageBackend backend, bool no_symlinks, Image **ret, char *err,
                   size_t errlen);
 
+/* The same for an image already opened (image_fd: taken, closed in every
+ * case), e.g. by a child running as a non-root peer (policy.c); path names
+ * it in messages and the cache. */
+int image_acquire_fd(ImageCache *c, int image_fd, const char *path, ImageBackend backend, Image **ret, char *err,
+                     size_t errlen);
+
 /* A new detached, read-only, nosuid, nodev clone of the image's mount, to be
  * attached by a guard with move_mount(). Close-on-exec. fd or -errno. */
 int image_clone(Image *img);
