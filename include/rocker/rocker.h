@@ -204,8 +204,21 @@ ROCKER_PUBLIC RockerResult ROCKER_join_rocker(int guard_pid, const char *guard_p
 ROCKER_PUBLIC RockerResult ROCKER_spawn_rocker(RockerRequest *req, const char *const argv[],
                                                const char *const envp[], const int stdio[3], int *ret_handle);
 
+// Like ROCKER_spawn_rocker(), but starts argv in the live rocker whose guard
+// is guard_pid, named guard_pname (checked by rockerd against its list), as
+// uid/gid (never 0; a non-root caller: its own only, and only in its own
+// rockers), the way ROCKER_join_rocker() runs a callback: for callers that
+// cannot join (rocker enter as a normal user). The rocker lives on when the
+// process exits; *ret_handle and ROCKER_wait_rocker() give its wait status.
+// Errors: param_invalid, the transport phases, build_rocker_failed (rockerd
+// refused: not its rocker, not live, other ids), app_exec_failed.
+ROCKER_PUBLIC RockerResult ROCKER_spawn_in_rocker(int guard_pid, const char *guard_pname, int uid, int gid,
+                                                  const char *const argv[], const char *const envp[],
+                                                  const int stdio[3], int *ret_handle);
+
 // Waits, without a deadline (poll the handle for one), until the app of a
-// spawned rocker has exited and its rocker is gone, and stores the app's
+// spawned rocker has exited and its rocker is gone (for a handle of
+// ROCKER_spawn_in_rocker(): until that process has exited), and stores its
 // wait status in *ret_wstatus (as waitpid() gives it: WIFEXITED/WEXITSTATUS,
 // WIFSIGNALED/WTERMSIG). app_pid, guard_pid and guard_pname are set. handle
 // stays the caller's to close. recv_resp_failed if rockerd went away first

@@ -130,16 +130,13 @@ RockerResult ROCKER_enter_rocker(RockerRequest *req, int (*app)(void *), void *a
         return res;
 }
 
+static RockerResult spawn_reply(int sock, int *ret_handle);
+
 RockerResult ROCKER_spawn_rocker(RockerRequest *req, const char *const argv[], const char *const envp[],
                                  const int stdio[3], int *ret_handle) {
         _cleanup_close_ int sock = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        char err[PROTO_ERROR_MAX];
-        ProtoReply reply = {};
-        RockerResult res = {};
         ProtoEnter e;
         ROCKER_ERR rerr;
-        ssize_t n;
 
         lasterr_clear();
         if (!req) {
@@ -159,6 +156,19 @@ RockerResult ROCKER_spawn_rocker(RockerRequest *req, const char *const argv[], c
         sock = transport_send_spawn(&e, argv, envp ? envp : (const char *const *) environ, stdio, &rerr);
         if (sock < 0)
                 return result(rerr);
+        return spawn_reply(TAKE_FD(sock), ret_handle);
+}
+
+/* The reply to a spawn or spawn_in request on sock (taken): on success the
+ * result, and sock becomes *ret_handle. */
+static RockerResult spawn_reply(int sock_in, int *ret_handle) {
+        _cleanup_close_ int sock = sock_in;
+        _cleanup_free_ char *buf = NULL;
+        char err[PROTO_ERROR_MAX];
+        ProtoReply reply = {};
+        RockerResult res = {};
+        ssize_t n;
+
         buf = malloc(PROTO_MSG_MAX + 1);
         if (!buf) {
                 lasterr_set("out of memory");
@@ -188,6 +198,36 @@ RockerResult ROCKER_spawn_rocker(RockerRequest *req, const char *const argv[], c
         memcpy(res.guard_pname, reply.guard_name, sizeof res.guard_pname);
         *ret_handle = TAKE_FD(sock);
         return res;
+}
+
+RockerResult ROCKER_spawn_in_rocker(int guard_pid, const char *guard_pname, int uid, int gid,
+                                    const char *const argv[], const char *const envp[], const int stdio[3],
+                                    int *ret_handle) {
+        _cleanup_free_ char *msg = NULL;
+        _cleanup_close_ int sock = -EBADF;
+        ROCKER_ERR e;
+        size_t len;
+        int r;
+
+        lasterr_clear();
+        if (guard_pid <= 1 || !guard_pname || uid <= 0 || gid <= 0 || !argv || !argv[0] || !argv[0][0] || !stdio ||
+            stdio[0] < 0 || stdio[1] < 0 || stdio[2] < 0 || !ret_handle) {
+                lasterr_set("invalid guard, uid, gid (0 is not allowed), argv, stdio or ret_handle");
+                return result(ROCKER_ERR_param_invalid);
+        }
+        r = proto_encode_spawn_in(guard_pid, guard_pname, uid, gid, argv,
+                                  envp ? envp : (const char *const *) environ, &msg, &len);
+        if (r < 0) {
+                lasterr_set("cannot encode the request: %s", r == -EMSGSIZE ? "too large" : "argv or envp invalid");
+                return result(ROCKER_ERR_param_invalid);
+        }
+        sock = transport_connect(&e);
+        if (sock < 0)
+                return result(e);
+        e = transport_send_fds(sock, msg, len, stdio, 3);
+        if (e != ROCKER_ERR_success)
+                return result(e);
+        return spawn_reply(TAKE_FD(sock), ret_handle);
 }
 
 RockerResult ROCKER_wait_rocker(int handle, int *ret_wstatus) {

@@ -156,6 +156,24 @@ int proto_encode_signal(int32_t guard_pid, const char *guard_name, int32_t signa
         return dump(root, ret_buf, ret_len);
 }
 
+int proto_encode_spawn_in(int32_t guard_pid, const char *guard_name, int32_t uid, int32_t gid,
+                          const char *const *argv, const char *const *envp, char **ret_buf, size_t *ret_len) {
+        _cleanup_json_ json_t *root = NULL, *a = NULL, *env = NULL;
+
+        if (!guard_name || !argv || !argv[0] || !argv[0][0] || !envp)
+                return -EINVAL;
+        a = string_array(argv, false);
+        env = string_array(envp, true);
+        if (!a || !env)
+                return -EINVAL;
+        root = json_pack("{s:s, s:i, s:{s:i, s:s, s:i, s:i, s:O, s:O}}", "id", "spawn_in", "version", PROTO_VERSION,
+                         "data", "guard_pid", (int) guard_pid, "guard_name", guard_name, "uid", (int) uid, "gid",
+                         (int) gid, "argv", a, "envp", env);
+        if (!root)
+                return -EINVAL;
+        return dump(root, ret_buf, ret_len);
+}
+
 int proto_encode_ack(char **ret_buf, size_t *ret_len) {
         _cleanup_json_ json_t *root = json_pack("{s:s, s:i}", "id", "ack", "version", PROTO_VERSION);
 
@@ -518,6 +536,39 @@ int proto_decode_request(const char *buf, size_t len, ProtoRequest *ret, char *e
                 if (!v)
                         return fail(err, errlen, "data: missing");
                 r = decode_spawn(v, &req, err, errlen);
+                if (r < 0) {
+                        proto_request_done(&req);
+                        return r;
+                }
+        } else if (strcmp(id, "spawn_in") == 0) {
+                static const char *const keys_in[] = { "guard_pid", "guard_name", "uid", "gid", "argv", "envp",
+                                                       NULL };
+                json_t *n;
+
+                req.kind = PROTO_SPAWN_IN;
+                v = json_object_get(root, "data");
+                if (!v)
+                        return fail(err, errlen, "data: missing");
+                if (!json_is_object(v))
+                        return fail(err, errlen, "data: expected an object");
+                r = check_keys(v, "data", keys_in, err, errlen);
+                if (r == 0)
+                        r = get_int32(v, "guard_pid", 2, INT32_MAX, &req.guard_pid, err, errlen);
+                if (r == 0)
+                        r = get_int32(v, "uid", 0, INT32_MAX - 1, &req.enter.uid, err, errlen);
+                if (r == 0)
+                        r = get_int32(v, "gid", 0, INT32_MAX - 1, &req.enter.gid, err, errlen);
+                n = json_object_get(v, "guard_name");
+                if (r == 0 && !n)
+                        r = fail(err, errlen, "guard_name: missing");
+                if (r == 0)
+                        r = check_string(n, "guard_name", PROTO_NAME_LEN, err, errlen);
+                if (r == 0)
+                        memcpy(req.guard_name, json_string_value(n), json_string_length(n) + 1);
+                if (r == 0)
+                        r = get_strings(v, "argv", false, &req.argv, &req.n_argv, err, errlen);
+                if (r == 0)
+                        r = get_strings(v, "envp", true, &req.envp, &req.n_envp, err, errlen);
                 if (r < 0) {
                         proto_request_done(&req);
                         return r;

@@ -28,6 +28,7 @@ typedef enum ProtoKind {
         PROTO_LIST,     /* which rockers live? one page from an offset */
         PROTO_SPAWN,    /* build a rocker and start argv in it; stdin/out/err come with it */
         PROTO_SIGNAL,   /* signal a rocker's guard for the peer (a non-root peer: its own only) */
+        PROTO_SPAWN_IN, /* start argv in a live rocker; stdin/out/err come with it */
 } ProtoKind;
 
 #define PROTO_ARGV_MAX 1024   /* entries of a spawn's argv, and of its envp */
@@ -53,7 +54,8 @@ typedef struct ProtoRequest {
         size_t n_argv;
         char **envp;            /* kind == PROTO_SPAWN: NULL-terminated, each "NAME=value" */
         size_t n_envp;
-        int32_t guard_pid;      /* kind == PROTO_SIGNAL: the guard and its name */
+        int32_t guard_pid;      /* kind == PROTO_SIGNAL or PROTO_SPAWN_IN (which also sets
+                                 * enter.uid and enter.gid): the guard and its name */
         char guard_name[PROTO_NAME_LEN + 1];
         int32_t signal;         /* 1 ... 64 */
         int32_t grace_ms;       /* SIGTERM: the stop's grace (queued to the guard), -1: the rocker's own */
@@ -103,6 +105,9 @@ void proto_request_done(ProtoRequest *req);
  * (NUL excluded). 0, or -ENOMEM / -EMSGSIZE / -EINVAL. */
 int proto_encode_enter(const ProtoEnter *enter, char **ret_buf, size_t *ret_len);
 int proto_encode_ack(char **ret_buf, size_t *ret_len);
+/* A spawn into the live rocker guard_pid/guard_name, as uid/gid. */
+int proto_encode_spawn_in(int32_t guard_pid, const char *guard_name, int32_t uid, int32_t gid,
+                          const char *const *argv, const char *const *envp, char **ret_buf, size_t *ret_len);
 int proto_encode_signal(int32_t guard_pid, const char *guard_name, int32_t signal, int32_t grace_ms, char **ret_buf,
                         size_t *ret_len);
 /* A spawn request: the enter fields plus argv and envp (NULL-terminated,

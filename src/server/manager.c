@@ -83,6 +83,13 @@ struct Conn {
         SpawnRequest spawn;      /* ...its argv, envp and stdio, until the app is started */
         Rocker *spawned;         /* ...its rocker, whose app's exit status it waits for */
         int image_fd;            /* a non-root peer's image, opened as the peer (policy.c), or -EBADF */
+        /* A spawn into a live rocker: the process rockerd made there (its
+         * child, reaped here), until it exits. */
+        pid_t joined_pid;
+        int joined_pidfd;
+        sd_event_source *joined_source;
+        pid_t joined_guard;      /* ...in the rocker of this guard */
+        char joined_guard_name[16];
 };
 
 struct Manager {
@@ -383,6 +390,9 @@ static Conn *conn_free(Conn *c) {
                 c->spawned->spawner = NULL;
         spawn_request_done(&c->spawn);
         safe_close(c->image_fd);
+        sd_event_source_disable_unref(c->joined_source);
+        if (c->joined_pidfd >= 0)  /* it runs on: reaped by the loop when it exits */
+                (void) reaper_adopt(m->reaper, TAKE_FD(c->joined_pidfd));
         app_policy_done(&c->policy);
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->timer);
@@ -466,6 +476,8 @@ static void conn_fail(Conn *c, const char *fmt, ...) {
 static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static void conn_spawn_app(Conn *c, Rocker *r);
+static void conn_spawn_in(Conn *c, ProtoRequest *req);
+static void conn_signal(Conn *c, const ProtoRequest *req);
 static void conn_spawn_report_exit(Conn *c, const ProtoReply *last);
 
 /* The first limit lim asks for that this host cannot apply, as "Key=", for
@@ -1010,7 +1022,7 @@ static void conn_spawn_app(Conn *c, Rocker *r) {
 
         c->rocker = NULL;
         r->conn = NULL;
-        k = spawn_app(r->pidfd, r->name, r->plan.uid, r->plan.gid, r->plan.allow_user_namespaces, &c->spawn,
+        k = spawn_app(r->pidfd, r->name, r->plan.uid, r->plan.gid, r->plan.allow_user_namespaces, true, &c->spawn,
                       &r->app_pid, &r->app_pidfd, err, sizeof err);
         spawn_request_done(&c->spawn);  /* the app has its copies of the stdio fds */
         if (k < 0) {
@@ -1066,6 +1078,83 @@ static void conn_spawn_report_exit(Conn *c, const ProtoReply *last) {
 }
 
 static void conn_list_page(Conn *c, int32_t offset);
+
+static int on_joined_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Conn *c = userdata;
+        ProtoReply last = { .success = 1, .app_pid = c->joined_pid, .has_wait_status = 1 };
+        siginfo_t si = {};
+        int k;
+
+        (void) s;
+        (void) revents;
+        if (waitid(P_PIDFD, (id_t) fd, &si, WEXITED | WNOHANG) < 0)
+                last.has_wait_status = 0;
+        else if (si.si_pid == 0)
+                return 0;
+        last.wait_status = spawn_wait_status(&si);
+        c->joined_source = sd_event_source_disable_unref(c->joined_source);
+        c->joined_pidfd = safe_close(c->joined_pidfd);
+        last.guard_pid = c->joined_guard;
+        memcpy(last.guard_name, c->joined_guard_name, sizeof last.guard_name);
+        k = conn_send(c, &last, -EBADF);
+        if (k < 0)
+                log_debug_errno(k, "cannot send the exit status to pid %d: %m", (int) c->peer.pid);
+        (void) conn_set_deadline(c, c->m->cfg.request_timeout_usec);
+        manager_fd_freed(c->m);
+        return 0;
+}
+
+/* One more process in a live rocker (rocker enter as a non-root user):
+ * made by rockerd as a joined process (join.c), reaped here; its exit
+ * status ends the connection. The rocker lives on. */
+static void conn_spawn_in(Conn *c, ProtoRequest *req) {
+        Rocker *r = registry_find_name(&c->m->registry, req->guard_name);
+        ProtoReply reply = { .success = 1 };
+        char err[PROTO_ERROR_MAX] = "";
+        int k;
+
+        c->spawn.argv = TAKE_PTR(req->argv);
+        c->spawn.envp = TAKE_PTR(req->envp);
+        req->n_argv = req->n_envp = 0;
+        if (!r || r->pid != req->guard_pid || r->state != ROCKER_RUNNING || r->killed)
+                return conn_fail(c, "spawn_in: no live rocker %.15s with guard pid %d", req->guard_name,
+                                 (int) req->guard_pid);
+        if (!rocker_visible_to(r, c->peer.uid))
+                return conn_fail(c, "spawn_in: rocker %s is not yours (it belongs to uid %u): a non-root caller may "
+                                 "only join its own rockers", r->name, (unsigned) r->owner_uid);
+        if (c->peer.uid != 0 && ((uid_t) req->enter.uid != c->peer.uid || (gid_t) req->enter.gid != c->peer.gid))
+                return conn_fail(c, "spawn_in: uid %d gid %d are not the caller's own (uid %u, gid %u): a non-root "
+                                 "caller may only ask for its own uid and gid", (int) req->enter.uid,
+                                 (int) req->enter.gid, (unsigned) c->peer.uid, (unsigned) c->peer.gid);
+        if (req->enter.uid == 0 || req->enter.gid == 0)
+                return conn_fail(c, "spawn_in: %s: 0 is not allowed for an app", req->enter.uid == 0 ? "uid" : "gid");
+        k = spawn_app(r->pidfd, r->name, (uid_t) req->enter.uid, (gid_t) req->enter.gid,
+                      r->plan.allow_user_namespaces, false, &c->spawn, &c->joined_pid, &c->joined_pidfd, err,
+                      sizeof err);
+        spawn_request_done(&c->spawn);
+        if (k < 0)
+                return conn_fail(c, "spawn failed: %s", err);
+        k = sd_event_add_io(c->m->event, &c->joined_source, c->joined_pidfd, EPOLLIN, on_joined_exit, c);
+        if (k < 0) {
+                (void) pidfd_send_signal(c->joined_pidfd, SIGKILL, NULL, 0);
+                (void) waitid(P_PIDFD, (id_t) c->joined_pidfd, &(siginfo_t) {}, WEXITED);
+                c->joined_pidfd = safe_close(c->joined_pidfd);
+                return conn_fail(c, "spawn failed: cannot watch the process: %s", strerror(-k));
+        }
+        c->done = true;
+        c->joined_guard = r->pid;
+        memcpy(c->joined_guard_name, r->name, sizeof c->joined_guard_name);
+        reply.guard_pid = r->pid;
+        reply.app_pid = c->joined_pid;
+        memcpy(reply.guard_name, r->name, sizeof reply.guard_name);
+        if (c->timer)
+                (void) sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
+        log_rocker(LOG_INFO, r, "rocker %s: pid %d started in it for pid %d uid %u", r->name, (int) c->joined_pid,
+                   (int) c->peer.pid, (unsigned) c->peer.uid);
+        k = conn_send(c, &reply, -EBADF);
+        if (k < 0)
+                log_debug_errno(k, "cannot send the spawn reply to pid %d: %m", (int) c->peer.pid);
+}
 
 /* Signals a rocker's guard for the peer: how a non-root peer, which may not
  * signal the root guard itself, stops or kills its own rockers (a root peer
@@ -1189,9 +1278,9 @@ static void conn_handle(Conn *c, ProtoRequest *req) {
         char err[PROTO_ERROR_MAX] = "";  /* an -ENOMEM may leave it unwritten */
         int k;
 
-        if (req->kind != PROTO_SPAWN && c->spawn.stdio[0] >= 0)
+        if (req->kind != PROTO_SPAWN && req->kind != PROTO_SPAWN_IN && c->spawn.stdio[0] >= 0)
                 return conn_fail(c, "only a spawn request may be carrying file descriptors");
-        if (req->kind == PROTO_SPAWN && c->spawn.stdio[0] < 0)
+        if ((req->kind == PROTO_SPAWN || req->kind == PROTO_SPAWN_IN) && c->spawn.stdio[0] < 0)
                 return conn_fail(c, "spawn: the caller's stdin, stdout and stderr must come with it (SCM_RIGHTS)");
         if (req->kind == PROTO_ACK) {
                 Rocker *r = c->rocker;
@@ -1223,6 +1312,11 @@ static void conn_handle(Conn *c, ProtoRequest *req) {
                 return conn_list(c, req->offset);
         if (req->kind == PROTO_SIGNAL)
                 return conn_signal(c, req);
+        if (req->kind == PROTO_SPAWN_IN) {
+                if (c->done || c->joined_pid > 0)
+                        return conn_fail(c, "one spawn request per connection");
+                return conn_spawn_in(c, req);
+        }
         if (c->done || c->has_plan || c->rocker)
                 return conn_fail(c, "one enter request per connection");
         if (req->kind == PROTO_SPAWN) {
@@ -1407,7 +1501,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 return 0;
         c->m = m;
         spawn_request_init(&c->spawn);
-        c->image_fd = -EBADF;
+        c->image_fd = c->joined_pidfd = -EBADF;
         c->fd = TAKE_FD(cfd);
         c->peer = peer;
         c->next = m->conns;

@@ -84,7 +84,7 @@ static int app_exec(void *userdata) {
 }
 
 int spawn_app(int guard_pidfd, const char *guard_name, uid_t uid, gid_t gid, bool user_namespaces,
-              const SpawnRequest *s, pid_t *ret_pid, int *ret_pidfd, char *err, size_t errlen) {
+              bool as_guard_pid, const SpawnRequest *s, pid_t *ret_pid, int *ret_pidfd, char *err, size_t errlen) {
         AppArgs args = { .s = s };
         ROCKER_ERR e;
         pid_t pid = 0;
@@ -100,7 +100,8 @@ int spawn_app(int guard_pidfd, const char *guard_name, uid_t uid, gid_t gid, boo
                         return -EBADF;
                 }
         e = join_and_spawn(guard_pidfd, guard_name, uid, gid, app_exec, &args, -EBADF,
-                           JOIN_AS_GUARD_PID | (user_namespaces ? JOIN_USER_NAMESPACES : 0), &pid);
+                           (as_guard_pid ? JOIN_AS_GUARD_PID : 0) | (user_namespaces ? JOIN_USER_NAMESPACES : 0),
+                           &pid);
         if (e != ROCKER_ERR_success) {
                 snprintf(err, errlen, "cannot start the app: %s", lasterr_get());
                 return e == ROCKER_ERR_sys ? -EIO : -ECHILD;

@@ -31,10 +31,12 @@ int spawn_request_take_stdio(SpawnRequest *s, int *fds, size_t n, char *err, siz
  * cgroup, uid/gid with no groups, no capabilities, no_new_privs, the
  * seccomp filter, its own session, fds >= 3 closed on exec), with stdio
  * as fds 0-2 and every signal unblocked and at its default, then execs
- * argv with envp. The app is rockerd's child: *ret_pidfd is its pidfd, for
+ * argv with envp. as_guard_pid: the app of a new rocker (its PID inside is
+ * the guard's outside), else a process joining a live one. The app is
+ * rockerd's child: *ret_pidfd is its pidfd, for
  * the loop to reap it. 0, or -errno with a reason in err. */
 int spawn_app(int guard_pidfd, const char *guard_name, uid_t uid, gid_t gid, bool user_namespaces,
-              const SpawnRequest *s, pid_t *ret_pid, int *ret_pidfd, char *err, size_t errlen);
+              bool as_guard_pid, const SpawnRequest *s, pid_t *ret_pid, int *ret_pidfd, char *err, size_t errlen);
 
 /* A waitpid()-style status from a waitid() siginfo. */
 int spawn_wait_status(const siginfo_t *si);

@@ -169,6 +169,43 @@ static void test_fdpass_three_fds(void **state) {
         close(sv[1]);
 }
 
+static void test_signal_and_spawn_in(void **state) {
+        const char *const argv[] = { "/bin/sh", NULL };
+        const char *const envp[] = { NULL };
+        char *buf = NULL, err[256] = "";
+        ProtoRequest req = {};
+        size_t len;
+
+        (void) state;
+        assert_int_equal(proto_encode_signal(42, "rk-abcdefghijkl", 15, 2000, &buf, &len), 0);
+        assert_int_equal(proto_decode_request(buf, len, &req, err, sizeof err), 0);
+        free(buf);
+        assert_int_equal(req.kind, PROTO_SIGNAL);
+        assert_int_equal(req.guard_pid, 42);
+        assert_string_equal(req.guard_name, "rk-abcdefghijkl");
+        assert_int_equal(req.signal, 15);
+        assert_int_equal(req.grace_ms, 2000);
+        expect_refused("{\"id\":\"signal\",\"version\":1,\"data\":{\"guard_pid\":42,\"guard_name\":\"rk-a\","
+                       "\"signal\":65,\"grace_ms\":-1}}", "signal: 65 out of range");
+        expect_refused("{\"id\":\"signal\",\"version\":1,\"data\":{\"guard_pid\":42,\"signal\":9,"
+                       "\"grace_ms\":-1}}", "guard_name: missing");
+
+        memset(&req, 0, sizeof req);
+        assert_int_equal(proto_encode_spawn_in(42, "rk-abcdefghijkl", 1000, 1001, argv, envp, &buf, &len), 0);
+        assert_int_equal(proto_decode_request(buf, len, &req, err, sizeof err), 0);
+        free(buf);
+        assert_int_equal(req.kind, PROTO_SPAWN_IN);
+        assert_int_equal(req.guard_pid, 42);
+        assert_int_equal(req.enter.uid, 1000);
+        assert_int_equal(req.enter.gid, 1001);
+        assert_int_equal(req.n_argv, 1);
+        assert_int_equal(req.n_envp, 0);
+        assert_null(req.enter.pkg_path);
+        proto_request_done(&req);
+        expect_refused("{\"id\":\"spawn_in\",\"version\":1,\"data\":{\"guard_pid\":42,\"guard_name\":\"rk-a\","
+                       "\"uid\":1,\"gid\":1,\"argv\":[],\"envp\":[]}}", "argv: empty");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_spawn_roundtrip),
@@ -176,6 +213,7 @@ int main(void) {
                 cmocka_unit_test(test_spawn_decode_refuses),
                 cmocka_unit_test(test_spawn_replies),
                 cmocka_unit_test(test_fdpass_three_fds),
+                cmocka_unit_test(test_signal_and_spawn_in),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
