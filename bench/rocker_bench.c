@@ -1303,10 +1303,10 @@ static int phase_spawn(Bench *b) {
         close(fds[1]);
         close(null);
         if (r == 0 && !interrupted) {
-                add_row(b, "spawn -> return (app started by rockerd)", &sp_ret, 0);
-                add_row(b, "enter -> return (app started by the library)", &en_ret, 0);
-                add_row(b, "spawn -> /bin/true exited, rocker gone (wait)", &sp_done, 0);
-                add_row(b, "enter -> /bin/true exited, rocker gone (kill)", &en_done, 0);
+                add_row(b, "warm spawn -> return    [rockerd starts the app]", &sp_ret, 0);
+                add_row(b, "warm enter -> return    [the same, joined by the library]", &en_ret, 0);
+                add_row(b, "warm spawn -> /bin/true exited, rocker gone [wait]", &sp_done, 0);
+                add_row(b, "warm enter -> /bin/true exited, rocker gone [kill]", &en_done, 0);
         }
         samples_free(&sp_ret);
         samples_free(&sp_done);
