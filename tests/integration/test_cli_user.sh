@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # The rocker command-line tool as a normal user allowed by AllowUsers= (issue
-# 17): run and enter go through rockerd's spawn requests; ps, stop and kill
+# 17; allowed here by AllowGroups=): run and enter go through rockerd's spawn requests; ps, stop and kill
 # see and end the user's own rockers only; exit statuses are forwarded as for
 # root. The user is created here (a unique name) and removed at the end.
 #
@@ -115,7 +115,8 @@ mkdir -m 0755 "$T/ovl"                         # overlaid; the exec dirs lie und
 for d in d1 d2 d3 d4; do
         mkdir -m 0700 "$T/$d" && chown "$U:$U" "$T/$d"
 done
-printf '[Policy]\nAllowUsers=%s\nMaxRockersPerUser=4\n' "$U" >"$T/rockerd.conf"
+# By its group (useradd -U made one of its name): test_spawn_user covers AllowUsers=.
+printf '[Policy]\nAllowGroups=%s\nMaxRockersPerUser=4\n' "$U" >"$T/rockerd.conf"
 
 if ! DAEMON=$("$EVWAIT" rockerd "$T/sock" "$ROCKERD" --socket "$T/sock" --state-dir "$T/state" \
         --config "$T/rockerd.conf" 2>"$T/rockerd.log"); then
