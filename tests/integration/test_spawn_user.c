@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <setjmp.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -470,12 +471,92 @@ static void test_user_stop_kill_own_only(void **state) {
         harness_assert_clean();
 }
 
+/* The owner survives a restart of rockerd (its state record): the adopted
+ * rocker is still listed to the user, and the user may still kill it. */
+static void test_user_owner_survives_restart(void **state) {
+        const char *const argv[] = { "/bin/sleep", "60", NULL };
+        char buf[1024], *report, *v;
+        RockerRequest req = user_request("restart", buf, sizeof buf);
+        int rep[2], status, pidfd;
+        char name[16] = "";
+        int gpid = 0;
+        struct pollfd p;
+        pid_t pid;
+
+        (void) state;
+        for (int round = 0; round < 2; round++) {
+                assert_int_equal(pipe2(rep, O_CLOEXEC), 0);
+                pid = fork();
+                assert_true(pid >= 0);
+                if (pid == 0) {
+                        close(rep[0]);
+                        if (initgroups(user, user_gid) < 0 || setresgid(user_gid, user_gid, user_gid) < 0 ||
+                            setresuid(user_uid, user_uid, user_uid) < 0)
+                                _exit(90);
+                        if (round == 0) {
+                                int null = open("/dev/null", O_RDWR | O_CLOEXEC), handle = -1;
+                                const int stdio[3] = { null, null, null };
+                                RockerResult res = ROCKER_spawn_rocker(&req, argv, NULL, stdio, &handle);
+
+                                dprintf(rep[1], "err=%d\nname=%s\npid=%d\n", res.err_no, res.guard_pname,
+                                        res.guard_pid);
+                        } else {
+                                RockerInfo *list = NULL;
+                                int n = 0, mine = 0;
+                                RockerResult r = ROCKER_list_rockers(&list, &n);
+
+                                for (int i = 0; i < n; i++)
+                                        mine += strcmp(list[i].guard_pname, name) == 0;
+                                ROCKER_free_rockers(list, n);
+                                r = ROCKER_kill_rocker(gpid, name, SIGKILL);
+                                dprintf(rep[1], "listed=%d\nkill=%d\n", mine, r.err_no);
+                        }
+                        _exit(0);
+                }
+                close(rep[1]);
+                report = read_all(rep[0]);
+                close(rep[0]);
+                assert_int_equal(waitpid(pid, &status, 0), pid);
+                print_message("%s", report);
+                if (round == 0) {
+                        v = report_get(report, "err");
+                        assert_string_equal(v, "0");
+                        free(v);
+                        v = report_get(report, "name");
+                        snprintf(name, sizeof name, "%s", v);
+                        free(v);
+                        v = report_get(report, "pid");
+                        gpid = atoi(v);
+                        free(v);
+                        /* rockerd restarts; the rocker lives on, adopted */
+                        assert_int_equal(harness_stop_daemon(SIGTERM), 0);
+                        assert_int_equal(harness_restart_daemon(1), 0);
+                } else {
+                        v = report_get(report, "listed");
+                        assert_string_equal(v, "1");
+                        free(v);
+                        v = report_get(report, "kill");
+                        assert_string_equal(v, "0");
+                        free(v);
+                }
+                free(report);
+        }
+        pidfd = pidfd_open(gpid, 0);
+        if (pidfd >= 0) {
+                p = (struct pollfd) { .fd = pidfd, .events = POLLIN };
+                assert_int_equal(poll(&p, 1, 20000), 1);
+                close(pidfd);
+        }
+        harness_assert_clean();
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_user_spawn_works),
                 cmocka_unit_test(test_user_refusals),
                 cmocka_unit_test(test_user_gains_nothing),
                 cmocka_unit_test(test_user_stop_kill_own_only),
+                cmocka_unit_test(test_user_owner_survives_restart),
         };
 
         if (getenv("ROCKER_TEST_FILTER"))
