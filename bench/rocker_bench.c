@@ -1107,6 +1107,84 @@ static int warm_big_caller(Bench *b, const char *data, AppArg *arg, Samples *out
         return r;
 }
 
+/* Spawn (issue 17: rockerd creates the app) next to enter (the library
+ * joins), both running the image's /bin/true to its end and the rocker to
+ * its end: spawn -> ROCKER_wait_rocker() returned (the app exited, rockerd
+ * reaped it, killed the guard and saw it gone); enter -> /bin/true reaped,
+ * guard killed and reaped by rockerd. Same image, data dir and overlays. */
+static int phase_spawn(Bench *b) {
+        Samples sp_ret = {}, sp_done = {}, en_ret = {}, en_done = {};
+        char data[192], tru[192];
+        int fds[2], r = 0, null;
+        AppArg arg;
+
+        snprintf(tru, sizeof tru, "%s/bin/true", b->exec_dir);
+        data_dir_path(b, data, sizeof data, "spawn");
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        arg = (AppArg) { .fd = fds[1], .read_fd = fds[0], .exec = tru };
+        say("spawn vs enter, each to /bin/true's end and the rocker's: %u runs each", b->opt.exec_runs);
+        for (unsigned i = 0; i < b->opt.exec_runs && r == 0 && !interrupted; i++) {
+                RockerRequest req = ROCKER_request_new();
+                const char *const argv[] = { tru, NULL };
+                const char *const envp[] = { NULL };
+                const int stdio[3] = { null, null, null };
+                int handle = -1, ws = 0;
+                double t0, t1;
+                RockerResult res;
+                Entered e;
+
+                req.app_id = APP_ID;
+                req.uid = APP_UID;
+                req.gid = APP_UID;
+                req.app_pkg_path = b->image;
+                req.app_exec_dir = b->exec_dir;
+                req.app_data_dir = data;
+                for (size_t k = 0; k < sizeof seed_overlays / sizeof seed_overlays[0]; k++)
+                        req.app_overlay_dirs[k] = (char *) seed_overlays[k];
+                t0 = now_ms();
+                res = ROCKER_spawn_rocker(&req, argv, envp, stdio, &handle);
+                t1 = now_ms();
+                if (res.err_no != ROCKER_ERR_success) {
+                        say("ROCKER_spawn_rocker: %s: %s", ROCKER_strerror(res.err_no), ROCKER_last_error());
+                        r = -EIO;
+                        break;
+                }
+                res = ROCKER_wait_rocker(handle, &ws);
+                close(handle);
+                if (res.err_no != ROCKER_ERR_success || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+                        say("ROCKER_wait_rocker: %s: %s (status 0x%x)", ROCKER_strerror(res.err_no),
+                            ROCKER_last_error(), (unsigned) ws);
+                        r = -EIO;
+                        break;
+                }
+                if (samples_add(&sp_ret, t1 - t0) < 0 || samples_add(&sp_done, now_ms() - t0) < 0)
+                        r = -ENOMEM;
+
+                if (r == 0)
+                        r = rocker_start(b, b->image, data, &arg, &e);
+                if (r == 0)
+                        r = rocker_end(b, &e);
+                if (r == 0 && (samples_add(&en_ret, e.t_ret - e.t0) < 0 || samples_add(&en_done, e.t_reaped - e.t0) < 0))
+                        r = -ENOMEM;
+        }
+        close(fds[0]);
+        close(fds[1]);
+        close(null);
+        if (r == 0 && !interrupted) {
+                add_row(b, "warm spawn -> return    [rockerd starts the app]", &sp_ret, 0);
+                add_row(b, "warm enter -> return    [the same, joined by the library]", &en_ret, 0);
+                add_row(b, "warm spawn -> /bin/true exited, rocker gone [wait]", &sp_done, 0);
+                add_row(b, "warm enter -> /bin/true exited, rocker gone [kill]", &en_done, 0);
+        }
+        samples_free(&sp_ret);
+        samples_free(&sp_done);
+        samples_free(&en_ret);
+        samples_free(&en_done);
+        return r;
+}
+
 static int phase_warm(Bench *b) {
         Samples cb = {}, ret = {}, down = {}, ex = {}, big = {};
         char data[192], tru[192];
@@ -1574,6 +1652,8 @@ int main(int argc, char **argv) {
                 r = start_keeper(&b);
         if (r == 0 && !interrupted)
                 r = run_phase(&b, phase_warm);
+        if (r == 0 && !interrupted)
+                r = run_phase(&b, phase_spawn);
         if (r == 0 && !interrupted)
                 r = run_phase(&b, phase_cycles);
         if (r == 0 && !interrupted)

@@ -176,6 +176,56 @@ ROCKER_PUBLIC RockerResult ROCKER_stop_rocker(int guard_pid, const char *guard_p
 ROCKER_PUBLIC RockerResult ROCKER_join_rocker(int guard_pid, const char *guard_pname, int uid, int gid,
                                               int (*app)(void *), void *app_args);
 
+// Builds a new rocker exactly as ROCKER_enter_rocker() does, but rockerd,
+// not the caller, creates the app process inside it: the way for callers
+// that cannot join a rocker (any non-root launcher allowed by rockerd.conf's
+// AllowUsers=/AllowGroups=; root may use it too). The app execs argv[0] (a
+// path inside the rocker, no PATH search) with argv and envp (NULL: the
+// caller's environ), as req->uid/req->gid with the credentials, capability,
+// no_new_privs, seccomp, session and fd rules of ROCKER_enter_rocker()'s
+// app, with stdio[0], stdio[1], stdio[2] (the caller's fds, passed to
+// rockerd with SCM_RIGHTS; the caller keeps its own) as its stdin, stdout
+// and stderr. Every signal is unblocked and at its default in the app.
+//
+// The rocker ends when its app exits (rockerd kills the guard, so the app's
+// own children go too); killing or stopping the guard ends it earlier.
+//
+// On success: app_pid is the app's PID (in rockerd's PID namespace; it is
+// not the caller's child), guard_pid and guard_pname as for an enter, and
+// *ret_handle is a close-on-exec fd owned by the caller: it becomes readable
+// (poll) once the app has exited and the rocker is gone; pass it to
+// ROCKER_wait_rocker() for the exit status, then close() it. Closing it
+// earlier leaves the app running. Errors: param_invalid, the transport
+// phases as for ROCKER_enter_rocker(), build_rocker_failed (rockerd refused
+// or could not build; ROCKER_last_error() says why), app_exec_failed (the
+// app process could not be created in the rocker; an exec failure is not
+// one: the app then exits with status 127). *ret_handle is untouched on
+// failure.
+ROCKER_PUBLIC RockerResult ROCKER_spawn_rocker(RockerRequest *req, const char *const argv[],
+                                               const char *const envp[], const int stdio[3], int *ret_handle);
+
+// Like ROCKER_spawn_rocker(), but starts argv in the live rocker whose guard
+// is guard_pid, named guard_pname (checked by rockerd against its list), as
+// uid/gid (never 0; a non-root caller: its own only, and only in its own
+// rockers), the way ROCKER_join_rocker() runs a callback: for callers that
+// cannot join (rocker enter as a normal user). The rocker lives on when the
+// process exits; *ret_handle and ROCKER_wait_rocker() give its wait status.
+// Errors: param_invalid, the transport phases, build_rocker_failed (rockerd
+// refused: not its rocker, not live, other ids), app_exec_failed.
+ROCKER_PUBLIC RockerResult ROCKER_spawn_in_rocker(int guard_pid, const char *guard_pname, int uid, int gid,
+                                                  const char *const argv[], const char *const envp[],
+                                                  const int stdio[3], int *ret_handle);
+
+// Waits, without a deadline (poll the handle for one), until the app of a
+// spawned rocker has exited and its rocker is gone (for a handle of
+// ROCKER_spawn_in_rocker(): until that process has exited), and stores its
+// wait status in *ret_wstatus (as waitpid() gives it: WIFEXITED/WEXITSTATUS,
+// WIFSIGNALED/WTERMSIG). app_pid, guard_pid and guard_pname are set. handle
+// stays the caller's to close. recv_resp_failed if rockerd went away first
+// (it was restarted: the rocker lives on, its status is lost),
+// param_invalid for a negative handle or a NULL ret_wstatus.
+ROCKER_PUBLIC RockerResult ROCKER_wait_rocker(int handle, int *ret_wstatus);
+
 // One live rocker, as rockerd knows it.
 typedef struct RockerInfo {
     int guard_pid;

@@ -111,6 +111,17 @@ int cli_spawn_exec(void *cmd);
  * CLI_EXIT_ROCKER after printing why the wait failed. */
 int cli_spawn_wait(pid_t app_pid);
 
+/* ---- CMD made by rockerd, for a non-root caller (spawned.c) ---------------- */
+
+/* argv (size entries) for CMD as rockerd runs it: through sh -c 'exec' when
+ * CMD has no slash, so that the rocker's PATH finds it. 0 or -E2BIG. */
+int cli_spawned_argv(char **cmd, const char **argv, size_t size);
+/* Blocks the forwarded signals (before the spawn: none is lost). */
+void cli_spawned_block(sigset_t *ret_old);
+/* Forwards them to app_pid's group until handle says CMD has ended,
+ * restores old, closes handle; CMD's status as cli_spawn_wait(). */
+int cli_spawned_wait(int handle, pid_t app_pid, const sigset_t *old);
+
 /* ---- CMD's environment (env.c) ------------------------------------------ */
 
 #define CLI_SETENV_MAX 64

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* rocker enter: one more command in a live rocker. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +48,10 @@ int cli_enter(int argc, char **argv) {
         int uid, gid, pid, c, r;
 
         cli_default_ids(&uid, &gid);
+        if (geteuid() != 0) {  /* a non-root caller may only ask for its own */
+                uid = (int) getuid();
+                gid = (int) getgid();
+        }
         /* Options may come before and after GUARD: "enter [OPTIONS] GUARD
          * [OPTIONS] [--] CMD". getopt stops at GUARD, which is taken, then
          * goes on up to CMD or "--". */
@@ -102,6 +107,25 @@ int cli_enter(int argc, char **argv) {
         if (r != 0)
                 return r;
 
+        if (geteuid() != 0) {
+                /* It cannot join: rockerd starts CMD in its rocker (spawned.c). */
+                static const char *args[4096 + 4];
+                const int stdio[3] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO };
+                int handle = -1;
+                sigset_t old;
+
+                if (tty)
+                        return cli_usage_error("enter", "--tty is for root only");
+                if (cli_spawned_argv(cmd.argv, args, sizeof args / sizeof args[0]) < 0)
+                        return cli_usage_error("enter", "too many arguments");
+                cli_spawned_block(&old);
+                res = ROCKER_spawn_in_rocker(pid, name, uid, gid, args, NULL, stdio, &handle);
+                if (res.err_no != ROCKER_ERR_success) {
+                        sigprocmask(SIG_SETMASK, &old, NULL);
+                        return cli_lib_error(res.err_no, "enter: cannot run %s in %s", cmd.argv[0], name);
+                }
+                return cli_spawned_wait(handle, res.app_pid, &old);
+        }
         cli_spawn_prepare(&cmd);
         res = ROCKER_join_rocker(pid, name, uid, gid, cli_spawn_exec, &cmd);
         if (res.err_no != ROCKER_ERR_success) {

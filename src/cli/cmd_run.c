@@ -2,6 +2,7 @@
 /* rocker run: a new rocker for one command. */
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,10 @@ static int parse(int argc, char **argv, RockerRequest *req, RunPaths *paths, Cli
         int c, r;
 
         cli_default_ids(&req->uid, &req->gid);
+        if (geteuid() != 0) {  /* a non-root caller may only ask for its own */
+                req->uid = (int) getuid();
+                req->gid = (int) getgid();
+        }
         while ((c = getopt_long(argc, argv, "+:i:e:d:o:a:u:g:ktE:h", opts, NULL)) >= 0) {
                 r = 0;
                 switch (c) {
@@ -157,6 +162,27 @@ static int parse(int argc, char **argv, RockerRequest *req, RunPaths *paths, Cli
         return 0;
 }
 
+/* A non-root caller cannot join a rocker: rockerd creates CMD in it
+ * (ROCKER_spawn_rocker(), issue 17) with our stdio, and the rocker ends with
+ * CMD (spawned.c). */
+static int run_spawned(RockerRequest *req, char **cmd) {
+        static const char *argv[4096 + 4];
+        const int stdio[3] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO };
+        int handle = -1;
+        sigset_t old;
+        RockerResult res;
+
+        if (cli_spawned_argv(cmd, argv, sizeof argv / sizeof argv[0]) < 0)
+                return cli_usage_error("run", "too many arguments");
+        cli_spawned_block(&old);
+        res = ROCKER_spawn_rocker(req, argv, NULL, stdio, &handle);
+        if (res.err_no != ROCKER_ERR_success) {
+                sigprocmask(SIG_SETMASK, &old, NULL);
+                return cli_lib_error(res.err_no, "run: cannot run %s in a rocker", cmd[0]);
+        }
+        return cli_spawned_wait(handle, res.app_pid, &old);
+}
+
 int cli_run(int argc, char **argv) {
         RockerRequest req = ROCKER_request_new();
         RunPaths paths = {};
@@ -176,6 +202,16 @@ int cli_run(int argc, char **argv) {
                 return r < 0 ? CLI_EXIT_OK : r;
         }
 
+        if (geteuid() != 0) {
+                if (tty || keep) {
+                        run_paths_done(&paths);
+                        return cli_usage_error("run", "%s is for root only: a non-root caller's rocker ends "
+                                               "with CMD, and gets rocker's own terminal", tty ? "--tty" : "--keep");
+                }
+                r = run_spawned(&req, cmd.argv);
+                run_paths_done(&paths);
+                return r;
+        }
         cli_spawn_prepare(&cmd);
         res = ROCKER_enter_rocker(&req, cli_spawn_exec, &cmd);
         run_paths_done(&paths);

@@ -15,6 +15,7 @@
 
 #include <rocker/rocker.h>
 
+#include "fdpass.h"
 #include "join.h"
 #include "lasterr.h"
 #include "macro.h"
@@ -32,9 +33,9 @@ static RockerResult result(ROCKER_ERR err) {
 
 /* The client checks the syntax too, so that a bad request fails before any
  * socket is opened; rockerd checks everything again. */
+static int check_request_fields(const RockerRequest *req, ProtoEnter *ret);
+
 static int check_request(const RockerRequest *req, int (*app)(void *), ProtoEnter *ret) {
-        const char *reason;
-        ProtoEnter e = {};
 
         if (!req) {
                 lasterr_set("req: NULL");
@@ -44,6 +45,13 @@ static int check_request(const RockerRequest *req, int (*app)(void *), ProtoEnte
                 lasterr_set("app: NULL");
                 return -EINVAL;
         }
+        return check_request_fields(req, ret);
+}
+
+static int check_request_fields(const RockerRequest *req, ProtoEnter *ret) {
+        const char *reason;
+        ProtoEnter e = {};
+
         if (req->uid < 0 || req->gid < 0) {
                 lasterr_set("%s: %d is negative", req->uid < 0 ? "uid" : "gid", req->uid < 0 ? req->uid : req->gid);
                 return -EINVAL;
@@ -117,6 +125,158 @@ RockerResult ROCKER_enter_rocker(RockerRequest *req, int (*app)(void *), void *a
 
         res.err_no = ROCKER_ERR_success;
         res.app_pid = app_pid;
+        res.guard_pid = reply.guard_pid;
+        memcpy(res.guard_pname, reply.guard_name, sizeof res.guard_pname);
+        return res;
+}
+
+static RockerResult spawn_reply(int sock, int *ret_handle);
+
+RockerResult ROCKER_spawn_rocker(RockerRequest *req, const char *const argv[], const char *const envp[],
+                                 const int stdio[3], int *ret_handle) {
+        _cleanup_close_ int sock = -EBADF;
+        ProtoEnter e;
+        ROCKER_ERR rerr;
+
+        lasterr_clear();
+        if (!req) {
+                lasterr_set("req: NULL");
+                return result(ROCKER_ERR_param_invalid);
+        }
+        if (!argv || !argv[0] || !argv[0][0]) {
+                lasterr_set("argv: NULL or empty");
+                return result(ROCKER_ERR_param_invalid);
+        }
+        if (!stdio || stdio[0] < 0 || stdio[1] < 0 || stdio[2] < 0 || !ret_handle) {
+                lasterr_set("%s", ret_handle ? "stdio: NULL or a negative fd" : "ret_handle: NULL");
+                return result(ROCKER_ERR_param_invalid);
+        }
+        if (check_request_fields(req, &e) < 0)
+                return result(ROCKER_ERR_param_invalid);
+        sock = transport_send_spawn(&e, argv, envp ? envp : (const char *const *) environ, stdio, &rerr);
+        if (sock < 0)
+                return result(rerr);
+        return spawn_reply(TAKE_FD(sock), ret_handle);
+}
+
+/* The reply to a spawn or spawn_in request on sock (taken): on success the
+ * result, and sock becomes *ret_handle. */
+static RockerResult spawn_reply(int sock_in, int *ret_handle) {
+        _cleanup_close_ int sock = sock_in;
+        _cleanup_free_ char *buf = NULL;
+        char err[PROTO_ERROR_MAX];
+        ProtoReply reply = {};
+        RockerResult res = {};
+        ssize_t n;
+
+        buf = malloc(PROTO_MSG_MAX + 1);
+        if (!buf) {
+                lasterr_set("out of memory");
+                return result(ROCKER_ERR_sys);
+        }
+        /* Bounded like an enter's reply: the build, then the app's start. */
+        n = transport_recv(sock, buf, PROTO_MSG_MAX + 1, NULL);
+        if (n < 0)
+                return result(ROCKER_ERR_recv_resp_failed);
+        if (proto_decode_reply(buf, (size_t) n, &reply, err, sizeof err) < 0) {
+                lasterr_set("malformed reply from rockerd: %s", err);
+                return result(ROCKER_ERR_recv_resp_failed);
+        }
+        if (!reply.success) {
+                lasterr_set("rockerd: %s", reply.error);
+                /* The app could not be started in a built rocker. */
+                return result(strncmp(reply.error, "spawn failed:", 13) == 0 ? ROCKER_ERR_app_exec_failed
+                                                                            : ROCKER_ERR_build_rocker_failed);
+        }
+        if (reply.app_pid <= 0 || reply.has_wait_status || !guard_name_valid(reply.guard_name)) {
+                lasterr_set("malformed reply from rockerd: no app pid, or not a spawn reply");
+                return result(ROCKER_ERR_recv_resp_failed);
+        }
+        res.err_no = ROCKER_ERR_success;
+        res.app_pid = reply.app_pid;
+        res.guard_pid = reply.guard_pid;
+        memcpy(res.guard_pname, reply.guard_name, sizeof res.guard_pname);
+        *ret_handle = TAKE_FD(sock);
+        return res;
+}
+
+RockerResult ROCKER_spawn_in_rocker(int guard_pid, const char *guard_pname, int uid, int gid,
+                                    const char *const argv[], const char *const envp[], const int stdio[3],
+                                    int *ret_handle) {
+        _cleanup_free_ char *msg = NULL;
+        _cleanup_close_ int sock = -EBADF;
+        ROCKER_ERR e;
+        size_t len;
+        int r;
+
+        lasterr_clear();
+        if (guard_pid <= 1 || !guard_pname || uid <= 0 || gid <= 0 || !argv || !argv[0] || !argv[0][0] || !stdio ||
+            stdio[0] < 0 || stdio[1] < 0 || stdio[2] < 0 || !ret_handle) {
+                lasterr_set("invalid guard, uid, gid (0 is not allowed), argv, stdio or ret_handle");
+                return result(ROCKER_ERR_param_invalid);
+        }
+        r = proto_encode_spawn_in(guard_pid, guard_pname, uid, gid, argv,
+                                  envp ? envp : (const char *const *) environ, &msg, &len);
+        if (r < 0) {
+                lasterr_set("cannot encode the request: %s", r == -EMSGSIZE ? "too large" : "argv or envp invalid");
+                return result(ROCKER_ERR_param_invalid);
+        }
+        sock = transport_connect(&e);
+        if (sock < 0)
+                return result(e);
+        e = transport_send_fds(sock, msg, len, stdio, 3);
+        if (e != ROCKER_ERR_success)
+                return result(e);
+        return spawn_reply(TAKE_FD(sock), ret_handle);
+}
+
+RockerResult ROCKER_wait_rocker(int handle, int *ret_wstatus) {
+        _cleanup_free_ char *buf = NULL;
+        char err[PROTO_ERROR_MAX];
+        ProtoReply reply = {};
+        RockerResult res = {};
+        struct pollfd p = { .fd = handle, .events = POLLIN };
+        ssize_t n;
+
+        lasterr_clear();
+        if (handle < 0 || !ret_wstatus) {
+                lasterr_set("invalid handle or ret_wstatus NULL");
+                return result(ROCKER_ERR_param_invalid);
+        }
+        buf = malloc(PROTO_MSG_MAX + 1);
+        if (!buf) {
+                lasterr_set("out of memory");
+                return result(ROCKER_ERR_sys);
+        }
+        /* As long as the app runs: like waitpid(), no deadline. */
+        while (poll(&p, 1, -1) < 0)
+                if (errno != EINTR) {
+                        lasterr_set("poll: %s", strerror(errno));
+                        return result(ROCKER_ERR_sys);
+                }
+        do
+                n = fdpass_recv(handle, buf, PROTO_MSG_MAX + 1, NULL);
+        while (n == -EINTR);
+        if (n <= 0) {
+                lasterr_set("rockerd closed the connection without the app's exit status%s%s",
+                            n < 0 ? ": " : " (rockerd restarted?)", n < 0 ? strerror((int) -n) : "");
+                return result(ROCKER_ERR_recv_resp_failed);
+        }
+        if (proto_decode_reply(buf, (size_t) n, &reply, err, sizeof err) < 0) {
+                lasterr_set("malformed message from rockerd: %s", err);
+                return result(ROCKER_ERR_recv_resp_failed);
+        }
+        if (!reply.success) {
+                lasterr_set("rockerd: %s", reply.error);
+                return result(ROCKER_ERR_recv_resp_failed);
+        }
+        if (!reply.has_wait_status) {
+                lasterr_set("the rocker %.15s ended before rockerd could reap its app", reply.guard_name);
+                return result(ROCKER_ERR_recv_resp_failed);
+        }
+        *ret_wstatus = reply.wait_status;
+        res.err_no = ROCKER_ERR_success;
+        res.app_pid = reply.app_pid;
         res.guard_pid = reply.guard_pid;
         memcpy(res.guard_pname, reply.guard_name, sizeof res.guard_pname);
         return res;
@@ -206,6 +366,48 @@ static ROCKER_ERR guard_open(int guard_pid, const char *guard_pname, int *ret_pi
         return ROCKER_ERR_success;
 }
 
+/* A non-root caller cannot signal the root guard: rockerd does it, for the
+ * caller's own rockers only (grace_ms: a stop's, or -1). */
+static ROCKER_ERR rockerd_signal(int guard_pid, const char *guard_pname, int sig, int grace_ms) {
+        _cleanup_close_ int sock = -EBADF;
+        _cleanup_free_ char *buf = NULL, *msg = NULL;
+        char err[PROTO_ERROR_MAX];
+        ProtoReply reply = {};
+        ROCKER_ERR e;
+        size_t len;
+        ssize_t n;
+        int r;
+
+        r = proto_encode_signal(guard_pid, guard_pname, sig, grace_ms, &msg, &len);
+        if (r < 0) {
+                lasterr_set("cannot encode the signal request: %s", strerror(-r));
+                return ROCKER_ERR_param_invalid;
+        }
+        sock = transport_connect(&e);
+        if (sock < 0)
+                return e;
+        e = transport_send(sock, msg, len);
+        if (e != ROCKER_ERR_success)
+                return e;
+        buf = malloc(PROTO_MSG_MAX + 1);
+        if (!buf) {
+                lasterr_set("out of memory");
+                return ROCKER_ERR_sys;
+        }
+        n = transport_recv(sock, buf, PROTO_MSG_MAX + 1, NULL);
+        if (n < 0)
+                return ROCKER_ERR_recv_resp_failed;
+        if (proto_decode_reply(buf, (size_t) n, &reply, err, sizeof err) < 0) {
+                lasterr_set("malformed reply from rockerd: %s", err);
+                return ROCKER_ERR_recv_resp_failed;
+        }
+        if (!reply.success) {
+                lasterr_set("rockerd: %s", reply.error);
+                return strstr(reply.error, "no live rocker") ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys;
+        }
+        return ROCKER_ERR_success;
+}
+
 RockerResult ROCKER_kill_rocker(int guard_pid, const char *guard_pname, int sig) {
         _cleanup_close_ int pidfd = -EBADF;
         char name[16];
@@ -216,6 +418,13 @@ RockerResult ROCKER_kill_rocker(int guard_pid, const char *guard_pname, int sig)
         if (guard_pid <= 0 || !guard_pname || sig < 0 || sig >= _NSIG) {
                 lasterr_set("invalid guard pid, name or signal");
                 return result(ROCKER_ERR_param_invalid);
+        }
+        if (geteuid() != 0) {
+                err = sig == 0 ? ROCKER_ERR_param_invalid : rockerd_signal(guard_pid, guard_pname, sig, -1);
+                if (sig == 0)
+                        lasterr_set("signal 0: not for a non-root caller");
+                return err == ROCKER_ERR_success ? (RockerResult) { .err_no = err, .guard_pid = guard_pid }
+                                                 : result(err);
         }
         err = guard_open(guard_pid, guard_pname, &pidfd, name);
         if (err != ROCKER_ERR_success)
@@ -302,6 +511,22 @@ RockerResult ROCKER_stop_rocker(int guard_pid, const char *guard_pname, int time
                 lasterr_set("invalid guard pid or name");
                 return result(ROCKER_ERR_param_invalid);
         }
+        if (geteuid() != 0) {
+                /* Through rockerd (the guard is root's); the pidfd first, so
+                 * that what rockerd checked is what we wait for. */
+                pidfd = pidfd_open(guard_pid, 0);
+                snprintf(name, sizeof name, "%.15s", guard_pname);
+                err = pidfd < 0 ? ROCKER_ERR_get_guardname_failed
+                                : rockerd_signal(guard_pid, guard_pname, SIGTERM,
+                                                 timeout_ms >= 0 && timeout_ms <= STOP_GRACE_MAX_MS ? timeout_ms : -1);
+                if (pidfd < 0)
+                        lasterr_set("rocker %.15s (guard pid %d) is not running", guard_pname, guard_pid);
+                if (err != ROCKER_ERR_success)
+                        return result(err);
+                grace_ms = timeout_ms >= 0 && timeout_ms <= STOP_GRACE_MAX_MS ? (uint64_t) timeout_ms
+                                                                              : STOP_GRACE_MAX_MS;
+                goto wait;
+        }
         err = guard_open(guard_pid, guard_pname, &pidfd, name);
         if (err != ROCKER_ERR_success) {
                 char why[256];
@@ -324,11 +549,15 @@ RockerResult ROCKER_stop_rocker(int guard_pid, const char *guard_pname, int time
                 lasterr_set("signal guard pid %d: %s", guard_pid, strerror(r));
                 return result(r == ESRCH ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys);
         }
+wait:
         deadline = now_ms() + grace_ms + STOP_SLACK_MS;
         r = guard_wait_gone(pidfd, guard_pid, deadline);
         if (r == -ETIMEDOUT) {
                 /* The guard should have ended by itself: end it. */
-                (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+                if (geteuid() != 0)
+                        (void) rockerd_signal(guard_pid, name, SIGKILL, -1);
+                else
+                        (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
                 r = guard_wait_gone(pidfd, guard_pid, now_ms() + STOP_SLACK_MS);
         }
         if (r < 0) {

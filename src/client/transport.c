@@ -88,7 +88,11 @@ int transport_connect(ROCKER_ERR *ret_err) {
 }
 
 ROCKER_ERR transport_send(int sock, const char *buf, size_t len) {
-        int r = fdpass_send(sock, buf, len, -EBADF);
+        return transport_send_fds(sock, buf, len, NULL, 0);
+}
+
+ROCKER_ERR transport_send_fds(int sock, const char *buf, size_t len, const int *fds, size_t n_fds) {
+        int r = fdpass_send_fds(sock, buf, len, fds, n_fds);
 
         if (r < 0) {
                 /* rockerd refuses some peers (not root, too many connections)
@@ -127,6 +131,30 @@ int transport_send_enter(const ProtoEnter *enter, ROCKER_ERR *ret_err) {
         if (fd < 0)
                 return -1;
         *ret_err = transport_send(fd, buf, len);
+        if (*ret_err != ROCKER_ERR_success)
+                return -1;
+        return TAKE_FD(fd);
+}
+
+int transport_send_spawn(const ProtoEnter *enter, const char *const *argv, const char *const *envp,
+                         const int stdio[3], ROCKER_ERR *ret_err) {
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t len;
+        int r;
+
+        r = proto_encode_spawn(enter, argv, envp, &buf, &len);
+        if (r < 0) {
+                *ret_err = ROCKER_ERR_param_invalid;
+                lasterr_set("cannot encode the request: %s", r == -EMSGSIZE ? "too large" :
+                            r == -EINVAL ? "argv empty, more than 1024 entries in argv or envp, an envp entry "
+                                           "without '=', or a string that is not valid UTF-8" : strerror(-r));
+                return -1;
+        }
+        fd = transport_connect(ret_err);
+        if (fd < 0)
+                return -1;
+        *ret_err = transport_send_fds(fd, buf, len, stdio, 3);
         if (*ret_err != ROCKER_ERR_success)
                 return -1;
         return TAKE_FD(fd);

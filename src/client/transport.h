@@ -16,6 +16,14 @@ int transport_connect(ROCKER_ERR *ret_err);
 /* Sends one message: success or send_req_failed. */
 ROCKER_ERR transport_send(int sock, const char *buf, size_t len);
 
+/* The same with n_fds fds attached (SCM_RIGHTS). */
+ROCKER_ERR transport_send_fds(int sock, const char *buf, size_t len, const int *fds, size_t n_fds);
+
+/* Connects and sends a spawn request with the caller's stdio attached.
+ * The connected socket, or -1 as transport_send_enter(). */
+int transport_send_spawn(const ProtoEnter *enter, const char *const *argv, const char *const *envp,
+                         const int stdio[3], ROCKER_ERR *ret_err);
+
 /* Waits (bounded by $ROCKER_TIMEOUT_MS) for one message; its length, or -1
  * with the error text set (the caller maps it to recv_resp_failed). An fd
  * that came with it goes to *ret_fd (NULL: none is accepted). */

@@ -18,4 +18,13 @@ int fdpass_send(int sock, const void *buf, size_t len, int fd);
  * that did arrive is closed first. */
 ssize_t fdpass_recv(int sock, void *buf, size_t size, int *ret_fd);
 
+/* The same with up to 4 fds (a spawn request's stdin, stdout, stderr):
+ * -EINVAL for more, -EBADF if one is negative. */
+int fdpass_send_fds(int sock, const void *buf, size_t len, const int *fds, size_t n_fds);
+
+/* The same with up to max_fds fds (at most 16), stored in ret_fds[0..*ret_n_fds):
+ * more than max_fds is refused with -EBADMSG, every fd closed, as are
+ * truncated messages. ret_fds may be NULL with max_fds 0 (no fd accepted). */
+ssize_t fdpass_recv_fds(int sock, void *buf, size_t size, int *ret_fds, size_t max_fds, size_t *ret_n_fds);
+
 #endif

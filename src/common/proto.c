@@ -40,6 +40,14 @@ void proto_request_done(ProtoRequest *req) {
         for (size_t i = 0; i < e->n_overlay_dirs; i++)
                 free(e->overlay_dirs[i]);
         *e = (ProtoEnter) {};
+        for (size_t i = 0; i < req->n_argv; i++)
+                free(req->argv[i]);
+        free(req->argv);
+        for (size_t i = 0; i < req->n_envp; i++)
+                free(req->envp[i]);
+        free(req->envp);
+        req->argv = req->envp = NULL;
+        req->n_argv = req->n_envp = 0;
 }
 
 static int dump(json_t *root, char **ret_buf, size_t *ret_len) {
@@ -91,6 +99,81 @@ int proto_encode_enter(const ProtoEnter *e, char **ret_buf, size_t *ret_len) {
         return dump(root, ret_buf, ret_len);
 }
 
+static json_t *string_array(const char *const *v, bool is_env) {
+        _cleanup_json_ json_t *a = json_array();
+        size_t i;
+
+        if (!a || !v)
+                return NULL;
+        for (i = 0; v[i]; i++) {
+                if (i >= PROTO_ARGV_MAX || (is_env && !strchr(v[i], '=')))
+                        return NULL;
+                if (json_array_append_new(a, json_string(v[i])) < 0)
+                        return NULL;  /* not UTF-8 */
+        }
+        return TAKE_PTR(a);
+}
+
+int proto_encode_spawn(const ProtoEnter *e, const char *const *argv, const char *const *envp, char **ret_buf,
+                       size_t *ret_len) {
+        _cleanup_json_ json_t *root = NULL, *a = NULL, *env = NULL;
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        json_t *data;
+        int r;
+
+        if (!argv || !argv[0] || !argv[0][0] || !envp)
+                return -EINVAL;
+        a = string_array(argv, false);
+        env = string_array(envp, true);
+        if (!a || !env)
+                return -EINVAL;
+        r = proto_encode_enter(e, &buf, &len);
+        if (r < 0)
+                return r;
+        root = json_loadb(buf, len, 0, NULL);
+        if (!root)
+                return -ENOMEM;
+        if (json_object_set_new(root, "id", json_string("spawn")) < 0)
+                return -ENOMEM;
+        data = json_object_get(root, "data");
+        if (!data || json_object_set(data, "argv", a) < 0 || json_object_set(data, "envp", env) < 0)
+                return -ENOMEM;
+        return dump(root, ret_buf, ret_len);
+}
+
+int proto_encode_signal(int32_t guard_pid, const char *guard_name, int32_t signal, int32_t grace_ms, char **ret_buf,
+                        size_t *ret_len) {
+        _cleanup_json_ json_t *root = NULL;
+
+        if (!guard_name)
+                return -EINVAL;
+        root = json_pack("{s:s, s:i, s:{s:i, s:s, s:i, s:i}}", "id", "signal", "version", PROTO_VERSION, "data",
+                         "guard_pid", (int) guard_pid, "guard_name", guard_name, "signal", (int) signal,
+                         "grace_ms", (int) grace_ms);
+        if (!root)
+                return -EINVAL;
+        return dump(root, ret_buf, ret_len);
+}
+
+int proto_encode_spawn_in(int32_t guard_pid, const char *guard_name, int32_t uid, int32_t gid,
+                          const char *const *argv, const char *const *envp, char **ret_buf, size_t *ret_len) {
+        _cleanup_json_ json_t *root = NULL, *a = NULL, *env = NULL;
+
+        if (!guard_name || !argv || !argv[0] || !argv[0][0] || !envp)
+                return -EINVAL;
+        a = string_array(argv, false);
+        env = string_array(envp, true);
+        if (!a || !env)
+                return -EINVAL;
+        root = json_pack("{s:s, s:i, s:{s:i, s:s, s:i, s:i, s:O, s:O}}", "id", "spawn_in", "version", PROTO_VERSION,
+                         "data", "guard_pid", (int) guard_pid, "guard_name", guard_name, "uid", (int) uid, "gid",
+                         (int) gid, "argv", a, "envp", env);
+        if (!root)
+                return -EINVAL;
+        return dump(root, ret_buf, ret_len);
+}
+
 int proto_encode_ack(char **ret_buf, size_t *ret_len) {
         _cleanup_json_ json_t *root = json_pack("{s:s, s:i}", "id", "ack", "version", PROTO_VERSION);
 
@@ -133,6 +216,8 @@ int proto_encode_reply(const ProtoReply *r, char **ret_buf, size_t *ret_len) {
         _cleanup_json_ json_t *root = NULL;
 
         if (r->success) {
+                json_t *data;
+
                 root = json_pack("{s:b, s:i, s:{s:i, s:s, s:b}}",
                                  "success", 1,
                                  "version", PROTO_VERSION,
@@ -142,6 +227,12 @@ int proto_encode_reply(const ProtoReply *r, char **ret_buf, size_t *ret_len) {
                                  "user_namespaces", r->user_namespaces ? 1 : 0);
                 if (!root)
                         return -EINVAL;  /* a name that is not UTF-8 */
+                data = json_object_get(root, "data");
+                if (r->app_pid > 0 && json_object_set_new(data, "app_pid", json_integer(r->app_pid)) < 0)
+                        return -ENOMEM;
+                if (r->has_wait_status &&
+                    json_object_set_new(data, "wait_status", json_integer(r->wait_status)) < 0)
+                        return -ENOMEM;
         } else {
                 char text[sizeof r->error];
 
@@ -351,6 +442,58 @@ static int decode_enter(json_t *data, ProtoEnter *e, char *err, size_t errlen) {
         return 0;
 }
 
+static int get_strings(json_t *data, const char *key, bool is_env, char ***ret, size_t *ret_n, char *err,
+                       size_t errlen) {
+        json_t *a = json_object_get(data, key), *v;
+        size_t i;
+
+        if (!a)
+                return fail(err, errlen, "%s: missing", key);
+        if (!json_is_array(a))
+                return fail(err, errlen, "%s: expected an array", key);
+        if (json_array_size(a) > PROTO_ARGV_MAX)
+                return fail(err, errlen, "%s: %zu entries, at most %d allowed", key, json_array_size(a),
+                            PROTO_ARGV_MAX);
+        if (!is_env && json_array_size(a) == 0)
+                return fail(err, errlen, "%s: empty", key);
+        *ret = calloc(json_array_size(a) + 1, sizeof(char *));
+        if (!*ret)
+                return nomem(err, errlen);
+        json_array_foreach(a, i, v) {
+                if (!json_is_string(v))
+                        return fail(err, errlen, "%s[%zu]: expected a string", key, i);
+                if (!is_env && i == 0 && json_string_length(v) == 0)
+                        return fail(err, errlen, "%s[0]: empty", key);
+                if (is_env && !strchr(json_string_value(v), '='))
+                        return fail(err, errlen, "%s[%zu]: not NAME=value", key, i);
+                (*ret)[i] = strdup(json_string_value(v));
+                if (!(*ret)[i])
+                        return nomem(err, errlen);
+                *ret_n = i + 1;
+        }
+        return 0;
+}
+
+static int decode_spawn(json_t *data, ProtoRequest *req, char *err, size_t errlen) {
+        _cleanup_json_ json_t *enter = NULL;
+        int r;
+
+        if (!json_is_object(data))
+                return fail(err, errlen, "data: expected an object");
+        r = get_strings(data, "argv", false, &req->argv, &req->n_argv, err, errlen);
+        if (r < 0)
+                return r;
+        r = get_strings(data, "envp", true, &req->envp, &req->n_envp, err, errlen);
+        if (r < 0)
+                return r;
+        enter = json_deep_copy(data);
+        if (!enter)
+                return nomem(err, errlen);
+        (void) json_object_del(enter, "argv");
+        (void) json_object_del(enter, "envp");
+        return decode_enter(enter, &req->enter, err, errlen);
+}
+
 int proto_decode_request(const char *buf, size_t len, ProtoRequest *ret, char *err, size_t errlen) {
         static const char *const keys[] = { "id", "version", "data", NULL };
         _cleanup_json_ json_t *root = NULL;
@@ -387,6 +530,76 @@ int proto_decode_request(const char *buf, size_t len, ProtoRequest *ret, char *e
                         proto_request_done(&req);
                         return r;
                 }
+        } else if (strcmp(id, "spawn") == 0) {
+                req.kind = PROTO_SPAWN;
+                v = json_object_get(root, "data");
+                if (!v)
+                        return fail(err, errlen, "data: missing");
+                r = decode_spawn(v, &req, err, errlen);
+                if (r < 0) {
+                        proto_request_done(&req);
+                        return r;
+                }
+        } else if (strcmp(id, "spawn_in") == 0) {
+                static const char *const keys_in[] = { "guard_pid", "guard_name", "uid", "gid", "argv", "envp",
+                                                       NULL };
+                json_t *n;
+
+                req.kind = PROTO_SPAWN_IN;
+                v = json_object_get(root, "data");
+                if (!v)
+                        return fail(err, errlen, "data: missing");
+                if (!json_is_object(v))
+                        return fail(err, errlen, "data: expected an object");
+                r = check_keys(v, "data", keys_in, err, errlen);
+                if (r == 0)
+                        r = get_int32(v, "guard_pid", 2, INT32_MAX, &req.guard_pid, err, errlen);
+                if (r == 0)
+                        r = get_int32(v, "uid", 0, INT32_MAX - 1, &req.enter.uid, err, errlen);
+                if (r == 0)
+                        r = get_int32(v, "gid", 0, INT32_MAX - 1, &req.enter.gid, err, errlen);
+                n = json_object_get(v, "guard_name");
+                if (r == 0 && !n)
+                        r = fail(err, errlen, "guard_name: missing");
+                if (r == 0)
+                        r = check_string(n, "guard_name", PROTO_NAME_LEN, err, errlen);
+                if (r == 0)
+                        memcpy(req.guard_name, json_string_value(n), json_string_length(n) + 1);
+                if (r == 0)
+                        r = get_strings(v, "argv", false, &req.argv, &req.n_argv, err, errlen);
+                if (r == 0)
+                        r = get_strings(v, "envp", true, &req.envp, &req.n_envp, err, errlen);
+                if (r < 0) {
+                        proto_request_done(&req);
+                        return r;
+                }
+        } else if (strcmp(id, "signal") == 0) {
+                static const char *const signal_keys[] = { "guard_pid", "guard_name", "signal", "grace_ms", NULL };
+                req.kind = PROTO_SIGNAL;
+                v = json_object_get(root, "data");
+                if (!v)
+                        return fail(err, errlen, "data: missing");
+                if (!json_is_object(v))
+                        return fail(err, errlen, "data: expected an object");
+                r = check_keys(v, "data", signal_keys, err, errlen);
+                if (r < 0)
+                        return r;
+                r = get_int32(v, "guard_pid", 2, INT32_MAX, &req.guard_pid, err, errlen);
+                if (r < 0)
+                        return r;
+                r = get_int32(v, "signal", 1, 64, &req.signal, err, errlen);
+                if (r < 0)
+                        return r;
+                r = get_int32(v, "grace_ms", -1, 3600 * 1000, &req.grace_ms, err, errlen);
+                if (r < 0)
+                        return r;
+                json_t *n = json_object_get(v, "guard_name");
+                if (!n)
+                        return fail(err, errlen, "guard_name: missing");
+                r = check_string(n, "guard_name", PROTO_NAME_LEN, err, errlen);
+                if (r < 0)
+                        return r;
+                memcpy(req.guard_name, json_string_value(n), json_string_length(n) + 1);
         } else if (strcmp(id, "list") == 0) {
                 static const char *const list_keys[] = { "offset", NULL };
                 req.kind = PROTO_LIST;
@@ -414,7 +627,8 @@ int proto_decode_request(const char *buf, size_t len, ProtoRequest *ret, char *e
 
 int proto_decode_reply(const char *buf, size_t len, ProtoReply *ret, char *err, size_t errlen) {
         static const char *const keys[] = { "success", "version", "error", "data", NULL };
-        static const char *const data_keys[] = { "guard_pid", "guard_name", "user_namespaces", NULL };
+        static const char *const data_keys[] = { "guard_pid", "guard_name", "user_namespaces", "app_pid",
+                                                  "wait_status", NULL };
         _cleanup_json_ json_t *root = NULL;
         ProtoReply reply = {};
         json_t *v, *data;
@@ -475,6 +689,17 @@ int proto_decode_reply(const char *buf, size_t len, ProtoReply *ret, char *err, 
                 if (!json_is_boolean(v))
                         return fail(err, errlen, "user_namespaces: expected a boolean");
                 reply.user_namespaces = json_is_true(v);
+        }
+        if (json_object_get(data, "app_pid")) {
+                r = get_int32(data, "app_pid", 1, INT32_MAX, &reply.app_pid, err, errlen);
+                if (r < 0)
+                        return r;
+        }
+        if (json_object_get(data, "wait_status")) {
+                r = get_int32(data, "wait_status", 0, 0xffff, &reply.wait_status, err, errlen);
+                if (r < 0)
+                        return r;
+                reply.has_wait_status = 1;
         }
         *ret = reply;
         return 0;

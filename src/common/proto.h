@@ -26,7 +26,12 @@ typedef enum ProtoKind {
         PROTO_ENTER,    /* build a rocker; the reply carries the guard's pidfd */
         PROTO_ACK,      /* the client has joined: the rocker is its now */
         PROTO_LIST,     /* which rockers live? one page from an offset */
+        PROTO_SPAWN,    /* build a rocker and start argv in it; stdin/out/err come with it */
+        PROTO_SIGNAL,   /* signal a rocker's guard for the peer (a non-root peer: its own only) */
+        PROTO_SPAWN_IN, /* start argv in a live rocker; stdin/out/err come with it */
 } ProtoKind;
+
+#define PROTO_ARGV_MAX 1024   /* entries of a spawn's argv, and of its envp */
 
 #define PROTO_LIST_PAGE 64  /* entries per list reply: keeps it under PROTO_MSG_MAX */
 
@@ -43,8 +48,17 @@ typedef struct ProtoEnter {
 
 typedef struct ProtoRequest {
         ProtoKind kind;
-        ProtoEnter enter;       /* kind == PROTO_ENTER */
+        ProtoEnter enter;       /* kind == PROTO_ENTER or PROTO_SPAWN */
         int32_t offset;         /* kind == PROTO_LIST */
+        char **argv;            /* kind == PROTO_SPAWN: NULL-terminated, n_argv >= 1 */
+        size_t n_argv;
+        char **envp;            /* kind == PROTO_SPAWN: NULL-terminated, each "NAME=value" */
+        size_t n_envp;
+        int32_t guard_pid;      /* kind == PROTO_SIGNAL or PROTO_SPAWN_IN (which also sets
+                                 * enter.uid and enter.gid): the guard and its name */
+        char guard_name[PROTO_NAME_LEN + 1];
+        int32_t signal;         /* 1 ... 64 */
+        int32_t grace_ms;       /* SIGTERM: the stop's grace (queued to the guard), -1: the rocker's own */
 } ProtoRequest;
 
 /* One entry of a list reply. Strings are owned by the entry. */
@@ -79,6 +93,9 @@ typedef struct ProtoReply {
         char guard_name[PROTO_NAME_LEN + 1];
         int user_namespaces;              /* the app may create user namespaces (its policy's
                                            * AllowUserNamespaces=); optional on the wire, false */
+        int32_t app_pid;                  /* a spawn reply: the app's PID (rockerd's view); 0 if absent */
+        int has_wait_status;              /* a spawn's last message: the app has exited, the rocker is gone */
+        int32_t wait_status;              /* ...its wait status, as waitpid() gives it */
 } ProtoReply;
 
 /* Releases the strings of a decoded request; safe on a zeroed one. */
@@ -88,6 +105,16 @@ void proto_request_done(ProtoRequest *req);
  * (NUL excluded). 0, or -ENOMEM / -EMSGSIZE / -EINVAL. */
 int proto_encode_enter(const ProtoEnter *enter, char **ret_buf, size_t *ret_len);
 int proto_encode_ack(char **ret_buf, size_t *ret_len);
+/* A spawn into the live rocker guard_pid/guard_name, as uid/gid. */
+int proto_encode_spawn_in(int32_t guard_pid, const char *guard_name, int32_t uid, int32_t gid,
+                          const char *const *argv, const char *const *envp, char **ret_buf, size_t *ret_len);
+int proto_encode_signal(int32_t guard_pid, const char *guard_name, int32_t signal, int32_t grace_ms, char **ret_buf,
+                        size_t *ret_len);
+/* A spawn request: the enter fields plus argv and envp (NULL-terminated,
+ * argv not empty). -EINVAL for an empty argv, an envp entry without '=',
+ * too many entries or strings that are not UTF-8. */
+int proto_encode_spawn(const ProtoEnter *enter, const char *const *argv, const char *const *envp, char **ret_buf,
+                       size_t *ret_len);
 int proto_encode_reply(const ProtoReply *reply, char **ret_buf, size_t *ret_len);
 int proto_encode_list(int32_t offset, char **ret_buf, size_t *ret_len);
 int proto_encode_list_reply(const ProtoList *list, char **ret_buf, size_t *ret_len);

@@ -12,6 +12,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "policy.h"
 #include "bus.h"
 #include "dev.h"
 #include "image.h"
@@ -400,11 +401,16 @@ static int daemon_key(Parse *ps, const char *section, const char *key, const cha
                         c->shared_paths_set = true;
                         return parse_paths(v, c->shared_paths, &c->n_shared_paths, ps);
                 }
-                if (!strcmp(key, "AllowUsers")) {
-                        if (strcmp(v, "root") != 0)
-                                return snprintf(ps->err, sizeof ps->err,
-                                                "only \"root\" is supported: a caller must be able to setns() into the rocker"),
-                                       -EINVAL;
+                if (!strcmp(key, "AllowUsers") || !strcmp(key, "AllowGroups")) {
+                        bool groups = !strcmp(key, "AllowGroups");
+                        return policy_parse_ids(v, groups, groups ? c->allow_gids : c->allow_uids,
+                                                groups ? &c->n_allow_gids : &c->n_allow_uids, CONFIG_PATHS_MAX,
+                                                ps->err, sizeof ps->err);
+                }
+                if (!strcmp(key, "MaxRockersPerUser")) {
+                        if (parse_uint(v, 1000000, &u) < 0 || u == 0)
+                                return snprintf(ps->err, sizeof ps->err, "expected a number from 1 to 1000000"), -EINVAL;
+                        c->max_rockers_per_user = u;
                         return 0;
                 }
         } else if (!strcmp(section, "Rocker")) {

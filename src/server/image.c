@@ -508,9 +508,6 @@ int image_open(const char *path, bool no_symlinks, ImageId *ret_id, char *err, s
                 .flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
                 .resolve = no_symlinks ? RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS : 0,
         };
-        char magic[4];
-        struct stat st;
-        ssize_t n;
         int r;
 
         fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
@@ -521,6 +518,16 @@ int image_open(const char *path, bool no_symlinks, ImageId *ret_id, char *err, s
                          "allow none)" : "is a symlink");
                 return r;
         }
+        return image_check_fd(TAKE_FD(fd), path, ret_id, err, errlen);
+}
+
+int image_check_fd(int image_fd, const char *path, ImageId *ret_id, char *err, size_t errlen) {
+        _cleanup_close_ int fd = image_fd;
+        char magic[4];
+        struct stat st;
+        ssize_t n;
+        int r;
+
         if (fstat(fd, &st) < 0) {
                 r = negative_errno();
                 snprintf(err, errlen, "app_pkg_path: \"%.256s\": %s", path, strerror(-r));

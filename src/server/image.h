@@ -60,6 +60,11 @@ typedef struct ImageId {
  * worker's job (worker.h), never the event loop's. */
 int image_open(const char *path, bool no_symlinks, ImageId *ret_id, char *err, size_t errlen);
 
+/* The same checks for an image already opened (image_fd: taken, closed
+ * unless returned), e.g. as a non-root peer (policy.c); path names it in
+ * messages. fd or -errno with err set. */
+int image_check_fd(int image_fd, const char *path, ImageId *ret_id, char *err, size_t errlen);
+
 /* Mounts the squashfs in image_fd with the kernel, on an autoclear loop
  * device, as a detached read-only mount: its fd, or -errno with err set.
  * Reads the image: a worker's job. Nothing is left behind if the worker is
@@ -81,6 +86,7 @@ Image *image_cache_find(ImageCache *c, const ImageId *id, ImageBackend backend);
  * backend ignores it. 0 or -errno with err set. */
 int image_cache_add(ImageCache *c, const char *path, const ImageId *id, ImageBackend backend, int image_fd,
                     int kernel_tree, Image **ret, char *err, size_t errlen);
+
 
 /* A new detached, read-only, nosuid, nodev clone of the image's mount, to be
  * attached by a guard with move_mount(). Close-on-exec. fd or -errno. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Threat model for this file: any local process may connect; only root peers
- * (SO_PEERCRED, filled in by the kernel) are served. Every request is decoded
+ * (SO_PEERCRED, filled in by the kernel) and the users of AllowUsers= /
+ * AllowGroups= are served, the latter under policy.c's rules (spawn only). Every request is decoded
  * strictly and turned into a Plan by plan_parse_request() before anything is
  * created. The loop does not block on a client: sockets are non-blocking,
  * each phase of a connection has a deadline, and the loop touches no path a
@@ -49,9 +50,11 @@
 #include "manager.h"
 #include "overlaywatch.h"
 #include "plan.h"
+#include "policy.h"
 #include "proto.h"
 #include "reaper.h"
 #include "registry.h"
+#include "spawn.h"
 #include "state.h"
 #include "util.h"
 #include "worker.h"
@@ -86,9 +89,19 @@ struct Conn {
         /* Everything that touches the paths the request names runs in a
          * worker (worker.h) under the request's deadline, never here. */
         Worker *worker;          /* checking the request, or preparing its build */
-        int image_fd;            /* the image, opened by the check worker */
+        int image_fd;            /* the image, opened by the check worker (as the peer, for a non-root one) */
         ImageId image_id;
         Image *image;            /* its cache entry, if it was cached when the build began */
+        bool is_spawn;           /* a spawn request: rockerd starts the app (issue 17) */
+        SpawnRequest spawn;      /* ...its argv, envp and stdio, until the app is started */
+        Rocker *spawned;         /* ...its rocker, whose app's exit status it waits for */
+        /* A spawn into a live rocker: the process rockerd made there (its
+         * child, reaped here), until it exits. */
+        pid_t joined_pid;
+        int joined_pidfd;
+        sd_event_source *joined_source;
+        pid_t joined_guard;      /* ...in the rocker of this guard */
+        char joined_guard_name[16];
 };
 
 struct Manager {
@@ -150,6 +163,20 @@ static LogFields rocker_fields(const Rocker *r) {
                 log_struct((level), &_f_, __VA_ARGS__);            \
         } while (0)
 
+/* Live rockers of uid, for MaxRockersPerUser=. */
+static unsigned count_owned(const Manager *m, uid_t uid) {
+        unsigned n = 0;
+
+        for (const Rocker *r = m->registry.head; r; r = r->next)
+                n += r->owner_uid == uid;
+        return n;
+}
+
+/* Whether peer may see and end r: root any, a non-root peer its own. */
+static bool rocker_visible_to(const Rocker *r, uid_t peer_uid) {
+        return peer_uid == 0 || r->owner_uid == peer_uid;
+}
+
 static void rocker_kill(Rocker *r, const char *why) {
         if (r->killed)
                 return;
@@ -172,6 +199,7 @@ static int rocker_save(Rocker *r) {
                 .exec_dir = r->plan.exec_dir,
                 .data_dir = r->plan.data_dir,
                 .cgroup = r->cgroup,
+                .owner = r->owner_uid,
         };
         int k;
 
@@ -209,6 +237,10 @@ static void rocker_release(Rocker *r, bool keep_state) {
         overlay_watch_remove(m->inotify_fd, r->overlay_wds, r->n_overlays_alive ? PROTO_OVERLAY_MAX : 0);
         sd_event_source_disable_unref(r->pidfd_source);
         sd_event_source_disable_unref(r->status_source);
+        sd_event_source_disable_unref(r->app_source);
+        safe_close(r->app_pidfd);  /* an app still running outlives a stopping rockerd */
+        if (r->spawner)
+                r->spawner->spawned = NULL;
         safe_close(r->pidfd);
         safe_close(r->status_fd);
         image_release(r->image);
@@ -379,6 +411,13 @@ static Conn *conn_free(Conn *c) {
         conn_drop_request_work(c);
         if (c->has_plan)
                 plan_done(&c->plan);
+        if (c->spawned)  /* its app runs on; nobody waits for its status */
+                c->spawned->spawner = NULL;
+        spawn_request_done(&c->spawn);
+        safe_close(c->image_fd);
+        sd_event_source_disable_unref(c->joined_source);
+        if (c->joined_pidfd >= 0)  /* it runs on: reaped by the loop when it exits */
+                (void) reaper_adopt(m->reaper, TAKE_FD(c->joined_pidfd));
         app_policy_done(&c->policy);
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->timer);
@@ -462,6 +501,10 @@ static void conn_fail(Conn *c, const char *fmt, ...) {
 
 static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+static void conn_spawn_app(Conn *c, Rocker *r);
+static void conn_spawn_in(Conn *c, ProtoRequest *req);
+static void conn_signal(Conn *c, const ProtoRequest *req);
+static void conn_spawn_report_exit(Conn *c, const ProtoReply *last);
 
 /* The first limit lim asks for that this host cannot apply, as "Key=", for
  * messages. */
@@ -630,11 +673,15 @@ static void conn_build_finish(Conn *c, int tree_fd) {
                 cgroup_setup_unavailable(m->cgroups, &c->policy.limits) : NULL;
         if (m->registry.n >= m->cfg.max_rockers)
                 return conn_fail(c, "too many live rockers (%u)", m->cfg.max_rockers);
+        if (c->peer.uid != 0 && count_owned(m, c->peer.uid) >= m->cfg.max_rockers_per_user)
+                return conn_fail(c, "MaxRockersPerUser=%u: uid %u has %u live rockers already",
+                                 m->cfg.max_rockers_per_user, (unsigned) c->peer.uid, count_owned(m, c->peer.uid));
         r = calloc(1, sizeof *r);
         if (!r)
                 return conn_fail(c, "out of memory");
         r->manager = m;
-        r->pidfd = r->status_fd = -EBADF;
+        r->owner_uid = c->peer.uid;
+        r->pidfd = r->status_fd = r->app_pidfd = -EBADF;
         for (size_t i = 0; i < PROTO_OVERLAY_MAX; i++)
                 r->overlay_wds[i] = -1;
 
@@ -951,6 +998,10 @@ static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *u
                 return 0;
         }
         r->n_overlays_alive = r->plan.n_overlays;
+        if (c->is_spawn) {
+                conn_spawn_app(c, r);
+                return 0;
+        }
 
         memcpy(reply.guard_name, r->name, sizeof reply.guard_name);
         k = conn_send(c, &reply, r->pidfd);
@@ -1024,6 +1075,14 @@ static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *use
                 if (!c->done)
                         conn_fail(c, "the guard died while building the rocker");
         }
+        Conn *waiter = r->spawner;
+        ProtoReply last = { .success = 1, .guard_pid = r->pid, .app_pid = r->app_pid,
+                            .has_wait_status = r->app_exited, .wait_status = r->app_wstatus };
+        memcpy(last.guard_name, r->name, sizeof last.guard_name);
+        if (waiter) {
+                waiter->spawned = NULL;
+                r->spawner = NULL;
+        }
         /* Its overlays went with its mount namespace, before its exit
          * completed, unless something outside holds them: their events are
          * queued by now. */
@@ -1036,10 +1095,218 @@ static int on_guard_exit(sd_event_source *s, int fd, uint32_t revents, void *use
                 rocker_free(r);
         }
         act_on_gone_overlays(m);
+        if (waiter)
+                conn_spawn_report_exit(waiter, &last);
         return 0;
 }
 
+/* ---- spawn requests (issue 17, spawn.c) ---------------------------------- */
+
+/* The spawned app has exited: its status is kept for the waiting client,
+ * and the rocker ends with it (its other processes too). */
+static int on_app_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Rocker *r = userdata;
+        siginfo_t si = {};
+
+        (void) s;
+        (void) revents;
+        if (waitid(P_PIDFD, (id_t) fd, &si, WEXITED | WNOHANG) < 0)
+                log_warning_errno(errno, "rocker %s: waitid on its app: %m", r->name);
+        else if (si.si_pid == 0)
+                return 0;
+        else {
+                r->app_exited = true;
+                r->app_wstatus = spawn_wait_status(&si);
+        }
+        r->app_source = sd_event_source_disable_unref(r->app_source);
+        r->app_pidfd = safe_close(r->app_pidfd);
+        log_rocker(LOG_INFO, r, "rocker %s: app pid %d exited (wait status 0x%x)", r->name, (int) r->app_pid,
+                   (unsigned) r->app_wstatus);
+        rocker_kill(r, "its spawned app exited");
+        manager_fd_freed(r->manager);
+        return 0;
+}
+
+/* The guard of a spawn request's rocker is ready: rockerd starts the app
+ * in it, the rocker is claimed at once, and the connection stays open
+ * for the app's exit status (conn_spawn_report_exit()). */
+static void conn_spawn_app(Conn *c, Rocker *r) {
+        ProtoReply reply = { .success = 1, .guard_pid = r->pid };
+        char err[PROTO_ERROR_MAX] = "";
+        int k;
+
+        c->rocker = NULL;
+        r->conn = NULL;
+        k = spawn_app(r->pidfd, r->name, r->plan.uid, r->plan.gid, r->plan.allow_user_namespaces, true, &c->spawn,
+                      &r->app_pid, &r->app_pidfd, err, sizeof err);
+        spawn_request_done(&c->spawn);  /* the app has its copies of the stdio fds */
+        if (k < 0) {
+                rocker_kill(r, "its app could not be started");
+                return conn_fail(c, "spawn failed: %s", err);
+        }
+        k = sd_event_add_io(c->m->event, &r->app_source, r->app_pidfd, EPOLLIN, on_app_exit, r);
+        if (k < 0) {
+                rocker_kill(r, "its app cannot be watched");  /* the app dies with it; reaped below */
+                (void) waitid(P_PIDFD, (id_t) r->app_pidfd, &(siginfo_t) {}, WEXITED);
+                r->app_pidfd = safe_close(r->app_pidfd);
+                return conn_fail(c, "spawn failed: cannot watch the app: %s", strerror(-k));
+        }
+        r->state = ROCKER_RUNNING;
+        if (rocker_save(r) < 0) {
+                rocker_kill(r, "it could not be recorded");
+                return conn_fail(c, "spawn failed: cannot record rocker %s", r->name);
+        }
+        reply.app_pid = r->app_pid;
+        memcpy(reply.guard_name, r->name, sizeof reply.guard_name);
+        k = conn_send(c, &reply, -EBADF);
+        if (k < 0) {
+                /* Nobody will wait for it; it runs as any detached app. */
+                log_warning_errno(k, "rocker %s: cannot send the spawn reply to pid %d: %m", r->name,
+                                  (int) c->peer.pid);
+                conn_free(c);
+                return;
+        }
+        c->done = true;
+        c->spawned = r;
+        r->spawner = c;
+        /* No deadline: the client waits as long as its app runs. */
+        if (c->timer)
+                (void) sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
+        manager_status(c->m);
+        log_rocker(LOG_INFO, r, "rocker %s started for a spawn: guard pid %d, app pid %d, app %d, uid %u gid %u, "
+                   "image %s, data dir %s, %.1f ms", r->name, (int) r->pid, (int) r->app_pid,
+                   (int) r->plan.app_id, (unsigned) r->plan.uid, (unsigned) r->plan.gid, r->plan.pkg_path,
+                   r->plan.data_dir, (double) (now_usec() - r->started_usec) / 1000.0);
+}
+
+/* The spawned rocker is gone: its app's wait status goes to the client
+ * (has_wait_status is false if rockerd never reaped the app, e.g. the
+ * guard was killed before it existed), then the connection closes after
+ * the usual deadline. */
+static void conn_spawn_report_exit(Conn *c, const ProtoReply *last) {
+        int k;
+
+        k = conn_send(c, last, -EBADF);
+        if (k < 0)
+                log_debug_errno(k, "cannot send the exit status to pid %d: %m", (int) c->peer.pid);
+        (void) conn_set_deadline(c, c->m->cfg.request_timeout_usec);
+}
+
 static void conn_list_page(Conn *c, int32_t offset);
+
+static int on_joined_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Conn *c = userdata;
+        ProtoReply last = { .success = 1, .app_pid = c->joined_pid, .has_wait_status = 1 };
+        siginfo_t si = {};
+        int k;
+
+        (void) s;
+        (void) revents;
+        if (waitid(P_PIDFD, (id_t) fd, &si, WEXITED | WNOHANG) < 0)
+                last.has_wait_status = 0;
+        else if (si.si_pid == 0)
+                return 0;
+        last.wait_status = spawn_wait_status(&si);
+        c->joined_source = sd_event_source_disable_unref(c->joined_source);
+        c->joined_pidfd = safe_close(c->joined_pidfd);
+        last.guard_pid = c->joined_guard;
+        memcpy(last.guard_name, c->joined_guard_name, sizeof last.guard_name);
+        k = conn_send(c, &last, -EBADF);
+        if (k < 0)
+                log_debug_errno(k, "cannot send the exit status to pid %d: %m", (int) c->peer.pid);
+        (void) conn_set_deadline(c, c->m->cfg.request_timeout_usec);
+        manager_fd_freed(c->m);
+        return 0;
+}
+
+/* One more process in a live rocker (rocker enter as a non-root user):
+ * made by rockerd as a joined process (join.c), reaped here; its exit
+ * status ends the connection. The rocker lives on. */
+static void conn_spawn_in(Conn *c, ProtoRequest *req) {
+        Rocker *r = registry_find_name(&c->m->registry, req->guard_name);
+        ProtoReply reply = { .success = 1 };
+        char err[PROTO_ERROR_MAX] = "";
+        int k;
+
+        c->spawn.argv = TAKE_PTR(req->argv);
+        c->spawn.envp = TAKE_PTR(req->envp);
+        req->n_argv = req->n_envp = 0;
+        if (!r || r->pid != req->guard_pid || r->state != ROCKER_RUNNING || r->killed)
+                return conn_fail(c, "spawn_in: no live rocker %.15s with guard pid %d", req->guard_name,
+                                 (int) req->guard_pid);
+        if (!rocker_visible_to(r, c->peer.uid))
+                return conn_fail(c, "spawn_in: rocker %s is not yours (it belongs to uid %u): a non-root caller may "
+                                 "only join its own rockers", r->name, (unsigned) r->owner_uid);
+        if (c->peer.uid != 0 && ((uid_t) req->enter.uid != c->peer.uid || (gid_t) req->enter.gid != c->peer.gid))
+                return conn_fail(c, "spawn_in: uid %d gid %d are not the caller's own (uid %u, gid %u): a non-root "
+                                 "caller may only ask for its own uid and gid", (int) req->enter.uid,
+                                 (int) req->enter.gid, (unsigned) c->peer.uid, (unsigned) c->peer.gid);
+        if (req->enter.uid == 0 || req->enter.gid == 0)
+                return conn_fail(c, "spawn_in: %s: 0 is not allowed for an app", req->enter.uid == 0 ? "uid" : "gid");
+        k = spawn_app(r->pidfd, r->name, (uid_t) req->enter.uid, (gid_t) req->enter.gid,
+                      r->plan.allow_user_namespaces, false, &c->spawn, &c->joined_pid, &c->joined_pidfd, err,
+                      sizeof err);
+        spawn_request_done(&c->spawn);
+        if (k < 0)
+                return conn_fail(c, "spawn failed: %s", err);
+        k = sd_event_add_io(c->m->event, &c->joined_source, c->joined_pidfd, EPOLLIN, on_joined_exit, c);
+        if (k < 0) {
+                (void) pidfd_send_signal(c->joined_pidfd, SIGKILL, NULL, 0);
+                (void) waitid(P_PIDFD, (id_t) c->joined_pidfd, &(siginfo_t) {}, WEXITED);
+                c->joined_pidfd = safe_close(c->joined_pidfd);
+                return conn_fail(c, "spawn failed: cannot watch the process: %s", strerror(-k));
+        }
+        c->done = true;
+        c->joined_guard = r->pid;
+        memcpy(c->joined_guard_name, r->name, sizeof c->joined_guard_name);
+        reply.guard_pid = r->pid;
+        reply.app_pid = c->joined_pid;
+        memcpy(reply.guard_name, r->name, sizeof reply.guard_name);
+        if (c->timer)
+                (void) sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
+        log_rocker(LOG_INFO, r, "rocker %s: pid %d started in it for pid %d uid %u", r->name, (int) c->joined_pid,
+                   (int) c->peer.pid, (unsigned) c->peer.uid);
+        k = conn_send(c, &reply, -EBADF);
+        if (k < 0)
+                log_debug_errno(k, "cannot send the spawn reply to pid %d: %m", (int) c->peer.pid);
+}
+
+/* Signals a rocker's guard for the peer: how a non-root peer, which may not
+ * signal the root guard itself, stops or kills its own rockers (a root peer
+ * may use it for any). The rocker is named by guard PID and name, both
+ * checked against the registry. */
+static void conn_signal(Conn *c, const ProtoRequest *req) {
+        Rocker *r = registry_find_name(&c->m->registry, req->guard_name);
+        ProtoReply reply = { .success = 1 };
+        siginfo_t si = { .si_signo = req->signal, .si_code = SI_QUEUE };
+        int k;
+
+        if (!r || r->pid != req->guard_pid)
+                return conn_fail(c, "signal: no live rocker %.15s with guard pid %d", req->guard_name,
+                                 (int) req->guard_pid);
+        if (!rocker_visible_to(r, c->peer.uid))
+                return conn_fail(c, "signal: rocker %s is not yours (it belongs to uid %u): a non-root caller may only "
+                                 "stop or kill its own rockers", r->name, (unsigned) r->owner_uid);
+        /* The grace of a stop travels as the guard expects it from
+         * ROCKER_stop_rocker(): SIGTERM queued with the milliseconds. */
+        si.si_pid = getpid();
+        si.si_value.sival_int = req->grace_ms;
+        if (req->signal == SIGTERM && req->grace_ms >= 0)
+                k = pidfd_send_signal(r->pidfd, SIGTERM, &si, 0);
+        else
+                k = pidfd_send_signal(r->pidfd, req->signal, NULL, 0);
+        if (k < 0)
+                return conn_fail(c, "signal: rocker %s: %s", r->name, strerror(errno));
+        log_rocker(LOG_INFO, r, "rocker %s: signal %d sent for pid %d uid %u", r->name, (int) req->signal,
+                   (int) c->peer.pid, (unsigned) c->peer.uid);
+        reply.guard_pid = r->pid;
+        memcpy(reply.guard_name, r->name, sizeof reply.guard_name);
+        k = conn_send(c, &reply, -EBADF);
+        if (k < 0)
+                log_debug_errno(k, "cannot confirm the signal to pid %d: %m", (int) c->peer.pid);
+        if (!c->rocker)
+                (void) conn_set_deadline(c, c->m->cfg.request_timeout_usec);
+}
 
 /* One page of the live rockers, newest first; a connection may page on. A
  * page holds at most PROTO_LIST_PAGE entries, fewer when long paths would
@@ -1064,17 +1331,21 @@ static void conn_list(Conn *c, int32_t offset) {
 static void conn_list_page(Conn *c, int32_t offset) {
         Manager *m = c->m;
         ProtoRockerInfo entries[PROTO_LIST_PAGE];
-        ProtoList list = { .total = (int32_t) m->registry.n, .entries = entries };
+        ProtoList list = { .entries = entries };
         _cleanup_free_ char *buf = NULL;
         uint64_t now = now_usec();
         int32_t i = 0;
         size_t len;
         int k;
 
-        for (Rocker *r = m->registry.head; r && list.n_entries < PROTO_LIST_PAGE; r = r->next, i++) {
+        for (Rocker *r = m->registry.head; r; r = r->next)
+                list.total += rocker_visible_to(r, c->peer.uid);
+        for (Rocker *r = m->registry.head; r && list.n_entries < PROTO_LIST_PAGE; r = r->next) {
                 ProtoRockerInfo *e;
 
-                if (i < offset)
+                if (!rocker_visible_to(r, c->peer.uid))
+                        continue;  /* a non-root peer sees its own rockers only */
+                if (i++ < offset)
                         continue;
                 e = &entries[list.n_entries++];
                 *e = (ProtoRockerInfo) {
@@ -1132,9 +1403,20 @@ static int check_job(void *data, int in_fd, WorkerReply *reply) {
                 reply->error = r;
                 return -EBADF;
         }
-        /* Under an app's ImageDirs=, a symlink on the way could lead out of
-         * them: none is followed. */
-        fd = image_open(c->plan.pkg_path, c->policy.n_image_dirs > 0, &id, reply->text, sizeof reply->text);
+        if (c->peer.uid != 0) {
+                /* A non-root peer's paths are looked at as the peer, and its
+                 * image is the fd the peer opened: root never resolves it. */
+                r = policy_check_spawn(&c->m->cfg, &c->peer, &c->plan, count_owned(c->m, c->peer.uid), &fd,
+                                       reply->text, sizeof reply->text);
+                if (r < 0) {
+                        reply->error = r;
+                        return -EBADF;
+                }
+                fd = image_check_fd(fd, c->plan.pkg_path, &id, reply->text, sizeof reply->text);
+        } else
+                /* Under an app's ImageDirs=, a symlink on the way could lead
+                 * out of them: none is followed. */
+                fd = image_open(c->plan.pkg_path, c->policy.n_image_dirs > 0, &id, reply->text, sizeof reply->text);
         if (fd < 0) {
                 reply->error = fd;
                 return -EBADF;
@@ -1181,6 +1463,10 @@ static void conn_handle(Conn *c, ProtoRequest *req) {
         char err[PROTO_ERROR_MAX] = "";  /* an -ENOMEM may leave it unwritten */
         int k;
 
+        if (req->kind != PROTO_SPAWN && req->kind != PROTO_SPAWN_IN && c->spawn.stdio[0] >= 0)
+                return conn_fail(c, "only a spawn request may be carrying file descriptors");
+        if ((req->kind == PROTO_SPAWN || req->kind == PROTO_SPAWN_IN) && c->spawn.stdio[0] < 0)
+                return conn_fail(c, "spawn: the caller's stdin, stdout and stderr must come with it (SCM_RIGHTS)");
         if (req->kind == PROTO_ACK) {
                 Rocker *r = c->rocker;
 
@@ -1209,9 +1495,25 @@ static void conn_handle(Conn *c, ProtoRequest *req) {
         }
         if (req->kind == PROTO_LIST)
                 return conn_list(c, req->offset);
+        if (req->kind == PROTO_SIGNAL)
+                return conn_signal(c, req);
+        if (req->kind == PROTO_SPAWN_IN) {
+                if (c->done || c->joined_pid > 0)
+                        return conn_fail(c, "one spawn request per connection");
+                return conn_spawn_in(c, req);
+        }
         if (c->done || c->has_plan || c->rocker)
                 return conn_fail(c, "one enter request per connection");
+        if (req->kind == PROTO_SPAWN) {
+                c->is_spawn = true;
+                c->spawn.argv = TAKE_PTR(req->argv);
+                c->spawn.envp = TAKE_PTR(req->envp);
+                req->n_argv = req->n_envp = 0;
+        }
 
+        if (req->kind == PROTO_ENTER && c->peer.uid != 0)
+                return conn_fail(c, "enter: uid %u is not root: only root may enter (join) a rocker; a non-root "
+                                 "caller may only spawn (ROCKER_spawn_rocker, rocker run)", (unsigned) c->peer.uid);
         k = plan_parse_request(&req->enter, &c->plan, err, sizeof err);
         if (k < 0)
                 return conn_fail(c, "%s", err[0] ? err : strerror(-k));
@@ -1220,6 +1522,15 @@ static void conn_handle(Conn *c, ProtoRequest *req) {
         k = app_policy_load(&m->cfg, c->plan.app_id, &c->policy, err, sizeof err);
         if (k < 0)
                 return conn_fail(c, "policy of app %d: %s", (int) c->plan.app_id, err);
+        if (c->peer.uid != 0) {
+                if (count_owned(m, c->peer.uid) >= m->cfg.max_rockers_per_user)
+                        return conn_fail(c, "MaxRockersPerUser=%u: uid %u has %u live rockers already",
+                                         m->cfg.max_rockers_per_user, (unsigned) c->peer.uid,
+                                         count_owned(m, c->peer.uid));
+                /* The check worker applies policy.c's user-relative rule
+                 * instead of the root one. */
+                c->policy.strict_modes = false;
+        }
         k = plan_apply_policy(&c->plan, &m->cfg, &c->policy, err, sizeof err);
         if (k < 0)
                 return conn_fail(c, "%s", err);
@@ -1235,11 +1546,20 @@ static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userda
         Conn *c = userdata;
         char buf[PROTO_MSG_MAX + 1], err[PROTO_ERROR_MAX] = "";
         ProtoRequest req = {};
+        int fds[3];
+        size_t n_fds = 0;
         ssize_t n;
         int k;
 
         (void) s;
-        n = fdpass_recv(fd, buf, sizeof buf, NULL);
+        /* A spawn request brings the caller's stdio: at most three fds, on
+         * a connection's first request only. */
+        n = fdpass_recv_fds(fd, buf, sizeof buf, c->done || c->has_plan || c->rocker ? NULL : fds,
+                            c->done || c->has_plan || c->rocker ? 0 : 3, &n_fds);
+        if (n >= 0 && n_fds > 0 && spawn_request_take_stdio(&c->spawn, fds, n_fds, err, sizeof err) < 0) {
+                conn_fail(c, "%s", err);
+                return 0;
+        }
         if (n == -EAGAIN)
                 return 0;
         /* SEQPACKET reads an empty datagram as 0 too: only a hangup is EOF. */
@@ -1360,14 +1680,16 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 log_warning_errno(errno, "SO_PEERCRED: %m");
                 return 0;
         }
-        if (peer.uid != 0) {
-                /* Only root may ask for a rocker (docs/security.md). Told at
-                 * once and dropped: a non-root peer never holds a slot. */
-                char text[128];
-                snprintf(text, sizeof text, "permission denied: uid %u may not use rockerd (root only)",
-                         (unsigned) peer.uid);
+        if (!policy_peer_allowed(&m->cfg, &peer)) {
+                /* Root, and the users of AllowUsers=/AllowGroups= (policy.c,
+                 * docs/security.md): anyone else is told at once and
+                 * dropped, never holding a slot. */
+                char text[192];
+                snprintf(text, sizeof text, "permission denied: uid %u may not use rockerd (root only, and the "
+                         "users and groups of AllowUsers= and AllowGroups= in rockerd.conf)", (unsigned) peer.uid);
                 refuse_peer(cfd, text);
-                log_debug("pid %d uid %u refused: not root", (int) peer.pid, (unsigned) peer.uid);
+                log_info("pid %d uid %u refused: not root, not in AllowUsers= or AllowGroups=", (int) peer.pid,
+                         (unsigned) peer.uid);
                 return 0;
         }
         if (m->n_conns >= m->cfg.max_connections) {
@@ -1379,6 +1701,8 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         if (!c)
                 return 0;
         c->m = m;
+        spawn_request_init(&c->spawn);
+        c->image_fd = c->joined_pidfd = -EBADF;
         c->fd = TAKE_FD(cfd);
         c->image_fd = -EBADF;
         c->peer = peer;
@@ -1451,7 +1775,8 @@ static int listen_socket(const ManagerConfig *cfg) {
                 return log_error_errno(errno, "socket: %m");
         if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
                 return log_error_errno(errno, "cannot bind %s: %m", sa.sun_path);
-        /* Anyone may connect and be told no; only root is served. */
+        /* Anyone may connect and be told no; root and AllowUsers= /
+         * AllowGroups= are served (on_accept()). */
         if (chmod(sa.sun_path, 0666) < 0)
                 return log_error_errno(errno, "chmod %s: %m", sa.sun_path);
         if (listen(fd, SOMAXCONN) < 0)
@@ -1497,7 +1822,8 @@ static void adopt(StateRecord *rec, void *userdata) {
         memcpy(r->name, rec->name, sizeof r->name);
         r->pid = rec->pid;
         r->pidfd = TAKE_FD(pidfd);
-        r->status_fd = -EBADF;
+        r->status_fd = r->app_pidfd = -EBADF;
+        r->owner_uid = rec->owner;
         r->starttime = rec->starttime;
         r->adopted = true;
         r->state = ROCKER_RUNNING;

@@ -43,6 +43,13 @@ typedef struct ManagerConfig {
         uint64_t stop_timeout_usec;      /* StopTimeoutSec=: the default of every app */
         unsigned max_connections;
         unsigned max_rockers;
+        /* Non-root peers (policy.c, issue 17): who besides root, and how many
+         * live rockers each may have. Empty lists: root only. */
+        uint32_t allow_uids[CONFIG_PATHS_MAX];
+        size_t n_allow_uids;
+        uint32_t allow_gids[CONFIG_PATHS_MAX];
+        size_t n_allow_gids;
+        unsigned max_rockers_per_user;
         /* [Resources] (docs/cgroups.md) */
         int cgroup_mode;                 /* CgroupMode */
         bool limits_best_effort;         /* run a rocker whose limits cannot be applied */
@@ -60,6 +67,7 @@ typedef struct ManagerConfig {
                 .stop_timeout_usec = 10 * 1000000ULL,            \
                 .max_connections = 1024,                         \
                 .max_rockers = 4096,                             \
+                .max_rockers_per_user = 32,                      \
         }
 
 typedef struct Manager Manager;

@@ -51,6 +51,16 @@ typedef struct Rocker {
         uint64_t started_usec;  /* CLOCK_MONOTONIC */
         char *cgroup;           /* its own cgroup, relative to the hierarchy root; NULL if none */
         struct CgroupScopeJob *scope_job;  /* systemd: its scope is being started */
+        /* A spawned rocker (issue 17): rockerd created its app, reaps it,
+         * and ends the rocker with it. */
+        pid_t app_pid;          /* 0 for an entered rocker */
+        int app_pidfd;          /* until the app is reaped, else -EBADF */
+        sd_event_source *app_source;
+        bool app_exited;
+        int app_wstatus;        /* waitpid()-style, once app_exited */
+        Conn *spawner;          /* the connection waiting for the app's exit status, or NULL */
+        uid_t owner_uid;        /* the peer that asked for it (0: root); only it and root may see,
+                                 * stop or kill it. Kept in its state record. */
 } Rocker;
 
 typedef struct Registry {

@@ -61,7 +61,7 @@ int state_save(const char *dir, const StateRecord *rec) {
         json_t *root;
         size_t len;
 
-        root = json_pack("{s:i, s:s, s:i, s:I, s:b, s:i, s:I, s:I, s:s, s:s, s:s, s:s*}",
+        root = json_pack("{s:i, s:s, s:i, s:I, s:b, s:i, s:I, s:I, s:s, s:s, s:s, s:s*, s:I}",
                          "version", STATE_VERSION,
                          "name", rec->name,
                          "pid", (int) rec->pid,
@@ -73,7 +73,8 @@ int state_save(const char *dir, const StateRecord *rec) {
                          "pkg_path", rec->pkg_path,
                          "exec_dir", rec->exec_dir,
                          "data_dir", rec->data_dir,
-                         "cgroup", rec->cgroup);
+                         "cgroup", rec->cgroup,
+                         "owner", (json_int_t) rec->owner);
         if (!root)
                 return -EINVAL;
         text = json_dumps(root, JSON_COMPACT);
@@ -117,7 +118,7 @@ static int state_parse(const char *text, size_t len, StateRecord *ret) {
         json_t *cgroup = NULL;
         bool has_cgroup;
         int version, pid, claimed, app_id;
-        json_int_t starttime, uid, gid;
+        json_int_t starttime, uid, gid, owner = 0;
         StateRecord rec = {};
 
         root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -125,10 +126,12 @@ static int state_parse(const char *text, size_t len, StateRecord *ret) {
                 return -EBADMSG;
         /* "cgroup" (a string, or null) came after version 1's first
          * records: optional. */
-        if (json_unpack(root, "{s:i, s:s, s:i, s:I, s:b, s:i, s:I, s:I, s:s, s:s, s:s, s?o !}", "version", &version,
-                        "name", &name, "pid", &pid, "starttime", &starttime, "claimed", &claimed, "app_id", &app_id,
-                        "uid", &uid, "gid", &gid, "pkg_path", &pkg, "exec_dir", &exec, "data_dir", &data,
-                        "cgroup", &cgroup) < 0 ||
+        /* "owner" (issue 17) likewise: a record without it is root's. */
+        if (json_unpack(root, "{s:i, s:s, s:i, s:I, s:b, s:i, s:I, s:I, s:s, s:s, s:s, s?o, s?I !}", "version",
+                        &version, "name", &name, "pid", &pid, "starttime", &starttime, "claimed", &claimed, "app_id",
+                        &app_id, "uid", &uid, "gid", &gid, "pkg_path", &pkg, "exec_dir", &exec, "data_dir", &data,
+                        "cgroup", &cgroup, "owner", &owner) < 0 ||
+            owner < 0 || owner >= INT32_MAX ||
             (cgroup && !json_is_null(cgroup) &&
              (!json_is_string(cgroup) || path_check(json_string_value(cgroup), PROTO_PATH_MAX, NULL) < 0)) ||
             version != STATE_VERSION || !guard_name_valid(name) || pid <= 1 || starttime < 0 ||
@@ -145,6 +148,7 @@ static int state_parse(const char *text, size_t len, StateRecord *ret) {
         rec.app_id = app_id;
         rec.uid = (uid_t) uid;
         rec.gid = (gid_t) gid;
+        rec.owner = (uid_t) owner;
         rec.pkg_path = strdup(pkg);
         rec.exec_dir = strdup(exec);
         rec.data_dir = strdup(data);

@@ -24,6 +24,7 @@ typedef struct StateRecord {
         char *exec_dir;
         char *data_dir;
         char *cgroup;           /* NULL if the rocker has no cgroup of its own */
+        uid_t owner;            /* the peer that asked for it (0: root, or a record without "owner") */
 } StateRecord;
 
 /* Creates dir (0700) if missing. 0 or -errno. */

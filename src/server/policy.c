@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Threat model (docs/security.md §7): an allowed non-root peer is a local
+ * user who must gain nothing through rockerd that it could not do itself.
+ * rockerd acts as root, so every file system object the request names is
+ * either checked with the peer's own credentials in a child that has become
+ * the peer (the image, which is opened there and handed back as an fd so
+ * root never resolves that path again; the overlaid dirs; the exec dir), or
+ * checked by root for ownership (the data dir, which root writes to: it must
+ * be the peer's own and nobody else's to swap). Root never creates a host
+ * directory for such a peer outside its data dir, and the app runs as the
+ * peer's uid and gid only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fdpass.h"
+#include "macro.h"
+#include "manager.h"
+#include "policy.h"
+#include "util.h"
+
+#define PEER_GROUPS_MAX 256
+
+int policy_parse_ids(const char *v, bool groups, uint32_t *ids, size_t *n, size_t max, char *err, size_t errlen) {
+        _cleanup_free_ char *copy = strdup(v);
+        char *save = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        *n = 0;
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                char *end;
+                unsigned long id;
+
+                if (*n >= max) {
+                        snprintf(err, errlen, "more than %zu %s", max, groups ? "groups" : "users");
+                        return -EINVAL;
+                }
+                errno = 0;
+                id = strtoul(w, &end, 10);
+                if (*w >= '0' && *w <= '9' && !*end && !errno && id < INT32_MAX) {
+                        ids[(*n)++] = (uint32_t) id;
+                        continue;
+                }
+                if (groups) {
+                        struct group *g = getgrnam(w);
+                        if (!g) {
+                                snprintf(err, errlen, "unknown group \"%.64s\"", w);
+                                return -EINVAL;
+                        }
+                        ids[(*n)++] = (uint32_t) g->gr_gid;
+                } else {
+                        struct passwd *pw = getpwnam(w);
+                        if (!pw) {
+                                snprintf(err, errlen, "unknown user \"%.64s\"", w);
+                                return -EINVAL;
+                        }
+                        ids[(*n)++] = (uint32_t) pw->pw_uid;
+                }
+        }
+        return 0;
+}
+
+/* The peer's groups: its gid, and its user's groups in the user database.
+ * The number of them. */
+static int peer_groups(const struct ucred *peer, gid_t *groups, int max) {
+        struct passwd *pw = getpwuid(peer->uid);
+        int n = max;
+
+        if (pw && getgrouplist(pw->pw_name, peer->gid, groups, &n) >= 0)
+                return n;
+        groups[0] = peer->gid;
+        return 1;
+}
+
+bool policy_peer_allowed(const ManagerConfig *cfg, const struct ucred *peer) {
+        gid_t groups[PEER_GROUPS_MAX];
+        int n;
+
+        if (peer->uid == 0)
+                return true;
+        for (size_t i = 0; i < cfg->n_allow_uids; i++)
+                if (cfg->allow_uids[i] == peer->uid)
+                        return true;
+        if (cfg->n_allow_gids == 0)
+                return false;
+        n = peer_groups(peer, groups, PEER_GROUPS_MAX);
+        for (int k = 0; k < n; k++)
+                for (size_t i = 0; i < cfg->n_allow_gids; i++)
+                        if (cfg->allow_gids[i] == groups[k])
+                                return true;
+        return false;
+}
+
+/* StrictModes relative to uid: a directory on the way may be changed by
+ * nobody but root and uid (a root-owned sticky directory such as /tmp
+ * excepted, in which nobody may rename what is not theirs). */
+static bool mode_is_strict_for(const struct stat *st, uid_t uid) {
+        bool sticky_root = st->st_uid == 0 && S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX);
+
+        if (st->st_uid != 0 && st->st_uid != uid)
+                return false;
+        if (st->st_mode & S_IWOTH)
+                return sticky_root;
+        if ((st->st_mode & S_IWGRP) && !(st->st_uid == 0 && st->st_gid == 0))
+                return sticky_root;
+        return true;
+}
+
+static int check_data_dir(const char *path, uid_t uid, char *err, size_t errlen) {
+        char buf[PATH_MAX];
+        size_t n = strlen(path);
+        struct stat st;
+
+        if (n >= sizeof buf)
+                return snprintf(err, errlen, "app_data_dir: too long"), -ENAMETOOLONG;
+        for (size_t i = 0; i <= n; i++) {
+                if (i > 0 && i < n && path[i] != '/')
+                        continue;
+                memcpy(buf, path, i == 0 ? 1 : i);
+                buf[i == 0 ? 1 : i] = '\0';
+                if (lstat(buf, &st) < 0) {
+                        if (errno == ENOENT)
+                                snprintf(err, errlen, "app_data_dir: \"%.256s\" does not exist: a non-root caller "
+                                         "creates its data dir itself (rockerd creates no host directory for it)",
+                                         buf);
+                        else
+                                snprintf(err, errlen, "app_data_dir: \"%.256s\": %s", buf, strerror(errno));
+                        return -EPERM;
+                }
+                if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+                        snprintf(err, errlen, "app_data_dir: \"%.256s\" is a symlink or not a directory", buf);
+                        return -EPERM;
+                }
+                if (!mode_is_strict_for(&st, uid)) {
+                        snprintf(err, errlen, "app_data_dir: \"%.256s\" is owned by uid %u, group %u with mode "
+                                 "%04o; StrictModes for uid %u wants every directory on the way owned by root or "
+                                 "uid %u and writable by no one else (root-owned sticky directories excepted)",
+                                 buf, (unsigned) st.st_uid, (unsigned) st.st_gid, (unsigned) (st.st_mode & 07777),
+                                 (unsigned) uid, (unsigned) uid);
+                        return -EPERM;
+                }
+        }
+        if (st.st_uid != uid) {
+                snprintf(err, errlen, "app_data_dir: \"%.256s\" is owned by uid %u, not by the caller (uid %u): a "
+                         "non-root caller may only use a data dir of its own", path, (unsigned) st.st_uid,
+                         (unsigned) uid);
+                return -EPERM;
+        }
+        return 0;
+}
+
+enum {
+        AS_PEER_OK,
+        AS_PEER_CREDS,
+        AS_PEER_IMAGE,
+        AS_PEER_OVERLAY,
+        AS_PEER_EXEC_DIR,
+};
+
+typedef struct AsPeerReport {
+        int32_t stage;
+        int32_t error;
+        int32_t index;
+} AsPeerReport;
+
+static bool under_overlay(const Plan *p, const char *path) {
+        for (size_t i = 0; i < p->n_overlays; i++)
+                if (path_contains(p->overlays[i].dir, path))
+                        return true;
+        return false;
+}
+
+/* In the child: become the peer, then look at every path as the peer. */
+_Noreturn static void as_peer(int sock, const struct ucred *peer, const gid_t *groups, int n_groups, const Plan *p) {
+        AsPeerReport rep = {};
+        struct open_how how = {
+                /* O_NONBLOCK: a FIFO must not hang the check. */
+                .flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+        };
+        int image = -1;
+        struct stat st;
+
+        if (syscall(SYS_setgroups, (size_t) n_groups, groups) < 0 ||
+            syscall(SYS_setresgid, peer->gid, peer->gid, peer->gid) < 0 ||
+            syscall(SYS_setresuid, peer->uid, peer->uid, peer->uid) < 0) {
+                rep = (AsPeerReport) { AS_PEER_CREDS, errno, 0 };
+                goto out;
+        }
+        /* Set after the credentials change, which clears it: killed with
+         * the check worker that forked it (at the request's deadline). */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+                rep = (AsPeerReport) { AS_PEER_CREDS, errno, 0 };
+                goto out;
+        }
+        if (getppid() == 1) {  /* the worker is gone already */
+                rep = (AsPeerReport) { AS_PEER_CREDS, ESRCH, 0 };
+                goto out;
+        }
+        image = (int) syscall(SYS_openat2, AT_FDCWD, p->pkg_path, &how, sizeof how);
+        if (image < 0) {
+                rep = (AsPeerReport) { AS_PEER_IMAGE, errno, 0 };
+                goto out;
+        }
+        for (size_t i = 0; i < p->n_overlays; i++) {
+                int fd = open(p->overlays[i].dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+                if (fd < 0 || faccessat(AT_FDCWD, p->overlays[i].dir, R_OK | X_OK, AT_EACCESS) < 0) {
+                        rep = (AsPeerReport) { AS_PEER_OVERLAY, errno, (int32_t) i };
+                        safe_close(fd);
+                        goto out;
+                }
+                safe_close(fd);
+        }
+        if (!under_overlay(p, p->exec_dir) && (stat(p->exec_dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
+                rep = (AsPeerReport) { AS_PEER_EXEC_DIR, errno ? errno : ENOTDIR, 0 };
+                goto out;
+        }
+out:
+        (void) fdpass_send(sock, &rep, sizeof rep, rep.stage == AS_PEER_OK ? image : -EBADF);
+        _exit(0);
+}
+
+static int check_as_peer(const ManagerConfig *cfg, const struct ucred *peer, const Plan *p, int *ret_image_fd,
+                         char *err, size_t errlen) {
+        _cleanup_close_ int image = -EBADF;
+        gid_t groups[PEER_GROUPS_MAX];
+        int n_groups, sv[2], status;
+        struct pollfd pfd;
+        AsPeerReport rep = {};
+        ssize_t n;
+        pid_t pid;
+
+        n_groups = peer_groups(peer, groups, PEER_GROUPS_MAX);
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return snprintf(err, errlen, "socketpair: %s", strerror(errno)), -errno;
+        pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                safe_close(sv[0]);
+                safe_close(sv[1]);
+                return snprintf(err, errlen, "fork: %s", strerror(-r)), r;
+        }
+        if (pid == 0) {
+                safe_close(sv[0]);
+                as_peer(sv[1], peer, groups, n_groups, p);
+        }
+        safe_close(sv[1]);
+        /* Bounded: a path on a hung file system must not hold the loop for
+         * longer than a request may take. */
+        pfd = (struct pollfd) { .fd = sv[0], .events = POLLIN };
+        while (poll(&pfd, 1, (int) (cfg->request_timeout_usec / 1000)) < 0 && errno == EINTR)
+                ;
+        n = (pfd.revents & (POLLIN | POLLHUP)) ? fdpass_recv(sv[0], &rep, sizeof rep, &image) : -ETIMEDOUT;
+        safe_close(sv[0]);
+        if (n != (ssize_t) sizeof rep)
+                (void) kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (n != (ssize_t) sizeof rep)
+                return snprintf(err, errlen, "the check of the request's paths as uid %u %s", (unsigned) peer->uid,
+                                n == -ETIMEDOUT ? "timed out" : "failed"), -EIO;
+        switch (rep.stage) {
+        case AS_PEER_OK:
+                if (image < 0)
+                        return snprintf(err, errlen, "the image did not come back from the check"), -EIO;
+                *ret_image_fd = TAKE_FD(image);
+                return 0;
+        case AS_PEER_CREDS:
+                snprintf(err, errlen, "cannot become uid %u to check the request: %s", (unsigned) peer->uid,
+                         strerror(rep.error));
+                return -EIO;
+        case AS_PEER_IMAGE:
+                snprintf(err, errlen, "app_pkg_path: \"%.256s\" cannot be opened by uid %u: %s (a non-root caller "
+                         "may only name an image it can read itself)", p->pkg_path, (unsigned) peer->uid,
+                         rep.error == ELOOP ? "it is a symlink" : strerror(rep.error));
+                return -EPERM;
+        case AS_PEER_OVERLAY:
+                snprintf(err, errlen, "app_overlay_dirs: \"%.256s\" is not readable by uid %u: %s (a non-root "
+                         "caller may only overlay directories it can read)",
+                         rep.index >= 0 && (size_t) rep.index < p->n_overlays ? p->overlays[rep.index].dir : "?",
+                         (unsigned) peer->uid, strerror(rep.error));
+                return -EPERM;
+        default:
+                snprintf(err, errlen, "app_exec_dir: \"%.256s\": %s for uid %u, and it is not under an overlaid "
+                         "dir (for a non-root caller the exec dir must exist already or lie under one of its "
+                         "overlaid dirs: rockerd creates no host directory for it)", p->exec_dir,
+                         strerror(rep.error), (unsigned) peer->uid);
+                return -EPERM;
+        }
+}
+
+int policy_check_spawn(const ManagerConfig *cfg, const struct ucred *peer, const Plan *p, unsigned live,
+                       int *ret_image_fd, char *err, size_t errlen) {
+        int r;
+
+        if (p->uid != peer->uid || p->gid != peer->gid) {
+                snprintf(err, errlen, "%s: %u is not the caller's own (uid %u, gid %u): a non-root caller may only "
+                         "ask for its own uid and gid", p->uid != peer->uid ? "uid" : "gid",
+                         p->uid != peer->uid ? (unsigned) p->uid : (unsigned) p->gid, (unsigned) peer->uid,
+                         (unsigned) peer->gid);
+                return -EPERM;
+        }
+        if (live >= cfg->max_rockers_per_user) {
+                snprintf(err, errlen, "MaxRockersPerUser=%u: uid %u has %u live rockers already",
+                         cfg->max_rockers_per_user, (unsigned) peer->uid, live);
+                return -EPERM;
+        }
+        r = check_data_dir(p->data_dir, peer->uid, err, errlen);
+        if (r < 0)
+                return r;
+        return check_as_peer(cfg, peer, p, ret_image_fd, err, errlen);
+}
