@@ -168,9 +168,13 @@ static void test_daemon_every_key(void **state) {
                                      "BuildTimeoutSec=3600\n"
                                      "ClaimTimeoutSec=40\n"
                                      "TeardownWaitSec=2\n"
+                                     "SquashfusePath=/opt/fuse/bin/squashfuse\n"
+                                     "SquashfuseUser=nobody\n"
                                      "[Policy]\n"
                                      "SharedWritablePaths=/tmp /var/tmp /dev /run/user\n"
-                                     "AllowUsers=root\n"
+                                     "AllowUsers=root 1234\n"
+                                     "AllowGroups=5678\n"
+                                     "MaxRockersPerUser=3\n"
                                      "[Rocker]\n"
                                      "PrivateNetwork=yes\n"
                                      "Devices=dri snd /dev/fuse\n"
@@ -197,6 +201,15 @@ static void test_daemon_every_key(void **state) {
         assert_int_equal(cfg.build_timeout_usec, 3600 * 1000000ULL);
         assert_int_equal(cfg.claim_timeout_usec, 40000000);
         assert_int_equal(cfg.teardown_wait_usec, 2000000);
+        assert_string_equal(cfg.squashfuse_path, "/opt/fuse/bin/squashfuse");
+        assert_true(cfg.squashfuse_user_set);
+        assert_int_equal(cfg.squashfuse_uid, 65534);
+        assert_int_equal(cfg.n_allow_uids, 2);
+        assert_int_equal(cfg.allow_uids[0], 0);
+        assert_int_equal(cfg.allow_uids[1], 1234);
+        assert_int_equal(cfg.n_allow_gids, 1);
+        assert_int_equal(cfg.allow_gids[0], 5678);
+        assert_int_equal(cfg.max_rockers_per_user, 3);
         assert_true(cfg.shared_paths_set);
         assert_int_equal(cfg.n_shared_paths, 4);
         assert_string_equal(cfg.shared_paths[0], "/tmp");
@@ -296,7 +309,12 @@ static void test_daemon_bad_values(void **state) {
                 { "Policy", "SharedWritablePaths=/run/user/1000", "name the user's sockets with Sockets=" },
                 { "Policy", "SharedWritablePaths=/1 /2 /3 /4 /5 /6 /7 /8 /9 /10 /11 /12 /13 /14 /15 /16 /17",
                   "more than 16 paths" },
-                { "Policy", "AllowUsers=alice", "only \"root\" is supported" },
+                { "Policy", "AllowUsers=no-such-user-rocker", "unknown user \"no-such-user-rocker\"" },
+                { "Policy", "AllowGroups=no-such-group-rocker", "unknown group" },
+                { "Policy", "MaxRockersPerUser=0", "expected a number from 1 to 1000000" },
+                { "Daemon", "SquashfusePath=squashfuse", "not an absolute, normalised path" },
+                { "Daemon", "SquashfuseUser=no-such-user-rocker", "no such user" },
+                { "Daemon", "SquashfuseUser=root", "squashfuse must not run as root" },
                 { "Policy", "MaxRockers=5", "unknown key MaxRockers in [Policy]" },
                 { "Rocker", "PrivateNetwork=maybe", "expected yes or no" },
                 { "Rocker", "Devices=floppy", "expected dri, snd, video, input, kvm, all, /dev/NAME or /dev/PREFIX*" },
