@@ -162,7 +162,11 @@ static int prefix_emit(struct sock_filter *p, size_t max, const uint32_t *arches
                 if (n + 3 + 2 * k > max)
                         return -E2BIG;
                 p[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
-                p[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, arches[a], 0, (uint8_t) (1 + 2 * k));
+                /* The kernel reports x32 calls as x86_64's, with bit 30 in
+                 * the number (which ref carries): SCMP_ARCH_X32 is
+                 * libseccomp's own token, never seen in seccomp_data. */
+                p[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, arches[a] == SCMP_ARCH_X32 ? SCMP_ARCH_X86_64 : arches[a], 0,
+                              (uint8_t) (1 + 2 * k));
                 p[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
                 for (size_t i = 0; i < ELEMENTSOF(newer_syscalls); i++) {
                         if (newer_syscall_in_libseccomp(i))

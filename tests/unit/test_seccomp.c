@@ -239,6 +239,9 @@ static int compat_calls_denied_body(void) {
         /* x32: the same rules by the x32 numbers (x86_64's with bit 30). */
         failed += expect_errno("x32 setns", syscall(X32_SYSCALL_BIT | SYS_setns, BAD, 0), EPERM);
         failed += expect_errno("x32 unshare", syscall(X32_SYSCALL_BIT | SYS_unshare, CLONE_NEWUSER), EPERM);
+        /* a call newer than libseccomp, refused by rocker's own prefix */
+        failed += expect_errno("x32 open_tree_attr", syscall(X32_SYSCALL_BIT | SYS_open_tree_attr, BAD, "", 0, NULL, 0),
+                               EPERM);
         return failed;
 }
 
