@@ -587,7 +587,7 @@ _Noreturn void guard_run(const Plan *plan, const MountOps *mnt, const char *name
         make_overlays(&g);
         /* Created while the tree is writable; opened again after the binds
          * of make_readonly(), whose mounts may now cover the first walk. */
-        safe_close(make_mount_point(&g, plan->exec_dir, true));
+        safe_close(make_mount_point(&g, plan->exec_dir, !plan->exec_dir_no_create));
         make_readonly(&g);
         if (plan->private_dev) {
                 const char *step = "";

@@ -8,6 +8,7 @@
 #include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <linux/loop.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -519,6 +521,15 @@ int image_open(const char *path, bool no_symlinks, ImageId *ret_id, char *err, s
                 return r;
         }
         return image_check_fd(TAKE_FD(fd), path, ret_id, err, errlen);
+}
+
+bool image_fd_trusted(int fd) {
+        struct statfs sfs;
+        struct stat st;
+
+        if (fstat(fd, &st) < 0 || fstatfs(fd, &sfs) < 0)
+                return false;
+        return st.st_uid == 0 && !(st.st_mode & (S_IWGRP | S_IWOTH)) && sfs.f_type != FUSE_SUPER_MAGIC;
 }
 
 int image_check_fd(int image_fd, const char *path, ImageId *ret_id, char *err, size_t errlen) {

@@ -65,6 +65,12 @@ int image_open(const char *path, bool no_symlinks, ImageId *ret_id, char *err, s
  * messages. fd or -errno with err set. */
 int image_check_fd(int image_fd, const char *path, ImageId *ret_id, char *err, size_t errlen);
 
+/* Whether the image open as fd may go to the kernel's squashfs driver for
+ * a caller who is not root: a file of root's that nobody else may write,
+ * not served by FUSE (whose daemon answers stat() and read() as it
+ * likes). Anything else is mounted by squashfuse, unprivileged. */
+bool image_fd_trusted(int fd);
+
 /* Mounts the squashfs in image_fd with the kernel, on an autoclear loop
  * device, as a detached read-only mount: its fd, or -errno with err set.
  * Reads the image: a worker's job. Nothing is left behind if the worker is

@@ -163,12 +163,15 @@ static LogFields rocker_fields(const Rocker *r) {
                 log_struct((level), &_f_, __VA_ARGS__);            \
         } while (0)
 
-/* Live rockers of uid, for MaxRockersPerUser=. */
-static unsigned count_owned(const Manager *m, uid_t uid) {
+/* Live rockers of uid and its requests in progress besides self (each
+ * holds a worker, and a rocker to come), for MaxRockersPerUser=. */
+static unsigned count_owned(const Manager *m, uid_t uid, const Conn *self) {
         unsigned n = 0;
 
         for (const Rocker *r = m->registry.head; r; r = r->next)
                 n += r->owner_uid == uid;
+        for (const Conn *c = m->conns; c; c = c->next)
+                n += c != self && c->peer.uid == uid && c->has_plan && !c->rocker && !c->spawned;
         return n;
 }
 
@@ -673,9 +676,9 @@ static void conn_build_finish(Conn *c, int tree_fd) {
                 cgroup_setup_unavailable(m->cgroups, &c->policy.limits) : NULL;
         if (m->registry.n >= m->cfg.max_rockers)
                 return conn_fail(c, "too many live rockers (%u)", m->cfg.max_rockers);
-        if (c->peer.uid != 0 && count_owned(m, c->peer.uid) >= m->cfg.max_rockers_per_user)
-                return conn_fail(c, "MaxRockersPerUser=%u: uid %u has %u live rockers already",
-                                 m->cfg.max_rockers_per_user, (unsigned) c->peer.uid, count_owned(m, c->peer.uid));
+        if (c->peer.uid != 0 && count_owned(m, c->peer.uid, c) >= m->cfg.max_rockers_per_user)
+                return conn_fail(c, "MaxRockersPerUser=%u: uid %u has %u live rockers (or requests in progress) already",
+                                 m->cfg.max_rockers_per_user, (unsigned) c->peer.uid, count_owned(m, c->peer.uid, c));
         r = calloc(1, sizeof *r);
         if (!r)
                 return conn_fail(c, "out of memory");
@@ -1406,13 +1409,15 @@ static int check_job(void *data, int in_fd, WorkerReply *reply) {
         if (c->peer.uid != 0) {
                 /* A non-root peer's paths are looked at as the peer, and its
                  * image is the fd the peer opened: root never resolves it. */
-                r = policy_check_spawn(&c->m->cfg, &c->peer, &c->plan, count_owned(c->m, c->peer.uid), &fd,
+                r = policy_check_spawn(&c->m->cfg, &c->peer, &c->plan, count_owned(c->m, c->peer.uid, c), &fd,
                                        reply->text, sizeof reply->text);
                 if (r < 0) {
                         reply->error = r;
                         return -EBADF;
                 }
                 fd = image_check_fd(fd, c->plan.pkg_path, &id, reply->text, sizeof reply->text);
+                if (fd >= 0)
+                        reply->image_untrusted = !image_fd_trusted(fd);
         } else
                 /* Under an app's ImageDirs=, a symlink on the way could lead
                  * out of them: none is followed. */
@@ -1443,6 +1448,14 @@ static void on_check_worker_done(const WorkerReply *reply, int fd, void *userdat
                 return conn_fail(c, "%s", reply->text[0] ? reply->text : strerror(reply->error < 0 ? -reply->error : EIO));
         }
         c->image_fd = fd;
+        if (reply->image_untrusted && c->policy.image_backend != IMAGE_BACKEND_SQUASHFUSE) {
+                /* The peer could have crafted it, or change it while it is
+                 * mounted: its bytes are parsed by an unprivileged
+                 * squashfuse, never by the kernel's squashfs driver. */
+                log_info("pid %d uid %u: image %s is not root's alone: mounted with squashfuse", (int) c->peer.pid,
+                         (unsigned) c->peer.uid, c->plan.pkg_path);
+                c->policy.image_backend = IMAGE_BACKEND_SQUASHFUSE;
+        }
         c->image_id = (ImageId) {
                 .dev = (dev_t) reply->image_dev,
                 .ino = (ino_t) reply->image_ino,
@@ -1523,13 +1536,19 @@ static void conn_handle(Conn *c, ProtoRequest *req) {
         if (k < 0)
                 return conn_fail(c, "policy of app %d: %s", (int) c->plan.app_id, err);
         if (c->peer.uid != 0) {
-                if (count_owned(m, c->peer.uid) >= m->cfg.max_rockers_per_user)
-                        return conn_fail(c, "MaxRockersPerUser=%u: uid %u has %u live rockers already",
+                if (count_owned(m, c->peer.uid, c) >= m->cfg.max_rockers_per_user)
+                        return conn_fail(c, "MaxRockersPerUser=%u: uid %u has %u live rockers (or requests in progress) already",
                                          m->cfg.max_rockers_per_user, (unsigned) c->peer.uid,
-                                         count_owned(m, c->peer.uid));
+                                         count_owned(m, c->peer.uid, c));
                 /* The check worker applies policy.c's user-relative rule
                  * instead of the root one. */
                 c->policy.strict_modes = false;
+                /* Root makes no host directory for it: what the check saw
+                 * must still be there when the guard mounts on it. */
+                c->plan.exec_dir_no_create = true;
+                for (size_t i = 0; i < c->plan.n_overlays; i++)
+                        if (path_contains(c->plan.overlays[i].dir, c->plan.exec_dir))
+                                c->plan.exec_dir_no_create = false;
         }
         k = plan_apply_policy(&c->plan, &m->cfg, &c->policy, err, sizeof err);
         if (k < 0)

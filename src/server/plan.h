@@ -70,6 +70,10 @@ typedef struct Plan {
          * /run/user/<uid>, holding the sockets of Sockets= and the session
          * bus as session_bus says; the user manager's sockets never. */
         bool allow_user_namespaces;  /* told to the library, whose filter then lets the app make them */
+        /* The guard creates no missing component of exec_dir on the host:
+         * for a non-root peer, whose exec dir must exist already unless it
+         * lies under an overlaid dir (then it is made in the upper layer). */
+        bool exec_dir_no_create;
         bool private_run_user;
         unsigned sockets;       /* PLAN_SOCKET_* */
         PlanBus session_bus;

@@ -188,7 +188,7 @@ static bool under_overlay(const Plan *p, const char *path) {
 }
 
 /* In the child: become the peer, then look at every path as the peer. */
-_Noreturn static void as_peer(int sock, const struct ucred *peer, const gid_t *groups, int n_groups, const Plan *p) {
+_Noreturn static void as_peer(pid_t parent, int sock, const struct ucred *peer, const gid_t *groups, int n_groups, const Plan *p) {
         AsPeerReport rep = {};
         struct open_how how = {
                 /* O_NONBLOCK: a FIFO must not hang the check. */
@@ -209,7 +209,7 @@ _Noreturn static void as_peer(int sock, const struct ucred *peer, const gid_t *g
                 rep = (AsPeerReport) { AS_PEER_CREDS, errno, 0 };
                 goto out;
         }
-        if (getppid() == 1) {  /* the worker is gone already */
+        if (getppid() != parent) {  /* the worker is gone already */
                 rep = (AsPeerReport) { AS_PEER_CREDS, ESRCH, 0 };
                 goto out;
         }
@@ -245,11 +245,12 @@ static int check_as_peer(const ManagerConfig *cfg, const struct ucred *peer, con
         struct pollfd pfd;
         AsPeerReport rep = {};
         ssize_t n;
-        pid_t pid;
+        pid_t pid, parent;
 
         n_groups = peer_groups(peer, groups, PEER_GROUPS_MAX);
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return snprintf(err, errlen, "socketpair: %s", strerror(errno)), -errno;
+        parent = getpid();
         pid = fork();
         if (pid < 0) {
                 int r = -errno;
@@ -259,7 +260,7 @@ static int check_as_peer(const ManagerConfig *cfg, const struct ucred *peer, con
         }
         if (pid == 0) {
                 safe_close(sv[0]);
-                as_peer(sv[1], peer, groups, n_groups, p);
+                as_peer(parent, sv[1], peer, groups, n_groups, p);
         }
         safe_close(sv[1]);
         /* Bounded: a path on a hung file system must not hold the loop for
@@ -318,7 +319,7 @@ int policy_check_spawn(const ManagerConfig *cfg, const struct ucred *peer, const
                 return -EPERM;
         }
         if (live >= cfg->max_rockers_per_user) {
-                snprintf(err, errlen, "MaxRockersPerUser=%u: uid %u has %u live rockers already",
+                snprintf(err, errlen, "MaxRockersPerUser=%u: uid %u has %u live rockers (or requests in progress) already",
                          cfg->max_rockers_per_user, (unsigned) peer->uid, live);
                 return -EPERM;
         }

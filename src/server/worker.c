@@ -100,13 +100,15 @@ static int worker_keep_fds(int sock, int in_fd) {
         return 0;
 }
 
-_noreturn_ static void worker_main(const char *name, WorkerJob job, void *job_data, int sock, int in_fd) {
+_noreturn_ static void worker_main(pid_t parent, const char *name, WorkerJob job, void *job_data, int sock,
+                                   int in_fd) {
         static WorkerReply reply;  /* in the child's own copy: no allocation */
         int out_fd, r;
 
         (void) prctl(PR_SET_NAME, name);
         /* It must not outlive rockerd (a killed rockerd would leave it). */
-        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                _exit(1);  /* rockerd died before the signal was armed */
         r = worker_keep_fds(sock, in_fd);
         if (r < 0)
                 _exit(1);  /* no reply: "ended without a reply" */
@@ -123,7 +125,7 @@ int worker_start(sd_event *event, Reaper *reaper, const char *name, WorkerJob jo
         _cleanup_close_ int pair0 = -EBADF, pair1 = -EBADF;
         int pair[2], r;
         Worker *w;
-        pid_t pid;
+        pid_t pid, parent;
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) < 0)
                 return -errno;
@@ -137,6 +139,7 @@ int worker_start(sd_event *event, Reaper *reaper, const char *name, WorkerJob jo
         w->done = done;
         w->userdata = userdata;
 
+        parent = getpid();
         pid = fork();
         if (pid < 0) {
                 r = -errno;
@@ -144,7 +147,7 @@ int worker_start(sd_event *event, Reaper *reaper, const char *name, WorkerJob jo
                 return r;
         }
         if (pid == 0)
-                worker_main(name, job, job_data, pair1, in_fd);
+                worker_main(parent, name, job, job_data, pair1, in_fd);
         pair1 = safe_close(pair1);
         w->pid = pid;
         w->sock = TAKE_FD(pair0);

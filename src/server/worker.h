@@ -39,6 +39,9 @@ typedef struct WorkerReply {
         /* the kernel could not mount the image (image_kernel_unavailable()):
          * the auto backend's cue for squashfuse */
         int32_t kernel_error;
+        /* a non-root peer's image that is not root's and unchangeable by
+         * others, or lies on FUSE: never handed to the kernel's squashfs */
+        int32_t image_untrusted;
 } WorkerReply;
 
 /* Runs in the worker: fills reply (error and text on failure) and returns

@@ -196,6 +196,44 @@ static void test_user_spawn_works(void **state) {
         harness_assert_clean();
 }
 
+/* An image the user owns (so could have crafted, or could change while it
+ * is mounted) never reaches the kernel's squashfs driver: rockerd mounts it
+ * with squashfuse, unprivileged, whatever the app's ImageBackend= says. */
+static void test_user_own_image_goes_to_squashfuse(void **state) {
+        char buf[1024], image[300], cmd[400], *log;
+        const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+        Call c = { .argv = argv, .uid = user_uid, .gid = user_gid, .stdin_fd = -1 };
+        int fd;
+
+        (void) state;
+        c.req = user_request("ownimage", buf, sizeof buf);
+        snprintf(image, sizeof image, "%s/udata/own.squashfs", H.dir);
+        assert_int_equal(harness_sh("cp %s %s && chown %u:%u %s && chmod 0644 %s", H.image, image,
+                                    (unsigned) user_uid, (unsigned) user_gid, image, image), 0);
+        c.req.app_pkg_path = image;
+        snprintf(cmd, sizeof cmd, "cat %s/README", c.req.app_exec_dir);
+        call_as(&c);
+        if (c.err_no != ROCKER_ERR_success)
+                print_error("spawn as %s: %d: %s\n", user, c.err_no, c.error);
+        assert_int_equal(c.err_no, ROCKER_ERR_success);
+        assert_true(WIFEXITED(c.wstatus) && WEXITSTATUS(c.wstatus) == 0);
+        assert_string_equal(c.output, "image v1\n");
+        free(c.output);
+        snprintf(cmd, sizeof cmd, "%s/rockerd.log", H.dir);
+        fd = open(cmd, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        log = read_all(fd);
+        close(fd);
+        assert_non_null(log);
+        if (!strstr(log, "own.squashfs is not root's alone: mounted with squashfuse")) {
+                print_error("rockerd did not mount the user's own image with squashfuse; its log:\n%s\n", log);
+                fail();
+        }
+        free(log);
+        (void) unlink(image);
+        harness_assert_clean();
+}
+
 static void expect_refused(Call *c, int err_no, const char *needle) {
         call_as(c);
         if (c->err_no != err_no || !strstr(c->error, needle)) {
@@ -553,6 +591,7 @@ static void test_user_owner_survives_restart(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_user_spawn_works),
+                cmocka_unit_test(test_user_own_image_goes_to_squashfuse),
                 cmocka_unit_test(test_user_refusals),
                 cmocka_unit_test(test_user_gains_nothing),
                 cmocka_unit_test(test_user_stop_kill_own_only),
