@@ -78,6 +78,8 @@ struct Conn {
         sd_event_source *io;
         sd_event_source *timer;
         struct ucred peer;
+        gid_t *peer_groups;      /* its supplementary groups as it connected (non-root peers) */
+        int n_peer_groups;
         Rocker *rocker;          /* being built for this client, until claimed */
         Rocker *waiting_for;     /* the holder of the data dir asked for */
         bool holder_dying;       /* ...seen being killed: wait for its teardown */
@@ -412,6 +414,7 @@ static Conn *conn_free(Conn *c) {
                 rocker_kill(c->rocker, "its client left before joining");
         }
         conn_drop_request_work(c);
+        free(c->peer_groups);
         if (c->has_plan)
                 plan_done(&c->plan);
         if (c->spawned)  /* its app runs on; nobody waits for its status */
@@ -1409,7 +1412,8 @@ static int check_job(void *data, int in_fd, WorkerReply *reply) {
         if (c->peer.uid != 0) {
                 /* A non-root peer's paths are looked at as the peer, and its
                  * image is the fd the peer opened: root never resolves it. */
-                r = policy_check_spawn(&c->m->cfg, &c->peer, &c->plan, count_owned(c->m, c->peer.uid, c), &fd,
+                r = policy_check_spawn(&c->m->cfg, &c->peer, c->peer_groups, c->n_peer_groups, &c->plan,
+                                       count_owned(c->m, c->peer.uid, c), &fd,
                                        reply->text, sizeof reply->text);
                 if (r < 0) {
                         reply->error = r;
@@ -1678,9 +1682,10 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         Manager *m = userdata;
         socklen_t len = sizeof(struct ucred);
         _cleanup_close_ int cfd = -EBADF;
+        _cleanup_free_ gid_t *groups = NULL;
+        int k, n_groups = 0;
         struct ucred peer;
         Conn *c;
-        int k;
 
         (void) revents;
         cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -1699,7 +1704,14 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 log_warning_errno(errno, "SO_PEERCRED: %m");
                 return 0;
         }
-        if (!policy_peer_allowed(&m->cfg, &peer)) {
+        if (peer.uid != 0) {
+                k = policy_peer_groups(cfd, &groups, &n_groups);
+                if (k < 0) {
+                        log_warning_errno(k, "pid %d uid %u: SO_PEERGROUPS: %m", (int) peer.pid, (unsigned) peer.uid);
+                        return 0;
+                }
+        }
+        if (!policy_peer_allowed(&m->cfg, &peer, groups, n_groups)) {
                 /* Root, and the users of AllowUsers=/AllowGroups= (policy.c,
                  * docs/security.md): anyone else is told at once and
                  * dropped, never holding a slot. */
@@ -1725,6 +1737,8 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         c->fd = TAKE_FD(cfd);
         c->image_fd = -EBADF;
         c->peer = peer;
+        c->peer_groups = TAKE_PTR(groups);
+        c->n_peer_groups = n_groups;
         c->next = m->conns;
         if (m->conns)
                 m->conns->prev = c;

@@ -35,7 +35,6 @@
 #include "policy.h"
 #include "util.h"
 
-#define PEER_GROUPS_MAX 256
 
 int policy_parse_ids(const char *v, bool groups, uint32_t *ids, size_t *n, size_t max, char *err, size_t errlen) {
         _cleanup_free_ char *copy = strdup(v);
@@ -77,34 +76,45 @@ int policy_parse_ids(const char *v, bool groups, uint32_t *ids, size_t *n, size_
         return 0;
 }
 
-/* The peer's groups: its gid, and its user's groups in the user database.
- * The number of them. */
-static int peer_groups(const struct ucred *peer, gid_t *groups, int max) {
-        struct passwd *pw = getpwuid(peer->uid);
-        int n = max;
+int policy_peer_groups(int fd, gid_t **ret, int *ret_n) {
+        socklen_t len = 32 * sizeof(gid_t);
+        gid_t *g = NULL;
 
-        if (pw && getgrouplist(pw->pw_name, peer->gid, groups, &n) >= 0)
-                return n;
-        groups[0] = peer->gid;
-        return 1;
+        for (;;) {
+                gid_t *ng = realloc(g, len > 0 ? len : sizeof(gid_t));
+
+                if (!ng) {
+                        free(g);
+                        return -ENOMEM;
+                }
+                g = ng;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0)
+                        break;
+                if (errno != ERANGE || len > (socklen_t) (NGROUPS_MAX * sizeof(gid_t))) {
+                        int r = errno != ERANGE ? -errno : -E2BIG;
+                        free(g);
+                        return r;
+                }
+                /* ERANGE: len is now the size the list needs */
+        }
+        *ret = g;
+        *ret_n = (int) (len / sizeof(gid_t));
+        return 0;
 }
 
-bool policy_peer_allowed(const ManagerConfig *cfg, const struct ucred *peer) {
-        gid_t groups[PEER_GROUPS_MAX];
-        int n;
-
+bool policy_peer_allowed(const ManagerConfig *cfg, const struct ucred *peer, const gid_t *groups, int n_groups) {
         if (peer->uid == 0)
                 return true;
         for (size_t i = 0; i < cfg->n_allow_uids; i++)
                 if (cfg->allow_uids[i] == peer->uid)
                         return true;
-        if (cfg->n_allow_gids == 0)
-                return false;
-        n = peer_groups(peer, groups, PEER_GROUPS_MAX);
-        for (int k = 0; k < n; k++)
-                for (size_t i = 0; i < cfg->n_allow_gids; i++)
+        for (size_t i = 0; i < cfg->n_allow_gids; i++) {
+                if (cfg->allow_gids[i] == peer->gid)
+                        return true;
+                for (int k = 0; k < n_groups; k++)
                         if (cfg->allow_gids[i] == groups[k])
                                 return true;
+        }
         return false;
 }
 
@@ -237,17 +247,15 @@ out:
         _exit(0);
 }
 
-static int check_as_peer(const ManagerConfig *cfg, const struct ucred *peer, const Plan *p, int *ret_image_fd,
-                         char *err, size_t errlen) {
+static int check_as_peer(const ManagerConfig *cfg, const struct ucred *peer, const gid_t *groups, int n_groups,
+                         const Plan *p, int *ret_image_fd, char *err, size_t errlen) {
         _cleanup_close_ int image = -EBADF;
-        gid_t groups[PEER_GROUPS_MAX];
-        int n_groups, sv[2], status;
+        int sv[2], status;
         struct pollfd pfd;
         AsPeerReport rep = {};
         ssize_t n;
         pid_t pid, parent;
 
-        n_groups = peer_groups(peer, groups, PEER_GROUPS_MAX);
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return snprintf(err, errlen, "socketpair: %s", strerror(errno)), -errno;
         parent = getpid();
@@ -307,7 +315,8 @@ static int check_as_peer(const ManagerConfig *cfg, const struct ucred *peer, con
         }
 }
 
-int policy_check_spawn(const ManagerConfig *cfg, const struct ucred *peer, const Plan *p, unsigned live,
+int policy_check_spawn(const ManagerConfig *cfg, const struct ucred *peer, const gid_t *groups, int n_groups,
+                       const Plan *p, unsigned live,
                        int *ret_image_fd, char *err, size_t errlen) {
         int r;
 
@@ -326,5 +335,5 @@ int policy_check_spawn(const ManagerConfig *cfg, const struct ucred *peer, const
         r = check_data_dir(p->data_dir, peer->uid, err, errlen);
         if (r < 0)
                 return r;
-        return check_as_peer(cfg, peer, p, ret_image_fd, err, errlen);
+        return check_as_peer(cfg, peer, groups, n_groups, p, ret_image_fd, err, errlen);
 }

@@ -22,20 +22,28 @@ struct ManagerConfig;
  * reason in err. */
 int policy_parse_ids(const char *v, bool groups, uint32_t *ids, size_t *n, size_t max, char *err, size_t errlen);
 
+/* The supplementary groups the peer of socket fd had when it connected
+ * (SO_PEERGROUPS: the kernel's word, no user database lookup), in *ret
+ * (malloc'd) and *ret_n. 0 or -errno. */
+int policy_peer_groups(int fd, gid_t **ret, int *ret_n);
+
 /* True if peer may talk to rockerd at all: root, a uid of AllowUsers=, or
- * a member (primary or supplementary, from the user database, or the
- * peer's own gid) of a group of AllowGroups=. */
-bool policy_peer_allowed(const struct ManagerConfig *cfg, const struct ucred *peer);
+ * a process whose gid or one of whose supplementary groups (groups: from
+ * policy_peer_groups()) is a group of AllowGroups=. */
+bool policy_peer_allowed(const struct ManagerConfig *cfg, const struct ucred *peer, const gid_t *groups,
+                         int n_groups);
 
 /* Every check on a spawn request of a non-root peer, in this order: its own
  * uid and gid; MaxRockersPerUser= (live: its live rockers now); the data
  * dir and every directory above it (StrictModes relative to the peer); then,
- * in a child that has become the peer (its groups, gid, uid), the image
+ * in a child that has become the peer (its groups as it connected, gid,
+ * uid), the image
  * opened for reading, each overlaid dir readable, the exec dir existing
  * (unless under an overlaid dir). On success *ret_image_fd is the image as
  * the peer opened it, for rockerd to mount (never re-resolved by root).
  * 0, or -EPERM / -errno with err naming the rule. */
-int policy_check_spawn(const struct ManagerConfig *cfg, const struct ucred *peer, const Plan *p, unsigned live,
+int policy_check_spawn(const struct ManagerConfig *cfg, const struct ucred *peer, const gid_t *groups, int n_groups,
+                       const Plan *p, unsigned live,
                        int *ret_image_fd, char *err, size_t errlen);
 
 #endif
