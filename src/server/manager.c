@@ -1401,17 +1401,14 @@ static void conn_list_page(Conn *c, int32_t offset) {
 static int check_job(void *data, int in_fd, WorkerReply *reply) {
         Conn *c = data;
         ImageId id;
-        int r, fd;
+        int r, fd = -EBADF;
 
         (void) in_fd;
-        r = plan_check_host(&c->plan, c->policy.strict_modes, reply->text, sizeof reply->text);
-        if (r < 0) {
-                reply->error = r;
-                return -EBADF;
-        }
         if (c->peer.uid != 0) {
-                /* A non-root peer's paths are looked at as the peer, and its
-                 * image is the fd the peer opened: root never resolves it. */
+                /* A non-root peer's paths are looked at as the peer first:
+                 * root's own checks below then only speak of paths it could
+                 * see. Its image is the fd the peer opened: root never
+                 * resolves it. */
                 r = policy_check_spawn(&c->m->cfg, &c->peer, c->peer_groups, c->n_peer_groups, &c->plan,
                                        count_owned(c->m, c->peer.uid, c), &fd,
                                        reply->text, sizeof reply->text);
@@ -1419,6 +1416,15 @@ static int check_job(void *data, int in_fd, WorkerReply *reply) {
                         reply->error = r;
                         return -EBADF;
                 }
+        }
+        r = plan_check_host(&c->plan, c->policy.strict_modes, reply->text, sizeof reply->text);
+        if (r < 0) {
+                if (c->peer.uid != 0)
+                        safe_close(fd);
+                reply->error = r;
+                return -EBADF;
+        }
+        if (c->peer.uid != 0) {
                 fd = image_check_fd(fd, c->plan.pkg_path, &id, reply->text, sizeof reply->text);
                 if (fd >= 0)
                         reply->image_untrusted = !image_fd_trusted(fd);

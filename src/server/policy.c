@@ -182,12 +182,14 @@ enum {
         AS_PEER_IMAGE,
         AS_PEER_OVERLAY,
         AS_PEER_EXEC_DIR,
+        AS_PEER_DATA_DIR,
 };
 
 typedef struct AsPeerReport {
         int32_t stage;
         int32_t error;
         int32_t index;
+        char text[512];          /* AS_PEER_DATA_DIR: why */
 } AsPeerReport;
 
 static bool under_overlay(const Plan *p, const char *path) {
@@ -221,6 +223,13 @@ _Noreturn static void as_peer(pid_t parent, int sock, const struct ucred *peer, 
         }
         if (getppid() != parent) {  /* the worker is gone already */
                 rep = (AsPeerReport) { AS_PEER_CREDS, ESRCH, 0 };
+                goto out;
+        }
+        /* The data dir first, and as the peer: what it learns from a
+         * refusal (a path's existence, owner, mode) is what it could see
+         * itself. */
+        if (check_data_dir(p->data_dir, peer->uid, rep.text, sizeof rep.text) < 0) {
+                rep.stage = AS_PEER_DATA_DIR;
                 goto out;
         }
         image = (int) syscall(SYS_openat2, AT_FDCWD, p->pkg_path, &how, sizeof how);
@@ -291,6 +300,10 @@ static int check_as_peer(const ManagerConfig *cfg, const struct ucred *peer, con
                         return snprintf(err, errlen, "the image did not come back from the check"), -EIO;
                 *ret_image_fd = TAKE_FD(image);
                 return 0;
+        case AS_PEER_DATA_DIR:
+                rep.text[sizeof rep.text - 1] = '\0';
+                snprintf(err, errlen, "%s", rep.text);
+                return -EPERM;
         case AS_PEER_CREDS:
                 snprintf(err, errlen, "cannot become uid %u to check the request: %s", (unsigned) peer->uid,
                          strerror(rep.error));
@@ -318,8 +331,6 @@ static int check_as_peer(const ManagerConfig *cfg, const struct ucred *peer, con
 int policy_check_spawn(const ManagerConfig *cfg, const struct ucred *peer, const gid_t *groups, int n_groups,
                        const Plan *p, unsigned live,
                        int *ret_image_fd, char *err, size_t errlen) {
-        int r;
-
         if (p->uid != peer->uid || p->gid != peer->gid) {
                 snprintf(err, errlen, "%s: %u is not the caller's own (uid %u, gid %u): a non-root caller may only "
                          "ask for its own uid and gid", p->uid != peer->uid ? "uid" : "gid",
@@ -332,8 +343,5 @@ int policy_check_spawn(const ManagerConfig *cfg, const struct ucred *peer, const
                          cfg->max_rockers_per_user, (unsigned) peer->uid, live);
                 return -EPERM;
         }
-        r = check_data_dir(p->data_dir, peer->uid, err, errlen);
-        if (r < 0)
-                return r;
         return check_as_peer(cfg, peer, groups, n_groups, p, ret_image_fd, err, errlen);
 }

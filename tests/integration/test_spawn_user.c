@@ -292,6 +292,16 @@ static void test_user_refusals(void **state) {
         snprintf(path, sizeof path, "%s/udata/nonexistent", H.dir);
         c.req.app_data_dir = path;
         expect_refused(&c, ROCKER_ERR_build_rocker_failed, "does not exist");
+        /* ...behind a directory it may not search: the refusal tells it no
+         * more than it could find out itself (not the owner, not the mode,
+         * not whether the path exists) */
+        snprintf(path, sizeof path, "%s/sealed/inner", H.dir);
+        assert_int_equal(harness_sh("mkdir -p %s && chown %u %s && chmod 0700 %s/sealed", path, (unsigned) user_uid,
+                                    path, H.dir), 0);
+        c.req.app_data_dir = path;
+        expect_refused(&c, ROCKER_ERR_build_rocker_failed, "Permission denied");
+        assert_null(strstr(c.error, "owned by"));
+        (void) harness_sh("rm -rf %s/sealed", H.dir);
         /* ...under a directory someone else may write to (StrictModes) */
         snprintf(path, sizeof path, "%s/lax", H.open_dir);
         assert_int_equal(harness_sh("mkdir -p %s && chown %u %s", path, (unsigned) user_uid, path), 0);
