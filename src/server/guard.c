@@ -208,6 +208,17 @@ static void make_overlays(Guard *g) {
                 if (lower < 0)
                         guard_fail(g, lower, "overlay for %s: open the host dir (a component is a symlink or missing)",
                                    o->dir);
+                /* The directory the request's check saw, not one swapped in
+                 * at its path since (renamed over, a mount put on it). */
+                if (o->ino != 0) {
+                        struct stat st;
+
+                        if (fstat(lower, &st) < 0)
+                                guard_fail(g, negative_errno(), "overlay for %s: fstat the host dir", o->dir);
+                        if (st.st_dev != o->dev || st.st_ino != o->ino)
+                                guard_fail(g, -ESTALE, "overlay for %s: the host dir was replaced after the request "
+                                           "was checked", o->dir);
+                }
                 upper = open_layer(o->upper);
                 if (upper < 0)
                         guard_fail(g, upper, "overlay for %s: open %s", o->dir, o->upper);

@@ -1445,6 +1445,8 @@ static int check_job(void *data, int in_fd, WorkerReply *reply) {
                 reply->overlay_uid[i] = (uint32_t) c->plan.overlays[i].uid;
                 reply->overlay_gid[i] = (uint32_t) c->plan.overlays[i].gid;
                 reply->overlay_mode[i] = (uint32_t) c->plan.overlays[i].mode;
+                reply->overlay_dev[i] = (uint64_t) c->plan.overlays[i].dev;
+                reply->overlay_ino[i] = (uint64_t) c->plan.overlays[i].ino;
         }
         return fd;
 }
@@ -1476,6 +1478,8 @@ static void on_check_worker_done(const WorkerReply *reply, int fd, void *userdat
                 c->plan.overlays[i].uid = (uid_t) reply->overlay_uid[i];
                 c->plan.overlays[i].gid = (gid_t) reply->overlay_gid[i];
                 c->plan.overlays[i].mode = (mode_t) reply->overlay_mode[i] & 07777;
+                c->plan.overlays[i].dev = (dev_t) reply->overlay_dev[i];
+                c->plan.overlays[i].ino = (ino_t) reply->overlay_ino[i];
         }
         plan_sort_overlays(&c->plan);
         conn_start(c);

@@ -192,9 +192,14 @@ int plan_check_host(Plan *p, bool strict_modes, char *err, size_t errlen) {
                                     i, o->dir);
                 if (!S_ISDIR(st.st_mode))
                         return fail(err, errlen, "app_overlay_dirs[%zu]: \"%.256s\" is not a directory", i, o->dir);
+                if (o->ino != 0 && (o->dev != st.st_dev || o->ino != st.st_ino))
+                        return fail(err, errlen, "app_overlay_dirs[%zu]: \"%.256s\" was replaced while the request "
+                                    "was checked", i, o->dir);
                 o->uid = st.st_uid;
                 o->gid = st.st_gid;
                 o->mode = st.st_mode & 07777;
+                o->dev = st.st_dev;
+                o->ino = st.st_ino;
         }
         if (strict_modes) {
                 r = check_strict_modes(p, err, errlen);

@@ -41,6 +41,10 @@ typedef struct PlanOverlay {
         uid_t uid;      /* owner and mode of the host dir, which the merged */
         gid_t gid;      /* dir keeps (the upper dir's root carries them)   */
         mode_t mode;
+        /* Which directory the check saw (0 0: not checked yet): the guard
+         * refuses another one at that path when it opens the layer. */
+        dev_t dev;
+        ino_t ino;
 } PlanOverlay;
 
 typedef struct Plan {

@@ -190,6 +190,9 @@ typedef struct AsPeerReport {
         int32_t error;
         int32_t index;
         char text[512];          /* AS_PEER_DATA_DIR: why */
+        /* the overlaid dirs the peer was allowed to read */
+        uint64_t overlay_dev[PROTO_OVERLAY_MAX];
+        uint64_t overlay_ino[PROTO_OVERLAY_MAX];
 } AsPeerReport;
 
 static bool under_overlay(const Plan *p, const char *path) {
@@ -240,11 +243,13 @@ _Noreturn static void as_peer(pid_t parent, int sock, const struct ucred *peer, 
         for (size_t i = 0; i < p->n_overlays; i++) {
                 int fd = open(p->overlays[i].dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-                if (fd < 0 || faccessat(AT_FDCWD, p->overlays[i].dir, R_OK | X_OK, AT_EACCESS) < 0) {
+                if (fd < 0 || faccessat(fd, "", R_OK | X_OK, AT_EACCESS | AT_EMPTY_PATH) < 0 || fstat(fd, &st) < 0) {
                         rep = (AsPeerReport) { AS_PEER_OVERLAY, errno, (int32_t) i };
                         safe_close(fd);
                         goto out;
                 }
+                rep.overlay_dev[i] = (uint64_t) st.st_dev;
+                rep.overlay_ino[i] = (uint64_t) st.st_ino;
                 safe_close(fd);
         }
         if (!under_overlay(p, p->exec_dir) && (stat(p->exec_dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
@@ -257,7 +262,7 @@ out:
 }
 
 static int check_as_peer(const ManagerConfig *cfg, const struct ucred *peer, const gid_t *groups, int n_groups,
-                         const Plan *p, int *ret_image_fd, char *err, size_t errlen) {
+                         Plan *p, int *ret_image_fd, char *err, size_t errlen) {
         _cleanup_close_ int image = -EBADF;
         int sv[2], status;
         struct pollfd pfd;
@@ -298,6 +303,11 @@ static int check_as_peer(const ManagerConfig *cfg, const struct ucred *peer, con
         case AS_PEER_OK:
                 if (image < 0)
                         return snprintf(err, errlen, "the image did not come back from the check"), -EIO;
+                /* root's check (plan_check_host()) must see these very dirs */
+                for (size_t i = 0; i < p->n_overlays; i++) {
+                        p->overlays[i].dev = (dev_t) rep.overlay_dev[i];
+                        p->overlays[i].ino = (ino_t) rep.overlay_ino[i];
+                }
                 *ret_image_fd = TAKE_FD(image);
                 return 0;
         case AS_PEER_DATA_DIR:
@@ -329,7 +339,7 @@ static int check_as_peer(const ManagerConfig *cfg, const struct ucred *peer, con
 }
 
 int policy_check_spawn(const ManagerConfig *cfg, const struct ucred *peer, const gid_t *groups, int n_groups,
-                       const Plan *p, unsigned live,
+                       Plan *p, unsigned live,
                        int *ret_image_fd, char *err, size_t errlen) {
         if (p->uid != peer->uid || p->gid != peer->gid) {
                 snprintf(err, errlen, "%s: %u is not the caller's own (uid %u, gid %u): a non-root caller may only "

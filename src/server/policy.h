@@ -40,10 +40,12 @@ bool policy_peer_allowed(const struct ManagerConfig *cfg, const struct ucred *pe
  * uid), the image
  * opened for reading, each overlaid dir readable, the exec dir existing
  * (unless under an overlaid dir). On success *ret_image_fd is the image as
- * the peer opened it, for rockerd to mount (never re-resolved by root).
+ * the peer opened it, for rockerd to mount (never re-resolved by root), and
+ * each overlay's dev and ino are those of the dir the peer could read
+ * (plan_check_host() and the guard then refuse any other).
  * 0, or -EPERM / -errno with err naming the rule. */
 int policy_check_spawn(const struct ManagerConfig *cfg, const struct ucred *peer, const gid_t *groups, int n_groups,
-                       const Plan *p, unsigned live,
+                       Plan *p, unsigned live,
                        int *ret_image_fd, char *err, size_t errlen);
 
 #endif

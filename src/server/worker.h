@@ -36,6 +36,8 @@ typedef struct WorkerReply {
         uint32_t overlay_uid[PROTO_OVERLAY_MAX];
         uint32_t overlay_gid[PROTO_OVERLAY_MAX];
         uint32_t overlay_mode[PROTO_OVERLAY_MAX];
+        uint64_t overlay_dev[PROTO_OVERLAY_MAX];
+        uint64_t overlay_ino[PROTO_OVERLAY_MAX];
         /* the kernel could not mount the image (image_kernel_unavailable()):
          * the auto backend's cue for squashfuse */
         int32_t kernel_error;
