@@ -571,11 +571,44 @@ static void conn_build_finish(Conn *c, int tree_fd);
  * handed back as a detached mount fd, then the data dir's layout. The image
  * first: a request refused for its image creates nothing. Runs in a child
  * of rockerd (worker.h). */
+#ifdef ROCKER_TEST_HOOKS
+/* Test builds only (BUILD_TESTING; never in a package): a build worker
+ * pauses when ROCKER_TEST_HOOK_BUILD names a directory holding the fifos
+ * "paused" (written when it gets there) and "resume" (read before going
+ * on), so that a test can change the host between the request's check and
+ * the guard, deterministically. The build's deadline still bounds it. */
+static void test_hook_build(void) {
+        const char *d = getenv("ROCKER_TEST_HOOK_BUILD");
+        char path[4096], b;
+        int fd;
+
+        if (!d)
+                return;
+        snprintf(path, sizeof path, "%s/paused", d);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                if (write(fd, "p", 1) < 0) {
+                }
+                safe_close(fd);
+        }
+        snprintf(path, sizeof path, "%s/resume", d);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                if (read(fd, &b, 1) < 0) {
+                }
+                safe_close(fd);
+        }
+}
+#endif
+
 static int build_job(void *data, int image_fd, WorkerReply *reply) {
         Conn *c = data;
         _cleanup_close_ int tree = -EBADF;
         int r;
 
+#ifdef ROCKER_TEST_HOOKS
+        test_hook_build();
+#endif
         if (image_fd >= 0) {  /* not cached yet */
                 tree = image_mount_kernel(image_fd, reply->text, sizeof reply->text);
                 if (tree < 0 && (ImageBackend) c->policy.image_backend == IMAGE_BACKEND_AUTO &&

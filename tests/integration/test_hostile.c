@@ -1836,6 +1836,87 @@ static int app_exit0(void *arg) {
         return 0;
 }
 
+/* An overlaid host dir replaced between the request's check and the build
+ * (renamed over, or a symlink put in its place): the guard would mount
+ * another directory than the one checked. The build is paused at a test
+ * hook (ROCKER_TEST_HOOK_BUILD, test builds of rockerd only) while the test
+ * swaps the dir, so the race is won every time. */
+static void swap_before_build(bool symlink, const char *want) {
+        char buf[1024], hook[320], fifo[340], dir[320], other[320], orig[320], text[1024] = "";
+        RockerRequest req = harness_request("swap", buf, sizeof buf);
+        struct pollfd p;
+        int out[2], paused, resume, status;
+        size_t i;
+        ssize_t n;
+        pid_t pid;
+
+        snprintf(hook, sizeof hook, "%s/hook", H.dir);
+        snprintf(dir, sizeof dir, "%s/swapme", H.dir);
+        snprintf(other, sizeof other, "%s/swapme-other", H.dir);
+        snprintf(orig, sizeof orig, "%s/swapme-orig", H.dir);
+        assert_int_equal(harness_sh("rm -rf %s %s %s %s && mkdir -p %s %s %s && mkfifo %s/paused %s/resume", hook, dir,
+                                    other, orig, hook, dir, other, hook, hook), 0);
+        assert_int_equal(setenv("ROCKER_TEST_HOOK_BUILD", hook, 1), 0);
+        (void) harness_stop_daemon(SIGTERM);
+        assert_int_equal(harness_restart_daemon(0), 0);
+        for (i = 0; req.app_overlay_dirs[i]; i++)
+                ;
+        req.app_overlay_dirs[i] = dir;
+
+        snprintf(fifo, sizeof fifo, "%s/paused", hook);
+        paused = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        assert_true(paused >= 0);
+        snprintf(fifo, sizeof fifo, "%s/resume", hook);
+        resume = open(fifo, O_RDWR | O_CLOEXEC);  /* never blocks; kept open until the build ends */
+        assert_true(resume >= 0);
+        assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                RockerResult res = ROCKER_enter_rocker(&req, app_exit0, NULL);
+
+                dprintf(out[1], "%d %s", (int) res.err_no, res.err_no == ROCKER_ERR_success ? "" : ROCKER_last_error());
+                if (res.err_no == ROCKER_ERR_success)
+                        (void) ROCKER_kill_rocker(res.guard_pid, res.guard_pname, SIGKILL);
+                _exit(0);
+        }
+        close(out[1]);
+        /* the build worker is at the hook: the request has been checked */
+        p = (struct pollfd) { .fd = paused, .events = POLLIN };
+        assert_int_equal(poll(&p, 1, 20000), 1);
+        if (symlink) {
+                assert_int_equal(rename(dir, orig), 0);
+                assert_int_equal(symlinkat(other, AT_FDCWD, dir), 0);
+        } else {
+                assert_int_equal(rename(dir, orig), 0);
+                assert_int_equal(rename(other, dir), 0);
+        }
+        assert_int_equal(write(resume, "r", 1), 1);
+        n = read(out[0], text, sizeof text - 1);
+        assert_true(n > 0);
+        text[n] = '\0';
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        close(out[0]);
+        close(paused);
+        close(resume);
+        print_message("%s swapped in before the build: %s\n", symlink ? "a symlink" : "another dir", text);
+        assert_int_not_equal(atoi(text), ROCKER_ERR_success);
+        assert_non_null(strstr(text, want));
+
+        assert_int_equal(unsetenv("ROCKER_TEST_HOOK_BUILD"), 0);
+        (void) harness_stop_daemon(SIGTERM);
+        assert_int_equal(harness_restart_daemon(0), 0);
+        (void) harness_sh("rm -rf %s %s %s %s", hook, dir, other, orig);
+}
+
+static void test_lib_overlay_dir_swapped_before_build(void **state) {
+        (void) state;
+        swap_before_build(false, "the host dir was replaced after the request was checked");
+        case_end();
+        swap_before_build(true, "a component is a symlink");
+        case_end();
+}
+
 static void test_lib_app_id_int_min(void **state) {
         char buf[1024];
         RockerRequest req = harness_request("intmin", buf, sizeof buf);
@@ -2179,6 +2260,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_lib_data_dir_layout_symlinks, case_teardown),
                 cmocka_unit_test_teardown(test_lib_symlink_in_exec_dir, case_teardown),
                 cmocka_unit_test_teardown(test_lib_strict_modes, case_teardown),
+                cmocka_unit_test_teardown(test_lib_overlay_dir_swapped_before_build, case_teardown),
         };
 
         if (getenv("ROCKER_TEST_FILTER"))
