@@ -164,7 +164,7 @@ RockerResult ROCKER_spawn_rocker(RockerRequest *req, const char *const argv[], c
 static RockerResult spawn_reply(int sock_in, int *ret_handle) {
         _cleanup_close_ int sock = sock_in;
         _cleanup_free_ char *buf = NULL;
-        char err[PROTO_ERROR_MAX];
+        RkError err = {};
         ProtoReply reply = {};
         RockerResult res = {};
         ssize_t n;
@@ -178,8 +178,8 @@ static RockerResult spawn_reply(int sock_in, int *ret_handle) {
         n = transport_recv(sock, buf, PROTO_MSG_MAX + 1, NULL);
         if (n < 0)
                 return result(ROCKER_ERR_recv_resp_failed);
-        if (proto_decode_reply(buf, (size_t) n, &reply, err, sizeof err) < 0) {
-                lasterr_set("malformed reply from rockerd: %s", err);
+        if (proto_decode_reply(buf, (size_t) n, &reply, &err) < 0) {
+                lasterr_set("malformed reply from rockerd: %s", err.msg);
                 return result(ROCKER_ERR_recv_resp_failed);
         }
         if (!reply.success) {
@@ -232,7 +232,7 @@ RockerResult ROCKER_spawn_in_rocker(int guard_pid, const char *guard_pname, int 
 
 RockerResult ROCKER_wait_rocker(int handle, int *ret_wstatus) {
         _cleanup_free_ char *buf = NULL;
-        char err[PROTO_ERROR_MAX];
+        RkError err = {};
         ProtoReply reply = {};
         RockerResult res = {};
         struct pollfd p = { .fd = handle, .events = POLLIN };
@@ -262,8 +262,8 @@ RockerResult ROCKER_wait_rocker(int handle, int *ret_wstatus) {
                             n < 0 ? ": " : " (rockerd restarted?)", n < 0 ? strerror((int) -n) : "");
                 return result(ROCKER_ERR_recv_resp_failed);
         }
-        if (proto_decode_reply(buf, (size_t) n, &reply, err, sizeof err) < 0) {
-                lasterr_set("malformed message from rockerd: %s", err);
+        if (proto_decode_reply(buf, (size_t) n, &reply, &err) < 0) {
+                lasterr_set("malformed message from rockerd: %s", err.msg);
                 return result(ROCKER_ERR_recv_resp_failed);
         }
         if (!reply.success) {
@@ -371,7 +371,7 @@ static ROCKER_ERR guard_open(int guard_pid, const char *guard_pname, int *ret_pi
 static ROCKER_ERR rockerd_signal(int guard_pid, const char *guard_pname, int sig, int grace_ms) {
         _cleanup_close_ int sock = -EBADF;
         _cleanup_free_ char *buf = NULL, *msg = NULL;
-        char err[PROTO_ERROR_MAX];
+        RkError err = {};
         ProtoReply reply = {};
         ROCKER_ERR e;
         size_t len;
@@ -397,8 +397,8 @@ static ROCKER_ERR rockerd_signal(int guard_pid, const char *guard_pname, int sig
         n = transport_recv(sock, buf, PROTO_MSG_MAX + 1, NULL);
         if (n < 0)
                 return ROCKER_ERR_recv_resp_failed;
-        if (proto_decode_reply(buf, (size_t) n, &reply, err, sizeof err) < 0) {
-                lasterr_set("malformed reply from rockerd: %s", err);
+        if (proto_decode_reply(buf, (size_t) n, &reply, &err) < 0) {
+                lasterr_set("malformed reply from rockerd: %s", err.msg);
                 return ROCKER_ERR_recv_resp_failed;
         }
         if (!reply.success) {
@@ -638,7 +638,7 @@ RockerResult ROCKER_list_rockers(RockerInfo **ret_list, int *ret_count) {
                 return result(err);
         for (;;) {
                 _cleanup_free_ char *req = NULL, *buf = malloc(PROTO_MSG_MAX + 1);  /* off the caller's stack */
-                char text[PROTO_ERROR_MAX] = "";
+                RkError text = {};
                 ProtoReply reply = {};
                 ProtoList page = {};
                 size_t len;
@@ -662,14 +662,14 @@ RockerResult ROCKER_list_rockers(RockerInfo **ret_list, int *ret_count) {
                         err = ROCKER_ERR_recv_resp_failed;
                         goto fail;
                 }
-                k = proto_decode_list_reply(buf, (size_t) k, &reply, &page, text, sizeof text);
+                k = proto_decode_list_reply(buf, (size_t) k, &reply, &page, &text);
                 if (k == -ENOMEM) {
                         lasterr_set("out of memory");
                         err = ROCKER_ERR_sys;
                         goto fail;
                 }
                 if (k < 0) {
-                        lasterr_set("malformed reply from rockerd: %s", text);
+                        lasterr_set("malformed reply from rockerd: %s", text.msg);
                         err = ROCKER_ERR_recv_resp_failed;
                         goto fail;
                 }

@@ -98,13 +98,13 @@ ROCKER_ERR transport_send_fds(int sock, const char *buf, size_t len, const int *
                 /* rockerd refuses some peers (not root, too many connections)
                  * at once and closes: its reason may be waiting to be read. */
                 _cleanup_free_ char *reply_buf = malloc(REPLY_MAX);
-                char err[PROTO_ERROR_MAX];
+                RkError err = {};
                 struct pollfd pfd = { .fd = sock, .events = POLLIN };
                 ProtoReply reply = {};
                 ssize_t n;
 
                 if (reply_buf && poll(&pfd, 1, 0) == 1 && (n = fdpass_recv(sock, reply_buf, REPLY_MAX, NULL)) > 0 &&
-                    proto_decode_reply(reply_buf, (size_t) n, &reply, err, sizeof err) == 0 && !reply.success) {
+                    proto_decode_reply(reply_buf, (size_t) n, &reply, &err) == 0 && !reply.success) {
                         lasterr_set("rockerd: %s", reply.error);
                         return ROCKER_ERR_build_rocker_failed;
                 }
@@ -227,7 +227,7 @@ static int check_pidfd(int fd, pid_t pid) {
 ROCKER_ERR transport_recv_reply(int sock, ProtoReply *reply, int *ret_pidfd) {
         _cleanup_close_ int pidfd = -EBADF;
         _cleanup_free_ char *buf = malloc(REPLY_MAX);
-        char err[PROTO_ERROR_MAX];
+        RkError err = {};
         ssize_t n;
         int r;
 
@@ -238,9 +238,9 @@ ROCKER_ERR transport_recv_reply(int sock, ProtoReply *reply, int *ret_pidfd) {
         n = transport_recv(sock, buf, REPLY_MAX, &pidfd);
         if (n < 0)
                 return ROCKER_ERR_recv_resp_failed;
-        r = proto_decode_reply(buf, (size_t) n, reply, err, sizeof err);
+        r = proto_decode_reply(buf, (size_t) n, reply, &err);
         if (r < 0) {
-                lasterr_set("malformed reply from rockerd: %s", err);
+                lasterr_set("malformed reply from rockerd: %s", err.msg);
                 return ROCKER_ERR_recv_resp_failed;
         }
         if (!reply->success) {
@@ -274,7 +274,7 @@ ROCKER_ERR transport_recv_reply(int sock, ProtoReply *reply, int *ret_pidfd) {
 
 ROCKER_ERR transport_ack(int sock, const ProtoReply *rocker) {
         _cleanup_free_ char *buf = NULL, *reply_buf = malloc(REPLY_MAX);
-        char err[PROTO_ERROR_MAX];
+        RkError err = {};
         ProtoReply reply = {};
         size_t len;
         ssize_t n;
@@ -297,8 +297,8 @@ ROCKER_ERR transport_ack(int sock, const ProtoReply *rocker) {
         n = transport_recv(sock, reply_buf, REPLY_MAX, NULL);
         if (n < 0)
                 return ROCKER_ERR_recv_resp_failed;
-        if (proto_decode_reply(reply_buf, (size_t) n, &reply, err, sizeof err) < 0) {
-                lasterr_set("malformed ack reply from rockerd: %s", err);
+        if (proto_decode_reply(reply_buf, (size_t) n, &reply, &err) < 0) {
+                lasterr_set("malformed ack reply from rockerd: %s", err.msg);
                 return ROCKER_ERR_recv_resp_failed;
         }
         if (!reply.success) {

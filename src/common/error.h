@@ -20,7 +20,7 @@
 
 #include "macro.h"
 
-#define RK_ERROR_MSG_MAX 512
+#define RK_ERROR_MSG_MAX 1024  /* as long as an error text in the protocol */
 
 typedef struct RkError {
         int code;                    /* positive errno; 0 while nothing failed */

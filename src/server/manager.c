@@ -1623,7 +1623,8 @@ static void conn_handle(Conn *c, ProtoRequest *req) {
 
 static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Conn *c = userdata;
-        char buf[PROTO_MSG_MAX + 1], err[PROTO_ERROR_MAX] = "";
+        char buf[PROTO_MSG_MAX + 1];
+        RkError err = {};
         ProtoRequest req = {};
         int fds[3];
         size_t n_fds = 0;
@@ -1635,8 +1636,8 @@ static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userda
          * a connection's first request only. */
         n = fdpass_recv_fds(fd, buf, sizeof buf, c->done || c->has_plan || c->rocker ? NULL : fds,
                             c->done || c->has_plan || c->rocker ? 0 : 3, &n_fds);
-        if (n >= 0 && n_fds > 0 && spawn_request_take_stdio(&c->spawn, fds, n_fds, err, sizeof err) < 0) {
-                conn_fail(c, "%s", err);
+        if (n >= 0 && n_fds > 0 && spawn_request_take_stdio(&c->spawn, fds, n_fds, err.msg, sizeof err.msg) < 0) {
+                conn_fail(c, "%s", err.msg);
                 return 0;
         }
         if (n == -EAGAIN)
@@ -1663,9 +1664,9 @@ static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userda
                 conn_fail(c, "message too large (limit %d bytes) or carrying file descriptors", PROTO_MSG_MAX);
                 return 0;
         }
-        k = proto_decode_request(buf, (size_t) n, &req, err, sizeof err);
+        k = proto_decode_request(buf, (size_t) n, &req, &err);
         if (k < 0) {
-                conn_fail(c, "%s", err[0] ? err : strerror(-k));
+                conn_fail(c, "%s", err.msg[0] ? err.msg : strerror(-k));
                 return 0;
         }
         conn_handle(c, &req);
