@@ -17,13 +17,16 @@
 #define ROCKER_ERROR_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "macro.h"
 
 #define RK_ERROR_MSG_MAX 1024  /* as long as an error text in the protocol */
 
+/* Fixed size, no pointers: it may cross a process boundary as it is (a
+ * worker's or the guard's report to rockerd). */
 typedef struct RkError {
-        int code;                    /* positive errno; 0 while nothing failed */
+        int32_t code;                /* positive errno; 0 while nothing failed */
         char msg[RK_ERROR_MSG_MAX];  /* NUL-terminated, truncated to fit */
 } RkError;
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "error.h"
 #include "cgroup.h"
 
 typedef enum CgroupController {
@@ -42,6 +43,6 @@ int cgroup_systemd_controllers(CgroupSystemd *sd, int root_fd, bool ret[_CONTROL
 /* Asks for the scope name.scope holding pid (cgroup_scope_start()). */
 int cgroup_systemd_start(CgroupSystemd *sd, const char *name, pid_t pid, const CgroupLimits *lim,
                          const bool controller[_CONTROLLER_MAX], const CgroupController *limit_controller,
-                         CgroupScopeDone done, void *userdata, CgroupScopeJob **ret, char *err, size_t errlen);
+                         CgroupScopeDone done, void *userdata, CgroupScopeJob **ret, RkError *err);
 
 #endif

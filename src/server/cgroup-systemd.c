@@ -237,7 +237,7 @@ static int append_t(sd_bus_message *m, const char *name, uint64_t v) {
 
 int cgroup_systemd_start(CgroupSystemd *sd, const char *name, pid_t pid, const CgroupLimits *lim,
                          const bool controller[_CONTROLLER_MAX], const CgroupController *limit_controller,
-                         CgroupScopeDone done, void *userdata, CgroupScopeJob **ret, char *err, size_t errlen) {
+                         CgroupScopeDone done, void *userdata, CgroupScopeJob **ret, RkError *err) {
         sd_bus_message *m = NULL;
         CgroupScopeJob *j;
         char desc[128];
@@ -251,7 +251,7 @@ int cgroup_systemd_start(CgroupSystemd *sd, const char *name, pid_t pid, const C
 
                 r = bus_connect(sd, why, sizeof why);
                 if (r < 0)
-                        return snprintf(err, errlen, "%s", why), r;
+                        return rk_error(err, r, "%s", why);
                 log_info("reconnected to systemd");
         }
         j = calloc(1, sizeof *j);
@@ -302,7 +302,7 @@ int cgroup_systemd_start(CgroupSystemd *sd, const char *name, pid_t pid, const C
                 r = sd_bus_call_async(sd->bus, &j->call, m, on_start_reply, j, 0);
         sd_bus_message_unref(m);
         if (r < 0) {
-                snprintf(err, errlen, "cannot ask systemd for the scope %s: %s", j->unit, strerror(-r));
+                (void) rk_error(err, r, "cannot ask systemd for the scope %s: %s", j->unit, strerror(-r));
                 free(j);
                 return r;
         }

@@ -133,7 +133,7 @@ static int parse_bytes(const char *v, uint64_t *ret) {
         return 0;
 }
 
-int cgroup_limit_parse(const char *key, const char *value, CgroupLimits *lim, char *err, size_t errlen) {
+int cgroup_limit_parse(const char *key, const char *value, CgroupLimits *lim, RkError *err) {
         CgroupLimitKey k;
         uint64_t v = 0, permille;
         const char *end;
@@ -149,25 +149,24 @@ int cgroup_limit_parse(const char *key, const char *value, CgroupLimits *lim, ch
         case CGROUP_MEMORY_HIGH:
         case CGROUP_MEMORY_SWAP_MAX:
                 if (parse_bytes(value, &v) < 0)
-                        return snprintf(err, errlen, "expected bytes (with K, M, G or T), a percentage of memory, "
-                                        "or infinity"), -EINVAL;
+                        return rk_error(err, EINVAL, "expected bytes (with K, M, G or T), a percentage of memory, "
+                                        "or infinity");
                 break;
         case CGROUP_TASKS_MAX:
                 if (!strcmp(value, "infinity"))
                         v = CGROUP_INFINITY;
                 else if (parse_u64(value, &v, &end) < 0 || *end || v == 0 || v >= CGROUP_INFINITY)
-                        return snprintf(err, errlen, "expected a number of tasks from 1, or infinity"), -EINVAL;
+                        return rk_error(err, EINVAL, "expected a number of tasks from 1, or infinity");
                 break;
         case CGROUP_CPU_WEIGHT:
         case CGROUP_IO_WEIGHT:
                 if (parse_u64(value, &v, &end) < 0 || *end || v < 1 || v > 10000)
-                        return snprintf(err, errlen, "expected a weight from 1 to 10000"), -EINVAL;
+                        return rk_error(err, EINVAL, "expected a weight from 1 to 10000");
                 break;
         case CGROUP_CPU_QUOTA:
                 /* 100% is one CPU: 1 s of CPU time per second. */
                 if (parse_percent(value, &permille) < 0 || permille == 0)
-                        return snprintf(err, errlen, "expected a percentage above 0%% (100%% is one CPU)"),
-                               -EINVAL;
+                        return rk_error(err, EINVAL, "expected a percentage above 0%% (100%% is one CPU)");
                 v = permille * 1000;
                 break;
         case CGROUP_OOM_POLICY:
@@ -176,8 +175,8 @@ int cgroup_limit_parse(const char *key, const char *value, CgroupLimits *lim, ch
                 else if (!strcmp(value, "kill"))
                         v = CGROUP_OOM_KILL;
                 else
-                        return snprintf(err, errlen, "expected continue (only the process the kernel picked dies) "
-                                        "or kill (the whole rocker)"), -EINVAL;
+                        return rk_error(err, EINVAL, "expected continue (only the process the kernel picked dies) "
+                                        "or kill (the whole rocker)");
                 break;
         default:
                 return -EINVAL;
@@ -521,7 +520,7 @@ CgroupSetup *cgroup_setup_free(CgroupSetup *s) {
 
 /* Writes lim into the cgroup at fd; a limit whose controller is missing is
  * skipped (the caller checked it is allowed to be). */
-static int apply_limits(const CgroupSetup *s, int fd, const CgroupLimits *lim, char *err, size_t errlen) {
+static int apply_limits(const CgroupSetup *s, int fd, const CgroupLimits *lim, RkError *err) {
         for (CgroupLimitKey k = 0; k < _CGROUP_LIMIT_MAX; k++) {
                 static const char *const files[_CGROUP_LIMIT_MAX] = {
                         [CGROUP_MEMORY_MAX] = "memory.max", [CGROUP_MEMORY_HIGH] = "memory.high",
@@ -549,14 +548,14 @@ static int apply_limits(const CgroupSetup *s, int fd, const CgroupLimits *lim, c
                         snprintf(text, sizeof text, "%" PRIu64, v);
                 r = cgroup_write_at(fd, files[k], text);
                 if (r < 0)
-                        return snprintf(err, errlen, "%s=: cannot write \"%s\" to %s: %s", limit_names[k], text,
-                                        files[k], strerror(-r)), r;
+                        return rk_error(err, r, "%s=: cannot write \"%s\" to %s: %s", limit_names[k], text,
+                                        files[k], strerror(-r));
         }
         return 0;
 }
 
 int cgroup_create(CgroupSetup *s, int32_t app_id, const char *guard_name, const CgroupLimits *lim,
-                  bool best_effort, char **ret_path, int *ret_fd, char *err, size_t errlen) {
+                  bool best_effort, char **ret_path, int *ret_fd, RkError *err) {
         _cleanup_close_ int fd = -EBADF;
         char name[64], *path;
         int r;
@@ -569,16 +568,16 @@ int cgroup_create(CgroupSetup *s, int32_t app_id, const char *guard_name, const 
          * new, and unique among the live): EEXIST is an error too. */
         if (mkdirat(s->base_fd, name, 0755) < 0) {
                 r = negative_errno();
-                return snprintf(err, errlen, "cannot create the cgroup %s%s%s%s: %s", s->root, s->base,
-                                strcmp(s->base, "/") ? "/" : "", name, strerror(-r)), r;
+                return rk_error(err, r, "cannot create the cgroup %s%s%s%s: %s", s->root, s->base,
+                                strcmp(s->base, "/") ? "/" : "", name, strerror(-r));
         }
         fd = openat(s->base_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0) {
                 r = negative_errno();
                 (void) unlinkat(s->base_fd, name, AT_REMOVEDIR);
-                return snprintf(err, errlen, "cannot open the cgroup %s: %s", name, strerror(-r)), r;
+                return rk_error(err, r, "cannot open the cgroup %s: %s", name, strerror(-r));
         }
-        r = apply_limits(s, fd, lim, err, errlen);
+        r = apply_limits(s, fd, lim, err);
         if (r < 0) {
                 (void) unlinkat(s->base_fd, name, AT_REMOVEDIR);
                 return r;
@@ -593,8 +592,7 @@ int cgroup_create(CgroupSetup *s, int32_t app_id, const char *guard_name, const 
 }
 
 int cgroup_scope_start(CgroupSetup *s, int32_t app_id, const char *guard_name, pid_t pid, const CgroupLimits *lim,
-                       bool best_effort, CgroupScopeDone done, void *userdata, CgroupScopeJob **ret, char *err,
-                       size_t errlen) {
+                       bool best_effort, CgroupScopeDone done, void *userdata, CgroupScopeJob **ret, RkError *err) {
         char name[64];
 
         (void) best_effort;  /* only what the controllers allow is asked for */
@@ -606,7 +604,7 @@ int cgroup_scope_start(CgroupSetup *s, int32_t app_id, const char *guard_name, p
                 asked.set &= ~(1U << CGROUP_OOM_POLICY);  /* best effort, or continue: the default */
         cgroup_rocker_name(app_id, guard_name, name, sizeof name);
         return cgroup_systemd_start(s->systemd, name, pid, &asked, s->controller, limit_controller, done, userdata,
-                                    ret, err, errlen);
+                                    ret, err);
 }
 
 bool cgroup_setup_uses_scopes(const CgroupSetup *s) {
