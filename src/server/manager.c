@@ -986,7 +986,7 @@ static uint64_t holder_wait_usec(const Manager *m, const Rocker *r) {
 static void rocker_on_status_after_ready(Rocker *r, const GuardReport *rep, ssize_t n) {
         Manager *m = r->manager;
 
-        if (n != (ssize_t) sizeof *rep || rep->error != GUARD_REPORT_STOPPING || r->stopping) {
+        if (n != (ssize_t) sizeof *rep || rep->state != GUARD_REPORT_STOPPING || r->stopping) {
                 r->status_source = sd_event_source_disable_unref(r->status_source);
                 r->status_fd = safe_close(r->status_fd);
                 manager_fd_freed(m);
@@ -1016,18 +1016,18 @@ static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *u
                 rocker_on_status_after_ready(r, &rep, n);
                 return 0;
         }
-        if (n != (ssize_t) sizeof rep || rep.error != 0) {
+        if (n != (ssize_t) sizeof rep || rep.state != GUARD_REPORT_READY) {
                 r->status_source = sd_event_source_disable_unref(s);
                 r->status_fd = safe_close(r->status_fd);
-                if (n != (ssize_t) sizeof rep)
-                        snprintf(rep.text, sizeof rep.text, "the guard died while building the rocker");
-                rep.text[sizeof rep.text - 1] = '\0';
-                log_error("rocker %s: build failed: %s", r->name, rep.text);
+                if (n != (ssize_t) sizeof rep || !rk_error_set(&rep.err))
+                        (void) rk_error(&rep.err, EPIPE, "the guard died while building the rocker");
+                rep.err.msg[sizeof rep.err.msg - 1] = '\0';
+                log_error_errno(rep.err.code, "rocker %s: build failed: %s", r->name, rep.err.msg);
                 rocker_kill(r, "its build failed");
                 if (c) {
                         c->rocker = NULL;
                         r->conn = NULL;
-                        conn_fail(c, "build failed: %s", rep.text);
+                        conn_fail(c, "build failed: %s", rep.err.msg);
                 }
                 return 0;
         }
