@@ -62,6 +62,9 @@ int rk_error_wrap(RkError *e, const char *fmt, ...) {
         /* the message is copied first: it is both a source and the target */
         memcpy(inner, e->msg, sizeof inner);
         inner[sizeof inner - 1] = '\0';
+        /* a failure without a message is described by its code */
+        if (!inner[0])
+                snprintf(inner, sizeof inner, "%s", strerror(e->code));
         if (context[0]) {
                 size_t n = 0;
 

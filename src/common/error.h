@@ -40,8 +40,9 @@ _printf_(3, 4)
 int rk_error(RkError *e, int code, const char *fmt, ...);
 
 /* Puts "context: " in front of e's message, keeps e's code and returns
- * -code. Call it only after a callee filled e; if e is NULL or holds no
- * failure it returns -EIO. */
+ * -code. Call it after a callee filled e; if e holds no failure it becomes
+ * EIO, and a failure without a message is described by its code's text
+ * ("context: Input/output error"). NULL gives -EIO. */
 _printf_(2, 3)
 int rk_error_wrap(RkError *e, const char *fmt, ...);
 

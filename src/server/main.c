@@ -90,7 +90,7 @@ int main(int argc, char **argv) {
 
         r = config_load(config_path, config_required, &cfg, &err);
         if (r < 0) {
-                log_error("bad configuration: %s", err.msg);
+                log_error_errno(r, "bad configuration: %s", err.msg);
                 config_done(&cfg);
                 return EXIT_FAILURE;
         }
@@ -103,7 +103,7 @@ int main(int argc, char **argv) {
          * start stops rockerd, like a bad rockerd.conf. */
         r = app_policy_check_all(&cfg, &err);
         if (r < 0) {
-                log_error("bad configuration: %s", err.msg);
+                log_error_errno(r, "bad configuration: %s", err.msg);
                 config_done(&cfg);
                 return EXIT_FAILURE;
         }
@@ -121,7 +121,7 @@ int main(int argc, char **argv) {
          * pick the mechanisms for this one, say which. */
         r = kernel_probe(&kernel, &err);
         if (r < 0) {
-                log_error("cannot start: %s", err.msg);
+                log_error_errno(r, "cannot start: %s", err.msg);
                 config_done(&cfg);
                 return EXIT_FAILURE;
         }

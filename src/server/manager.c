@@ -1045,11 +1045,12 @@ static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *u
          * data dir, whatever holds them. Unwatched, it must not run. */
         k = overlay_watch_add(r->manager->inotify_fd, r->pid, r->pidfd, &r->plan, r->overlay_wds, &err);
         if (k < 0) {
-                log_error("rocker %s: %s", r->name, err.msg);
+                log_error_errno(k, "rocker %s: %s", r->name, err.msg);
                 rocker_kill(r, "its overlays cannot be watched");
                 c->rocker = NULL;
                 r->conn = NULL;
-                conn_fail(c, "build failed: %s", err.msg);
+                (void) rk_error_wrap(&err, "build failed");
+                conn_fail(c, "%s", err.msg);
                 return 0;
         }
         r->n_overlays_alive = r->plan.n_overlays;
@@ -1197,7 +1198,8 @@ static void conn_spawn_app(Conn *c, Rocker *r) {
         spawn_request_done(&c->spawn);  /* the app has its copies of the stdio fds */
         if (k < 0) {
                 rocker_kill(r, "its app could not be started");
-                return conn_fail(c, "spawn failed: %s", err.msg);
+                (void) rk_error_wrap(&err, "spawn failed");
+                return conn_fail(c, "%s", err.msg);
         }
         k = sd_event_add_io(c->m->event, &r->app_source, r->app_pidfd, EPOLLIN, on_app_exit, r);
         if (k < 0) {
@@ -1301,8 +1303,10 @@ static void conn_spawn_in(Conn *c, ProtoRequest *req) {
         k = spawn_app(r->pidfd, r->name, (uid_t) req->enter.uid, (gid_t) req->enter.gid,
                       r->plan.allow_user_namespaces, false, &c->spawn, &c->joined_pid, &c->joined_pidfd, &err);
         spawn_request_done(&c->spawn);
-        if (k < 0)
-                return conn_fail(c, "spawn failed: %s", err.msg);
+        if (k < 0) {
+                (void) rk_error_wrap(&err, "spawn failed");
+                return conn_fail(c, "%s", err.msg);
+        }
         k = sd_event_add_io(c->m->event, &c->joined_source, c->joined_pidfd, EPOLLIN, on_joined_exit, c);
         if (k < 0) {
                 (void) pidfd_send_signal(c->joined_pidfd, SIGKILL, NULL, 0);
@@ -1589,8 +1593,10 @@ static void conn_handle(Conn *c, ProtoRequest *req) {
         c->has_plan = true;
         app_policy_done(&c->policy);
         k = app_policy_load(&m->cfg, c->plan.app_id, &c->policy, &err);
-        if (k < 0)
-                return conn_fail(c, "policy of app %d: %s", (int) c->plan.app_id, err.msg);
+        if (k < 0) {
+                (void) rk_error_wrap(&err, "policy of app %d", (int) c->plan.app_id);
+                return conn_fail(c, "%s", err.msg);
+        }
         if (c->peer.uid != 0) {
                 if (count_owned(m, c->peer.uid, c) >= m->cfg.max_rockers_per_user)
                         return conn_fail(c, "MaxRockersPerUser=%u: uid %u has %u live rockers (or requests in progress) already",

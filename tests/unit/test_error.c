@@ -67,9 +67,14 @@ static void test_wrap_empty(void **state) {
         RkError e = {};
 
         (void) state;
-        /* nothing failed yet: the wrap still reports a failure */
+        /* nothing failed yet: the wrap still reports a failure, and says
+         * which */
         assert_int_equal(rk_error_wrap(&e, "ctx"), -EIO);
-        assert_string_equal(e.msg, "ctx");
+        assert_string_equal(e.msg, "ctx: Input/output error");
+        e.code = ENOENT;
+        e.msg[0] = '\0';
+        assert_int_equal(rk_error_wrap(&e, "open x"), -ENOENT);
+        assert_string_equal(e.msg, "open x: No such file or directory");
         /* an empty context leaves the message as it was */
         (void) rk_error(&e, EBADMSG, "inner");
         assert_int_equal(rk_error_wrap(&e, "%s", ""), -EBADMSG);
