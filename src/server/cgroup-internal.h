@@ -29,8 +29,8 @@ CgroupSystemd *cgroup_setup_systemd(CgroupSetup *s);
 bool cgroup_systemd_available(void);
 
 /* Connects to the system manager's bus, attached to event (an sd_event *).
- * 0, or -errno with why set. */
-int cgroup_systemd_new(void *event, CgroupSystemd **ret, char *why, size_t whylen);
+ * 0, or -errno with err set. */
+int cgroup_systemd_new(void *event, CgroupSystemd **ret, RkError *err);
 void cgroup_systemd_free(CgroupSystemd *sd);
 
 /* systemd's version (e.g. 252), or -errno. Blocks: call at start only. */

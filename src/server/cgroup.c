@@ -317,7 +317,7 @@ CgroupSystemd *cgroup_setup_systemd(CgroupSetup *s) {
 
 /* The cgroup v2 mount: /sys/fs/cgroup (unified), or /sys/fs/cgroup/unified
  * (hybrid: the controllers are v1's). */
-static int find_root(CgroupSetup *s, char *why, size_t whylen) {
+static int find_root(CgroupSetup *s, RkError *err) {
         static const char *const candidates[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
         struct statfs sf;
 
@@ -325,10 +325,11 @@ static int find_root(CgroupSetup *s, char *why, size_t whylen) {
                 if (statfs(candidates[i], &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC) {
                         snprintf(s->root, sizeof s->root, "%s", candidates[i]);
                         s->root_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                        return s->root_fd < 0 ? negative_errno() : 0;
+                        if (s->root_fd < 0)
+                                return rk_error(err, errno, "cannot open %s: %m", s->root);
+                        return 0;
                 }
-        snprintf(why, whylen, "no cgroup v2 hierarchy is mounted (/sys/fs/cgroup is cgroup v1)");
-        return -ENOMEDIUM;
+        return rk_error(err, ENOMEDIUM, "no cgroup v2 hierarchy is mounted (/sys/fs/cgroup is cgroup v1)");
 }
 
 /* Which of memory, pids, cpu, io the cgroups under base_fd get. */
@@ -361,18 +362,17 @@ static void read_controllers(CgroupSetup *s, bool hybrid) {
  * into a leaf of it ("rockerd"), since cgroup v2 lets only leaves hold
  * processes once controllers are enabled below. A rockerd that finds
  * itself in such a leaf already (a restart) keeps the parent. */
-static int setup_cgroupfs(CgroupSetup *s, char *why, size_t whylen) {
+static int setup_cgroupfs(CgroupSetup *s, RkError *err) {
         _cleanup_free_ char *own = NULL;
         char want[64] = "", pid[32];
         int r;
 
-        r = find_root(s, why, whylen);
+        r = find_root(s, err);
         if (r < 0)
                 return r;
         r = cgroup_of_pid(getpid(), &own);
         if (r < 0) {
-                snprintf(why, whylen, "cannot find rockerd's cgroup v2 cgroup: %s", strerror(-r));
-                return r;
+                return rk_error(err, r, "cannot find rockerd's cgroup v2 cgroup: %s", strerror(-r));
         }
         if (strcmp(own, "/") != 0) {
                 char *slash = strrchr(own, '/');
@@ -385,22 +385,19 @@ static int setup_cgroupfs(CgroupSetup *s, char *why, size_t whylen) {
                                                 : openat(s->root_fd, s->base + 1, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (s->base_fd < 0) {
                 r = negative_errno();
-                snprintf(why, whylen, "cannot open rockerd's cgroup %s%s: %s", s->root, s->base, strerror(-r));
-                return r;
+                return rk_error(err, r, "cannot open rockerd's cgroup %s%s: %s", s->root, s->base, strerror(-r));
         }
         if (strcmp(s->base, "/") != 0) {
                 if (mkdirat(s->base_fd, "rockerd", 0755) < 0 && errno != EEXIST) {
                         r = negative_errno();
-                        snprintf(why, whylen, "cannot create %s%s/rockerd (is the cgroup delegated to rockerd, "
-                                 "Delegate=yes?): %s", s->root, s->base, strerror(-r));
-                        return r;
+                        return rk_error(err, r, "cannot create %s%s/rockerd (is the cgroup delegated to rockerd, "
+                                        "Delegate=yes?): %s", s->root, s->base, strerror(-r));
                 }
                 snprintf(pid, sizeof pid, "%d", (int) getpid());
                 r = cgroup_write_at(s->base_fd, "rockerd/cgroup.procs", pid);
                 if (r < 0) {
-                        snprintf(why, whylen, "cannot move rockerd into %s%s/rockerd: %s", s->root, s->base,
-                                 strerror(-r));
-                        return r;
+                        return rk_error(err, r, "cannot move rockerd into %s%s/rockerd: %s", s->root, s->base,
+                                        strerror(-r));
                 }
         }
         /* Enable what the parent offers: each one alone, so that one the
@@ -448,7 +445,7 @@ static void log_setup(const CgroupSetup *s) {
 
 int cgroup_setup_new(CgroupMode mode, void *sd_event, CgroupSetup **ret) {
         CgroupSetup *s = calloc(1, sizeof *s);
-        char why[256] = "";
+        RkError why = {};
         int r = 0;
 
         if (!s)
@@ -458,9 +455,9 @@ int cgroup_setup_new(CgroupMode mode, void *sd_event, CgroupSetup **ret) {
         if (mode == CGROUP_MODE_NO)
                 snprintf(s->why_no_cgroup, sizeof s->why_no_cgroup, "turned off (Cgroups=no in rockerd.conf)");
         if (mode == CGROUP_MODE_SYSTEMD || (mode == CGROUP_MODE_AUTO && cgroup_systemd_available())) {
-                r = find_root(s, why, sizeof why);
+                r = find_root(s, &why);
                 if (r >= 0)
-                        r = cgroup_systemd_new(sd_event, &s->systemd, why, sizeof why);
+                        r = cgroup_systemd_new(sd_event, &s->systemd, &why);
                 if (r >= 0) {
                         s->backend = CGROUP_MODE_SYSTEMD;
                         int version = cgroup_systemd_version(s->systemd);
@@ -477,21 +474,21 @@ int cgroup_setup_new(CgroupMode mode, void *sd_event, CgroupSetup **ret) {
                                          "OOMPolicy=kill needs systemd 253 or later for a scope (this is %d)", version);
                         r = 0;
                 } else if (mode == CGROUP_MODE_SYSTEMD) {
-                        log_error_errno(r, "Cgroups=systemd, but %s", why);
+                        log_error_errno(r, "Cgroups=systemd, but %s", why.msg);
                         cgroup_setup_free(s);
                         return r;
                 } else
-                        snprintf(s->why_no_cgroup, sizeof s->why_no_cgroup, "%s", why);
+                        snprintf(s->why_no_cgroup, sizeof s->why_no_cgroup, "%.255s", why.msg);
         } else if (mode == CGROUP_MODE_CGROUPFS || mode == CGROUP_MODE_AUTO) {
-                r = setup_cgroupfs(s, why, sizeof why);
+                r = setup_cgroupfs(s, &why);
                 if (r >= 0)
                         s->backend = CGROUP_MODE_CGROUPFS;
                 else if (mode == CGROUP_MODE_CGROUPFS) {
-                        log_error_errno(r, "Cgroups=cgroupfs, but %s", why);
+                        log_error_errno(r, "Cgroups=cgroupfs, but %s", why.msg);
                         cgroup_setup_free(s);
                         return r;
                 } else
-                        snprintf(s->why_no_cgroup, sizeof s->why_no_cgroup, "%s", why);
+                        snprintf(s->why_no_cgroup, sizeof s->why_no_cgroup, "%.255s", why.msg);
         }
         if (s->backend == CGROUP_MODE_NO)
                 for (CgroupController c = 0; c < _CONTROLLER_MAX; c++)
