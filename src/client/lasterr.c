@@ -19,6 +19,10 @@ void lasterr_set(const char *fmt, ...) {
         va_end(ap);
 }
 
+void lasterr_set_error(const RkError *e) {
+        lasterr_set("%s", e->msg);
+}
+
 const char *lasterr_get(void) {
         return last_error;
 }

@@ -31,6 +31,14 @@ static RockerResult result(ROCKER_ERR err) {
         return (RockerResult) { .err_no = err };
 }
 
+/* A success: the rocker a reply of rockerd names, and app_pid. */
+static RockerResult result_from_reply(const ProtoReply *reply, pid_t app_pid) {
+        RockerResult res = { .err_no = ROCKER_ERR_success, .app_pid = app_pid, .guard_pid = reply->guard_pid };
+
+        memcpy(res.guard_pname, reply->guard_name, sizeof res.guard_pname);
+        return res;
+}
+
 /* The client checks the syntax too, so that a bad request fails before any
  * socket is opened; rockerd checks everything again. */
 static int check_request_fields(const RockerRequest *req, ProtoEnter *ret);
@@ -123,11 +131,7 @@ RockerResult ROCKER_enter_rocker(RockerRequest *req, int (*app)(void *), void *a
                 return res;
         }
 
-        res.err_no = ROCKER_ERR_success;
-        res.app_pid = app_pid;
-        res.guard_pid = reply.guard_pid;
-        memcpy(res.guard_pname, reply.guard_name, sizeof res.guard_pname);
-        return res;
+        return result_from_reply(&reply, app_pid);
 }
 
 static RockerResult spawn_reply(int sock, int *ret_handle);
@@ -163,25 +167,14 @@ RockerResult ROCKER_spawn_rocker(RockerRequest *req, const char *const argv[], c
  * result, and sock becomes *ret_handle. */
 static RockerResult spawn_reply(int sock_in, int *ret_handle) {
         _cleanup_close_ int sock = sock_in;
-        _cleanup_free_ char *buf = NULL;
-        char err[PROTO_ERROR_MAX];
         ProtoReply reply = {};
-        RockerResult res = {};
-        ssize_t n;
+        RockerResult res;
+        ROCKER_ERR e;
 
-        buf = malloc(PROTO_MSG_MAX + 1);
-        if (!buf) {
-                lasterr_set("out of memory");
-                return result(ROCKER_ERR_sys);
-        }
         /* Bounded like an enter's reply: the build, then the app's start. */
-        n = transport_recv(sock, buf, PROTO_MSG_MAX + 1, NULL);
-        if (n < 0)
-                return result(ROCKER_ERR_recv_resp_failed);
-        if (proto_decode_reply(buf, (size_t) n, &reply, err, sizeof err) < 0) {
-                lasterr_set("malformed reply from rockerd: %s", err);
-                return result(ROCKER_ERR_recv_resp_failed);
-        }
+        e = transport_recv_plain_reply(sock, &reply, "malformed reply from rockerd");
+        if (e != ROCKER_ERR_success)
+                return result(e);
         if (!reply.success) {
                 lasterr_set("rockerd: %s", reply.error);
                 /* The app could not be started in a built rocker. */
@@ -192,10 +185,7 @@ static RockerResult spawn_reply(int sock_in, int *ret_handle) {
                 lasterr_set("malformed reply from rockerd: no app pid, or not a spawn reply");
                 return result(ROCKER_ERR_recv_resp_failed);
         }
-        res.err_no = ROCKER_ERR_success;
-        res.app_pid = reply.app_pid;
-        res.guard_pid = reply.guard_pid;
-        memcpy(res.guard_pname, reply.guard_name, sizeof res.guard_pname);
+        res = result_from_reply(&reply, reply.app_pid);
         *ret_handle = TAKE_FD(sock);
         return res;
 }
@@ -232,10 +222,9 @@ RockerResult ROCKER_spawn_in_rocker(int guard_pid, const char *guard_pname, int 
 
 RockerResult ROCKER_wait_rocker(int handle, int *ret_wstatus) {
         _cleanup_free_ char *buf = NULL;
-        char err[PROTO_ERROR_MAX];
         ProtoReply reply = {};
-        RockerResult res = {};
         struct pollfd p = { .fd = handle, .events = POLLIN };
+        ROCKER_ERR e;
         ssize_t n;
 
         lasterr_clear();
@@ -262,10 +251,9 @@ RockerResult ROCKER_wait_rocker(int handle, int *ret_wstatus) {
                             n < 0 ? ": " : " (rockerd restarted?)", n < 0 ? strerror((int) -n) : "");
                 return result(ROCKER_ERR_recv_resp_failed);
         }
-        if (proto_decode_reply(buf, (size_t) n, &reply, err, sizeof err) < 0) {
-                lasterr_set("malformed message from rockerd: %s", err);
-                return result(ROCKER_ERR_recv_resp_failed);
-        }
+        e = transport_decode_reply(buf, (size_t) n, &reply, "malformed message from rockerd");
+        if (e != ROCKER_ERR_success)
+                return result(e);
         if (!reply.success) {
                 lasterr_set("rockerd: %s", reply.error);
                 return result(ROCKER_ERR_recv_resp_failed);
@@ -275,11 +263,7 @@ RockerResult ROCKER_wait_rocker(int handle, int *ret_wstatus) {
                 return result(ROCKER_ERR_recv_resp_failed);
         }
         *ret_wstatus = reply.wait_status;
-        res.err_no = ROCKER_ERR_success;
-        res.app_pid = reply.app_pid;
-        res.guard_pid = reply.guard_pid;
-        memcpy(res.guard_pname, reply.guard_name, sizeof res.guard_pname);
-        return res;
+        return result_from_reply(&reply, reply.app_pid);
 }
 
 RockerResult ROCKER_get_guardname(int pid) {
@@ -370,12 +354,10 @@ static ROCKER_ERR guard_open(int guard_pid, const char *guard_pname, int *ret_pi
  * caller's own rockers only (grace_ms: a stop's, or -1). */
 static ROCKER_ERR rockerd_signal(int guard_pid, const char *guard_pname, int sig, int grace_ms) {
         _cleanup_close_ int sock = -EBADF;
-        _cleanup_free_ char *buf = NULL, *msg = NULL;
-        char err[PROTO_ERROR_MAX];
+        _cleanup_free_ char *msg = NULL;
         ProtoReply reply = {};
         ROCKER_ERR e;
         size_t len;
-        ssize_t n;
         int r;
 
         r = proto_encode_signal(guard_pid, guard_pname, sig, grace_ms, &msg, &len);
@@ -389,18 +371,9 @@ static ROCKER_ERR rockerd_signal(int guard_pid, const char *guard_pname, int sig
         e = transport_send(sock, msg, len);
         if (e != ROCKER_ERR_success)
                 return e;
-        buf = malloc(PROTO_MSG_MAX + 1);
-        if (!buf) {
-                lasterr_set("out of memory");
-                return ROCKER_ERR_sys;
-        }
-        n = transport_recv(sock, buf, PROTO_MSG_MAX + 1, NULL);
-        if (n < 0)
-                return ROCKER_ERR_recv_resp_failed;
-        if (proto_decode_reply(buf, (size_t) n, &reply, err, sizeof err) < 0) {
-                lasterr_set("malformed reply from rockerd: %s", err);
-                return ROCKER_ERR_recv_resp_failed;
-        }
+        e = transport_recv_plain_reply(sock, &reply, "malformed reply from rockerd");
+        if (e != ROCKER_ERR_success)
+                return e;
         if (!reply.success) {
                 lasterr_set("rockerd: %s", reply.error);
                 return strstr(reply.error, "no live rocker") ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys;
@@ -638,7 +611,7 @@ RockerResult ROCKER_list_rockers(RockerInfo **ret_list, int *ret_count) {
                 return result(err);
         for (;;) {
                 _cleanup_free_ char *req = NULL, *buf = malloc(PROTO_MSG_MAX + 1);  /* off the caller's stack */
-                char text[PROTO_ERROR_MAX] = "";
+                RkError text = {};
                 ProtoReply reply = {};
                 ProtoList page = {};
                 size_t len;
@@ -662,14 +635,15 @@ RockerResult ROCKER_list_rockers(RockerInfo **ret_list, int *ret_count) {
                         err = ROCKER_ERR_recv_resp_failed;
                         goto fail;
                 }
-                k = proto_decode_list_reply(buf, (size_t) k, &reply, &page, text, sizeof text);
+                k = proto_decode_list_reply(buf, (size_t) k, &reply, &page, &text);
                 if (k == -ENOMEM) {
                         lasterr_set("out of memory");
                         err = ROCKER_ERR_sys;
                         goto fail;
                 }
                 if (k < 0) {
-                        lasterr_set("malformed reply from rockerd: %s", text);
+                        (void) rk_error_wrap(&text, "malformed reply from rockerd");
+                        lasterr_set_error(&text);
                         err = ROCKER_ERR_recv_resp_failed;
                         goto fail;
                 }

@@ -98,13 +98,13 @@ ROCKER_ERR transport_send_fds(int sock, const char *buf, size_t len, const int *
                 /* rockerd refuses some peers (not root, too many connections)
                  * at once and closes: its reason may be waiting to be read. */
                 _cleanup_free_ char *reply_buf = malloc(REPLY_MAX);
-                char err[PROTO_ERROR_MAX];
+                RkError err = {};
                 struct pollfd pfd = { .fd = sock, .events = POLLIN };
                 ProtoReply reply = {};
                 ssize_t n;
 
                 if (reply_buf && poll(&pfd, 1, 0) == 1 && (n = fdpass_recv(sock, reply_buf, REPLY_MAX, NULL)) > 0 &&
-                    proto_decode_reply(reply_buf, (size_t) n, &reply, err, sizeof err) == 0 && !reply.success) {
+                    proto_decode_reply(reply_buf, (size_t) n, &reply, &err) == 0 && !reply.success) {
                         lasterr_set("rockerd: %s", reply.error);
                         return ROCKER_ERR_build_rocker_failed;
                 }
@@ -224,10 +224,34 @@ static int check_pidfd(int fd, pid_t pid) {
         return 0;
 }
 
+ROCKER_ERR transport_decode_reply(const char *buf, size_t n, ProtoReply *ret, const char *what) {
+        RkError err = {};
+
+        if (proto_decode_reply(buf, n, ret, &err) < 0) {
+                (void) rk_error_wrap(&err, "%s", what);
+                lasterr_set_error(&err);
+                return ROCKER_ERR_recv_resp_failed;
+        }
+        return ROCKER_ERR_success;
+}
+
+ROCKER_ERR transport_recv_plain_reply(int sock, ProtoReply *ret, const char *what) {
+        _cleanup_free_ char *buf = malloc(REPLY_MAX);
+        ssize_t n;
+
+        if (!buf) {
+                lasterr_set("out of memory");
+                return ROCKER_ERR_sys;
+        }
+        n = transport_recv(sock, buf, REPLY_MAX, NULL);
+        if (n < 0)
+                return ROCKER_ERR_recv_resp_failed;
+        return transport_decode_reply(buf, (size_t) n, ret, what);
+}
+
 ROCKER_ERR transport_recv_reply(int sock, ProtoReply *reply, int *ret_pidfd) {
         _cleanup_close_ int pidfd = -EBADF;
         _cleanup_free_ char *buf = malloc(REPLY_MAX);
-        char err[PROTO_ERROR_MAX];
         ssize_t n;
         int r;
 
@@ -238,11 +262,9 @@ ROCKER_ERR transport_recv_reply(int sock, ProtoReply *reply, int *ret_pidfd) {
         n = transport_recv(sock, buf, REPLY_MAX, &pidfd);
         if (n < 0)
                 return ROCKER_ERR_recv_resp_failed;
-        r = proto_decode_reply(buf, (size_t) n, reply, err, sizeof err);
-        if (r < 0) {
-                lasterr_set("malformed reply from rockerd: %s", err);
-                return ROCKER_ERR_recv_resp_failed;
-        }
+        r = transport_decode_reply(buf, (size_t) n, reply, "malformed reply from rockerd");
+        if (r != ROCKER_ERR_success)
+                return r;
         if (!reply->success) {
                 if (pidfd >= 0) {
                         lasterr_set("malformed reply from rockerd: a failure carrying a file descriptor");
@@ -273,17 +295,12 @@ ROCKER_ERR transport_recv_reply(int sock, ProtoReply *reply, int *ret_pidfd) {
 }
 
 ROCKER_ERR transport_ack(int sock, const ProtoReply *rocker) {
-        _cleanup_free_ char *buf = NULL, *reply_buf = malloc(REPLY_MAX);
-        char err[PROTO_ERROR_MAX];
+        _cleanup_free_ char *buf = NULL;
         ProtoReply reply = {};
+        ROCKER_ERR e;
         size_t len;
-        ssize_t n;
         int r;
 
-        if (!reply_buf) {
-                lasterr_set("out of memory");
-                return ROCKER_ERR_sys;
-        }
         r = proto_encode_ack(&buf, &len);
         if (r < 0) {
                 lasterr_set("cannot encode the ack: %s", strerror(-r));
@@ -294,13 +311,9 @@ ROCKER_ERR transport_ack(int sock, const ProtoReply *rocker) {
                 lasterr_set("cannot confirm the join to rockerd: %s", strerror(-r));
                 return ROCKER_ERR_send_req_failed;
         }
-        n = transport_recv(sock, reply_buf, REPLY_MAX, NULL);
-        if (n < 0)
-                return ROCKER_ERR_recv_resp_failed;
-        if (proto_decode_reply(reply_buf, (size_t) n, &reply, err, sizeof err) < 0) {
-                lasterr_set("malformed ack reply from rockerd: %s", err);
-                return ROCKER_ERR_recv_resp_failed;
-        }
+        e = transport_recv_plain_reply(sock, &reply, "malformed ack reply from rockerd");
+        if (e != ROCKER_ERR_success)
+                return e;
         if (!reply.success) {
                 lasterr_set("rockerd: %s", reply.error);
                 return ROCKER_ERR_build_rocker_failed;

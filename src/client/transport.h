@@ -40,6 +40,15 @@ int transport_send_enter(const ProtoEnter *enter, ROCKER_ERR *ret_err);
  * build_rocker_failed (reply->error then holds the daemon's reason). */
 ROCKER_ERR transport_recv_reply(int sock, ProtoReply *reply, int *ret_pidfd);
 
+/* Decodes the n bytes of a reply into *ret: ROCKER_ERR_success, or
+ * ROCKER_ERR_recv_resp_failed with "<what>: <the decoder's reason>" as the
+ * thread's error text (what: e.g. "malformed reply from rockerd"). */
+ROCKER_ERR transport_decode_reply(const char *buf, size_t n, ProtoReply *ret, const char *what);
+
+/* One reply without an fd on sock, within the reply timeout (buffer
+ * allocated here, off the caller's stack), decoded as above. */
+ROCKER_ERR transport_recv_plain_reply(int sock, ProtoReply *ret, const char *what);
+
 /* Tells rockerd the rocker has been joined and is the caller's now, and
  * waits for rockerd to confirm it has recorded that (so a restarted rockerd
  * adopts the rocker). ROCKER_ERR_success or the phase that failed. */

@@ -7,28 +7,16 @@
 
 #include <jansson.h>
 
+#include "error.h"
 #include "macro.h"
 #include "proto.h"
 
 /* jansson's own cleanup helper (json_auto_t) */
 #define _cleanup_json_ _cleanup_(json_decrefp)
 
-_printf_(3, 4)
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-        va_list ap;
-
-        if (err && errlen > 0) {
-                va_start(ap, fmt);
-                vsnprintf(err, errlen, fmt, ap);
-                va_end(ap);
-        }
-        return -EBADMSG;
-}
-
-/* For decoders: -ENOMEM, with a text like every other failure's. */
-static int nomem(char *err, size_t errlen) {
-        (void) fail(err, errlen, "out of memory");
-        return -ENOMEM;
+/* Decoders refuse with EBADMSG (EPROTO for a version mismatch, ENOMEM). */
+static int nomem(RkError *err) {
+        return rk_error(err, ENOMEM, "out of memory");
 }
 
 void proto_request_done(ProtoRequest *req) {
@@ -295,7 +283,7 @@ void proto_list_done(ProtoList *list) {
 
 /* Every key of obj must be one of allowed[]. */
 static int check_keys(json_t *obj, const char *where, const char *const *allowed,
-                      char *err, size_t errlen) {
+                      RkError *err) {
         const char *key;
         json_t *v;
 
@@ -305,89 +293,88 @@ static int check_keys(json_t *obj, const char *where, const char *const *allowed
                         if (strcmp(key, allowed[i]) == 0)
                                 ok = 1;
                 if (!ok)
-                        return fail(err, errlen, "%s: unknown field \"%.64s\"", where, key);
+                        return rk_error(err, EBADMSG, "%s: unknown field \"%.64s\"", where, key);
         }
         return 0;
 }
 
 static int get_int32(json_t *obj, const char *key, int64_t min, int64_t max, int32_t *ret,
-                     char *err, size_t errlen) {
+                     RkError *err) {
         json_t *v = json_object_get(obj, key);
         json_int_t i;
 
         if (!v)
-                return fail(err, errlen, "%s: missing", key);
+                return rk_error(err, EBADMSG, "%s: missing", key);
         if (!json_is_integer(v))
-                return fail(err, errlen, "%s: expected an integer", key);
+                return rk_error(err, EBADMSG, "%s: expected an integer", key);
         i = json_integer_value(v);
         if (i < min || i > max)
-                return fail(err, errlen, "%s: %lld out of range [%lld, %lld]", key,
+                return rk_error(err, EBADMSG, "%s: %lld out of range [%lld, %lld]", key,
                             (long long) i, (long long) min, (long long) max);
         *ret = (int32_t) i;
         return 0;
 }
 
-static int check_string(json_t *v, const char *key, size_t max, char *err, size_t errlen) {
+static int check_string(json_t *v, const char *key, size_t max, RkError *err) {
         if (!json_is_string(v))
-                return fail(err, errlen, "%s: expected a string", key);
+                return rk_error(err, EBADMSG, "%s: expected a string", key);
         if (json_string_length(v) == 0)
-                return fail(err, errlen, "%s: empty", key);
+                return rk_error(err, EBADMSG, "%s: empty", key);
         if (json_string_length(v) > max)
-                return fail(err, errlen, "%s: longer than %zu bytes", key, max);
+                return rk_error(err, EBADMSG, "%s: longer than %zu bytes", key, max);
         /* jansson already refuses \u0000 unless JSON_ALLOW_NUL is given. */
         return 0;
 }
 
-static int get_path(json_t *obj, const char *key, char **ret, char *err, size_t errlen) {
+static int get_path(json_t *obj, const char *key, char **ret, RkError *err) {
         json_t *v = json_object_get(obj, key);
         int r;
 
         if (!v)
-                return fail(err, errlen, "%s: missing", key);
-        r = check_string(v, key, PROTO_PATH_MAX, err, errlen);
+                return rk_error(err, EBADMSG, "%s: missing", key);
+        r = check_string(v, key, PROTO_PATH_MAX, err);
         if (r < 0)
                 return r;
         *ret = strdup(json_string_value(v));
-        return *ret ? 0 : nomem(err, errlen);
+        return *ret ? 0 : nomem(err);
 }
 
-static json_t *load(const char *buf, size_t len, char *err, size_t errlen) {
+static json_t *load(const char *buf, size_t len, RkError *err) {
         json_error_t jerr;
         json_t *root;
 
         if (len > PROTO_MSG_MAX) {
-                fail(err, errlen, "message of %zu bytes exceeds the limit of %d", len, PROTO_MSG_MAX);
+                (void) rk_error(err, EBADMSG, "message of %zu bytes exceeds the limit of %d", len, PROTO_MSG_MAX);
                 return NULL;
         }
         root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!root) {
-                fail(err, errlen, "malformed JSON at byte %d: %s", jerr.position, jerr.text);
+                (void) rk_error(err, EBADMSG, "malformed JSON at byte %d: %s", jerr.position, jerr.text);
                 return NULL;
         }
         if (!json_is_object(root)) {
                 json_decref(root);
-                fail(err, errlen, "message is not a JSON object");
+                (void) rk_error(err, EBADMSG, "message is not a JSON object");
                 return NULL;
         }
         return root;
 }
 
-static int check_version(json_t *root, char *err, size_t errlen) {
+static int check_version(json_t *root, RkError *err) {
         int32_t version = 0;
         int r;
 
-        r = get_int32(root, "version", INT32_MIN, INT32_MAX, &version, err, errlen);
+        r = get_int32(root, "version", INT32_MIN, INT32_MAX, &version, err);
         if (r < 0)
                 return r;
         if (version != PROTO_VERSION) {
-                fail(err, errlen, "version: protocol %d is not supported (this side speaks %d)",
-                     version, PROTO_VERSION);
-                return -EPROTO;
+                return rk_error(err, EPROTO, "version: protocol %d is not supported (this side speaks %d)",
+                                version, PROTO_VERSION);
         }
         return 0;
 }
 
-static int decode_enter(json_t *data, ProtoEnter *e, char *err, size_t errlen) {
+static int decode_enter(json_t *data, ProtoEnter *e, RkError *err) {
         static const char *const keys[] = { "app_id", "uid", "gid", "app_pkg_path", "app_exec_dir",
                                             "app_data_dir", "app_overlay_dirs", NULL };
         json_t *dirs, *v;
@@ -395,106 +382,105 @@ static int decode_enter(json_t *data, ProtoEnter *e, char *err, size_t errlen) {
         int r;
 
         if (!json_is_object(data))
-                return fail(err, errlen, "data: expected an object");
-        r = check_keys(data, "data", keys, err, errlen);
+                return rk_error(err, EBADMSG, "data: expected an object");
+        r = check_keys(data, "data", keys, err);
         if (r < 0)
                 return r;
-        r = get_int32(data, "app_id", INT32_MIN, INT32_MAX, &e->app_id, err, errlen);
+        r = get_int32(data, "app_id", INT32_MIN, INT32_MAX, &e->app_id, err);
         if (r < 0)
                 return r;
         /* uid_t (uid_t) -1 means "unchanged" to the kernel: never a valid id. */
-        r = get_int32(data, "uid", 0, INT32_MAX - 1, &e->uid, err, errlen);
+        r = get_int32(data, "uid", 0, INT32_MAX - 1, &e->uid, err);
         if (r < 0)
                 return r;
-        r = get_int32(data, "gid", 0, INT32_MAX - 1, &e->gid, err, errlen);
+        r = get_int32(data, "gid", 0, INT32_MAX - 1, &e->gid, err);
         if (r < 0)
                 return r;
-        r = get_path(data, "app_pkg_path", &e->pkg_path, err, errlen);
+        r = get_path(data, "app_pkg_path", &e->pkg_path, err);
         if (r < 0)
                 return r;
-        r = get_path(data, "app_exec_dir", &e->exec_dir, err, errlen);
+        r = get_path(data, "app_exec_dir", &e->exec_dir, err);
         if (r < 0)
                 return r;
-        r = get_path(data, "app_data_dir", &e->data_dir, err, errlen);
+        r = get_path(data, "app_data_dir", &e->data_dir, err);
         if (r < 0)
                 return r;
 
         dirs = json_object_get(data, "app_overlay_dirs");
         if (!dirs)
-                return fail(err, errlen, "app_overlay_dirs: missing");
+                return rk_error(err, EBADMSG, "app_overlay_dirs: missing");
         if (!json_is_array(dirs))
-                return fail(err, errlen, "app_overlay_dirs: expected an array");
+                return rk_error(err, EBADMSG, "app_overlay_dirs: expected an array");
         if (json_array_size(dirs) > PROTO_OVERLAY_MAX)
-                return fail(err, errlen, "app_overlay_dirs: %zu entries, at most %d allowed",
+                return rk_error(err, EBADMSG, "app_overlay_dirs: %zu entries, at most %d allowed",
                             json_array_size(dirs), PROTO_OVERLAY_MAX);
         json_array_foreach(dirs, i, v) {
                 char key[48];
 
                 snprintf(key, sizeof key, "app_overlay_dirs[%zu]", i);
-                r = check_string(v, key, PROTO_PATH_MAX, err, errlen);
+                r = check_string(v, key, PROTO_PATH_MAX, err);
                 if (r < 0)
                         return r;
                 e->overlay_dirs[i] = strdup(json_string_value(v));
                 if (!e->overlay_dirs[i])
-                        return nomem(err, errlen);
+                        return nomem(err);
                 e->n_overlay_dirs = i + 1;
         }
         return 0;
 }
 
-static int get_strings(json_t *data, const char *key, bool is_env, char ***ret, size_t *ret_n, char *err,
-                       size_t errlen) {
+static int get_strings(json_t *data, const char *key, bool is_env, char ***ret, size_t *ret_n, RkError *err) {
         json_t *a = json_object_get(data, key), *v;
         size_t i;
 
         if (!a)
-                return fail(err, errlen, "%s: missing", key);
+                return rk_error(err, EBADMSG, "%s: missing", key);
         if (!json_is_array(a))
-                return fail(err, errlen, "%s: expected an array", key);
+                return rk_error(err, EBADMSG, "%s: expected an array", key);
         if (json_array_size(a) > PROTO_ARGV_MAX)
-                return fail(err, errlen, "%s: %zu entries, at most %d allowed", key, json_array_size(a),
+                return rk_error(err, EBADMSG, "%s: %zu entries, at most %d allowed", key, json_array_size(a),
                             PROTO_ARGV_MAX);
         if (!is_env && json_array_size(a) == 0)
-                return fail(err, errlen, "%s: empty", key);
+                return rk_error(err, EBADMSG, "%s: empty", key);
         *ret = calloc(json_array_size(a) + 1, sizeof(char *));
         if (!*ret)
-                return nomem(err, errlen);
+                return nomem(err);
         json_array_foreach(a, i, v) {
                 if (!json_is_string(v))
-                        return fail(err, errlen, "%s[%zu]: expected a string", key, i);
+                        return rk_error(err, EBADMSG, "%s[%zu]: expected a string", key, i);
                 if (!is_env && i == 0 && json_string_length(v) == 0)
-                        return fail(err, errlen, "%s[0]: empty", key);
+                        return rk_error(err, EBADMSG, "%s[0]: empty", key);
                 if (is_env && !strchr(json_string_value(v), '='))
-                        return fail(err, errlen, "%s[%zu]: not NAME=value", key, i);
+                        return rk_error(err, EBADMSG, "%s[%zu]: not NAME=value", key, i);
                 (*ret)[i] = strdup(json_string_value(v));
                 if (!(*ret)[i])
-                        return nomem(err, errlen);
+                        return nomem(err);
                 *ret_n = i + 1;
         }
         return 0;
 }
 
-static int decode_spawn(json_t *data, ProtoRequest *req, char *err, size_t errlen) {
+static int decode_spawn(json_t *data, ProtoRequest *req, RkError *err) {
         _cleanup_json_ json_t *enter = NULL;
         int r;
 
         if (!json_is_object(data))
-                return fail(err, errlen, "data: expected an object");
-        r = get_strings(data, "argv", false, &req->argv, &req->n_argv, err, errlen);
+                return rk_error(err, EBADMSG, "data: expected an object");
+        r = get_strings(data, "argv", false, &req->argv, &req->n_argv, err);
         if (r < 0)
                 return r;
-        r = get_strings(data, "envp", true, &req->envp, &req->n_envp, err, errlen);
+        r = get_strings(data, "envp", true, &req->envp, &req->n_envp, err);
         if (r < 0)
                 return r;
         enter = json_deep_copy(data);
         if (!enter)
-                return nomem(err, errlen);
+                return nomem(err);
         (void) json_object_del(enter, "argv");
         (void) json_object_del(enter, "envp");
-        return decode_enter(enter, &req->enter, err, errlen);
+        return decode_enter(enter, &req->enter, err);
 }
 
-int proto_decode_request(const char *buf, size_t len, ProtoRequest *ret, char *err, size_t errlen) {
+int proto_decode_request(const char *buf, size_t len, ProtoRequest *ret, RkError *err) {
         static const char *const keys[] = { "id", "version", "data", NULL };
         _cleanup_json_ json_t *root = NULL;
         ProtoRequest req = {};
@@ -502,30 +488,30 @@ int proto_decode_request(const char *buf, size_t len, ProtoRequest *ret, char *e
         json_t *v;
         int r;
 
-        root = load(buf, len, err, errlen);
+        root = load(buf, len, err);
         if (!root)
                 return -EBADMSG;
         /* The version first: a newer peer's unknown fields are "version
          * not supported", not "malformed". */
-        r = check_version(root, err, errlen);
+        r = check_version(root, err);
         if (r < 0)
                 return r;
-        r = check_keys(root, "request", keys, err, errlen);
+        r = check_keys(root, "request", keys, err);
         if (r < 0)
                 return r;
         v = json_object_get(root, "id");
         if (!v)
-                return fail(err, errlen, "id: missing");
+                return rk_error(err, EBADMSG, "id: missing");
         if (!json_is_string(v))
-                return fail(err, errlen, "id: expected a string");
+                return rk_error(err, EBADMSG, "id: expected a string");
 
         id = json_string_value(v);
         if (strcmp(id, "enter") == 0) {
                 req.kind = PROTO_ENTER;
                 v = json_object_get(root, "data");
                 if (!v)
-                        return fail(err, errlen, "data: missing");
-                r = decode_enter(v, &req.enter, err, errlen);
+                        return rk_error(err, EBADMSG, "data: missing");
+                r = decode_enter(v, &req.enter, err);
                 if (r < 0) {
                         proto_request_done(&req);
                         return r;
@@ -534,8 +520,8 @@ int proto_decode_request(const char *buf, size_t len, ProtoRequest *ret, char *e
                 req.kind = PROTO_SPAWN;
                 v = json_object_get(root, "data");
                 if (!v)
-                        return fail(err, errlen, "data: missing");
-                r = decode_spawn(v, &req, err, errlen);
+                        return rk_error(err, EBADMSG, "data: missing");
+                r = decode_spawn(v, &req, err);
                 if (r < 0) {
                         proto_request_done(&req);
                         return r;
@@ -548,27 +534,27 @@ int proto_decode_request(const char *buf, size_t len, ProtoRequest *ret, char *e
                 req.kind = PROTO_SPAWN_IN;
                 v = json_object_get(root, "data");
                 if (!v)
-                        return fail(err, errlen, "data: missing");
+                        return rk_error(err, EBADMSG, "data: missing");
                 if (!json_is_object(v))
-                        return fail(err, errlen, "data: expected an object");
-                r = check_keys(v, "data", keys_in, err, errlen);
+                        return rk_error(err, EBADMSG, "data: expected an object");
+                r = check_keys(v, "data", keys_in, err);
                 if (r == 0)
-                        r = get_int32(v, "guard_pid", 2, INT32_MAX, &req.guard_pid, err, errlen);
+                        r = get_int32(v, "guard_pid", 2, INT32_MAX, &req.guard_pid, err);
                 if (r == 0)
-                        r = get_int32(v, "uid", 0, INT32_MAX - 1, &req.enter.uid, err, errlen);
+                        r = get_int32(v, "uid", 0, INT32_MAX - 1, &req.enter.uid, err);
                 if (r == 0)
-                        r = get_int32(v, "gid", 0, INT32_MAX - 1, &req.enter.gid, err, errlen);
+                        r = get_int32(v, "gid", 0, INT32_MAX - 1, &req.enter.gid, err);
                 n = json_object_get(v, "guard_name");
                 if (r == 0 && !n)
-                        r = fail(err, errlen, "guard_name: missing");
+                        r = rk_error(err, EBADMSG, "guard_name: missing");
                 if (r == 0)
-                        r = check_string(n, "guard_name", PROTO_NAME_LEN, err, errlen);
+                        r = check_string(n, "guard_name", PROTO_NAME_LEN, err);
                 if (r == 0)
                         memcpy(req.guard_name, json_string_value(n), json_string_length(n) + 1);
                 if (r == 0)
-                        r = get_strings(v, "argv", false, &req.argv, &req.n_argv, err, errlen);
+                        r = get_strings(v, "argv", false, &req.argv, &req.n_argv, err);
                 if (r == 0)
-                        r = get_strings(v, "envp", true, &req.envp, &req.n_envp, err, errlen);
+                        r = get_strings(v, "envp", true, &req.envp, &req.n_envp, err);
                 if (r < 0) {
                         proto_request_done(&req);
                         return r;
@@ -578,25 +564,25 @@ int proto_decode_request(const char *buf, size_t len, ProtoRequest *ret, char *e
                 req.kind = PROTO_SIGNAL;
                 v = json_object_get(root, "data");
                 if (!v)
-                        return fail(err, errlen, "data: missing");
+                        return rk_error(err, EBADMSG, "data: missing");
                 if (!json_is_object(v))
-                        return fail(err, errlen, "data: expected an object");
-                r = check_keys(v, "data", signal_keys, err, errlen);
+                        return rk_error(err, EBADMSG, "data: expected an object");
+                r = check_keys(v, "data", signal_keys, err);
                 if (r < 0)
                         return r;
-                r = get_int32(v, "guard_pid", 2, INT32_MAX, &req.guard_pid, err, errlen);
+                r = get_int32(v, "guard_pid", 2, INT32_MAX, &req.guard_pid, err);
                 if (r < 0)
                         return r;
-                r = get_int32(v, "signal", 1, 64, &req.signal, err, errlen);
+                r = get_int32(v, "signal", 1, 64, &req.signal, err);
                 if (r < 0)
                         return r;
-                r = get_int32(v, "grace_ms", -1, 3600 * 1000, &req.grace_ms, err, errlen);
+                r = get_int32(v, "grace_ms", -1, 3600 * 1000, &req.grace_ms, err);
                 if (r < 0)
                         return r;
                 json_t *n = json_object_get(v, "guard_name");
                 if (!n)
-                        return fail(err, errlen, "guard_name: missing");
-                r = check_string(n, "guard_name", PROTO_NAME_LEN, err, errlen);
+                        return rk_error(err, EBADMSG, "guard_name: missing");
+                r = check_string(n, "guard_name", PROTO_NAME_LEN, err);
                 if (r < 0)
                         return r;
                 memcpy(req.guard_name, json_string_value(n), json_string_length(n) + 1);
@@ -605,27 +591,27 @@ int proto_decode_request(const char *buf, size_t len, ProtoRequest *ret, char *e
                 req.kind = PROTO_LIST;
                 v = json_object_get(root, "data");
                 if (!v)
-                        return fail(err, errlen, "data: missing");
+                        return rk_error(err, EBADMSG, "data: missing");
                 if (!json_is_object(v))
-                        return fail(err, errlen, "data: expected an object");
-                r = check_keys(v, "data", list_keys, err, errlen);
+                        return rk_error(err, EBADMSG, "data: expected an object");
+                r = check_keys(v, "data", list_keys, err);
                 if (r < 0)
                         return r;
-                r = get_int32(v, "offset", 0, INT32_MAX, &req.offset, err, errlen);
+                r = get_int32(v, "offset", 0, INT32_MAX, &req.offset, err);
                 if (r < 0)
                         return r;
         } else if (strcmp(id, "ack") == 0) {
                 req.kind = PROTO_ACK;
                 if (json_object_get(root, "data"))
-                        return fail(err, errlen, "data: not expected for \"ack\"");
+                        return rk_error(err, EBADMSG, "data: not expected for \"ack\"");
         } else
-                return fail(err, errlen, "id: unknown request \"%.64s\"", id);
+                return rk_error(err, EBADMSG, "id: unknown request \"%.64s\"", id);
 
         *ret = req;
         return 0;
 }
 
-int proto_decode_reply(const char *buf, size_t len, ProtoReply *ret, char *err, size_t errlen) {
+int proto_decode_reply(const char *buf, size_t len, ProtoReply *ret, RkError *err) {
         static const char *const keys[] = { "success", "version", "error", "data", NULL };
         static const char *const data_keys[] = { "guard_pid", "guard_name", "user_namespaces", "app_pid",
                                                   "wait_status", NULL };
@@ -634,30 +620,30 @@ int proto_decode_reply(const char *buf, size_t len, ProtoReply *ret, char *err, 
         json_t *v, *data;
         int r;
 
-        root = load(buf, len, err, errlen);
+        root = load(buf, len, err);
         if (!root)
                 return -EBADMSG;
-        r = check_version(root, err, errlen);
+        r = check_version(root, err);
         if (r < 0)
                 return r;
-        r = check_keys(root, "reply", keys, err, errlen);
+        r = check_keys(root, "reply", keys, err);
         if (r < 0)
                 return r;
         v = json_object_get(root, "success");
         if (!v)
-                return fail(err, errlen, "success: missing");
+                return rk_error(err, EBADMSG, "success: missing");
         if (!json_is_boolean(v))
-                return fail(err, errlen, "success: expected a boolean");
+                return rk_error(err, EBADMSG, "success: expected a boolean");
         reply.success = json_is_true(v);
 
         data = json_object_get(root, "data");
         v = json_object_get(root, "error");
         if (!reply.success) {
                 if (data)
-                        return fail(err, errlen, "data: not expected in a failure reply");
+                        return rk_error(err, EBADMSG, "data: not expected in a failure reply");
                 if (!v)
-                        return fail(err, errlen, "error: missing in a failure reply");
-                r = check_string(v, "error", PROTO_ERROR_MAX - 1, err, errlen);
+                        return rk_error(err, EBADMSG, "error: missing in a failure reply");
+                r = check_string(v, "error", PROTO_ERROR_MAX - 1, err);
                 if (r < 0)
                         return r;
                 memcpy(reply.error, json_string_value(v), json_string_length(v) + 1);
@@ -666,37 +652,37 @@ int proto_decode_reply(const char *buf, size_t len, ProtoReply *ret, char *err, 
         }
 
         if (v)
-                return fail(err, errlen, "error: not expected in a success reply");
+                return rk_error(err, EBADMSG, "error: not expected in a success reply");
         if (!data)
-                return fail(err, errlen, "data: missing in a success reply");
+                return rk_error(err, EBADMSG, "data: missing in a success reply");
         if (!json_is_object(data))
-                return fail(err, errlen, "data: expected an object");
-        r = check_keys(data, "data", data_keys, err, errlen);
+                return rk_error(err, EBADMSG, "data: expected an object");
+        r = check_keys(data, "data", data_keys, err);
         if (r < 0)
                 return r;
-        r = get_int32(data, "guard_pid", 1, INT32_MAX, &reply.guard_pid, err, errlen);
+        r = get_int32(data, "guard_pid", 1, INT32_MAX, &reply.guard_pid, err);
         if (r < 0)
                 return r;
         v = json_object_get(data, "guard_name");
         if (!v)
-                return fail(err, errlen, "guard_name: missing");
-        r = check_string(v, "guard_name", PROTO_NAME_LEN, err, errlen);
+                return rk_error(err, EBADMSG, "guard_name: missing");
+        r = check_string(v, "guard_name", PROTO_NAME_LEN, err);
         if (r < 0)
                 return r;
         memcpy(reply.guard_name, json_string_value(v), json_string_length(v) + 1);
         v = json_object_get(data, "user_namespaces");
         if (v) {
                 if (!json_is_boolean(v))
-                        return fail(err, errlen, "user_namespaces: expected a boolean");
+                        return rk_error(err, EBADMSG, "user_namespaces: expected a boolean");
                 reply.user_namespaces = json_is_true(v);
         }
         if (json_object_get(data, "app_pid")) {
-                r = get_int32(data, "app_pid", 1, INT32_MAX, &reply.app_pid, err, errlen);
+                r = get_int32(data, "app_pid", 1, INT32_MAX, &reply.app_pid, err);
                 if (r < 0)
                         return r;
         }
         if (json_object_get(data, "wait_status")) {
-                r = get_int32(data, "wait_status", 0, 0xffff, &reply.wait_status, err, errlen);
+                r = get_int32(data, "wait_status", 0, 0xffff, &reply.wait_status, err);
                 if (r < 0)
                         return r;
                 reply.has_wait_status = 1;
@@ -705,22 +691,20 @@ int proto_decode_reply(const char *buf, size_t len, ProtoReply *ret, char *err, 
         return 0;
 }
 
-static int get_string_copy(json_t *obj, const char *key, size_t max, bool allow_empty, char **ret, char *err,
-                           size_t errlen) {
+static int get_string_copy(json_t *obj, const char *key, size_t max, bool allow_empty, char **ret, RkError *err) {
         json_t *v = json_object_get(obj, key);
 
         if (!v)
-                return fail(err, errlen, "%s: missing", key);
+                return rk_error(err, EBADMSG, "%s: missing", key);
         if (!json_is_string(v))
-                return fail(err, errlen, "%s: expected a string", key);
+                return rk_error(err, EBADMSG, "%s: expected a string", key);
         if (json_string_length(v) > max || (!allow_empty && json_string_length(v) == 0))
-                return fail(err, errlen, "%s: empty or longer than %zu bytes", key, max);
+                return rk_error(err, EBADMSG, "%s: empty or longer than %zu bytes", key, max);
         *ret = strdup(json_string_value(v));
-        return *ret ? 0 : nomem(err, errlen);
+        return *ret ? 0 : nomem(err);
 }
 
-int proto_decode_list_reply(const char *buf, size_t len, ProtoReply *ret_reply, ProtoList *ret_list, char *err,
-                            size_t errlen) {
+int proto_decode_list_reply(const char *buf, size_t len, ProtoReply *ret_reply, ProtoList *ret_list, RkError *err) {
         static const char *const keys[] = { "success", "version", "error", "data", NULL };
         static const char *const data_keys[] = { "total", "rockers", NULL };
         static const char *const entry_keys[] = { "guard_pid", "guard_name", "app_id", "uid", "gid", "age_ms",
@@ -732,67 +716,67 @@ int proto_decode_list_reply(const char *buf, size_t len, ProtoReply *ret_reply, 
         size_t i;
         int r;
 
-        root = load(buf, len, err, errlen);
+        root = load(buf, len, err);
         if (!root)
                 return -EBADMSG;
-        r = check_version(root, err, errlen);
+        r = check_version(root, err);
         if (r < 0)
                 return r;
         v = json_object_get(root, "success");
         if (!v || !json_is_boolean(v))
-                return fail(err, errlen, "success: missing or not a boolean");
+                return rk_error(err, EBADMSG, "success: missing or not a boolean");
         if (!json_is_true(v))
-                return proto_decode_reply(buf, len, ret_reply, err, errlen);  /* a plain failure */
-        r = check_keys(root, "reply", keys, err, errlen);
+                return proto_decode_reply(buf, len, ret_reply, err);  /* a plain failure */
+        r = check_keys(root, "reply", keys, err);
         if (r < 0)
                 return r;
         if (json_object_get(root, "error"))
-                return fail(err, errlen, "error: not expected in a success reply");
+                return rk_error(err, EBADMSG, "error: not expected in a success reply");
         data = json_object_get(root, "data");
         if (!data || !json_is_object(data))
-                return fail(err, errlen, "data: missing or not an object");
-        r = check_keys(data, "data", data_keys, err, errlen);
+                return rk_error(err, EBADMSG, "data: missing or not an object");
+        r = check_keys(data, "data", data_keys, err);
         if (r < 0)
                 return r;
-        r = get_int32(data, "total", 0, INT32_MAX, &list.total, err, errlen);
+        r = get_int32(data, "total", 0, INT32_MAX, &list.total, err);
         if (r < 0)
                 return r;
         arr = json_object_get(data, "rockers");
         if (!arr || !json_is_array(arr))
-                return fail(err, errlen, "rockers: missing or not an array");
+                return rk_error(err, EBADMSG, "rockers: missing or not an array");
         if (json_array_size(arr) > PROTO_LIST_PAGE)
-                return fail(err, errlen, "rockers: more than %d entries", PROTO_LIST_PAGE);
+                return rk_error(err, EBADMSG, "rockers: more than %d entries", PROTO_LIST_PAGE);
         list.entries = calloc(json_array_size(arr) + 1, sizeof *list.entries);
         if (!list.entries)
-                return nomem(err, errlen);
+                return nomem(err);
         json_array_foreach(arr, i, e) {
                 ProtoRockerInfo *x = &list.entries[i];
                 json_t *name, *age;
 
                 list.n_entries = i + 1;
                 if (!json_is_object(e)) {
-                        r = fail(err, errlen, "rockers[%zu]: expected an object", i);
+                        r = rk_error(err, EBADMSG, "rockers[%zu]: expected an object", i);
                         goto fail;
                 }
-                if ((r = check_keys(e, "rockers[]", entry_keys, err, errlen)) < 0 ||
-                    (r = get_int32(e, "guard_pid", 1, INT32_MAX, &x->guard_pid, err, errlen)) < 0 ||
-                    (r = get_int32(e, "app_id", INT32_MIN, INT32_MAX, &x->app_id, err, errlen)) < 0 ||
-                    (r = get_int32(e, "uid", 0, INT32_MAX, &x->uid, err, errlen)) < 0 ||
-                    (r = get_int32(e, "gid", 0, INT32_MAX, &x->gid, err, errlen)) < 0 ||
-                    (r = get_string_copy(e, "app_pkg_path", PROTO_PATH_MAX, true, &x->pkg_path, err, errlen)) < 0 ||
-                    (r = get_string_copy(e, "app_exec_dir", PROTO_PATH_MAX, true, &x->exec_dir, err, errlen)) < 0 ||
-                    (r = get_string_copy(e, "app_data_dir", PROTO_PATH_MAX, true, &x->data_dir, err, errlen)) < 0)
+                if ((r = check_keys(e, "rockers[]", entry_keys, err)) < 0 ||
+                    (r = get_int32(e, "guard_pid", 1, INT32_MAX, &x->guard_pid, err)) < 0 ||
+                    (r = get_int32(e, "app_id", INT32_MIN, INT32_MAX, &x->app_id, err)) < 0 ||
+                    (r = get_int32(e, "uid", 0, INT32_MAX, &x->uid, err)) < 0 ||
+                    (r = get_int32(e, "gid", 0, INT32_MAX, &x->gid, err)) < 0 ||
+                    (r = get_string_copy(e, "app_pkg_path", PROTO_PATH_MAX, true, &x->pkg_path, err)) < 0 ||
+                    (r = get_string_copy(e, "app_exec_dir", PROTO_PATH_MAX, true, &x->exec_dir, err)) < 0 ||
+                    (r = get_string_copy(e, "app_data_dir", PROTO_PATH_MAX, true, &x->data_dir, err)) < 0)
                         goto fail;
                 name = json_object_get(e, "guard_name");
-                if (!name || (r = check_string(name, "guard_name", PROTO_NAME_LEN, err, errlen)) < 0) {
+                if (!name || (r = check_string(name, "guard_name", PROTO_NAME_LEN, err)) < 0) {
                         if (!name)
-                                r = fail(err, errlen, "guard_name: missing");
+                                r = rk_error(err, EBADMSG, "guard_name: missing");
                         goto fail;
                 }
                 memcpy(x->guard_name, json_string_value(name), json_string_length(name) + 1);
                 age = json_object_get(e, "age_ms");
                 if (!age || !json_is_integer(age) || json_integer_value(age) < 0) {
-                        r = fail(err, errlen, "age_ms: missing or not a non-negative integer");
+                        r = rk_error(err, EBADMSG, "age_ms: missing or not a non-negative integer");
                         goto fail;
                 }
                 x->age_ms = json_integer_value(age);
@@ -809,7 +793,7 @@ int proto_decode_list_reply(const char *buf, size_t len, ProtoReply *ret_reply, 
                                 if (!o || json_is_null(o))
                                         continue;
                                 r = get_string_copy(e, opt_str[k], k == 0 ? PROTO_PATH_MAX : PROTO_ERROR_MAX, false,
-                                                    str_dst[k], err, errlen);
+                                                    str_dst[k], err);
                                 if (r < 0)
                                         goto fail;
                         }
@@ -819,7 +803,7 @@ int proto_decode_list_reply(const char *buf, size_t len, ProtoReply *ret_reply, 
                                 if (!o)
                                         continue;
                                 if (!json_is_integer(o) || json_integer_value(o) < -1) {
-                                        r = fail(err, errlen, "%s: not an integer from -1", opt_int[k]);
+                                        r = rk_error(err, EBADMSG, "%s: not an integer from -1", opt_int[k]);
                                         goto fail;
                                 }
                                 *int_dst[k] = json_integer_value(o);

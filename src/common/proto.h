@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 #define PROTO_VERSION 1
 #define PROTO_MSG_MAX (64 * 1024)
 #define PROTO_PATH_MAX 4095          /* bytes, without the NUL */
@@ -120,15 +122,14 @@ int proto_encode_list(int32_t offset, char **ret_buf, size_t *ret_len);
 int proto_encode_list_reply(const ProtoList *list, char **ret_buf, size_t *ret_len);
 
 /* Decoders: buf need not be NUL-terminated. 0 and *ret filled, or -EBADMSG
- * (-EPROTO for a version mismatch) with a reason in err (errlen bytes) and
- * *ret untouched. */
-int proto_decode_request(const char *buf, size_t len, ProtoRequest *ret, char *err, size_t errlen);
-int proto_decode_reply(const char *buf, size_t len, ProtoReply *ret, char *err, size_t errlen);
+ * (-EPROTO for a version mismatch, -ENOMEM) with the same code and the
+ * failing field in *err, and *ret untouched. */
+int proto_decode_request(const char *buf, size_t len, ProtoRequest *ret, RkError *err);
+int proto_decode_reply(const char *buf, size_t len, ProtoReply *ret, RkError *err);
 
 /* A reply to a list request: a failure (ret_reply->success == 0, with its
  * error) or a page in *ret_list (release with proto_list_done()). */
-int proto_decode_list_reply(const char *buf, size_t len, ProtoReply *ret_reply, ProtoList *ret_list, char *err,
-                            size_t errlen);
+int proto_decode_list_reply(const char *buf, size_t len, ProtoReply *ret_reply, ProtoList *ret_list, RkError *err);
 void proto_list_done(ProtoList *list);
 
 #endif

@@ -37,9 +37,9 @@ static void enter_own_cgroup(int status_fd, bool wait_go) {
                         _exit(1);
         }
         if (unshare(CLONE_NEWCGROUP) < 0) {
-                GuardReport rep = { .error = negative_errno() };
+                GuardReport rep = { .state = GUARD_REPORT_FAILED };
 
-                snprintf(rep.text, sizeof rep.text, "unshare the cgroup namespace: %s", strerror(errno));
+                (void) rk_error(&rep.err, errno, "unshare the cgroup namespace: %m");
                 (void) send(status_fd, &rep, sizeof rep, MSG_NOSIGNAL);
                 _exit(1);
         }

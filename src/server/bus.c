@@ -150,8 +150,7 @@ _Noreturn static void proxy_exec(const Plan *p, int sync_w, int dir_fd) {
         _exit(127);
 }
 
-int bus_proxy_start(const Plan *p, const char *state_dir, const char *name, BusProxy *ret, char *err,
-                    size_t errlen) {
+int bus_proxy_start(const Plan *p, const char *state_dir, const char *name, BusProxy *ret, RkError *err) {
         _cleanup_close_ int state = -EBADF, dir = -EBADF, sync_r = -EBADF, sync_w = -EBADF, pidfd = -EBADF;
         _cleanup_free_ char *socket = NULL;
         char dname[64];
@@ -160,15 +159,13 @@ int bus_proxy_start(const Plan *p, const char *state_dir, const char *name, BusP
 
         if (access(BUS_PROXY_PATH, X_OK) < 0) {
                 r = negative_errno();
-                snprintf(err, errlen, "SessionBus=filtered needs %s (Debian package xdg-dbus-proxy): %s; install it, "
-                         "or give the app SessionBus=none", BUS_PROXY_PATH, strerror(-r));
-                return r;
+                return rk_error(err, r, "SessionBus=filtered needs %s (Debian package xdg-dbus-proxy): %s; install it, "
+                                "or give the app SessionBus=none", BUS_PROXY_PATH, strerror(-r));
         }
         r = dir_name(name, dname, sizeof dname);
         if (r < 0 || asprintf(&socket, "%s/%s/bus", state_dir, dname) < 0) {
                 socket = NULL;
-                snprintf(err, errlen, "session bus proxy: out of memory");
-                return r < 0 ? r : -ENOMEM;
+                return rk_error(err, r < 0 ? r : -ENOMEM, "session bus proxy: out of memory");
         }
         state = open(state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (state < 0)
@@ -196,8 +193,7 @@ int bus_proxy_start(const Plan *p, const char *state_dir, const char *name, BusP
                 (void) kill(pid, SIGKILL);
                 (void) waitpid(pid, NULL, 0);
                 (void) bus_proxy_remove_dir(state_dir, name);
-                snprintf(err, errlen, "session bus proxy: pidfd_open: %s", strerror(-r));
-                return r;
+                return rk_error(err, r, "session bus proxy: pidfd_open: %s", strerror(-r));
         }
         ret->pidfd = TAKE_FD(pidfd);
         ret->sync_fd = TAKE_FD(sync_r);
@@ -209,10 +205,8 @@ int bus_proxy_start(const Plan *p, const char *state_dir, const char *name, BusP
 fail_dir:
         r = negative_errno();
         (void) bus_proxy_remove_dir(state_dir, name);
-        snprintf(err, errlen, "session bus proxy: cannot set up %s: %s", socket, strerror(-r));
-        return r;
+        return rk_error(err, r, "session bus proxy: cannot set up %s: %s", socket, strerror(-r));
 fail_errno:
         r = negative_errno();
-        snprintf(err, errlen, "session bus proxy: cannot set up %s: %s", socket, strerror(-r));
-        return r;
+        return rk_error(err, r, "session bus proxy: cannot set up %s: %s", socket, strerror(-r));
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "error.h"
 #include "plan.h"
 
 #define BUS_PROXY_PATH "/usr/bin/xdg-dbus-proxy"
@@ -30,8 +31,7 @@ bool bus_host_has_bus(uid_t uid);
  * <state_dir>/.bus-<name>/. On success *ret holds its pid, pidfd, the sync
  * pipe's read end and the socket path; on failure -errno with err set and
  * nothing left behind. */
-int bus_proxy_start(const Plan *p, const char *state_dir, const char *name, BusProxy *ret, char *err,
-                    size_t errlen);
+int bus_proxy_start(const Plan *p, const char *state_dir, const char *name, BusProxy *ret, RkError *err);
 
 /* Removes the proxy's directory (its socket) once the rocker is gone;
  * what else a same-uid process put there stays, logged by the caller. */

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "error.h"
 #include "cgroup.h"
 
 typedef enum CgroupController {
@@ -28,8 +29,8 @@ CgroupSystemd *cgroup_setup_systemd(CgroupSetup *s);
 bool cgroup_systemd_available(void);
 
 /* Connects to the system manager's bus, attached to event (an sd_event *).
- * 0, or -errno with why set. */
-int cgroup_systemd_new(void *event, CgroupSystemd **ret, char *why, size_t whylen);
+ * 0, or -errno with err set. */
+int cgroup_systemd_new(void *event, CgroupSystemd **ret, RkError *err);
 void cgroup_systemd_free(CgroupSystemd *sd);
 
 /* systemd's version (e.g. 252), or -errno. Blocks: call at start only. */
@@ -42,6 +43,6 @@ int cgroup_systemd_controllers(CgroupSystemd *sd, int root_fd, bool ret[_CONTROL
 /* Asks for the scope name.scope holding pid (cgroup_scope_start()). */
 int cgroup_systemd_start(CgroupSystemd *sd, const char *name, pid_t pid, const CgroupLimits *lim,
                          const bool controller[_CONTROLLER_MAX], const CgroupController *limit_controller,
-                         CgroupScopeDone done, void *userdata, CgroupScopeJob **ret, char *err, size_t errlen);
+                         CgroupScopeDone done, void *userdata, CgroupScopeJob **ret, RkError *err);
 
 #endif

@@ -118,8 +118,8 @@ static int on_start_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
 
 /* (Re)connects: systemd's private socket first (as root, like systemctl:
  * it needs no D-Bus daemon, which a minimal system lacks), else the system
- * bus; then watches the end of jobs. 0, or -errno with why set. */
-static int bus_connect(CgroupSystemd *sd, char *why, size_t whylen) {
+ * bus; then watches the end of jobs. 0, or -errno with err set. */
+static int bus_connect(CgroupSystemd *sd, RkError *err) {
         int r;
 
         sd->match = sd_bus_slot_unref(sd->match);
@@ -135,9 +135,8 @@ static int bus_connect(CgroupSystemd *sd, char *why, size_t whylen) {
                 r = sd_bus_open_system(&sd->bus);
         }
         if (r < 0) {
-                snprintf(why, whylen, "cannot reach systemd (/run/systemd/private, or the system bus): %s",
-                         strerror(-r));
-                return r;
+                return rk_error(err, r, "cannot reach systemd (/run/systemd/private, or the system bus): %s",
+                                strerror(-r));
         }
         r = sd_bus_attach_event(sd->bus, sd->event, SD_EVENT_PRIORITY_NORMAL);
         /* A direct connection's messages carry no sender: matching on it
@@ -153,20 +152,19 @@ static int bus_connect(CgroupSystemd *sd, char *why, size_t whylen) {
                 r = sd_bus_call_method_async(sd->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                              "org.freedesktop.systemd1.Manager", "Subscribe", NULL, NULL, NULL);
         if (r < 0) {
-                snprintf(why, whylen, "cannot watch systemd's jobs: %s", strerror(-r));
-                return r;
+                return rk_error(err, r, "cannot watch systemd's jobs: %s", strerror(-r));
         }
         return 0;
 }
 
-int cgroup_systemd_new(void *event, CgroupSystemd **ret, char *why, size_t whylen) {
+int cgroup_systemd_new(void *event, CgroupSystemd **ret, RkError *err) {
         CgroupSystemd *sd = calloc(1, sizeof *sd);
         int r;
 
         if (!sd)
-                return -ENOMEM;
+                return rk_error(err, ENOMEM, "out of memory");
         sd->event = sd_event_ref(event);
-        r = bus_connect(sd, why, whylen);
+        r = bus_connect(sd, err);
         if (r < 0) {
                 cgroup_systemd_free(sd);
                 return r;
@@ -237,7 +235,7 @@ static int append_t(sd_bus_message *m, const char *name, uint64_t v) {
 
 int cgroup_systemd_start(CgroupSystemd *sd, const char *name, pid_t pid, const CgroupLimits *lim,
                          const bool controller[_CONTROLLER_MAX], const CgroupController *limit_controller,
-                         CgroupScopeDone done, void *userdata, CgroupScopeJob **ret, char *err, size_t errlen) {
+                         CgroupScopeDone done, void *userdata, CgroupScopeJob **ret, RkError *err) {
         sd_bus_message *m = NULL;
         CgroupScopeJob *j;
         char desc[128];
@@ -247,11 +245,9 @@ int cgroup_systemd_start(CgroupSystemd *sd, const char *name, pid_t pid, const C
          * jobs asked for on the old connection end by the build deadline;
          * new ones go over a new connection. */
         if (sd_bus_is_open(sd->bus) <= 0) {
-                char why[256];
-
-                r = bus_connect(sd, why, sizeof why);
+                r = bus_connect(sd, err);
                 if (r < 0)
-                        return snprintf(err, errlen, "%s", why), r;
+                        return r;
                 log_info("reconnected to systemd");
         }
         j = calloc(1, sizeof *j);
@@ -302,7 +298,7 @@ int cgroup_systemd_start(CgroupSystemd *sd, const char *name, pid_t pid, const C
                 r = sd_bus_call_async(sd->bus, &j->call, m, on_start_reply, j, 0);
         sd_bus_message_unref(m);
         if (r < 0) {
-                snprintf(err, errlen, "cannot ask systemd for the scope %s: %s", j->unit, strerror(-r));
+                (void) rk_error(err, r, "cannot ask systemd for the scope %s: %s", j->unit, strerror(-r));
                 free(j);
                 return r;
         }

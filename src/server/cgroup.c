@@ -133,7 +133,7 @@ static int parse_bytes(const char *v, uint64_t *ret) {
         return 0;
 }
 
-int cgroup_limit_parse(const char *key, const char *value, CgroupLimits *lim, char *err, size_t errlen) {
+int cgroup_limit_parse(const char *key, const char *value, CgroupLimits *lim, RkError *err) {
         CgroupLimitKey k;
         uint64_t v = 0, permille;
         const char *end;
@@ -149,25 +149,24 @@ int cgroup_limit_parse(const char *key, const char *value, CgroupLimits *lim, ch
         case CGROUP_MEMORY_HIGH:
         case CGROUP_MEMORY_SWAP_MAX:
                 if (parse_bytes(value, &v) < 0)
-                        return snprintf(err, errlen, "expected bytes (with K, M, G or T), a percentage of memory, "
-                                        "or infinity"), -EINVAL;
+                        return rk_error(err, EINVAL, "expected bytes (with K, M, G or T), a percentage of memory, "
+                                        "or infinity");
                 break;
         case CGROUP_TASKS_MAX:
                 if (!strcmp(value, "infinity"))
                         v = CGROUP_INFINITY;
                 else if (parse_u64(value, &v, &end) < 0 || *end || v == 0 || v >= CGROUP_INFINITY)
-                        return snprintf(err, errlen, "expected a number of tasks from 1, or infinity"), -EINVAL;
+                        return rk_error(err, EINVAL, "expected a number of tasks from 1, or infinity");
                 break;
         case CGROUP_CPU_WEIGHT:
         case CGROUP_IO_WEIGHT:
                 if (parse_u64(value, &v, &end) < 0 || *end || v < 1 || v > 10000)
-                        return snprintf(err, errlen, "expected a weight from 1 to 10000"), -EINVAL;
+                        return rk_error(err, EINVAL, "expected a weight from 1 to 10000");
                 break;
         case CGROUP_CPU_QUOTA:
                 /* 100% is one CPU: 1 s of CPU time per second. */
                 if (parse_percent(value, &permille) < 0 || permille == 0)
-                        return snprintf(err, errlen, "expected a percentage above 0%% (100%% is one CPU)"),
-                               -EINVAL;
+                        return rk_error(err, EINVAL, "expected a percentage above 0%% (100%% is one CPU)");
                 v = permille * 1000;
                 break;
         case CGROUP_OOM_POLICY:
@@ -176,8 +175,8 @@ int cgroup_limit_parse(const char *key, const char *value, CgroupLimits *lim, ch
                 else if (!strcmp(value, "kill"))
                         v = CGROUP_OOM_KILL;
                 else
-                        return snprintf(err, errlen, "expected continue (only the process the kernel picked dies) "
-                                        "or kill (the whole rocker)"), -EINVAL;
+                        return rk_error(err, EINVAL, "expected continue (only the process the kernel picked dies) "
+                                        "or kill (the whole rocker)");
                 break;
         default:
                 return -EINVAL;
@@ -318,7 +317,7 @@ CgroupSystemd *cgroup_setup_systemd(CgroupSetup *s) {
 
 /* The cgroup v2 mount: /sys/fs/cgroup (unified), or /sys/fs/cgroup/unified
  * (hybrid: the controllers are v1's). */
-static int find_root(CgroupSetup *s, char *why, size_t whylen) {
+static int find_root(CgroupSetup *s, RkError *err) {
         static const char *const candidates[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
         struct statfs sf;
 
@@ -326,10 +325,11 @@ static int find_root(CgroupSetup *s, char *why, size_t whylen) {
                 if (statfs(candidates[i], &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC) {
                         snprintf(s->root, sizeof s->root, "%s", candidates[i]);
                         s->root_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                        return s->root_fd < 0 ? negative_errno() : 0;
+                        if (s->root_fd < 0)
+                                return rk_error(err, errno, "cannot open %s: %m", s->root);
+                        return 0;
                 }
-        snprintf(why, whylen, "no cgroup v2 hierarchy is mounted (/sys/fs/cgroup is cgroup v1)");
-        return -ENOMEDIUM;
+        return rk_error(err, ENOMEDIUM, "no cgroup v2 hierarchy is mounted (/sys/fs/cgroup is cgroup v1)");
 }
 
 /* Which of memory, pids, cpu, io the cgroups under base_fd get. */
@@ -362,18 +362,17 @@ static void read_controllers(CgroupSetup *s, bool hybrid) {
  * into a leaf of it ("rockerd"), since cgroup v2 lets only leaves hold
  * processes once controllers are enabled below. A rockerd that finds
  * itself in such a leaf already (a restart) keeps the parent. */
-static int setup_cgroupfs(CgroupSetup *s, char *why, size_t whylen) {
+static int setup_cgroupfs(CgroupSetup *s, RkError *err) {
         _cleanup_free_ char *own = NULL;
         char want[64] = "", pid[32];
         int r;
 
-        r = find_root(s, why, whylen);
+        r = find_root(s, err);
         if (r < 0)
                 return r;
         r = cgroup_of_pid(getpid(), &own);
         if (r < 0) {
-                snprintf(why, whylen, "cannot find rockerd's cgroup v2 cgroup: %s", strerror(-r));
-                return r;
+                return rk_error(err, r, "cannot find rockerd's cgroup v2 cgroup: %s", strerror(-r));
         }
         if (strcmp(own, "/") != 0) {
                 char *slash = strrchr(own, '/');
@@ -386,22 +385,19 @@ static int setup_cgroupfs(CgroupSetup *s, char *why, size_t whylen) {
                                                 : openat(s->root_fd, s->base + 1, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (s->base_fd < 0) {
                 r = negative_errno();
-                snprintf(why, whylen, "cannot open rockerd's cgroup %s%s: %s", s->root, s->base, strerror(-r));
-                return r;
+                return rk_error(err, r, "cannot open rockerd's cgroup %s%s: %s", s->root, s->base, strerror(-r));
         }
         if (strcmp(s->base, "/") != 0) {
                 if (mkdirat(s->base_fd, "rockerd", 0755) < 0 && errno != EEXIST) {
                         r = negative_errno();
-                        snprintf(why, whylen, "cannot create %s%s/rockerd (is the cgroup delegated to rockerd, "
-                                 "Delegate=yes?): %s", s->root, s->base, strerror(-r));
-                        return r;
+                        return rk_error(err, r, "cannot create %s%s/rockerd (is the cgroup delegated to rockerd, "
+                                        "Delegate=yes?): %s", s->root, s->base, strerror(-r));
                 }
                 snprintf(pid, sizeof pid, "%d", (int) getpid());
                 r = cgroup_write_at(s->base_fd, "rockerd/cgroup.procs", pid);
                 if (r < 0) {
-                        snprintf(why, whylen, "cannot move rockerd into %s%s/rockerd: %s", s->root, s->base,
-                                 strerror(-r));
-                        return r;
+                        return rk_error(err, r, "cannot move rockerd into %s%s/rockerd: %s", s->root, s->base,
+                                        strerror(-r));
                 }
         }
         /* Enable what the parent offers: each one alone, so that one the
@@ -449,7 +445,7 @@ static void log_setup(const CgroupSetup *s) {
 
 int cgroup_setup_new(CgroupMode mode, void *sd_event, CgroupSetup **ret) {
         CgroupSetup *s = calloc(1, sizeof *s);
-        char why[256] = "";
+        RkError why = {};
         int r = 0;
 
         if (!s)
@@ -459,9 +455,9 @@ int cgroup_setup_new(CgroupMode mode, void *sd_event, CgroupSetup **ret) {
         if (mode == CGROUP_MODE_NO)
                 snprintf(s->why_no_cgroup, sizeof s->why_no_cgroup, "turned off (Cgroups=no in rockerd.conf)");
         if (mode == CGROUP_MODE_SYSTEMD || (mode == CGROUP_MODE_AUTO && cgroup_systemd_available())) {
-                r = find_root(s, why, sizeof why);
+                r = find_root(s, &why);
                 if (r >= 0)
-                        r = cgroup_systemd_new(sd_event, &s->systemd, why, sizeof why);
+                        r = cgroup_systemd_new(sd_event, &s->systemd, &why);
                 if (r >= 0) {
                         s->backend = CGROUP_MODE_SYSTEMD;
                         int version = cgroup_systemd_version(s->systemd);
@@ -478,21 +474,21 @@ int cgroup_setup_new(CgroupMode mode, void *sd_event, CgroupSetup **ret) {
                                          "OOMPolicy=kill needs systemd 253 or later for a scope (this is %d)", version);
                         r = 0;
                 } else if (mode == CGROUP_MODE_SYSTEMD) {
-                        log_error_errno(r, "Cgroups=systemd, but %s", why);
+                        log_error_errno(r, "Cgroups=systemd, but %s", why.msg);
                         cgroup_setup_free(s);
                         return r;
                 } else
-                        snprintf(s->why_no_cgroup, sizeof s->why_no_cgroup, "%s", why);
+                        snprintf(s->why_no_cgroup, sizeof s->why_no_cgroup, "%.255s", why.msg);
         } else if (mode == CGROUP_MODE_CGROUPFS || mode == CGROUP_MODE_AUTO) {
-                r = setup_cgroupfs(s, why, sizeof why);
+                r = setup_cgroupfs(s, &why);
                 if (r >= 0)
                         s->backend = CGROUP_MODE_CGROUPFS;
                 else if (mode == CGROUP_MODE_CGROUPFS) {
-                        log_error_errno(r, "Cgroups=cgroupfs, but %s", why);
+                        log_error_errno(r, "Cgroups=cgroupfs, but %s", why.msg);
                         cgroup_setup_free(s);
                         return r;
                 } else
-                        snprintf(s->why_no_cgroup, sizeof s->why_no_cgroup, "%s", why);
+                        snprintf(s->why_no_cgroup, sizeof s->why_no_cgroup, "%.255s", why.msg);
         }
         if (s->backend == CGROUP_MODE_NO)
                 for (CgroupController c = 0; c < _CONTROLLER_MAX; c++)
@@ -521,7 +517,7 @@ CgroupSetup *cgroup_setup_free(CgroupSetup *s) {
 
 /* Writes lim into the cgroup at fd; a limit whose controller is missing is
  * skipped (the caller checked it is allowed to be). */
-static int apply_limits(const CgroupSetup *s, int fd, const CgroupLimits *lim, char *err, size_t errlen) {
+static int apply_limits(const CgroupSetup *s, int fd, const CgroupLimits *lim, RkError *err) {
         for (CgroupLimitKey k = 0; k < _CGROUP_LIMIT_MAX; k++) {
                 static const char *const files[_CGROUP_LIMIT_MAX] = {
                         [CGROUP_MEMORY_MAX] = "memory.max", [CGROUP_MEMORY_HIGH] = "memory.high",
@@ -549,14 +545,14 @@ static int apply_limits(const CgroupSetup *s, int fd, const CgroupLimits *lim, c
                         snprintf(text, sizeof text, "%" PRIu64, v);
                 r = cgroup_write_at(fd, files[k], text);
                 if (r < 0)
-                        return snprintf(err, errlen, "%s=: cannot write \"%s\" to %s: %s", limit_names[k], text,
-                                        files[k], strerror(-r)), r;
+                        return rk_error(err, r, "%s=: cannot write \"%s\" to %s: %s", limit_names[k], text,
+                                        files[k], strerror(-r));
         }
         return 0;
 }
 
 int cgroup_create(CgroupSetup *s, int32_t app_id, const char *guard_name, const CgroupLimits *lim,
-                  bool best_effort, char **ret_path, int *ret_fd, char *err, size_t errlen) {
+                  bool best_effort, char **ret_path, int *ret_fd, RkError *err) {
         _cleanup_close_ int fd = -EBADF;
         char name[64], *path;
         int r;
@@ -569,16 +565,16 @@ int cgroup_create(CgroupSetup *s, int32_t app_id, const char *guard_name, const 
          * new, and unique among the live): EEXIST is an error too. */
         if (mkdirat(s->base_fd, name, 0755) < 0) {
                 r = negative_errno();
-                return snprintf(err, errlen, "cannot create the cgroup %s%s%s%s: %s", s->root, s->base,
-                                strcmp(s->base, "/") ? "/" : "", name, strerror(-r)), r;
+                return rk_error(err, r, "cannot create the cgroup %s%s%s%s: %s", s->root, s->base,
+                                strcmp(s->base, "/") ? "/" : "", name, strerror(-r));
         }
         fd = openat(s->base_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0) {
                 r = negative_errno();
                 (void) unlinkat(s->base_fd, name, AT_REMOVEDIR);
-                return snprintf(err, errlen, "cannot open the cgroup %s: %s", name, strerror(-r)), r;
+                return rk_error(err, r, "cannot open the cgroup %s: %s", name, strerror(-r));
         }
-        r = apply_limits(s, fd, lim, err, errlen);
+        r = apply_limits(s, fd, lim, err);
         if (r < 0) {
                 (void) unlinkat(s->base_fd, name, AT_REMOVEDIR);
                 return r;
@@ -593,8 +589,7 @@ int cgroup_create(CgroupSetup *s, int32_t app_id, const char *guard_name, const 
 }
 
 int cgroup_scope_start(CgroupSetup *s, int32_t app_id, const char *guard_name, pid_t pid, const CgroupLimits *lim,
-                       bool best_effort, CgroupScopeDone done, void *userdata, CgroupScopeJob **ret, char *err,
-                       size_t errlen) {
+                       bool best_effort, CgroupScopeDone done, void *userdata, CgroupScopeJob **ret, RkError *err) {
         char name[64];
 
         (void) best_effort;  /* only what the controllers allow is asked for */
@@ -606,7 +601,7 @@ int cgroup_scope_start(CgroupSetup *s, int32_t app_id, const char *guard_name, p
                 asked.set &= ~(1U << CGROUP_OOM_POLICY);  /* best effort, or continue: the default */
         cgroup_rocker_name(app_id, guard_name, name, sizeof name);
         return cgroup_systemd_start(s->systemd, name, pid, &asked, s->controller, limit_controller, done, userdata,
-                                    ret, err, errlen);
+                                    ret, err);
 }
 
 bool cgroup_setup_uses_scopes(const CgroupSetup *s) {

@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "error.h"
+
 #define CGROUP_INFINITY UINT64_MAX
 
 typedef enum CgroupLimitKey {
@@ -60,7 +62,7 @@ const char *cgroup_limit_name(CgroupLimitKey k);
 
 /* If key is one of the limit keys, parses value into *lim and returns 1;
  * returns 0 for another key, -EINVAL with err set for a bad value. */
-int cgroup_limit_parse(const char *key, const char *value, CgroupLimits *lim, char *err, size_t errlen);
+int cgroup_limit_parse(const char *key, const char *value, CgroupLimits *lim, RkError *err);
 
 /* b's keys override a's: the app's file over the daemon's defaults. */
 void cgroup_limits_merge(CgroupLimits *a, const CgroupLimits *b);
@@ -105,7 +107,7 @@ void cgroup_rocker_name(int32_t app_id, const char *guard_name, char *buf, size_
  * hierarchy root (malloc'ed) and an O_DIRECTORY fd for CLONE_INTO_CGROUP.
  * -errno with err set. */
 int cgroup_create(CgroupSetup *s, int32_t app_id, const char *guard_name, const CgroupLimits *lim,
-                  bool best_effort, char **ret_path, int *ret_fd, char *err, size_t errlen);
+                  bool best_effort, char **ret_path, int *ret_fd, RkError *err);
 
 /* Removes the rocker's cgroup once its processes are gone (a no-op for the
  * systemd backend, whose scope goes with its last process). 0, -EBUSY while
@@ -129,8 +131,7 @@ void cgroup_usage(const CgroupSetup *s, const char *path, int64_t *ret_memory, i
 typedef struct CgroupScopeJob CgroupScopeJob;
 typedef void (*CgroupScopeDone)(int error, const char *text, void *userdata);
 int cgroup_scope_start(CgroupSetup *s, int32_t app_id, const char *guard_name, pid_t pid, const CgroupLimits *lim,
-                       bool best_effort, CgroupScopeDone done, void *userdata, CgroupScopeJob **ret, char *err,
-                       size_t errlen);
+                       bool best_effort, CgroupScopeDone done, void *userdata, CgroupScopeJob **ret, RkError *err);
 /* Forgets the job: done is not called. NULL is fine. */
 void cgroup_scope_job_cancel(CgroupScopeJob *j);
 

@@ -26,7 +26,7 @@ const char *const config_default_shared_paths[] = { "/tmp", NULL };
 typedef struct Parse {
         ManagerConfig *cfg;     /* the daemon file */
         AppPolicy *app;         /* or an app's */
-        char err[512];
+        RkError err;            /* the first failing line's */
 } Parse;
 
 static int parse_bool(const char *v, bool *ret) {
@@ -114,8 +114,8 @@ static int parse_stop_timeout(const char *v, uint64_t *ret, Parse *ps) {
         int r = config_parse_timespan(v, CONFIG_STOP_TIMEOUT_MAX_USEC, ret);
 
         if (r < 0)
-                snprintf(ps->err, sizeof ps->err,
-                         "expected a time span from 0 to 1h, in seconds or with systemd's units (\"10s\", \"500ms\", \"1min 30s\")");
+                return rk_error(&ps->err, r,
+                                "expected a time span from 0 to 1h, in seconds or with systemd's units (\"10s\", \"500ms\", \"1min 30s\")");
         return r;
 }
 
@@ -134,27 +134,22 @@ static int parse_paths(const char *v, char **out, size_t *n, Parse *ps) {
                 const char *reason;
 
                 if (*n >= CONFIG_PATHS_MAX) {
-                        snprintf(ps->err, sizeof ps->err, "more than %d paths", CONFIG_PATHS_MAX);
-                        return -EINVAL;
+                        return rk_error(&ps->err, EINVAL, "more than %d paths", CONFIG_PATHS_MAX);
                 }
                 if (path_check(w, PROTO_PATH_MAX, &reason) < 0) {
-                        snprintf(ps->err, sizeof ps->err, "\"%.200s\": %s", w, reason);
-                        return -EINVAL;
+                        return rk_error(&ps->err, EINVAL, "\"%.200s\": %s", w, reason);
                 }
                 if (strcmp(w, "/") == 0 || path_contains("/proc", w) || path_contains("/sys", w)) {
-                        snprintf(ps->err, sizeof ps->err, "\"%.200s\" is not allowed", w);
-                        return -EINVAL;
+                        return rk_error(&ps->err, EINVAL, "\"%.200s\" is not allowed", w);
                 }
                 /* a rocker's /dev is its own: host devices come by Devices= */
                 if (path_contains("/dev", w) && strcmp(w, "/dev") != 0) {
-                        snprintf(ps->err, sizeof ps->err, "\"%.200s\": name host devices with Devices=, not here", w);
-                        return -EINVAL;
+                        return rk_error(&ps->err, EINVAL, "\"%.200s\": name host devices with Devices=, not here", w);
                 }
                 /* a rocker's /run/user is its own: sockets come by Sockets= */
                 if (path_contains("/run/user", w) && strcmp(w, "/run/user") != 0) {
-                        snprintf(ps->err, sizeof ps->err, "\"%.200s\": name the user's sockets with Sockets=, not here",
-                                 w);
-                        return -EINVAL;
+                        return rk_error(&ps->err, EINVAL, "\"%.200s\": name the user's sockets with Sockets=, not here",
+                                        w);
                 }
                 out[*n] = strdup(w);
                 if (!out[*n])
@@ -179,13 +174,11 @@ static int parse_devices(const char *v, char **out, size_t *n, Parse *ps) {
                 const char *const *paths;
 
                 if (*n >= CONFIG_PATHS_MAX) {
-                        snprintf(ps->err, sizeof ps->err, "more than %d devices", CONFIG_PATHS_MAX);
-                        return -EINVAL;
+                        return rk_error(&ps->err, EINVAL, "more than %d devices", CONFIG_PATHS_MAX);
                 }
                 if (strcmp(w, "all") != 0 && dev_group_paths(w, &paths) < 0 && !dev_path_is_valid(w)) {
-                        snprintf(ps->err, sizeof ps->err,
-                                 "\"%.200s\": expected dri, snd, video, input, kvm, all, /dev/NAME or /dev/PREFIX*", w);
-                        return -EINVAL;
+                        return rk_error(&ps->err, EINVAL,
+                                        "\"%.200s\": expected dri, snd, video, input, kvm, all, /dev/NAME or /dev/PREFIX*", w);
                 }
                 out[*n] = strdup(w);
                 if (!out[*n])
@@ -240,8 +233,7 @@ static int parse_sockets(const char *v, unsigned *ret, Parse *ps) {
                 else if (!strcmp(w, "x11"))
                         mask |= PLAN_SOCKET_X11;
                 else {
-                        snprintf(ps->err, sizeof ps->err, "\"%.100s\": expected wayland, pulseaudio, pipewire or x11", w);
-                        return -EINVAL;
+                        return rk_error(&ps->err, EINVAL, "\"%.100s\": expected wayland, pulseaudio, pipewire or x11", w);
                 }
         }
         *ret = mask;
@@ -256,7 +248,7 @@ static int parse_session_bus(const char *v, int *ret, Parse *ps) {
         else if (!strcmp(v, "host"))
                 *ret = PLAN_BUS_HOST;
         else
-                return snprintf(ps->err, sizeof ps->err, "expected filtered, none or host"), -EINVAL;
+                return rk_error(&ps->err, EINVAL, "expected filtered, none or host");
         return 0;
 }
 
@@ -273,13 +265,11 @@ static int parse_bus_names(const char *v, char **out, size_t *n, Parse *ps) {
         *n = 0;
         for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
                 if (*n >= PLAN_DBUS_NAMES_MAX) {
-                        snprintf(ps->err, sizeof ps->err, "more than %d names", PLAN_DBUS_NAMES_MAX);
-                        return -EINVAL;
+                        return rk_error(&ps->err, EINVAL, "more than %d names", PLAN_DBUS_NAMES_MAX);
                 }
                 if (!bus_name_is_valid(w)) {
-                        snprintf(ps->err, sizeof ps->err, "\"%.100s\" is not a D-Bus name (org.example.Name or "
-                                 "org.example.*)", w);
-                        return -EINVAL;
+                        return rk_error(&ps->err, EINVAL, "\"%.100s\" is not a D-Bus name (org.example.Name or "
+                                        "org.example.*)", w);
                 }
                 out[*n] = strdup(w);
                 if (!out[*n])
@@ -309,25 +299,24 @@ static int daemon_resources_key(Parse *ps, const char *key, const char *v) {
 
         if (!strcmp(key, "Cgroups")) {
                 if (cgroup_mode_from_string(v, &mode) < 0)
-                        return snprintf(ps->err, sizeof ps->err, "expected auto, systemd, cgroupfs or no"), -EINVAL;
+                        return rk_error(&ps->err, EINVAL, "expected auto, systemd, cgroupfs or no");
                 c->cgroup_mode = (int) mode;
                 return 1;
         }
         if (!strcmp(key, "LimitsBestEffort")) {
                 if (parse_bool(v, &c->limits_best_effort) < 0)
-                        return snprintf(ps->err, sizeof ps->err, "expected yes or no"), -EINVAL;
+                        return rk_error(&ps->err, EINVAL, "expected yes or no");
                 return 1;
         }
-        return cgroup_limit_parse(key, v, &c->limits, ps->err, sizeof ps->err);
+        return cgroup_limit_parse(key, v, &c->limits, &ps->err);
 }
 
 static int resources_key(Parse *ps, const char *key, const char *v) {
-        int r = ps->app ? cgroup_limit_parse(key, v, &ps->app->limits, ps->err, sizeof ps->err)
+        int r = ps->app ? cgroup_limit_parse(key, v, &ps->app->limits, &ps->err)
                         : daemon_resources_key(ps, key, v);
 
         if (r == 0) {
-                snprintf(ps->err, sizeof ps->err, "unknown key %.64s in [Resources]", key);
-                return -EINVAL;
+                return rk_error(&ps->err, EINVAL, "unknown key %.64s in [Resources]", key);
         }
         return r < 0 ? r : 0;
 }
@@ -345,7 +334,7 @@ static int daemon_key(Parse *ps, const char *section, const char *key, const cha
                         char **dst = !strcmp(key, "Socket") ? &c->owned_socket_path :
                                      !strcmp(key, "StateDir") ? &c->owned_state_dir : &c->owned_apps_dir;
                         if (path_check(v, PATH_MAX - 1, NULL) < 0)
-                                return snprintf(ps->err, sizeof ps->err, "not an absolute, normalised path"), -EINVAL;
+                                return rk_error(&ps->err, EINVAL, "not an absolute, normalised path");
                         if (set_string(dst, v) < 0)
                                 return -ENOMEM;
                         c->socket_path = c->owned_socket_path ? c->owned_socket_path : c->socket_path;
@@ -356,24 +345,23 @@ static int daemon_key(Parse *ps, const char *section, const char *key, const cha
                 if (!strcmp(key, "ImageBackend")) {
                         ImageBackend b;
                         if (image_backend_from_string(v, &b) < 0)
-                                return snprintf(ps->err, sizeof ps->err, "expected auto, kernel or squashfuse"), -EINVAL;
+                                return rk_error(&ps->err, EINVAL, "expected auto, kernel or squashfuse");
                         c->image_backend = (int) b;
                         return 0;
                 }
                 if (!strcmp(key, "SquashfusePath")) {
                         if (path_check(v, PATH_MAX - 1, NULL) < 0)
-                                return snprintf(ps->err, sizeof ps->err, "not an absolute, normalised path"), -EINVAL;
+                                return rk_error(&ps->err, EINVAL, "not an absolute, normalised path");
                         return set_string(&c->squashfuse_path, v) < 0 ? -ENOMEM : 0;
                 }
                 if (!strcmp(key, "SquashfuseUser")) {
                         struct passwd *pw = getpwnam(v);
 
                         if (!pw)
-                                return snprintf(ps->err, sizeof ps->err, "no such user: %.64s", v), -EINVAL;
+                                return rk_error(&ps->err, EINVAL, "no such user: %.64s", v);
                         if (pw->pw_uid == 0 || pw->pw_gid == 0)
-                                return snprintf(ps->err, sizeof ps->err,
-                                                "%.64s has uid or gid 0: squashfuse must not run as root", v),
-                                       -EINVAL;
+                                return rk_error(&ps->err, EINVAL,
+                                                "%.64s has uid or gid 0: squashfuse must not run as root", v);
                         c->squashfuse_user_set = true;
                         c->squashfuse_uid = pw->pw_uid;
                         c->squashfuse_gid = pw->pw_gid;
@@ -381,7 +369,7 @@ static int daemon_key(Parse *ps, const char *section, const char *key, const cha
                 }
                 if (!strcmp(key, "MaxConnections") || !strcmp(key, "MaxRockers")) {
                         if (parse_uint(v, 1000000, &u) < 0 || u == 0)
-                                return snprintf(ps->err, sizeof ps->err, "expected a number from 1 to 1000000"), -EINVAL;
+                                return rk_error(&ps->err, EINVAL, "expected a number from 1 to 1000000");
                         *(!strcmp(key, "MaxConnections") ? &c->max_connections : &c->max_rockers) = u;
                         return 0;
                 }
@@ -392,7 +380,7 @@ static int daemon_key(Parse *ps, const char *section, const char *key, const cha
                                         !strcmp(key, "ClaimTimeoutSec") ? &c->claim_timeout_usec :
                                                                           &c->teardown_wait_usec;
                         if (parse_uint(v, 3600, &u) < 0 || u == 0)
-                                return snprintf(ps->err, sizeof ps->err, "expected seconds from 1 to 3600"), -EINVAL;
+                                return rk_error(&ps->err, EINVAL, "expected seconds from 1 to 3600");
                         *dst = (uint64_t) u * 1000000ULL;
                         return 0;
                 }
@@ -405,18 +393,18 @@ static int daemon_key(Parse *ps, const char *section, const char *key, const cha
                         bool groups = !strcmp(key, "AllowGroups");
                         return policy_parse_ids(v, groups, groups ? c->allow_gids : c->allow_uids,
                                                 groups ? &c->n_allow_gids : &c->n_allow_uids, CONFIG_PATHS_MAX,
-                                                ps->err, sizeof ps->err);
+                                                &ps->err);
                 }
                 if (!strcmp(key, "MaxRockersPerUser")) {
                         if (parse_uint(v, 1000000, &u) < 0 || u == 0)
-                                return snprintf(ps->err, sizeof ps->err, "expected a number from 1 to 1000000"), -EINVAL;
+                                return rk_error(&ps->err, EINVAL, "expected a number from 1 to 1000000");
                         c->max_rockers_per_user = u;
                         return 0;
                 }
         } else if (!strcmp(section, "Rocker")) {
                 if (!strcmp(key, "PrivateNetwork")) {
                         if (parse_bool(v, &c->private_network) < 0)
-                                return snprintf(ps->err, sizeof ps->err, "expected yes or no"), -EINVAL;
+                                return rk_error(&ps->err, EINVAL, "expected yes or no");
                         return 0;
                 }
                 if (!strcmp(key, "Devices"))
@@ -427,27 +415,26 @@ static int daemon_key(Parse *ps, const char *section, const char *key, const cha
                         return parse_session_bus(v, &c->session_bus, ps);
                 if (!strcmp(key, "DevShmSize")) {
                         if (parse_size(v, &c->dev_shm_size) < 0)
-                                return snprintf(ps->err, sizeof ps->err, "expected a size from 1M to 1024G"), -EINVAL;
+                                return rk_error(&ps->err, EINVAL, "expected a size from 1M to 1024G");
                         return 0;
                 }
                 if (!strcmp(key, "AllowUserNamespaces")) {
                         if (parse_bool(v, &c->allow_user_namespaces) < 0)
-                                return snprintf(ps->err, sizeof ps->err, "expected yes or no"), -EINVAL;
+                                return rk_error(&ps->err, EINVAL, "expected yes or no");
                         return 0;
                 }
                 if (!strcmp(key, "StrictModes")) {
                         bool b;
                         if (parse_bool(v, &b) < 0)
-                                return snprintf(ps->err, sizeof ps->err, "expected yes or no"), -EINVAL;
+                                return rk_error(&ps->err, EINVAL, "expected yes or no");
                         c->no_strict_modes = !b;
                         return 0;
                 }
                 if (!strcmp(key, "StopTimeoutSec"))
                         return parse_stop_timeout(v, &c->stop_timeout_usec, ps);
         } else
-                return snprintf(ps->err, sizeof ps->err, "unknown section [%.64s]", section), -EINVAL;
-        snprintf(ps->err, sizeof ps->err, "unknown key %.64s in [%.64s]", key, section);
-        return -EINVAL;
+                return rk_error(&ps->err, EINVAL, "unknown section [%.64s]", section);
+        return rk_error(&ps->err, EINVAL, "unknown key %.64s in [%.64s]", key, section);
 }
 
 static int app_key(Parse *ps, const char *section, const char *key, const char *v) {
@@ -456,10 +443,10 @@ static int app_key(Parse *ps, const char *section, const char *key, const char *
         if (!strcmp(section, "Resources"))
                 return resources_key(ps, key, v);
         if (strcmp(section, "Rocker") != 0)
-                return snprintf(ps->err, sizeof ps->err, "unknown section [%.64s]", section), -EINVAL;
+                return rk_error(&ps->err, EINVAL, "unknown section [%.64s]", section);
         if (!strcmp(key, "PrivateNetwork")) {
                 if (parse_bool(v, &a->private_network) < 0)
-                        return snprintf(ps->err, sizeof ps->err, "expected yes or no"), -EINVAL;
+                        return rk_error(&ps->err, EINVAL, "expected yes or no");
                 return 0;
         }
         if (!strcmp(key, "Devices"))
@@ -481,17 +468,17 @@ static int app_key(Parse *ps, const char *section, const char *key, const char *
                 return parse_bus_names(v, a->dbus_see, &a->n_dbus_see, ps);
         if (!strcmp(key, "DevShmSize")) {
                 if (parse_size(v, &a->dev_shm_size) < 0)
-                        return snprintf(ps->err, sizeof ps->err, "expected a size from 1M to 1024G"), -EINVAL;
+                        return rk_error(&ps->err, EINVAL, "expected a size from 1M to 1024G");
                 return 0;
         }
         if (!strcmp(key, "AllowUserNamespaces")) {
                 if (parse_bool(v, &a->allow_user_namespaces) < 0)
-                        return snprintf(ps->err, sizeof ps->err, "expected yes or no"), -EINVAL;
+                        return rk_error(&ps->err, EINVAL, "expected yes or no");
                 return 0;
         }
         if (!strcmp(key, "StrictModes")) {
                 if (parse_bool(v, &a->strict_modes) < 0)
-                        return snprintf(ps->err, sizeof ps->err, "expected yes or no"), -EINVAL;
+                        return rk_error(&ps->err, EINVAL, "expected yes or no");
                 return 0;
         }
         if (!strcmp(key, "StopTimeoutSec"))
@@ -501,14 +488,13 @@ static int app_key(Parse *ps, const char *section, const char *key, const char *
         if (!strcmp(key, "ImageBackend")) {
                 ImageBackend b;
                 if (image_backend_from_string(v, &b) < 0)
-                        return snprintf(ps->err, sizeof ps->err, "expected auto, kernel or squashfuse"), -EINVAL;
+                        return rk_error(&ps->err, EINVAL, "expected auto, kernel or squashfuse");
                 a->image_backend = (int) b;
                 return 0;
         }
         if (!strcmp(key, "SharedWritablePaths"))
                 return parse_paths(v, a->shared_paths, &a->n_shared_paths, ps);
-        snprintf(ps->err, sizeof ps->err, "unknown key %.64s in [%.64s]", key, section);
-        return -EINVAL;
+        return rk_error(&ps->err, EINVAL, "unknown key %.64s in [%.64s]", key, section);
 }
 
 static int on_key(void *user, const char *section, const char *key, const char *value) {
@@ -519,37 +505,35 @@ static int on_key(void *user, const char *section, const char *key, const char *
                 return 1;  /* a bare section header */
         /* inih reads on after an error and returns the first error's line:
          * keep that line's reason, not a later line's. */
-        if (ps->err[0])
+        if (rk_error_set(&ps->err))
                 return 0;
         r = ps->app ? app_key(ps, section, key, value) : daemon_key(ps, section, key, value);
-        if (r < 0 && !ps->err[0])
-                snprintf(ps->err, sizeof ps->err, "%s", strerror(-r));
+        if (r < 0 && !rk_error_set(&ps->err))
+                (void) rk_error(&ps->err, r, "%s", strerror(-r));
         return r < 0 ? 0 : 1;
 }
 
-static int parse_file(const char *path, Parse *ps, bool required, char *err, size_t errlen) {
+static int parse_file(const char *path, Parse *ps, bool required, RkError *err) {
         FILE *f = fopen(path, "re");
         int line;
 
         if (!f) {
                 if (errno == ENOENT && !required)
                         return 0;
-                snprintf(err, errlen, "%s: %s", path, strerror(errno));
-                return -errno;
+                return rk_error(err, -errno, "%s: %s", path, strerror(errno));
         }
         line = ini_parse_file(f, on_key, ps);
         fclose(f);
         if (line != 0) {
-                snprintf(err, errlen, "%s:%d: %s", path, line, ps->err[0] ? ps->err : "syntax error");
-                return -EINVAL;
+                return rk_error(err, EINVAL, "%s:%d: %s", path, line, ps->err.msg[0] ? ps->err.msg : "syntax error");
         }
         return 0;
 }
 
-int config_load(const char *path, bool required, ManagerConfig *cfg, char *err, size_t errlen) {
+int config_load(const char *path, bool required, ManagerConfig *cfg, RkError *err) {
         Parse ps = { .cfg = cfg };
 
-        return parse_file(path, &ps, required, err, errlen);
+        return parse_file(path, &ps, required, err);
 }
 
 void config_done(ManagerConfig *cfg) {
@@ -598,7 +582,7 @@ void app_policy_done(AppPolicy *p) {
         *p = (AppPolicy) {};
 }
 
-int app_policy_load(const ManagerConfig *cfg, int32_t app_id, AppPolicy *ret, char *err, size_t errlen) {
+int app_policy_load(const ManagerConfig *cfg, int32_t app_id, AppPolicy *ret, RkError *err) {
         AppPolicy app = {
                 .private_network = cfg->private_network,
                 .stop_timeout_usec = cfg->stop_timeout_usec,
@@ -615,7 +599,7 @@ int app_policy_load(const ManagerConfig *cfg, int32_t app_id, AppPolicy *ret, ch
         int r;
 
         snprintf(path, sizeof path, "%s/%d.conf", cfg->apps_dir, (int) app_id);
-        r = parse_file(path, &ps, false, err, errlen);
+        r = parse_file(path, &ps, false, err);
         if (r < 0) {
                 app_policy_done(&app);
                 return r;
@@ -624,7 +608,7 @@ int app_policy_load(const ManagerConfig *cfg, int32_t app_id, AppPolicy *ret, ch
         return 0;
 }
 
-int app_policy_check_all(const ManagerConfig *cfg, char *err, size_t errlen) {
+int app_policy_check_all(const ManagerConfig *cfg, RkError *err) {
         struct dirent *de;
         DIR *d = opendir(cfg->apps_dir);
         int r = 0;
@@ -643,7 +627,7 @@ int app_policy_check_all(const ManagerConfig *cfg, char *err, size_t errlen) {
                 id = strtol(de->d_name, &end, 10);
                 if (errno || end != de->d_name + n - 5 || id < INT32_MIN || id > INT32_MAX)
                         continue;  /* not an app's file: never read */
-                r = app_policy_load(cfg, (int32_t) id, &app, err, errlen);
+                r = app_policy_load(cfg, (int32_t) id, &app, err);
                 if (r >= 0)
                         app_policy_done(&app);
         }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "error.h"
 #include "manager.h"
 #include "plan.h"
 
@@ -50,16 +51,16 @@ int config_parse_timespan(const char *v, uint64_t max_usec, uint64_t *ret_usec);
 
 /* Reads path into *cfg (which holds the defaults). A missing file is fine
  * unless required. 0, or -errno / -EINVAL with err set. */
-int config_load(const char *path, bool required, ManagerConfig *cfg, char *err, size_t errlen);
+int config_load(const char *path, bool required, ManagerConfig *cfg, RkError *err);
 
 /* The policy of app app_id: <cfg->apps_dir>/<app_id>.conf if it exists,
  * else the daemon's defaults. 0, or -EINVAL with err set. */
-int app_policy_load(const ManagerConfig *cfg, int32_t app_id, AppPolicy *ret, char *err, size_t errlen);
+int app_policy_load(const ManagerConfig *cfg, int32_t app_id, AppPolicy *ret, RkError *err);
 void app_policy_done(AppPolicy *p);
 
 /* Reads every <cfg->apps_dir>/<app_id>.conf, so that a bad one stops rockerd at
  * start. 0, or -EINVAL with err set (file and line). */
-int app_policy_check_all(const ManagerConfig *cfg, char *err, size_t errlen);
+int app_policy_check_all(const ManagerConfig *cfg, RkError *err);
 
 /* The host paths writable in every rocker when no config file says
  * otherwise (those that exist). */

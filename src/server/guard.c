@@ -64,17 +64,18 @@ typedef struct Guard {
         int overlay_fds[PROTO_OVERLAY_MAX];
 } Guard;
 
+/* Reports the failed step to rockerd (error: its -errno, taken by the
+ * caller right after the call that failed) and ends the guard. */
 _Noreturn _printf_(3, 4)
 static void guard_fail(Guard *g, int error, const char *fmt, ...) {
-        GuardReport rep = { .error = error < 0 ? error : -EIO };
-        size_t n;
+        GuardReport rep = { .state = GUARD_REPORT_FAILED };
+        char what[sizeof rep.err.msg];
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(rep.text, sizeof rep.text, fmt, ap);
+        vsnprintf(what, sizeof what, fmt, ap);
         va_end(ap);
-        n = strlen(rep.text);
-        snprintf(rep.text + n, sizeof rep.text - n, ": %s", strerror(-rep.error));
+        (void) rk_error(&rep.err, error < 0 ? error : -EIO, "%s: %m", what);
         (void) send(g->status_fd, &rep, sizeof rep, MSG_NOSIGNAL);
         _exit(1);
 }
@@ -109,11 +110,12 @@ static void reset_process(Guard *g) {
         /* the bus proxy's sync pipe: held for the rocker's life, it keeps
          * the proxy alive (bus.c) */
         int keep[PROTO_OVERLAY_MAX + 3] = { g->status_fd, g->image_fd, g->plan->bus_socket ? g->plan->bus_sync_fd : -1 };
-        int null_fd;
+        int null_fd, r;
         sigset_t all;
 
-        if (close_all_but(keep, g->plan->bus_socket ? 3 : 2) < 0)
-                guard_fail(g, negative_errno(), "close inherited fds");
+        r = close_all_but(keep, g->plan->bus_socket ? 3 : 2);
+        if (r < 0)
+                guard_fail(g, r, "close inherited fds");
         /* stdio to /dev/null: the guard has nothing to say but the report. */
         null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null_fd < 0)
@@ -491,7 +493,7 @@ static void close_watched(struct pollfd *fds, size_t n) {
  * The app process is the launcher's child, not ours: the guard cannot
  * waitpid() it, so it watches pidfds of what its /proc shows. */
 _Noreturn static void stop_rocker(Guard *g, uint64_t grace_usec) {
-        GuardReport rep = { .error = GUARD_REPORT_STOPPING };
+        GuardReport rep = { .state = GUARD_REPORT_STOPPING };
         uint64_t deadline = now_usec() + grace_usec;
         struct pollfd fds[STOP_WATCH_MAX];
 
@@ -581,7 +583,7 @@ static void set_cmdline(const char *name) {
 
 _Noreturn void guard_run(const Plan *plan, const MountOps *mnt, const char *name, int image_fd, int status_fd) {
         Guard g = { .plan = plan, .mnt = mnt, .status_fd = status_fd, .image_fd = image_fd };
-        GuardReport ready = {};
+        GuardReport ready = { .state = GUARD_REPORT_READY };
         int exec_fd;
 
         for (size_t i = 0; i < PROTO_OVERLAY_MAX; i++)

@@ -12,13 +12,19 @@
 
 #include <stdint.h>
 
+#include "error.h"
 #include "mountops.h"
 #include "plan.h"
 #include "proto.h"
 
-/* A report's error once the rocker runs: the guard received a stop signal
- * and stops its rocker gracefully, within stop_grace_ms. */
-#define GUARD_REPORT_STOPPING 1
+/* A report's state: the rocker is built and runs; the build failed (err
+ * says how); once it runs, the guard received a stop signal and stops its
+ * rocker gracefully, within stop_grace_ms. */
+enum {
+        GUARD_REPORT_READY = 0,
+        GUARD_REPORT_STOPPING = 1,
+        GUARD_REPORT_FAILED = 2,
+};
 
 /* The guard's exit status when the grace period ended before every process
  * of the rocker had exited (they were SIGKILLed); 0 when all had. */
@@ -27,9 +33,10 @@
 /* What the guard tells rockerd over the status socket: once, when built (or
  * failed); then once more if it is asked to stop. */
 typedef struct GuardReport {
-        int32_t error;                   /* 0 ready, -errno failed, or GUARD_REPORT_STOPPING */
+        int32_t state;                   /* GUARD_REPORT_* */
         uint32_t stop_grace_ms;          /* with GUARD_REPORT_STOPPING */
-        char text[PROTO_ERROR_MAX - 64]; /* what failed, for the client and the log */
+        RkError err;                     /* with GUARD_REPORT_FAILED: the errno of the step that failed and
+                                          * what it was, for the client and the log */
 } GuardReport;
 
 /* rockerd's argv area (argv[0] up to the end of its last argument), which a

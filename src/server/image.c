@@ -282,36 +282,32 @@ static int loop_attach(int image_fd, char *ret_dev, size_t devlen) {
         return -EBUSY;
 }
 
-int image_mount_kernel(int image_fd, char *err, size_t errlen) {
+int image_mount_kernel(int image_fd, RkError *err) {
         _cleanup_close_ int loop = -EBADF, fs = -EBADF;
         char dev[64], log[256];
         int r, tree;
 
         loop = loop_attach(image_fd, dev, sizeof dev);
         if (loop < 0) {
-                snprintf(err, errlen, "app_pkg_path: cannot attach a loop device: %s", strerror(-loop));
-                return loop;
+                return rk_error(err, loop, "app_pkg_path: cannot attach a loop device: %s", strerror(-loop));
         }
         fs = fsopen("squashfs", FSOPEN_CLOEXEC);
         if (fs < 0) {
                 r = negative_errno();
-                snprintf(err, errlen, "app_pkg_path: squashfs is not available: %s", strerror(-r));
-                return r;
+                return rk_error(err, r, "app_pkg_path: squashfs is not available: %s", strerror(-r));
         }
         if (fsconfig(fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0 ||
             fsconfig(fs, FSCONFIG_SET_STRING, "source", dev, 0) < 0 ||
             fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
                 r = negative_errno();
                 fs_context_log(fs, log, sizeof log);
-                snprintf(err, errlen, "app_pkg_path: not a mountable squashfs image: %s%s%s", strerror(-r),
-                         log[0] ? ": " : "", log);
-                return r;
+                return rk_error(err, r, "app_pkg_path: not a mountable squashfs image: %s%s%s", strerror(-r),
+                                log[0] ? ": " : "", log);
         }
         tree = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
         if (tree < 0) {
                 r = negative_errno();
-                snprintf(err, errlen, "app_pkg_path: cannot mount the image: %s", strerror(-r));
-                return r;
+                return rk_error(err, r, "app_pkg_path: cannot mount the image: %s", strerror(-r));
         }
         /* The superblock holds the loop device now; our fd may go, and with
          * autoclear the device goes with the last mount. */
@@ -363,7 +359,7 @@ static bool fuse_may_read(const ImageCache *c, const struct stat *st) {
  * taken as a detached tree and the staging dir let go. Blocks until
  * squashfuse has taken the kernel's first request (bounded: 5 s): it only
  * reads the connection once it has opened and checked the image. */
-static int image_mount_fuse(ImageCache *c, Image *img, int image_fd, char *err, size_t errlen) {
+static int image_mount_fuse(ImageCache *c, Image *img, int image_fd, RkError *err) {
         const char *exe = c->squashfuse_path ? c->squashfuse_path : SQUASHFUSE_PATH;
         char staging[PATH_MAX], opts[160];
         _cleanup_close_ int tree = -EBADF, fuse_fd = -EBADF;
@@ -373,33 +369,28 @@ static int image_mount_fuse(ImageCache *c, Image *img, int image_fd, char *err, 
 
         if (access(exe, X_OK) < 0) {
                 r = negative_errno();
-                snprintf(err, errlen, "app_pkg_path: the squashfuse backend needs %s (Debian package squashfuse; "
-                         "SquashfusePath= in rockerd.conf): %s", exe, strerror(-r));
-                return r;
+                return rk_error(err, r, "app_pkg_path: the squashfuse backend needs %s (Debian package squashfuse; "
+                                "SquashfusePath= in rockerd.conf): %s", exe, strerror(-r));
         }
         if (fstat(image_fd, &st) < 0) {
                 r = negative_errno();
-                snprintf(err, errlen, "app_pkg_path: fstat: %s", strerror(-r));
-                return r;
+                return rk_error(err, r, "app_pkg_path: fstat: %s", strerror(-r));
         }
         if (!fuse_may_read(c, &st)) {
-                snprintf(err, errlen, "app_pkg_path: squashfuse runs as uid %u gid %u and may not read the image "
-                         "(owner %u:%u, mode %04o): make it readable by others, or use the kernel backend",
-                         (unsigned) c->fuse_uid, (unsigned) c->fuse_gid, (unsigned) st.st_uid, (unsigned) st.st_gid,
-                         (unsigned) (st.st_mode & 07777));
-                return -EACCES;
+                return rk_error(err, EACCES, "app_pkg_path: squashfuse runs as uid %u gid %u and may not read the image "
+                                "(owner %u:%u, mode %04o): make it readable by others, or use the kernel backend",
+                                (unsigned) c->fuse_uid, (unsigned) c->fuse_gid, (unsigned) st.st_uid, (unsigned) st.st_gid,
+                                (unsigned) (st.st_mode & 07777));
         }
         fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
         if (fuse_fd < 0) {
                 r = negative_errno();
-                snprintf(err, errlen, "app_pkg_path: cannot open /dev/fuse for squashfuse: %s", strerror(-r));
-                return r;
+                return rk_error(err, r, "app_pkg_path: cannot open /dev/fuse for squashfuse: %s", strerror(-r));
         }
         snprintf(staging, sizeof staging, "%s/.fuse-XXXXXX", c->staging_dir);
         if (!mkdtemp(staging)) {
                 r = negative_errno();
-                snprintf(err, errlen, "app_pkg_path: cannot make a staging dir for squashfuse: %s", strerror(-r));
-                return r;
+                return rk_error(err, r, "app_pkg_path: cannot make a staging dir for squashfuse: %s", strerror(-r));
         }
         /* Mounted by rockerd, so squashfuse needs no privilege. The staging
          * dir is rockerd's, 0700: nothing reaches the filesystem before
@@ -412,16 +403,14 @@ static int image_mount_fuse(ImageCache *c, Image *img, int image_fd, char *err, 
         if (mount("squashfuse", staging, "fuse.squashfuse", MS_RDONLY | MS_NOSUID | MS_NODEV, opts) < 0) {
                 r = negative_errno();
                 (void) rmdir(staging);
-                snprintf(err, errlen, "app_pkg_path: cannot mount a FUSE filesystem for squashfuse: %s", strerror(-r));
-                return r;
+                return rk_error(err, r, "app_pkg_path: cannot mount a FUSE filesystem for squashfuse: %s", strerror(-r));
         }
         pid = fork();
         if (pid < 0) {
                 r = negative_errno();
                 (void) umount2(staging, MNT_DETACH);
                 (void) rmdir(staging);
-                snprintf(err, errlen, "app_pkg_path: cannot start squashfuse: %s", strerror(-r));
-                return r;
+                return rk_error(err, r, "app_pkg_path: cannot start squashfuse: %s", strerror(-r));
         }
         if (pid == 0)
                 fuse_exec(c, exe, image_fd, fuse_fd);
@@ -434,8 +423,7 @@ static int image_mount_fuse(ImageCache *c, Image *img, int image_fd, char *err, 
                 img->fuse_pid = 0;
                 (void) umount2(staging, MNT_DETACH);
                 (void) rmdir(staging);
-                snprintf(err, errlen, "app_pkg_path: pidfd_open(squashfuse): %s", strerror(-r));
-                return r;
+                return rk_error(err, r, "app_pkg_path: pidfd_open(squashfuse): %s", strerror(-r));
         }
         /* The mount queued FUSE_INIT on the connection: readable until
          * squashfuse reads it, which it does only after it has opened and
@@ -450,12 +438,12 @@ static int image_mount_fuse(ImageCache *c, Image *img, int image_fd, char *err, 
                         (void) umount2(staging, MNT_DETACH);
                         (void) rmdir(staging);
                         if (si.si_code == CLD_EXITED && (si.si_status == 127 || si.si_status == 126))
-                                snprintf(err, errlen, "app_pkg_path: %s could not be started (exit status %d)", exe,
-                                         si.si_status);
+                                (void) rk_error(err, EINVAL, "app_pkg_path: %s could not be started (exit status %d)", exe,
+                                                si.si_status);
                         else
-                                snprintf(err, errlen, "app_pkg_path: not a mountable squashfs image: squashfuse "
-                                         "refused it (%s %d)", si.si_code == CLD_EXITED ? "exit status" : "signal",
-                                         si.si_status);
+                                (void) rk_error(err, EINVAL, "app_pkg_path: not a mountable squashfs image: squashfuse "
+                                                "refused it (%s %d)", si.si_code == CLD_EXITED ? "exit status" : "signal",
+                                                si.si_status);
                         return -EINVAL;
                 }
                 if (poll(&p, 1, 0) == 0)
@@ -464,8 +452,7 @@ static int image_mount_fuse(ImageCache *c, Image *img, int image_fd, char *err, 
                         fuse_stop(img);
                         (void) umount2(staging, MNT_DETACH);
                         (void) rmdir(staging);
-                        snprintf(err, errlen, "app_pkg_path: squashfuse did not mount it within 5 s");
-                        return -ETIMEDOUT;
+                        return rk_error(err, ETIMEDOUT, "app_pkg_path: squashfuse did not mount it within 5 s");
                 }
                 usleep(2000);
         }
@@ -480,8 +467,7 @@ static int image_mount_fuse(ImageCache *c, Image *img, int image_fd, char *err, 
         (void) rmdir(staging);
         if (r < 0) {
                 fuse_stop(img);
-                snprintf(err, errlen, "app_pkg_path: cannot detach the squashfuse mount: %s", strerror(-r));
-                return r;
+                return rk_error(err, r, "app_pkg_path: cannot detach the squashfuse mount: %s", strerror(-r));
         }
         return TAKE_FD(tree);
 }
@@ -503,7 +489,7 @@ static bool image_is_dead(Image *img) {
         return img->dead;
 }
 
-int image_open(const char *path, bool no_symlinks, ImageId *ret_id, char *err, size_t errlen) {
+int image_open(const char *path, bool no_symlinks, ImageId *ret_id, RkError *err) {
         _cleanup_close_ int fd = -EBADF;
         struct open_how how = {
                 /* O_NONBLOCK: a FIFO swapped in must not hang the worker. */
@@ -515,12 +501,11 @@ int image_open(const char *path, bool no_symlinks, ImageId *ret_id, char *err, s
         fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
         if (fd < 0) {
                 r = negative_errno();
-                snprintf(err, errlen, "app_pkg_path: \"%.256s\": %s", path,
-                         r != -ELOOP ? strerror(-r) : no_symlinks ? "a symlink on the way (the app's ImageDirs= "
-                         "allow none)" : "is a symlink");
-                return r;
+                return rk_error(err, r, "app_pkg_path: \"%.256s\": %s", path,
+                                r != -ELOOP ? strerror(-r) : no_symlinks ? "a symlink on the way (the app's ImageDirs= "
+                                "allow none)" : "is a symlink");
         }
-        return image_check_fd(TAKE_FD(fd), path, ret_id, err, errlen);
+        return image_check_fd(TAKE_FD(fd), path, ret_id, err);
 }
 
 bool image_fd_trusted(int fd) {
@@ -532,7 +517,7 @@ bool image_fd_trusted(int fd) {
         return st.st_uid == 0 && !(st.st_mode & (S_IWGRP | S_IWOTH)) && sfs.f_type != FUSE_SUPER_MAGIC;
 }
 
-int image_check_fd(int image_fd, const char *path, ImageId *ret_id, char *err, size_t errlen) {
+int image_check_fd(int image_fd, const char *path, ImageId *ret_id, RkError *err) {
         _cleanup_close_ int fd = image_fd;
         char magic[4];
         struct stat st;
@@ -541,21 +526,17 @@ int image_check_fd(int image_fd, const char *path, ImageId *ret_id, char *err, s
 
         if (fstat(fd, &st) < 0) {
                 r = negative_errno();
-                snprintf(err, errlen, "app_pkg_path: \"%.256s\": %s", path, strerror(-r));
-                return r;
+                return rk_error(err, r, "app_pkg_path: \"%.256s\": %s", path, strerror(-r));
         }
         if (!S_ISREG(st.st_mode)) {
-                snprintf(err, errlen, "app_pkg_path: \"%.256s\" is not a regular file", path);
-                return -EINVAL;
+                return rk_error(err, EINVAL, "app_pkg_path: \"%.256s\" is not a regular file", path);
         }
         if (st.st_size < SQUASHFS_SUPERBLOCK_SIZE) {
-                snprintf(err, errlen, "app_pkg_path: \"%.256s\" is too small to be a squashfs image", path);
-                return -EINVAL;
+                return rk_error(err, EINVAL, "app_pkg_path: \"%.256s\" is too small to be a squashfs image", path);
         }
         n = pread(fd, magic, sizeof magic, 0);
         if (n != (ssize_t) sizeof magic || memcmp(magic, SQUASHFS_MAGIC_LE, sizeof magic) != 0) {
-                snprintf(err, errlen, "app_pkg_path: \"%.256s\" is not a squashfs image", path);
-                return -EINVAL;
+                return rk_error(err, EINVAL, "app_pkg_path: \"%.256s\" is not a squashfs image", path);
         }
         *ret_id = (ImageId) { .dev = st.st_dev, .ino = st.st_ino, .size = st.st_size, .mtime = st.st_mtim };
         return TAKE_FD(fd);
@@ -578,7 +559,7 @@ bool image_kernel_unavailable(int error) {
 }
 
 int image_cache_add(ImageCache *c, const char *path, const ImageId *id, ImageBackend backend, int image_fd,
-                    int kernel_tree, Image **ret, char *err, size_t errlen) {
+                    int kernel_tree, Image **ret, RkError *err) {
         _cleanup_close_ int tree = kernel_tree;
         Image *img;
         int r;
@@ -603,12 +584,12 @@ int image_cache_add(ImageCache *c, const char *path, const ImageId *id, ImageBac
                 }
         }
         if (img->backend == IMAGE_BACKEND_SQUASHFUSE)
-                img->tree_fd = image_mount_fuse(c, img, image_fd, err, errlen);
+                img->tree_fd = image_mount_fuse(c, img, image_fd, err);
         if (img->tree_fd >= 0 && c->staging) {
                 r = staging_attach(c->staging, img->tree_fd, &img->slot);
                 if (r < 0) {
-                        snprintf(err, errlen, "app_pkg_path: cannot attach the image mount in the staging namespace: %s",
-                                 strerror(-r));
+                        (void) rk_error(err, r, "app_pkg_path: cannot attach the image mount in the staging namespace: %s",
+                                        strerror(-r));
                         img->tree_fd = safe_close(img->tree_fd);
                         fuse_stop(img);
                         img->tree_fd = r;

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <systemd/sd-event.h>
 
+#include "error.h"
+
 typedef struct Image Image;
 typedef struct ImageCache ImageCache;
 
@@ -58,12 +60,12 @@ typedef struct ImageId {
  * returns its fd (read-only, close-on-exec) with its identity in *ret_id.
  * fd or -errno with err set. Reads a client-named file, which may hang: a
  * worker's job (worker.h), never the event loop's. */
-int image_open(const char *path, bool no_symlinks, ImageId *ret_id, char *err, size_t errlen);
+int image_open(const char *path, bool no_symlinks, ImageId *ret_id, RkError *err);
 
 /* The same checks for an image already opened (image_fd: taken, closed
  * unless returned), e.g. as a non-root peer (policy.c); path names it in
  * messages. fd or -errno with err set. */
-int image_check_fd(int image_fd, const char *path, ImageId *ret_id, char *err, size_t errlen);
+int image_check_fd(int image_fd, const char *path, ImageId *ret_id, RkError *err);
 
 /* Whether the image open as fd may go to the kernel's squashfs driver for
  * a caller who is not root: a file of root's that nobody else may write,
@@ -75,7 +77,7 @@ bool image_fd_trusted(int fd);
  * device, as a detached read-only mount: its fd, or -errno with err set.
  * Reads the image: a worker's job. Nothing is left behind if the worker is
  * killed half-way (the loop device clears itself with its last fd). */
-int image_mount_kernel(int image_fd, char *err, size_t errlen);
+int image_mount_kernel(int image_fd, RkError *err);
 
 /* True of a image_mount_kernel() error that IMAGE_BACKEND_AUTO answers by
  * trying squashfuse (no loop devices, no kernel squashfs). */
@@ -91,7 +93,7 @@ Image *image_cache_find(ImageCache *c, const ImageId *id, ImageBackend backend);
  * answers with squashfuse when image_kernel_unavailable(); the squashfuse
  * backend ignores it. 0 or -errno with err set. */
 int image_cache_add(ImageCache *c, const char *path, const ImageId *id, ImageBackend backend, int image_fd,
-                    int kernel_tree, Image **ret, char *err, size_t errlen);
+                    int kernel_tree, Image **ret, RkError *err);
 
 
 /* A new detached, read-only, nosuid, nodev clone of the image's mount, to be

@@ -52,7 +52,7 @@ static bool syscall_exists(long r) {
 
 /* The floor: what rocker is built on and has no fallback for. Each probe
  * calls the feature with harmless arguments. */
-static int probe_floor(char *err, size_t errlen) {
+static int probe_floor(RkError *err) {
         struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
         _cleanup_close_ int self = -EBADF, fd = -EBADF;
         const char *missing = NULL, *since = NULL;
@@ -83,9 +83,8 @@ static int probe_floor(char *err, size_t errlen) {
                 since = "5.9";
         }
         if (missing) {
-                snprintf(err, errlen, "this kernel lacks %s (Linux %s); rocker needs Linux 5.10 or later, the oldest "
-                         "long-term kernel that has everything it uses", missing, since);
-                return -ENOSYS;
+                return rk_error(err, ENOSYS, "this kernel lacks %s (Linux %s); rocker needs Linux 5.10 or later, the oldest "
+                                "long-term kernel that has everything it uses", missing, since);
         }
         return 0;
 }
@@ -111,7 +110,7 @@ static bool probe_mount_setattr(void) {
         return syscall_exists(syscall(SYS_mount_setattr, -1, "", AT_EMPTY_PATH, &attr, sizeof attr));
 }
 
-int kernel_probe(KernelFeatures *ret, char *err, size_t errlen) {
+int kernel_probe(KernelFeatures *ret, RkError *err) {
         KernelFeatures f = {};
         const char *forced = getenv(KERNEL_FALLBACK_ENV), *bad = NULL;
         struct utsname u;
@@ -120,15 +119,14 @@ int kernel_probe(KernelFeatures *ret, char *err, size_t errlen) {
 
         if (uname(&u) == 0)
                 snprintf(f.release, sizeof f.release, "%s", u.release);
-        r = probe_floor(err, errlen);
+        r = probe_floor(err);
         if (r < 0)
                 return r;
         f.image_staging = !probe_detached_clone();
         f.bind_remount = !probe_mount_setattr();
         if (kernel_parse_forced(forced, &f, &bad, &bad_len) < 0) {
-                snprintf(err, errlen, "%s: unknown fallback \"%.*s\" (known: all, image-staging, bind-remount, cloexec-walk)",
-                         KERNEL_FALLBACK_ENV, (int) bad_len, bad);
-                return -EINVAL;
+                return rk_error(err, EINVAL, "%s: unknown fallback \"%.*s\" (known: all, image-staging, bind-remount, cloexec-walk)",
+                                KERNEL_FALLBACK_ENV, (int) bad_len, bad);
         }
         *ret = f;
         return 0;

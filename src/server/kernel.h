@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "error.h"
 #include "mountops.h"
 
 typedef struct KernelFeatures {
@@ -39,7 +40,7 @@ int kernel_parse_forced(const char *value, KernelFeatures *f, const char **ret_b
  * Linux 5.10), then what picks each mechanism; applies
  * ROCKER_FORCE_FALLBACK. 0, or -errno with one line naming what is missing
  * (and from which Linux on it exists) or what is wrong in err. */
-int kernel_probe(KernelFeatures *ret, char *err, size_t errlen);
+int kernel_probe(KernelFeatures *ret, RkError *err);
 
 /* How mount flags are changed on this kernel. */
 const MountOps *kernel_mount_ops(const KernelFeatures *f);

@@ -46,7 +46,7 @@ int main(int argc, char **argv) {
         ManagerConfig cfg = MANAGER_CONFIG_DEFAULT;
         const char *config_path = "/etc/rocker/rockerd.conf", *socket_path = NULL, *state_dir = NULL;
         bool config_required = false;
-        char err[1024];
+        RkError err = {};
         Manager *m = NULL;
         KernelFeatures kernel;
         int c, r;
@@ -88,9 +88,9 @@ int main(int argc, char **argv) {
         guard_cmdline_area = argv[0];
         guard_cmdline_size = (size_t) (argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0]);
 
-        r = config_load(config_path, config_required, &cfg, err, sizeof err);
+        r = config_load(config_path, config_required, &cfg, &err);
         if (r < 0) {
-                log_error("bad configuration: %s", err);
+                log_error_errno(r, "bad configuration: %s", err.msg);
                 config_done(&cfg);
                 return EXIT_FAILURE;
         }
@@ -101,9 +101,9 @@ int main(int argc, char **argv) {
                 cfg.state_dir = state_dir;
         /* An app's file is read again at each request; a bad one present at
          * start stops rockerd, like a bad rockerd.conf. */
-        r = app_policy_check_all(&cfg, err, sizeof err);
+        r = app_policy_check_all(&cfg, &err);
         if (r < 0) {
-                log_error("bad configuration: %s", err);
+                log_error_errno(r, "bad configuration: %s", err.msg);
                 config_done(&cfg);
                 return EXIT_FAILURE;
         }
@@ -119,14 +119,14 @@ int main(int argc, char **argv) {
         }
         /* Once, before anything is built: refuse a kernel below the floor,
          * pick the mechanisms for this one, say which. */
-        r = kernel_probe(&kernel, err, sizeof err);
+        r = kernel_probe(&kernel, &err);
         if (r < 0) {
-                log_error("cannot start: %s", err);
+                log_error_errno(r, "cannot start: %s", err.msg);
                 config_done(&cfg);
                 return EXIT_FAILURE;
         }
-        kernel_describe(&kernel, err, sizeof err);
-        log_info("%s", err);
+        kernel_describe(&kernel, err.msg, sizeof err.msg);
+        log_info("%s", err.msg);
         r = manager_new(&cfg, &kernel, &m);
         if (r < 0) {
                 log_error_errno(r, "cannot start: %m");

@@ -614,6 +614,13 @@ static uint64_t holder_grace_usec(void) {
         return HOLDER_GRACE_USEC;
 }
 
+/* A job's failure r: reply->err as the callee filled it, or r's text. */
+static int job_fail(WorkerReply *reply, int r) {
+        if (!rk_error_set(&reply->err))
+                (void) rk_error(&reply->err, r, "%s", strerror(r < 0 ? -r : EIO));
+        return -EBADF;
+}
+
 static int build_job(void *data, int image_fd, WorkerReply *reply) {
         Conn *c = data;
         _cleanup_close_ int tree = -EBADF;
@@ -623,45 +630,41 @@ static int build_job(void *data, int image_fd, WorkerReply *reply) {
         test_hook_build();
 #endif
         if (image_fd >= 0) {  /* not cached yet */
-                tree = image_mount_kernel(image_fd, reply->text, sizeof reply->text);
+                tree = image_mount_kernel(image_fd, &reply->err);
                 if (tree < 0 && (ImageBackend) c->policy.image_backend == IMAGE_BACKEND_AUTO &&
                     image_kernel_unavailable(tree)) {
                         /* not an error: squashfuse will do, then the layout */
                         reply->kernel_error = tree;
-                        reply->text[0] = 0;
+                        rk_error_clear(&reply->err);
                         return -EBADF;
                 }
-                if (tree < 0) {
-                        reply->error = tree;
-                        return -EBADF;
-                }
+                if (tree < 0)
+                        return job_fail(reply, tree);
         }
-        r = plan_prepare_data_dir(&c->plan, reply->text, sizeof reply->text);
-        if (r < 0) {
-                reply->error = r;
-                return -EBADF;  /* the mount goes with the worker */
-        }
+        r = plan_prepare_data_dir(&c->plan, &reply->err);
+        if (r < 0)
+                return job_fail(reply, r);  /* the mount goes with the worker */
         return TAKE_FD(tree);
 }
 
 static void on_build_worker_done(const WorkerReply *reply, int fd, void *userdata) {
         Conn *c = userdata;
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
         int k;
 
         c->worker = NULL;
-        if (reply->error < 0) {
+        if (rk_error_set(&reply->err)) {
                 safe_close(fd);
-                return conn_fail(c, "%s", reply->text[0] ? reply->text : strerror(-reply->error));
+                return conn_fail(c, "%s", reply->err.msg);
         }
         if (reply->kernel_error < 0 && !c->image) {
                 /* auto, and the kernel cannot: squashfuse (started here,
                  * bounded: 5 s), then a worker for the layout */
                 safe_close(fd);
                 k = image_cache_add(c->m->images, c->plan.pkg_path, &c->image_id, IMAGE_BACKEND_AUTO, c->image_fd,
-                                    reply->kernel_error, &c->image, err, sizeof err);
+                                    reply->kernel_error, &c->image, &err);
                 if (k < 0)
-                        return conn_fail(c, "%s", err[0] ? err : strerror(-k));
+                        return conn_fail(c, "%s", err.msg[0] ? err.msg : strerror(-k));
                 return conn_build(c);
         }
         conn_build_finish(c, fd);
@@ -692,13 +695,13 @@ static void conn_build(Conn *c) {
         if (!c->image)
                 c->image = image_cache_find(m->images, &c->image_id, (ImageBackend) c->policy.image_backend);
         if (!c->image && (ImageBackend) c->policy.image_backend == IMAGE_BACKEND_SQUASHFUSE) {
-                char err[PROTO_ERROR_MAX] = "";
+                RkError err = {};
 
                 /* squashfuse is started here (bounded: 5 s; docs/security.md §5) */
                 k = image_cache_add(m->images, c->plan.pkg_path, &c->image_id, IMAGE_BACKEND_SQUASHFUSE, c->image_fd,
-                                    -EBADF, &c->image, err, sizeof err);
+                                    -EBADF, &c->image, &err);
                 if (k < 0)
-                        return conn_fail(c, "%s", err[0] ? err : strerror(-k));
+                        return conn_fail(c, "%s", err.msg[0] ? err.msg : strerror(-k));
         }
         mount = !c->image;
         k = worker_start(m->event, m->reaper, "rockerd-build", build_job, c, mount ? c->image_fd : -EBADF,
@@ -714,7 +717,7 @@ static void conn_build(Conn *c) {
 static void conn_build_finish(Conn *c, int tree_fd) {
         Manager *m = c->m;
         _cleanup_close_ int image_fd = -EBADF, tree = tree_fd;
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
         _cleanup_close_ int cgroup_fd = -EBADF;
         const char *no_limits;
         Spawned sp;
@@ -742,7 +745,7 @@ static void conn_build_finish(Conn *c, int tree_fd) {
                 r->image = image_cache_find(m->images, &c->image_id, (ImageBackend) c->policy.image_backend);
         if (!r->image) {
                 k = image_cache_add(m->images, c->plan.pkg_path, &c->image_id, IMAGE_BACKEND_KERNEL, c->image_fd,
-                                    TAKE_FD(tree), &r->image, err, sizeof err);
+                                    TAKE_FD(tree), &r->image, &err);
                 if (k < 0)
                         goto fail;
         }
@@ -750,7 +753,7 @@ static void conn_build_finish(Conn *c, int tree_fd) {
         tree = safe_close(tree);
         k = registry_new_name(&m->registry, r->name);
         if (k < 0) {
-                snprintf(err, sizeof err, "cannot make a guard name: %s", strerror(-k));
+                (void) rk_error(&err, k, "cannot make a guard name: %s", strerror(-k));
                 goto fail;
         }
         /* The session bus through a proxy of its own, started now so that
@@ -759,7 +762,7 @@ static void conn_build_finish(Conn *c, int tree_fd) {
             bus_host_has_bus(c->plan.uid)) {
                 BusProxy bp;
 
-                k = bus_proxy_start(&c->plan, m->cfg.state_dir, r->name, &bp, err, sizeof err);
+                k = bus_proxy_start(&c->plan, m->cfg.state_dir, r->name, &bp, &err);
                 if (k < 0)
                         goto fail;
                 /* It exits when its sync pipe closes (the guard's end, or
@@ -771,19 +774,19 @@ static void conn_build_finish(Conn *c, int tree_fd) {
         image_fd = image_clone(r->image);
         if (image_fd < 0) {
                 k = image_fd;
-                snprintf(err, sizeof err, "cannot clone the image mount: %s", strerror(-k));
+                (void) rk_error(&err, k, "cannot clone the image mount: %s", strerror(-k));
                 goto fail;
         }
         if (cgroup_setup_root(m->cgroups) && !cgroup_setup_uses_scopes(m->cgroups)) {
                 k = cgroup_create(m->cgroups, c->plan.app_id, r->name, &c->policy.limits, m->cfg.limits_best_effort,
-                                  &r->cgroup, &cgroup_fd, err, sizeof err);
+                                  &r->cgroup, &cgroup_fd, &err);
                 if (k < 0)
                         goto fail;
         }
         k = builder_spawn(&c->plan, kernel_mount_ops(&m->kernel), r->name, image_fd, cgroup_fd,
                           cgroup_setup_root(m->cgroups) && cgroup_setup_uses_scopes(m->cgroups), &sp);
         if (k < 0) {
-                snprintf(err, sizeof err, "cannot start the guard: %s", strerror(-k));
+                (void) rk_error(&err, k, "cannot start the guard: %s", strerror(-k));
                 goto fail;
         }
         if (no_limits)
@@ -829,12 +832,12 @@ static void conn_build_finish(Conn *c, int tree_fd) {
                 /* The guard waits for its scope; the build deadline covers
                  * systemd's answer too. */
                 k = cgroup_scope_start(m->cgroups, r->plan.app_id, r->name, r->pid, &c->policy.limits,
-                                       m->cfg.limits_best_effort, on_scope_done, r, &r->scope_job, err, sizeof err);
+                                       m->cfg.limits_best_effort, on_scope_done, r, &r->scope_job, &err);
                 if (k < 0) {
                         c->rocker = NULL;
                         r->conn = NULL;
                         rocker_kill(r, "it could not get a scope");
-                        return conn_fail(c, "%s", err);
+                        return conn_fail(c, "%s", err.msg);
                 }
         }
         (void) rocker_save(r);  /* unrecorded, a restarted rockerd would not know it: logged */
@@ -854,7 +857,7 @@ fail:
         }
         r->image = image_release(r->image);
         free(r);
-        conn_fail(c, "%s", err[0] ? err : strerror(-k));
+        conn_fail(c, "%s", err.msg[0] ? err.msg : strerror(-k));
 }
 
 static void conn_start(Conn *c);
@@ -983,7 +986,7 @@ static uint64_t holder_wait_usec(const Manager *m, const Rocker *r) {
 static void rocker_on_status_after_ready(Rocker *r, const GuardReport *rep, ssize_t n) {
         Manager *m = r->manager;
 
-        if (n != (ssize_t) sizeof *rep || rep->error != GUARD_REPORT_STOPPING || r->stopping) {
+        if (n != (ssize_t) sizeof *rep || rep->state != GUARD_REPORT_STOPPING || r->stopping) {
                 r->status_source = sd_event_source_disable_unref(r->status_source);
                 r->status_fd = safe_close(r->status_fd);
                 manager_fd_freed(m);
@@ -1013,18 +1016,18 @@ static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *u
                 rocker_on_status_after_ready(r, &rep, n);
                 return 0;
         }
-        if (n != (ssize_t) sizeof rep || rep.error != 0) {
+        if (n != (ssize_t) sizeof rep || rep.state != GUARD_REPORT_READY) {
                 r->status_source = sd_event_source_disable_unref(s);
                 r->status_fd = safe_close(r->status_fd);
-                if (n != (ssize_t) sizeof rep)
-                        snprintf(rep.text, sizeof rep.text, "the guard died while building the rocker");
-                rep.text[sizeof rep.text - 1] = '\0';
-                log_error("rocker %s: build failed: %s", r->name, rep.text);
+                if (n != (ssize_t) sizeof rep || !rk_error_set(&rep.err))
+                        (void) rk_error(&rep.err, EPIPE, "the guard died while building the rocker");
+                rep.err.msg[sizeof rep.err.msg - 1] = '\0';
+                log_error_errno(rep.err.code, "rocker %s: build failed: %s", r->name, rep.err.msg);
                 rocker_kill(r, "its build failed");
                 if (c) {
                         c->rocker = NULL;
                         r->conn = NULL;
-                        conn_fail(c, "build failed: %s", rep.text);
+                        conn_fail(c, "build failed: %s", rep.err.msg);
                 }
                 return 0;
         }
@@ -1034,19 +1037,20 @@ static int on_guard_status(sd_event_source *s, int fd, uint32_t revents, void *u
         }
 
         ProtoReply reply = { .success = 1, .guard_pid = r->pid, .user_namespaces = r->plan.allow_user_namespaces };
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
         int k;
 
         /* Before the client hears of it, so before any untrusted process
          * exists in the rocker: its overlays' liveness is what frees its
          * data dir, whatever holds them. Unwatched, it must not run. */
-        k = overlay_watch_add(r->manager->inotify_fd, r->pid, r->pidfd, &r->plan, r->overlay_wds, err, sizeof err);
+        k = overlay_watch_add(r->manager->inotify_fd, r->pid, r->pidfd, &r->plan, r->overlay_wds, &err);
         if (k < 0) {
-                log_error("rocker %s: %s", r->name, err);
+                log_error_errno(k, "rocker %s: %s", r->name, err.msg);
                 rocker_kill(r, "its overlays cannot be watched");
                 c->rocker = NULL;
                 r->conn = NULL;
-                conn_fail(c, "build failed: %s", err);
+                (void) rk_error_wrap(&err, "build failed");
+                conn_fail(c, "%s", err.msg);
                 return 0;
         }
         r->n_overlays_alive = r->plan.n_overlays;
@@ -1184,17 +1188,18 @@ static int on_app_exit(sd_event_source *s, int fd, uint32_t revents, void *userd
  * for the app's exit status (conn_spawn_report_exit()). */
 static void conn_spawn_app(Conn *c, Rocker *r) {
         ProtoReply reply = { .success = 1, .guard_pid = r->pid };
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
         int k;
 
         c->rocker = NULL;
         r->conn = NULL;
         k = spawn_app(r->pidfd, r->name, r->plan.uid, r->plan.gid, r->plan.allow_user_namespaces, true, &c->spawn,
-                      &r->app_pid, &r->app_pidfd, err, sizeof err);
+                      &r->app_pid, &r->app_pidfd, &err);
         spawn_request_done(&c->spawn);  /* the app has its copies of the stdio fds */
         if (k < 0) {
                 rocker_kill(r, "its app could not be started");
-                return conn_fail(c, "spawn failed: %s", err);
+                (void) rk_error_wrap(&err, "spawn failed");
+                return conn_fail(c, "%s", err.msg);
         }
         k = sd_event_add_io(c->m->event, &r->app_source, r->app_pidfd, EPOLLIN, on_app_exit, r);
         if (k < 0) {
@@ -1277,7 +1282,7 @@ static int on_joined_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 static void conn_spawn_in(Conn *c, ProtoRequest *req) {
         Rocker *r = registry_find_name(&c->m->registry, req->guard_name);
         ProtoReply reply = { .success = 1 };
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
         int k;
 
         c->spawn.argv = TAKE_PTR(req->argv);
@@ -1296,11 +1301,12 @@ static void conn_spawn_in(Conn *c, ProtoRequest *req) {
         if (req->enter.uid == 0 || req->enter.gid == 0)
                 return conn_fail(c, "spawn_in: %s: 0 is not allowed for an app", req->enter.uid == 0 ? "uid" : "gid");
         k = spawn_app(r->pidfd, r->name, (uid_t) req->enter.uid, (gid_t) req->enter.gid,
-                      r->plan.allow_user_namespaces, false, &c->spawn, &c->joined_pid, &c->joined_pidfd, err,
-                      sizeof err);
+                      r->plan.allow_user_namespaces, false, &c->spawn, &c->joined_pid, &c->joined_pidfd, &err);
         spawn_request_done(&c->spawn);
-        if (k < 0)
-                return conn_fail(c, "spawn failed: %s", err);
+        if (k < 0) {
+                (void) rk_error_wrap(&err, "spawn failed");
+                return conn_fail(c, "%s", err.msg);
+        }
         k = sd_event_add_io(c->m->event, &c->joined_source, c->joined_pidfd, EPOLLIN, on_joined_exit, c);
         if (k < 0) {
                 (void) pidfd_send_signal(c->joined_pidfd, SIGKILL, NULL, 0);
@@ -1456,32 +1462,26 @@ static int check_job(void *data, int in_fd, WorkerReply *reply) {
                  * see. Its image is the fd the peer opened: root never
                  * resolves it. */
                 r = policy_check_spawn(&c->m->cfg, &c->peer, c->peer_groups, c->n_peer_groups, &c->plan,
-                                       count_owned(c->m, c->peer.uid, c), &fd,
-                                       reply->text, sizeof reply->text);
-                if (r < 0) {
-                        reply->error = r;
-                        return -EBADF;
-                }
+                                       count_owned(c->m, c->peer.uid, c), &fd, &reply->err);
+                if (r < 0)
+                        return job_fail(reply, r);
         }
-        r = plan_check_host(&c->plan, c->policy.strict_modes, reply->text, sizeof reply->text);
+        r = plan_check_host(&c->plan, c->policy.strict_modes, &reply->err);
         if (r < 0) {
                 if (c->peer.uid != 0)
                         safe_close(fd);
-                reply->error = r;
-                return -EBADF;
+                return job_fail(reply, r);
         }
         if (c->peer.uid != 0) {
-                fd = image_check_fd(fd, c->plan.pkg_path, &id, reply->text, sizeof reply->text);
+                fd = image_check_fd(fd, c->plan.pkg_path, &id, &reply->err);
                 if (fd >= 0)
                         reply->image_untrusted = !image_fd_trusted(fd);
         } else
                 /* Under an app's ImageDirs=, a symlink on the way could lead
                  * out of them: none is followed. */
-                fd = image_open(c->plan.pkg_path, c->policy.n_image_dirs > 0, &id, reply->text, sizeof reply->text);
-        if (fd < 0) {
-                reply->error = fd;
-                return -EBADF;
-        }
+                fd = image_open(c->plan.pkg_path, c->policy.n_image_dirs > 0, &id, &reply->err);
+        if (fd < 0)
+                return job_fail(reply, fd);
         reply->image_dev = (uint64_t) id.dev;
         reply->image_ino = (uint64_t) id.ino;
         reply->image_size = (int64_t) id.size;
@@ -1501,9 +1501,9 @@ static void on_check_worker_done(const WorkerReply *reply, int fd, void *userdat
         Conn *c = userdata;
 
         c->worker = NULL;
-        if (reply->error < 0 || fd < 0) {
+        if (rk_error_set(&reply->err) || fd < 0) {
                 safe_close(fd);
-                return conn_fail(c, "%s", reply->text[0] ? reply->text : strerror(reply->error < 0 ? -reply->error : EIO));
+                return conn_fail(c, "%s", reply->err.msg[0] ? reply->err.msg : strerror(EIO));
         }
         c->image_fd = fd;
         if (reply->image_untrusted && c->policy.image_backend != IMAGE_BACKEND_SQUASHFUSE) {
@@ -1533,7 +1533,7 @@ static void on_check_worker_done(const WorkerReply *reply, int fd, void *userdat
 
 static void conn_handle(Conn *c, ProtoRequest *req) {
         Manager *m = c->m;
-        char err[PROTO_ERROR_MAX] = "";  /* an -ENOMEM may leave it unwritten */
+        RkError err = {};
         int k;
 
         if (req->kind != PROTO_SPAWN && req->kind != PROTO_SPAWN_IN && c->spawn.stdio[0] >= 0)
@@ -1587,14 +1587,16 @@ static void conn_handle(Conn *c, ProtoRequest *req) {
         if (req->kind == PROTO_ENTER && c->peer.uid != 0)
                 return conn_fail(c, "enter: uid %u is not root: only root may enter (join) a rocker; a non-root "
                                  "caller may only spawn (ROCKER_spawn_rocker, rocker run)", (unsigned) c->peer.uid);
-        k = plan_parse_request(&req->enter, &c->plan, err, sizeof err);
+        k = plan_parse_request(&req->enter, &c->plan, &err);
         if (k < 0)
-                return conn_fail(c, "%s", err[0] ? err : strerror(-k));
+                return conn_fail(c, "%s", err.msg[0] ? err.msg : strerror(-k));
         c->has_plan = true;
         app_policy_done(&c->policy);
-        k = app_policy_load(&m->cfg, c->plan.app_id, &c->policy, err, sizeof err);
-        if (k < 0)
-                return conn_fail(c, "policy of app %d: %s", (int) c->plan.app_id, err);
+        k = app_policy_load(&m->cfg, c->plan.app_id, &c->policy, &err);
+        if (k < 0) {
+                (void) rk_error_wrap(&err, "policy of app %d", (int) c->plan.app_id);
+                return conn_fail(c, "%s", err.msg);
+        }
         if (c->peer.uid != 0) {
                 if (count_owned(m, c->peer.uid, c) >= m->cfg.max_rockers_per_user)
                         return conn_fail(c, "MaxRockersPerUser=%u: uid %u has %u live rockers (or requests in progress) already",
@@ -1610,9 +1612,9 @@ static void conn_handle(Conn *c, ProtoRequest *req) {
                         if (path_contains(c->plan.overlays[i].dir, c->plan.exec_dir))
                                 c->plan.exec_dir_no_create = false;
         }
-        k = plan_apply_policy(&c->plan, &m->cfg, &c->policy, err, sizeof err);
+        k = plan_apply_policy(&c->plan, &m->cfg, &c->policy, &err);
         if (k < 0)
-                return conn_fail(c, "%s", err);
+                return conn_fail(c, "%s", err.msg);
         /* The paths are checked in a worker, within the request's deadline. */
         k = worker_start(m->event, m->reaper, "rockerd-check", check_job, c, -EBADF, on_check_worker_done, c,
                          &c->worker);
@@ -1623,7 +1625,8 @@ static void conn_handle(Conn *c, ProtoRequest *req) {
 
 static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Conn *c = userdata;
-        char buf[PROTO_MSG_MAX + 1], err[PROTO_ERROR_MAX] = "";
+        char buf[PROTO_MSG_MAX + 1];
+        RkError err = {};
         ProtoRequest req = {};
         int fds[3];
         size_t n_fds = 0;
@@ -1635,8 +1638,8 @@ static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userda
          * a connection's first request only. */
         n = fdpass_recv_fds(fd, buf, sizeof buf, c->done || c->has_plan || c->rocker ? NULL : fds,
                             c->done || c->has_plan || c->rocker ? 0 : 3, &n_fds);
-        if (n >= 0 && n_fds > 0 && spawn_request_take_stdio(&c->spawn, fds, n_fds, err, sizeof err) < 0) {
-                conn_fail(c, "%s", err);
+        if (n >= 0 && n_fds > 0 && spawn_request_take_stdio(&c->spawn, fds, n_fds, &err) < 0) {
+                conn_fail(c, "%s", err.msg);
                 return 0;
         }
         if (n == -EAGAIN)
@@ -1663,9 +1666,9 @@ static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userda
                 conn_fail(c, "message too large (limit %d bytes) or carrying file descriptors", PROTO_MSG_MAX);
                 return 0;
         }
-        k = proto_decode_request(buf, (size_t) n, &req, err, sizeof err);
+        k = proto_decode_request(buf, (size_t) n, &req, &err);
         if (k < 0) {
-                conn_fail(c, "%s", err[0] ? err : strerror(-k));
+                conn_fail(c, "%s", err.msg[0] ? err.msg : strerror(-k));
                 return 0;
         }
         conn_handle(c, &req);
@@ -1947,13 +1950,13 @@ static void adopt(StateRecord *rec, void *userdata) {
                 /* Its state record does not list its overlays: found from
                  * the data dir's layout (overlaywatch.h). Unwatched, it is
                  * left running, as before this check. */
-                char err[PROTO_ERROR_MAX] = "";
+                RkError err = {};
                 size_t n = 0;
 
                 k = overlay_watch_adopt(m->inotify_fd, r->pid, r->pidfd, r->plan.data_dir, r->overlay_wds,
-                                        PROTO_OVERLAY_MAX, &n, err, sizeof err);
+                                        PROTO_OVERLAY_MAX, &n, &err);
                 if (k < 0)
-                        log_warning("rocker %s: %s; its data dir is freed when its guard exits", r->name, err);
+                        log_warning("rocker %s: %s; its data dir is freed when its guard exits", r->name, err.msg);
                 else
                         r->n_overlays_alive = n;
         }

@@ -70,8 +70,7 @@ static int watch_one(int inotify_fd, int root_fd, const char *dir, bool mount_ro
         return 0;
 }
 
-int overlay_watch_add(int inotify_fd, pid_t guard, int guard_pidfd, const Plan *plan, int *ret_wds, char *err,
-                      size_t errlen) {
+int overlay_watch_add(int inotify_fd, pid_t guard, int guard_pidfd, const Plan *plan, int *ret_wds, RkError *err) {
         _cleanup_close_ int root_fd = -EBADF;
         int wds[PROTO_OVERLAY_MAX];
         char path[64];
@@ -82,15 +81,14 @@ int overlay_watch_add(int inotify_fd, pid_t guard, int guard_pidfd, const Plan *
         root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root_fd < 0) {
                 k = -errno;
-                snprintf(err, errlen, "cannot watch the overlays: open %s: %s", path, strerror(-k));
-                return k;
+                return rk_error(err, k, "cannot watch the overlays: open %s: %s", path, strerror(-k));
         }
         for (i = 0; i < plan->n_overlays; i++) {
                 k = watch_one(inotify_fd, root_fd, plan->overlays[i].dir, false, &wds[i]);
                 if (k < 0) {
-                        snprintf(err, errlen, "cannot watch the overlay at %s: %s%s", plan->overlays[i].dir,
-                                 k == -EMEDIUMTYPE ? "not an overlayfs in the rocker" : strerror(-k),
-                                 k == -ENOSPC ? " (fs.inotify.max_user_watches)" : "");
+                        (void) rk_error(err, k, "cannot watch the overlay at %s: %s%s", plan->overlays[i].dir,
+                                        k == -EMEDIUMTYPE ? "not an overlayfs in the rocker" : strerror(-k),
+                                        k == -ENOSPC ? " (fs.inotify.max_user_watches)" : "");
                         break;
                 }
         }
@@ -98,7 +96,7 @@ int overlay_watch_add(int inotify_fd, pid_t guard, int guard_pidfd, const Plan *
          * the pidfd holds is still alive, so the PID was not reused. */
         if (k >= 0 && pidfd_send_signal(guard_pidfd, 0, NULL, 0) < 0) {
                 k = -errno;
-                snprintf(err, errlen, "the guard ended while its overlays were watched: %s", strerror(-k));
+                (void) rk_error(err, k, "the guard ended while its overlays were watched: %s", strerror(-k));
         }
         if (k < 0) {
                 overlay_watch_remove(inotify_fd, wds, i);
@@ -139,7 +137,7 @@ static int path_unescape(const char *name, char *ret, size_t size) {
 }
 
 int overlay_watch_adopt(int inotify_fd, pid_t guard, int guard_pidfd, const char *data_dir, int *ret_wds,
-                        size_t max, size_t *ret_n, char *err, size_t errlen) {
+                        size_t max, size_t *ret_n, RkError *err) {
         _cleanup_close_ int root_fd = -EBADF;
         char path[PROTO_PATH_MAX + 64], dir[PROTO_PATH_MAX + 1];
         int wds[PROTO_OVERLAY_MAX];
@@ -152,15 +150,13 @@ int overlay_watch_adopt(int inotify_fd, pid_t guard, int guard_pidfd, const char
         root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root_fd < 0) {
                 k = -errno;
-                snprintf(err, errlen, "cannot watch the overlays: open %s: %s", path, strerror(-k));
-                return k;
+                return rk_error(err, k, "cannot watch the overlays: open %s: %s", path, strerror(-k));
         }
         snprintf(path, sizeof path, "%s/overlay", data_dir);
         d = opendir(path);
         if (!d) {
                 k = -errno;
-                snprintf(err, errlen, "cannot watch the overlays: open %s: %s", path, strerror(-k));
-                return k;
+                return rk_error(err, k, "cannot watch the overlays: open %s: %s", path, strerror(-k));
         }
         while ((de = readdir(d)) && n < max && n < PROTO_OVERLAY_MAX) {
                 if (de->d_name[0] == '.' || path_unescape(de->d_name, dir, sizeof dir) < 0)
@@ -176,7 +172,7 @@ int overlay_watch_adopt(int inotify_fd, pid_t guard, int guard_pidfd, const char
                 }
                 if (k == -ENOENT || k == -ENOTDIR || k == -EMEDIUMTYPE || k == -ELOOP)
                         continue;  /* not overlaid in this rocker */
-                snprintf(err, errlen, "cannot watch the overlay at %s: %s", dir, strerror(-k));
+                (void) rk_error(err, k, "cannot watch the overlay at %s: %s", dir, strerror(-k));
                 break;
         }
         closedir(d);
@@ -184,7 +180,7 @@ int overlay_watch_adopt(int inotify_fd, pid_t guard, int guard_pidfd, const char
                 k = 0;
         if (k == 0 && pidfd_send_signal(guard_pidfd, 0, NULL, 0) < 0) {
                 k = -errno;
-                snprintf(err, errlen, "the guard ended while its overlays were watched: %s", strerror(-k));
+                (void) rk_error(err, k, "the guard ended while its overlays were watched: %s", strerror(-k));
         }
         if (k < 0) {
                 overlay_watch_remove(inotify_fd, wds, n);

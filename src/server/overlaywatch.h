@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "error.h"
 #include "plan.h"
 
 /* Adds a watch on the root of each of plan's overlays as the guard sees
@@ -22,8 +23,7 @@
  * after checking that each is an overlayfs; then checks through guard_pidfd
  * that guard is still the process the PID named. ret_wds[i] gets overlay
  * i's watch descriptor. 0, or -errno with err set and no watch left. */
-int overlay_watch_add(int inotify_fd, pid_t guard, int guard_pidfd, const Plan *plan, int *ret_wds, char *err,
-                      size_t errlen);
+int overlay_watch_add(int inotify_fd, pid_t guard, int guard_pidfd, const Plan *plan, int *ret_wds, RkError *err);
 
 /* For a rocker adopted from an earlier rockerd, whose state record does not
  * list its overlays: each directory under <data_dir>/overlay names a host
@@ -33,7 +33,7 @@ int overlay_watch_add(int inotify_fd, pid_t guard, int guard_pidfd, const Plan *
  * *ret_n gets the number of watches. 0, or -errno with err set and no watch
  * left. */
 int overlay_watch_adopt(int inotify_fd, pid_t guard, int guard_pidfd, const char *data_dir, int *ret_wds,
-                        size_t max, size_t *ret_n, char *err, size_t errlen);
+                        size_t max, size_t *ret_n, RkError *err);
 
 /* Removes the watches of wds that are >= 0. */
 void overlay_watch_remove(int inotify_fd, const int *wds, size_t n);

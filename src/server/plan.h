@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "error.h"
 #include "proto.h"
 
 /* Where an overlaid dir's layers live: <data>/overlay/<escaped dir>/{upper,work}
@@ -99,7 +100,7 @@ typedef struct Plan {
  * in the request's order, their owner and mode unset. On failure -EINVAL
  * (or -errno) with err naming the field and the reason; e and *ret are then
  * left for the caller to free. Touches no path: the event loop runs it. */
-int plan_parse_request(ProtoEnter *e, Plan *ret, char *err, size_t errlen);
+int plan_parse_request(ProtoEnter *e, Plan *ret, RkError *err);
 
 /* What lstat() says of the plan's paths now: the image a regular file, the
  * exec and data dirs directories if they exist, each overlaid dir a
@@ -107,7 +108,7 @@ int plan_parse_request(ProtoEnter *e, Plan *ret, char *err, size_t errlen);
  * strict_modes, StrictModes= too. 0 or -errno with err set. Touches client-
  * named paths, which may hang: run in a worker (worker.h), never in the
  * event loop. */
-int plan_check_host(Plan *p, bool strict_modes, char *err, size_t errlen);
+int plan_check_host(Plan *p, bool strict_modes, RkError *err);
 
 /* Sorts the overlays parents before children, as the guard mounts them. */
 void plan_sort_overlays(Plan *p);
@@ -115,7 +116,7 @@ void plan_sort_overlays(Plan *p);
 /* plan_parse_request(), plan_check_host() without StrictModes= and
  * plan_sort_overlays() in one step (for tests and tools; rockerd runs the
  * host checks in a worker). */
-int plan_from_request(ProtoEnter *e, Plan *ret, char *err, size_t errlen);
+int plan_from_request(ProtoEnter *e, Plan *ret, RkError *err);
 
 struct ManagerConfig;
 struct AppPolicy;
@@ -124,14 +125,13 @@ struct AppPolicy;
  * app's ImageDirs, if it has any) and takes its network and shared paths.
  * 0 or -EPERM with err set. Touches no path (StrictModes= is checked by
  * plan_check_host()). */
-int plan_apply_policy(Plan *p, const struct ManagerConfig *cfg, const struct AppPolicy *app, char *err,
-                      size_t errlen);
+int plan_apply_policy(Plan *p, const struct ManagerConfig *cfg, const struct AppPolicy *app, RkError *err);
 
 /* Creates what is missing of the data dir and its overlay layout (parents
  * 0755, the data dir and each overlay's directory 0700 root, each upper dir
  * with its host dir's owner and mode), refusing symlinks on the way.
  * 0 or -errno with err set. */
-int plan_prepare_data_dir(const Plan *p, char *err, size_t errlen);
+int plan_prepare_data_dir(const Plan *p, RkError *err);
 /* (Touches client-named paths: a worker's job.) */
 
 void plan_done(Plan *p);

@@ -36,7 +36,7 @@
 #include "util.h"
 
 
-int policy_parse_ids(const char *v, bool groups, uint32_t *ids, size_t *n, size_t max, char *err, size_t errlen) {
+int policy_parse_ids(const char *v, bool groups, uint32_t *ids, size_t *n, size_t max, RkError *err) {
         _cleanup_free_ char *copy = strdup(v);
         char *save = NULL;
 
@@ -48,8 +48,7 @@ int policy_parse_ids(const char *v, bool groups, uint32_t *ids, size_t *n, size_
                 unsigned long id;
 
                 if (*n >= max) {
-                        snprintf(err, errlen, "more than %zu %s", max, groups ? "groups" : "users");
-                        return -EINVAL;
+                        return rk_error(err, EINVAL, "more than %zu %s", max, groups ? "groups" : "users");
                 }
                 errno = 0;
                 id = strtoul(w, &end, 10);
@@ -60,15 +59,13 @@ int policy_parse_ids(const char *v, bool groups, uint32_t *ids, size_t *n, size_
                 if (groups) {
                         struct group *g = getgrnam(w);
                         if (!g) {
-                                snprintf(err, errlen, "unknown group \"%.64s\"", w);
-                                return -EINVAL;
+                                return rk_error(err, EINVAL, "unknown group \"%.64s\"", w);
                         }
                         ids[(*n)++] = (uint32_t) g->gr_gid;
                 } else {
                         struct passwd *pw = getpwnam(w);
                         if (!pw) {
-                                snprintf(err, errlen, "unknown user \"%.64s\"", w);
-                                return -EINVAL;
+                                return rk_error(err, EINVAL, "unknown user \"%.64s\"", w);
                         }
                         ids[(*n)++] = (uint32_t) pw->pw_uid;
                 }
@@ -133,13 +130,13 @@ static bool mode_is_strict_for(const struct stat *st, uid_t uid) {
         return true;
 }
 
-static int check_data_dir(const char *path, uid_t uid, char *err, size_t errlen) {
+static int check_data_dir(const char *path, uid_t uid, RkError *err) {
         char buf[PATH_MAX];
         size_t n = strlen(path);
         struct stat st;
 
         if (n >= sizeof buf)
-                return snprintf(err, errlen, "app_data_dir: too long"), -ENAMETOOLONG;
+                return rk_error(err, ENAMETOOLONG, "app_data_dir: too long");
         for (size_t i = 0; i <= n; i++) {
                 if (i > 0 && i < n && path[i] != '/')
                         continue;
@@ -147,31 +144,28 @@ static int check_data_dir(const char *path, uid_t uid, char *err, size_t errlen)
                 buf[i == 0 ? 1 : i] = '\0';
                 if (lstat(buf, &st) < 0) {
                         if (errno == ENOENT)
-                                snprintf(err, errlen, "app_data_dir: \"%.256s\" does not exist: a non-root caller "
-                                         "creates its data dir itself (rockerd creates no host directory for it)",
-                                         buf);
+                                (void) rk_error(err, EPERM, "app_data_dir: \"%.256s\" does not exist: a non-root caller "
+                                                "creates its data dir itself (rockerd creates no host directory for it)",
+                                                buf);
                         else
-                                snprintf(err, errlen, "app_data_dir: \"%.256s\": %s", buf, strerror(errno));
+                                (void) rk_error(err, EPERM, "app_data_dir: \"%.256s\": %s", buf, strerror(errno));
                         return -EPERM;
                 }
                 if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
-                        snprintf(err, errlen, "app_data_dir: \"%.256s\" is a symlink or not a directory", buf);
-                        return -EPERM;
+                        return rk_error(err, EPERM, "app_data_dir: \"%.256s\" is a symlink or not a directory", buf);
                 }
                 if (!mode_is_strict_for(&st, uid)) {
-                        snprintf(err, errlen, "app_data_dir: \"%.256s\" is owned by uid %u, group %u with mode "
-                                 "%04o; StrictModes for uid %u wants every directory on the way owned by root or "
-                                 "uid %u and writable by no one else (root-owned sticky directories excepted)",
-                                 buf, (unsigned) st.st_uid, (unsigned) st.st_gid, (unsigned) (st.st_mode & 07777),
-                                 (unsigned) uid, (unsigned) uid);
-                        return -EPERM;
+                        return rk_error(err, EPERM, "app_data_dir: \"%.256s\" is owned by uid %u, group %u with mode "
+                                        "%04o; StrictModes for uid %u wants every directory on the way owned by root or "
+                                        "uid %u and writable by no one else (root-owned sticky directories excepted)",
+                                        buf, (unsigned) st.st_uid, (unsigned) st.st_gid, (unsigned) (st.st_mode & 07777),
+                                        (unsigned) uid, (unsigned) uid);
                 }
         }
         if (st.st_uid != uid) {
-                snprintf(err, errlen, "app_data_dir: \"%.256s\" is owned by uid %u, not by the caller (uid %u): a "
-                         "non-root caller may only use a data dir of its own", path, (unsigned) st.st_uid,
-                         (unsigned) uid);
-                return -EPERM;
+                return rk_error(err, EPERM, "app_data_dir: \"%.256s\" is owned by uid %u, not by the caller (uid %u): a "
+                                "non-root caller may only use a data dir of its own", path, (unsigned) st.st_uid,
+                                (unsigned) uid);
         }
         return 0;
 }
@@ -189,7 +183,7 @@ typedef struct AsPeerReport {
         int32_t stage;
         int32_t error;
         int32_t index;
-        char text[512];          /* AS_PEER_DATA_DIR: why */
+        RkError err;             /* AS_PEER_DATA_DIR: why */
         /* the overlaid dirs the peer was allowed to read */
         uint64_t overlay_dev[PROTO_OVERLAY_MAX];
         uint64_t overlay_ino[PROTO_OVERLAY_MAX];
@@ -231,7 +225,7 @@ _Noreturn static void as_peer(pid_t parent, int sock, const struct ucred *peer, 
         /* The data dir first, and as the peer: what it learns from a
          * refusal (a path's existence, owner, mode) is what it could see
          * itself. */
-        if (check_data_dir(p->data_dir, peer->uid, rep.text, sizeof rep.text) < 0) {
+        if (check_data_dir(p->data_dir, peer->uid, &rep.err) < 0) {
                 rep.stage = AS_PEER_DATA_DIR;
                 goto out;
         }
@@ -262,7 +256,7 @@ out:
 }
 
 static int check_as_peer(const ManagerConfig *cfg, const struct ucred *peer, const gid_t *groups, int n_groups,
-                         Plan *p, int *ret_image_fd, char *err, size_t errlen) {
+                         Plan *p, int *ret_image_fd, RkError *err) {
         _cleanup_close_ int image = -EBADF;
         int sv[2], status;
         struct pollfd pfd;
@@ -271,14 +265,14 @@ static int check_as_peer(const ManagerConfig *cfg, const struct ucred *peer, con
         pid_t pid, parent;
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-                return snprintf(err, errlen, "socketpair: %s", strerror(errno)), -errno;
+                return rk_error(err, -errno, "socketpair: %s", strerror(errno));
         parent = getpid();
         pid = fork();
         if (pid < 0) {
                 int r = -errno;
                 safe_close(sv[0]);
                 safe_close(sv[1]);
-                return snprintf(err, errlen, "fork: %s", strerror(-r)), r;
+                return rk_error(err, r, "fork: %s", strerror(-r));
         }
         if (pid == 0) {
                 safe_close(sv[0]);
@@ -297,12 +291,12 @@ static int check_as_peer(const ManagerConfig *cfg, const struct ucred *peer, con
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
         if (n != (ssize_t) sizeof rep)
-                return snprintf(err, errlen, "the check of the request's paths as uid %u %s", (unsigned) peer->uid,
-                                n == -ETIMEDOUT ? "timed out" : "failed"), -EIO;
+                return rk_error(err, EIO, "the check of the request's paths as uid %u %s", (unsigned) peer->uid,
+                                n == -ETIMEDOUT ? "timed out" : "failed");
         switch (rep.stage) {
         case AS_PEER_OK:
                 if (image < 0)
-                        return snprintf(err, errlen, "the image did not come back from the check"), -EIO;
+                        return rk_error(err, EIO, "the image did not come back from the check");
                 /* root's check (plan_check_host()) must see these very dirs */
                 for (size_t i = 0; i < p->n_overlays; i++) {
                         p->overlays[i].dev = (dev_t) rep.overlay_dev[i];
@@ -311,47 +305,40 @@ static int check_as_peer(const ManagerConfig *cfg, const struct ucred *peer, con
                 *ret_image_fd = TAKE_FD(image);
                 return 0;
         case AS_PEER_DATA_DIR:
-                rep.text[sizeof rep.text - 1] = '\0';
-                snprintf(err, errlen, "%s", rep.text);
-                return -EPERM;
+                rep.err.msg[sizeof rep.err.msg - 1] = '\0';
+                return rk_error(err, rep.err.code, "%s", rep.err.msg);
         case AS_PEER_CREDS:
-                snprintf(err, errlen, "cannot become uid %u to check the request: %s", (unsigned) peer->uid,
-                         strerror(rep.error));
-                return -EIO;
+                return rk_error(err, EIO, "cannot become uid %u to check the request: %s", (unsigned) peer->uid,
+                                strerror(rep.error));
         case AS_PEER_IMAGE:
-                snprintf(err, errlen, "app_pkg_path: \"%.256s\" cannot be opened by uid %u: %s (a non-root caller "
-                         "may only name an image it can read itself)", p->pkg_path, (unsigned) peer->uid,
-                         rep.error == ELOOP ? "it is a symlink" : strerror(rep.error));
-                return -EPERM;
+                return rk_error(err, EPERM, "app_pkg_path: \"%.256s\" cannot be opened by uid %u: %s (a non-root caller "
+                                "may only name an image it can read itself)", p->pkg_path, (unsigned) peer->uid,
+                                rep.error == ELOOP ? "it is a symlink" : strerror(rep.error));
         case AS_PEER_OVERLAY:
-                snprintf(err, errlen, "app_overlay_dirs: \"%.256s\" is not readable by uid %u: %s (a non-root "
-                         "caller may only overlay directories it can read)",
-                         rep.index >= 0 && (size_t) rep.index < p->n_overlays ? p->overlays[rep.index].dir : "?",
-                         (unsigned) peer->uid, strerror(rep.error));
-                return -EPERM;
+                return rk_error(err, EPERM, "app_overlay_dirs: \"%.256s\" is not readable by uid %u: %s (a non-root "
+                                "caller may only overlay directories it can read)",
+                                rep.index >= 0 && (size_t) rep.index < p->n_overlays ? p->overlays[rep.index].dir : "?",
+                                (unsigned) peer->uid, strerror(rep.error));
         default:
-                snprintf(err, errlen, "app_exec_dir: \"%.256s\": %s for uid %u, and it is not under an overlaid "
-                         "dir (for a non-root caller the exec dir must exist already or lie under one of its "
-                         "overlaid dirs: rockerd creates no host directory for it)", p->exec_dir,
-                         strerror(rep.error), (unsigned) peer->uid);
-                return -EPERM;
+                return rk_error(err, EPERM, "app_exec_dir: \"%.256s\": %s for uid %u, and it is not under an overlaid "
+                                "dir (for a non-root caller the exec dir must exist already or lie under one of its "
+                                "overlaid dirs: rockerd creates no host directory for it)", p->exec_dir,
+                                strerror(rep.error), (unsigned) peer->uid);
         }
 }
 
 int policy_check_spawn(const ManagerConfig *cfg, const struct ucred *peer, const gid_t *groups, int n_groups,
                        Plan *p, unsigned live,
-                       int *ret_image_fd, char *err, size_t errlen) {
+                       int *ret_image_fd, RkError *err) {
         if (p->uid != peer->uid || p->gid != peer->gid) {
-                snprintf(err, errlen, "%s: %u is not the caller's own (uid %u, gid %u): a non-root caller may only "
-                         "ask for its own uid and gid", p->uid != peer->uid ? "uid" : "gid",
-                         p->uid != peer->uid ? (unsigned) p->uid : (unsigned) p->gid, (unsigned) peer->uid,
-                         (unsigned) peer->gid);
-                return -EPERM;
+                return rk_error(err, EPERM, "%s: %u is not the caller's own (uid %u, gid %u): a non-root caller may only "
+                                "ask for its own uid and gid", p->uid != peer->uid ? "uid" : "gid",
+                                p->uid != peer->uid ? (unsigned) p->uid : (unsigned) p->gid, (unsigned) peer->uid,
+                                (unsigned) peer->gid);
         }
         if (live >= cfg->max_rockers_per_user) {
-                snprintf(err, errlen, "MaxRockersPerUser=%u: uid %u has %u live rockers (or requests in progress) already",
-                         cfg->max_rockers_per_user, (unsigned) peer->uid, live);
-                return -EPERM;
+                return rk_error(err, EPERM, "MaxRockersPerUser=%u: uid %u has %u live rockers (or requests in progress) already",
+                                cfg->max_rockers_per_user, (unsigned) peer->uid, live);
         }
-        return check_as_peer(cfg, peer, groups, n_groups, p, ret_image_fd, err, errlen);
+        return check_as_peer(cfg, peer, groups, n_groups, p, ret_image_fd, err);
 }

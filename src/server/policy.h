@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "error.h"
 #include "plan.h"
 
 struct ManagerConfig;
@@ -20,7 +21,7 @@ struct ManagerConfig;
 /* Parses a space-separated list of user (groups: group) names or numeric
  * ids into ids[] (at most max), resolving names now. 0, or -EINVAL with a
  * reason in err. */
-int policy_parse_ids(const char *v, bool groups, uint32_t *ids, size_t *n, size_t max, char *err, size_t errlen);
+int policy_parse_ids(const char *v, bool groups, uint32_t *ids, size_t *n, size_t max, RkError *err);
 
 /* The supplementary groups the peer of socket fd had when it connected
  * (SO_PEERGROUPS: the kernel's word, no user database lookup), in *ret
@@ -46,6 +47,6 @@ bool policy_peer_allowed(const struct ManagerConfig *cfg, const struct ucred *pe
  * 0, or -EPERM / -errno with err naming the rule. */
 int policy_check_spawn(const struct ManagerConfig *cfg, const struct ucred *peer, const gid_t *groups, int n_groups,
                        Plan *p, unsigned live,
-                       int *ret_image_fd, char *err, size_t errlen);
+                       int *ret_image_fd, RkError *err);
 
 #endif

@@ -41,13 +41,12 @@ void spawn_request_done(SpawnRequest *s) {
         spawn_request_init(s);
 }
 
-int spawn_request_take_stdio(SpawnRequest *s, int *fds, size_t n, char *err, size_t errlen) {
+int spawn_request_take_stdio(SpawnRequest *s, int *fds, size_t n, RkError *err) {
         if (n != 3) {
                 for (size_t i = 0; i < n; i++)
                         safe_close(fds[i]);
-                snprintf(err, errlen, "a request carrying file descriptors must be a spawn carrying exactly 3 (stdin, "
-                         "stdout, stderr), not %zu", n);
-                return -EBADMSG;
+                return rk_error(err, EBADMSG, "a request carrying file descriptors must be a spawn carrying exactly 3 (stdin, "
+                                "stdout, stderr), not %zu", n);
         }
         for (size_t i = 0; i < 3; i++) {
                 safe_close(s->stdio[i]);
@@ -84,27 +83,24 @@ static int app_exec(void *userdata) {
 }
 
 int spawn_app(int guard_pidfd, const char *guard_name, uid_t uid, gid_t gid, bool user_namespaces,
-              bool as_guard_pid, const SpawnRequest *s, pid_t *ret_pid, int *ret_pidfd, char *err, size_t errlen) {
+              bool as_guard_pid, const SpawnRequest *s, pid_t *ret_pid, int *ret_pidfd, RkError *err) {
         AppArgs args = { .s = s };
         ROCKER_ERR e;
         pid_t pid = 0;
         int pidfd;
 
         if (!s->argv || !s->argv[0] || !s->envp) {
-                snprintf(err, errlen, "spawn: no argv");
-                return -EINVAL;
+                return rk_error(err, EINVAL, "spawn: no argv");
         }
         for (size_t i = 0; i < 3; i++)
                 if (s->stdio[i] < 3) {
-                        snprintf(err, errlen, "spawn: stdio fd %zu missing", i);
-                        return -EBADF;
+                        return rk_error(err, EBADF, "spawn: stdio fd %zu missing", i);
                 }
         e = join_and_spawn(guard_pidfd, guard_name, uid, gid, app_exec, &args, -EBADF,
                            (as_guard_pid ? JOIN_AS_GUARD_PID : 0) | (user_namespaces ? JOIN_USER_NAMESPACES : 0),
                            &pid);
         if (e != ROCKER_ERR_success) {
-                snprintf(err, errlen, "cannot start the app: %s", lasterr_get());
-                return e == ROCKER_ERR_sys ? -EIO : -ECHILD;
+                return rk_error(err, e == ROCKER_ERR_sys ? -EIO : -ECHILD, "cannot start the app: %s", lasterr_get());
         }
         /* Our unreaped child (CLONE_PARENT from our helper): the PID cannot
          * be reused before we reap it. */
@@ -113,8 +109,7 @@ int spawn_app(int guard_pidfd, const char *guard_name, uid_t uid, gid_t gid, boo
                 int r = -errno;
                 (void) kill(pid, SIGKILL);
                 (void) waitpid(pid, NULL, 0);
-                snprintf(err, errlen, "cannot watch the app (pid %d): %s", (int) pid, strerror(-r));
-                return r;
+                return rk_error(err, r, "cannot watch the app (pid %d): %s", (int) pid, strerror(-r));
         }
         *ret_pid = pid;
         *ret_pidfd = pidfd;

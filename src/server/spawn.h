@@ -11,6 +11,8 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include "error.h"
+
 /* What a spawn request asks to run; owned (spawn_request_done()). */
 typedef struct SpawnRequest {
         char **argv;      /* NULL-terminated; argv[0] is the program's path inside the rocker */
@@ -24,7 +26,7 @@ void spawn_request_done(SpawnRequest *s);
 /* Takes the fds a spawn request brought: exactly three (their type is the
  * caller's business: they are only dup'ed into the app). Takes fds[0..n)
  * in every case. 0, or -EBADMSG with a reason in err. */
-int spawn_request_take_stdio(SpawnRequest *s, int *fds, size_t n, char *err, size_t errlen);
+int spawn_request_take_stdio(SpawnRequest *s, int *fds, size_t n, RkError *err);
 
 /* Creates the app inside the rocker whose guard is guard_pidfd, exactly as
  * the library does for ROCKER_enter_rocker() (join.c: its namespaces and
@@ -36,7 +38,7 @@ int spawn_request_take_stdio(SpawnRequest *s, int *fds, size_t n, char *err, siz
  * rockerd's child: *ret_pidfd is its pidfd, for
  * the loop to reap it. 0, or -errno with a reason in err. */
 int spawn_app(int guard_pidfd, const char *guard_name, uid_t uid, gid_t gid, bool user_namespaces,
-              bool as_guard_pid, const SpawnRequest *s, pid_t *ret_pid, int *ret_pidfd, char *err, size_t errlen);
+              bool as_guard_pid, const SpawnRequest *s, pid_t *ret_pid, int *ret_pidfd, RkError *err);
 
 /* A waitpid()-style status from a waitid() siginfo. */
 int spawn_wait_status(const siginfo_t *si);

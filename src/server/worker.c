@@ -68,10 +68,9 @@ static int on_worker_reply(sd_event_source *s, int fd, uint32_t revents, void *u
                 /* Died (killed, crashed) before replying, or garbage. */
                 got_fd = safe_close(got_fd);
                 memset(reply, 0, sizeof *reply);
-                reply->error = n < 0 ? (int32_t) n : -EPIPE;
-                strncpy(reply->text, "the worker ended without a reply", sizeof reply->text - 1);
+                (void) rk_error(&reply->err, n < 0 ? (int) n : EPIPE, "the worker ended without a reply");
         }
-        reply->text[sizeof reply->text - 1] = 0;
+        reply->err.msg[sizeof reply->err.msg - 1] = 0;
         w->done(reply, got_fd, w->userdata);
         free(reply);
         worker_free(w);
@@ -113,7 +112,7 @@ _noreturn_ static void worker_main(pid_t parent, const char *name, WorkerJob job
         if (r < 0)
                 _exit(1);  /* no reply: "ended without a reply" */
         out_fd = job(job_data, in_fd >= 0 ? 4 : -EBADF, &reply);
-        if (reply.error < 0)
+        if (rk_error_set(&reply.err))
                 out_fd = safe_close(out_fd);
         if (fdpass_send(3, &reply, sizeof reply, out_fd) < 0)
                 _exit(1);

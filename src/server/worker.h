@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "error.h"
 #include "plan.h"
 #include "proto.h"
 #include "reaper.h"
@@ -27,8 +28,7 @@ typedef struct Worker Worker;
 /* What a worker sends back: fixed size, no pointers (it crosses a process
  * boundary). The fd, if any, travels beside it. */
 typedef struct WorkerReply {
-        int32_t error;                   /* 0 or -errno; text says why */
-        char text[PROTO_ERROR_MAX];
+        RkError err;                     /* code 0, or the job's failure */
         /* the image file's identity (the cache key, image.h) */
         uint64_t image_dev, image_ino;
         int64_t image_size, image_mtime_sec, image_mtime_nsec;
@@ -46,7 +46,7 @@ typedef struct WorkerReply {
         int32_t image_untrusted;
 } WorkerReply;
 
-/* Runs in the worker: fills reply (error and text on failure) and returns
+/* Runs in the worker: fills reply (reply->err on failure) and returns
  * an fd to hand back, or -EBADF. in_fd is the fd given to worker_start(),
  * or -EBADF. */
 typedef int (*WorkerJob)(void *job_data, int in_fd, WorkerReply *reply);

@@ -43,10 +43,11 @@ typedef struct Outcome {
         ProtoReply reply;
 } Outcome;
 
-static void check_reason(const char *err, size_t errlen, int r) {
-        CHECK(memchr(err, '\0', errlen));
+static void check_reason(const RkError *err, int r) {
+        CHECK(memchr(err->msg, '\0', sizeof err->msg));
+        CHECK(err->code == -r);
         if (r != -ENOMEM)
-                CHECK(err[0] != '\0');
+                CHECK(err->msg[0] != '\0');
 }
 
 static void check_refusal_code(int r) {
@@ -82,7 +83,7 @@ static void check_reply_equal(const ProtoReply *a, const ProtoReply *b) {
  * encoder's UTF-8 clean-up of an error text must keep it as it is. */
 static void reply_round_trip(const ProtoReply *rep) {
         ProtoReply again = {};
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
         char *buf = NULL, *buf2 = NULL;
         size_t len = 0, len2 = 0;
         int r;
@@ -90,9 +91,9 @@ static void reply_round_trip(const ProtoReply *rep) {
         r = proto_encode_reply(rep, &buf, &len);
         CHECK(r == 0);
         CHECK(buf && len == strlen(buf) && len <= PROTO_MSG_MAX);
-        r = proto_decode_reply(buf, len, &again, err, sizeof err);
+        r = proto_decode_reply(buf, len, &again, &err);
         if (r != 0)
-                fprintf(stderr, "re-encoded reply refused (%d): %s\n%s\n", r, err, buf);
+                fprintf(stderr, "re-encoded reply refused (%d): %s\n%s\n", r, err.msg, buf);
         CHECK(r == 0);
         check_reply_equal(rep, &again);
         CHECK(proto_encode_reply(&again, &buf2, &len2) == 0);
@@ -104,17 +105,17 @@ static void reply_round_trip(const ProtoReply *rep) {
 static Outcome fuzz_plain_reply(const char *buf, size_t len) {
         Outcome o;
         ProtoReply before;
-        char err[PROTO_ERROR_MAX];
+        RkError err = {};
 
         memset(&o.reply, 0xa5, sizeof o.reply);
         before = o.reply;
-        memset(err, 'E', sizeof err);
+        memset(&err, 'E', sizeof err);
 
-        o.r = proto_decode_reply(buf, len, &o.reply, err, sizeof err);
+        o.r = proto_decode_reply(buf, len, &o.reply, &err);
         if (o.r < 0) {
                 check_refusal_code(o.r);
                 CHECK(memcmp(&o.reply, &before, sizeof o.reply) == 0);
-                check_reason(err, sizeof err, o.r);
+                check_reason(&err, o.r);
                 return o;
         }
         CHECK(o.r == 0);
@@ -167,7 +168,7 @@ static void list_done_and_check(ProtoList *list) {
 static void list_round_trip(const ProtoList *list) {
         ProtoReply rep = {};
         ProtoList again = {};
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
         char *buf = NULL, *buf2 = NULL;
         size_t len = 0, len2 = 0;
         int r;
@@ -177,9 +178,9 @@ static void list_round_trip(const ProtoList *list) {
                 return;
         CHECK(r == 0);
         CHECK(buf && len == strlen(buf) && len <= PROTO_MSG_MAX);
-        r = proto_decode_list_reply(buf, len, &rep, &again, err, sizeof err);
+        r = proto_decode_list_reply(buf, len, &rep, &again, &err);
         if (r != 0)
-                fprintf(stderr, "re-encoded list reply refused (%d): %s\n%s\n", r, err, buf);
+                fprintf(stderr, "re-encoded list reply refused (%d): %s\n%s\n", r, err.msg, buf);
         CHECK(r == 0);
         CHECK(rep.success);
         check_list_equal(list, &again);
@@ -194,20 +195,20 @@ static Outcome fuzz_list_reply(const char *buf, size_t len) {
         Outcome o;
         ProtoReply before_reply;
         ProtoList list, before_list;
-        char err[PROTO_ERROR_MAX];
+        RkError err = {};
 
         memset(&o.reply, 0xa5, sizeof o.reply);
         before_reply = o.reply;
         memset(&list, 0xa5, sizeof list);
         before_list = list;
-        memset(err, 'E', sizeof err);
+        memset(&err, 'E', sizeof err);
 
-        o.r = proto_decode_list_reply(buf, len, &o.reply, &list, err, sizeof err);
+        o.r = proto_decode_list_reply(buf, len, &o.reply, &list, &err);
         if (o.r < 0) {
                 check_refusal_code(o.r);
                 CHECK(memcmp(&o.reply, &before_reply, sizeof o.reply) == 0);
                 CHECK(memcmp(&list, &before_list, sizeof list) == 0);
-                check_reason(err, sizeof err, o.r);
+                check_reason(&err, o.r);
                 return o;
         }
         CHECK(o.r == 0);

@@ -44,10 +44,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define ESCAPE_NAME_SIZE 256
 
 /* err after a refusal: NUL-terminated inside the buffer, and not empty. */
-static void check_reason(const char *err, size_t errlen, int r) {
-        CHECK(memchr(err, '\0', errlen));
+static void check_reason(const RkError *err, int r) {
+        CHECK(memchr(err->msg, '\0', sizeof err->msg));
+        CHECK(err->code == -r);
         if (r != -ENOMEM)
-                CHECK(err[0] != '\0');
+                CHECK(err->msg[0] != '\0');
 }
 
 /* docs/protocol.md §3.1, written out the plain way. */
@@ -184,7 +185,7 @@ static void check_enter_equal(const ProtoEnter *a, const ProtoEnter *b) {
 /* Encodes req, decodes the message again and checks that it is req. */
 static void round_trip(const ProtoRequest *req) {
         ProtoRequest again = {};
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
         char *buf = NULL, *buf2 = NULL;
         size_t len = 0, len2 = 0;
         int r;
@@ -210,9 +211,9 @@ static void round_trip(const ProtoRequest *req) {
         CHECK(r == 0);
         CHECK(buf && len == strlen(buf) && len <= PROTO_MSG_MAX);
 
-        r = proto_decode_request(buf, len, &again, err, sizeof err);
+        r = proto_decode_request(buf, len, &again, &err);
         if (r != 0)
-                fprintf(stderr, "re-encoded request refused (%d): %s\n%s\n", r, err, buf);
+                fprintf(stderr, "re-encoded request refused (%d): %s\n%s\n", r, err.msg, buf);
         CHECK(r == 0);
         CHECK(again.kind == req->kind);
         if (req->kind == PROTO_ENTER) {
@@ -230,7 +231,7 @@ static void round_trip(const ProtoRequest *req) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ProtoRequest req, before;
-        char err[PROTO_ERROR_MAX];
+        RkError err = {};
         int r;
 
         /* A pattern in *ret and err shows what a refusal wrote. libFuzzer's
@@ -238,13 +239,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
          * a read past len is an ASan report. */
         memset(&req, 0xa5, sizeof req);
         before = req;
-        memset(err, 'E', sizeof err);
+        memset(&err, 'E', sizeof err);
 
-        r = proto_decode_request((const char *) data, size, &req, err, sizeof err);
+        r = proto_decode_request((const char *) data, size, &req, &err);
         if (r < 0) {
                 CHECK(r == -EBADMSG || r == -EPROTO || r == -ENOMEM);
                 CHECK(memcmp(&req, &before, sizeof req) == 0);
-                check_reason(err, sizeof err, r);
+                check_reason(&err, r);
                 return 0;
         }
         CHECK(r == 0);

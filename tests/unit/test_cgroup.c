@@ -19,19 +19,19 @@
 
 static uint64_t parse_ok(const char *key, const char *value, CgroupLimitKey k) {
         CgroupLimits lim = {};
-        char err[256] = "";
+        RkError err = {};
 
-        assert_int_equal(cgroup_limit_parse(key, value, &lim, err, sizeof err), 1);
+        assert_int_equal(cgroup_limit_parse(key, value, &lim, &err), 1);
         assert_true(lim.set & (1U << k));
         return lim.value[k];
 }
 
 static void parse_bad(const char *key, const char *value) {
         CgroupLimits lim = {};
-        char err[256] = "";
+        RkError err = {};
 
-        assert_int_equal(cgroup_limit_parse(key, value, &lim, err, sizeof err), -EINVAL);
-        assert_true(err[0] != '\0');
+        assert_int_equal(cgroup_limit_parse(key, value, &lim, &err), -EINVAL);
+        assert_true(err.msg[0] != '\0');
         assert_int_equal(lim.set, 0);
 }
 
@@ -82,32 +82,33 @@ static void test_tasks_weights_quota(void **state) {
 
 static void test_other_keys_and_merge(void **state) {
         CgroupLimits daemon = {}, app = {};
-        char err[256];
+        RkError err = {};
 
         (void) state;
-        assert_int_equal(cgroup_limit_parse("PrivateNetwork", "yes", &daemon, err, sizeof err), 0);
+        assert_int_equal(cgroup_limit_parse("PrivateNetwork", "yes", &daemon, &err), 0);
         assert_false(cgroup_limits_requested(&daemon));
-        assert_int_equal(cgroup_limit_parse("MemoryMax", "1G", &daemon, err, sizeof err), 1);
-        assert_int_equal(cgroup_limit_parse("TasksMax", "100", &daemon, err, sizeof err), 1);
+        assert_int_equal(cgroup_limit_parse("MemoryMax", "1G", &daemon, &err), 1);
+        assert_int_equal(cgroup_limit_parse("TasksMax", "100", &daemon, &err), 1);
         assert_true(cgroup_limits_requested(&daemon));
         /* an app lifts the defaults with infinity */
-        assert_int_equal(cgroup_limit_parse("MemoryMax", "infinity", &app, err, sizeof err), 1);
-        assert_int_equal(cgroup_limit_parse("TasksMax", "infinity", &app, err, sizeof err), 1);
+        assert_int_equal(cgroup_limit_parse("MemoryMax", "infinity", &app, &err), 1);
+        assert_int_equal(cgroup_limit_parse("TasksMax", "infinity", &app, &err), 1);
         assert_false(cgroup_limits_requested(&app));
         cgroup_limits_merge(&daemon, &app);
         assert_false(cgroup_limits_requested(&daemon));
         /* OOMPolicy=continue asks for nothing, kill does */
         app = (CgroupLimits) {};
-        assert_int_equal(cgroup_limit_parse("OOMPolicy", "continue", &app, err, sizeof err), 1);
+        assert_int_equal(cgroup_limit_parse("OOMPolicy", "continue", &app, &err), 1);
         assert_false(cgroup_limits_requested(&app));
-        assert_int_equal(cgroup_limit_parse("OOMPolicy", "kill", &app, err, sizeof err), 1);
+        assert_int_equal(cgroup_limit_parse("OOMPolicy", "kill", &app, &err), 1);
         assert_true(cgroup_limits_requested(&app));
 }
 
 /* Through the config files: the daemon's [Resources] are every app's
  * defaults; an app's own keys win; a bad one names the file and line. */
 static void test_config_files(void **state) {
-        char dir[] = "/tmp/rocker-test-cgroup.XXXXXX", path[256], err[512] = "";
+        char dir[] = "/tmp/rocker-test-cgroup.XXXXXX", path[256];
+        RkError err = {};
         ManagerConfig cfg = MANAGER_CONFIG_DEFAULT;
         AppPolicy app = {};
         FILE *f;
@@ -119,31 +120,31 @@ static void test_config_files(void **state) {
         fprintf(f, "[Daemon]\nAppsDir=%s\n\n[Resources]\nCgroups=cgroupfs\nLimitsBestEffort=yes\nMemoryMax=1G\n"
                    "CPUQuota=50%%\n", dir);
         fclose(f);
-        assert_int_equal(config_load(path, true, &cfg, err, sizeof err), 0);
+        assert_int_equal(config_load(path, true, &cfg, &err), 0);
         assert_int_equal(cfg.cgroup_mode, CGROUP_MODE_CGROUPFS);
         assert_true(cfg.limits_best_effort);
         snprintf(path, sizeof path, "%s/7.conf", dir);
         f = fopen(path, "w");
         fprintf(f, "[Resources]\nMemoryMax=64M\n");
         fclose(f);
-        assert_int_equal(app_policy_load(&cfg, 7, &app, err, sizeof err), 0);
+        assert_int_equal(app_policy_load(&cfg, 7, &app, &err), 0);
         assert_int_equal(app.limits.value[CGROUP_MEMORY_MAX], 64ULL << 20);
         assert_int_equal(app.limits.value[CGROUP_CPU_QUOTA], 500000);
         app_policy_done(&app);
-        assert_int_equal(app_policy_check_all(&cfg, err, sizeof err), 0);
+        assert_int_equal(app_policy_check_all(&cfg, &err), 0);
 
         f = fopen(path, "w");
         fprintf(f, "[Rocker]\nPrivateNetwork=no\n[Resources]\nIOWeight=0\n");
         fclose(f);
-        assert_int_equal(app_policy_check_all(&cfg, err, sizeof err), -EINVAL);
-        assert_non_null(strstr(err, "/7.conf:4: expected a weight"));
+        assert_int_equal(app_policy_check_all(&cfg, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "/7.conf:4: expected a weight"));
         unlink(path);
         /* a daemon-only key in an app's file */
         f = fopen(path, "w");
         fprintf(f, "[Resources]\nLimitsBestEffort=yes\n");
         fclose(f);
-        assert_int_equal(app_policy_load(&cfg, 7, &app, err, sizeof err), -EINVAL);
-        assert_non_null(strstr(err, "/7.conf:2: unknown key LimitsBestEffort in [Resources]"));
+        assert_int_equal(app_policy_load(&cfg, 7, &app, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "/7.conf:2: unknown key LimitsBestEffort in [Resources]"));
         unlink(path);
         snprintf(path, sizeof path, "%s/rockerd.conf", dir);
         unlink(path);

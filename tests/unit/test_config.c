@@ -51,7 +51,8 @@ static void write_file(const char *path, const char *text) {
 }
 
 static void test_stop_timeout_policy(void **state) {
-        char dir[] = "/tmp/rocker-config-test.XXXXXX", path[512], apps[256], err[512] = "";
+        char dir[] = "/tmp/rocker-config-test.XXXXXX", path[512], apps[256];
+        RkError err = {};
         ManagerConfig cfg = MANAGER_CONFIG_DEFAULT;
         AppPolicy app = {};
         Plan plan = {};
@@ -64,29 +65,29 @@ static void test_stop_timeout_policy(void **state) {
 
         snprintf(path, sizeof path, "%s/rockerd.conf", dir);
         write_file(path, "[Rocker]\nStopTimeoutSec=2s\n");
-        assert_int_equal(config_load(path, true, &cfg, err, sizeof err), 0);
+        assert_int_equal(config_load(path, true, &cfg, &err), 0);
         assert_int_equal(cfg.stop_timeout_usec, 2000000);
         cfg.apps_dir = apps;
 
         /* An app without a file gets the daemon's. */
-        assert_int_equal(app_policy_load(&cfg, 5, &app, err, sizeof err), 0);
+        assert_int_equal(app_policy_load(&cfg, 5, &app, &err), 0);
         assert_int_equal(app.stop_timeout_usec, 2000000);
         app_policy_done(&app);
 
         /* An app's file overrides it, and the plan carries it. */
         snprintf(path, sizeof path, "%s/7.conf", apps);
         write_file(path, "[Rocker]\nStopTimeoutSec=1min 30s\n");
-        assert_int_equal(app_policy_load(&cfg, 7, &app, err, sizeof err), 0);
+        assert_int_equal(app_policy_load(&cfg, 7, &app, &err), 0);
         assert_int_equal(app.stop_timeout_usec, 90000000);
         app.strict_modes = false;  /* this plan names no paths to check */
-        assert_int_equal(plan_apply_policy(&plan, &cfg, &app, err, sizeof err), 0);
+        assert_int_equal(plan_apply_policy(&plan, &cfg, &app, &err), 0);
         assert_int_equal(plan.stop_timeout_usec, 90000000);
         app_policy_done(&app);
 
         /* A bad value names the file and line. */
         write_file(path, "[Rocker]\nStopTimeoutSec=2 days\n");
-        assert_int_not_equal(app_policy_load(&cfg, 7, &app, err, sizeof err), 0);
-        assert_non_null(strstr(err, "7.conf:2"));
+        assert_int_not_equal(app_policy_load(&cfg, 7, &app, &err), 0);
+        assert_non_null(strstr(err.msg, "7.conf:2"));
 
         unlink(path);
         rmdir(apps);
@@ -132,28 +133,27 @@ static int dir_teardown(void **state) {
 }
 
 /* Loads text as the daemon's file into *cfg (from the defaults). */
-static int load_daemon(const Dir *d, const char *text, ManagerConfig *cfg, char *err, size_t errlen) {
+static int load_daemon(const Dir *d, const char *text, ManagerConfig *cfg, RkError *err) {
         *cfg = (ManagerConfig) MANAGER_CONFIG_DEFAULT;
         write_file(d->conf, text);
-        err[0] = '\0';
-        return config_load(d->conf, true, cfg, err, errlen);
+        rk_error_clear(err);
+        return config_load(d->conf, true, cfg, err);
 }
 
 /* Loads text as app 42's file, on top of cfg. */
-static int load_app(const Dir *d, const ManagerConfig *cfg, const char *text, AppPolicy *ret, char *err,
-                    size_t errlen) {
+static int load_app(const Dir *d, const ManagerConfig *cfg, const char *text, AppPolicy *ret, RkError *err) {
         char path[192];
 
         snprintf(path, sizeof path, "%s/42.conf", d->apps);
         write_file(path, text);
-        err[0] = '\0';
-        return app_policy_load(cfg, 42, ret, err, errlen);
+        rk_error_clear(err);
+        return app_policy_load(cfg, 42, ret, err);
 }
 
 static void test_daemon_every_key(void **state) {
         const Dir *d = *state;
         ManagerConfig cfg;
-        char err[512];
+        RkError err = {};
 
         assert_int_equal(load_daemon(d,
                                      "# every key of rockerd.conf(5)\n"
@@ -189,7 +189,7 @@ static void test_daemon_every_key(void **state) {
                                      "LimitsBestEffort=1\n"
                                      "MemoryMax=1G\n"
                                      "TasksMax=100\n",
-                                     &cfg, err, sizeof err),
+                                     &cfg, &err),
                          0);
         assert_string_equal(cfg.socket_path, "/run/rocker-test/s.sock");
         assert_string_equal(cfg.state_dir, "/run/rocker-test/state");
@@ -234,7 +234,7 @@ static void test_daemon_every_key(void **state) {
          * not appended to (nor leaked: valgrind runs this). */
         assert_int_equal(load_daemon(d, "[Policy]\nSharedWritablePaths=/a /b\nSharedWritablePaths=/c\n"
                                         "[Rocker]\nDevices=dri\nDevices=snd\n",
-                                     &cfg, err, sizeof err),
+                                     &cfg, &err),
                          0);
         assert_int_equal(cfg.n_shared_paths, 1);
         assert_string_equal(cfg.shared_paths[0], "/c");
@@ -243,14 +243,14 @@ static void test_daemon_every_key(void **state) {
         config_done(&cfg);
 
         /* An empty file and a missing optional one keep every default. */
-        assert_int_equal(load_daemon(d, "", &cfg, err, sizeof err), 0);
+        assert_int_equal(load_daemon(d, "", &cfg, &err), 0);
         assert_string_equal(cfg.socket_path, "/run/rocker/rockerd.sock");
         assert_false(cfg.shared_paths_set);
         config_done(&cfg);
         cfg = (ManagerConfig) MANAGER_CONFIG_DEFAULT;
-        assert_int_equal(config_load("/nonexistent/rockerd.conf", false, &cfg, err, sizeof err), 0);
-        assert_int_equal(config_load("/nonexistent/rockerd.conf", true, &cfg, err, sizeof err), -ENOENT);
-        assert_non_null(strstr(err, "/nonexistent/rockerd.conf"));
+        assert_int_equal(config_load("/nonexistent/rockerd.conf", false, &cfg, &err), 0);
+        assert_int_equal(config_load("/nonexistent/rockerd.conf", true, &cfg, &err), -ENOENT);
+        assert_non_null(strstr(err.msg, "/nonexistent/rockerd.conf"));
         config_done(&cfg);
 }
 
@@ -263,7 +263,8 @@ typedef struct Bad {
 /* Each bad line stands on line 3 (after a comment and the section): the
  * error must be "<file>:3: <reason>". */
 static void expect_bad(const Dir *d, const ManagerConfig *base, const Bad *bad, size_t n, bool app) {
-        char text[512], err[512], where[160];
+        char text[512], where[160];
+        RkError err = {};
 
         for (size_t i = 0; i < n; i++) {
                 ManagerConfig cfg;
@@ -272,16 +273,16 @@ static void expect_bad(const Dir *d, const ManagerConfig *base, const Bad *bad, 
 
                 snprintf(text, sizeof text, "# a bad value\n[%s]\n%s\nPrivateNetwork=no\n", bad[i].section, bad[i].line);
                 if (app) {
-                        r = load_app(d, base, text, &pol, err, sizeof err);
+                        r = load_app(d, base, text, &pol, &err);
                         snprintf(where, sizeof where, "%s/42.conf:3: ", d->apps);
                 } else {
-                        r = load_daemon(d, text, &cfg, err, sizeof err);
+                        r = load_daemon(d, text, &cfg, &err);
                         config_done(&cfg);
                         snprintf(where, sizeof where, "%s:3: ", d->conf);
                 }
-                if (r != -EINVAL || strncmp(err, where, strlen(where)) != 0 || !strstr(err, bad[i].reason))
+                if (r != -EINVAL || strncmp(err.msg, where, strlen(where)) != 0 || !strstr(err.msg, bad[i].reason))
                         fail_msg("[%s] %s (%s file): got %d \"%s\", want -EINVAL \"%s...%s...\"", bad[i].section,
-                                 bad[i].line, app ? "app" : "daemon", r, err, where, bad[i].reason);
+                                 bad[i].line, app ? "app" : "daemon", r, err.msg, where, bad[i].reason);
                 if (r == 0)
                         app_policy_done(&pol);
         }
@@ -343,12 +344,13 @@ static void test_daemon_bad_values(void **state) {
 static void test_syntax_error_names_line(void **state) {
         const Dir *d = *state;
         ManagerConfig cfg;
-        char err[512], want[160];
+        char want[160];
+        RkError err = {};
 
-        assert_int_equal(load_daemon(d, "[Daemon]\nMaxRockers=5\nthis line has no equals sign\n", &cfg, err, sizeof err),
+        assert_int_equal(load_daemon(d, "[Daemon]\nMaxRockers=5\nthis line has no equals sign\n", &cfg, &err),
                          -EINVAL);
         snprintf(want, sizeof want, "%s:3: ", d->conf);
-        assert_memory_equal(err, want, strlen(want));
+        assert_memory_equal(err.msg, want, strlen(want));
         config_done(&cfg);
 }
 
@@ -356,10 +358,10 @@ static void test_app_every_key(void **state) {
         const Dir *d = *state;
         ManagerConfig cfg;
         AppPolicy app;
-        char err[512];
+        RkError err = {};
 
         assert_int_equal(load_daemon(d, "[Rocker]\nSockets=x11\nDevShmSize=32M\n[Resources]\nMemoryMax=1G\nTasksMax=50\n",
-                                     &cfg, err, sizeof err),
+                                     &cfg, &err),
                          0);
         cfg.apps_dir = d->apps;
         assert_int_equal(load_app(d, &cfg,
@@ -380,7 +382,7 @@ static void test_app_every_key(void **state) {
                                   "SharedWritablePaths=/srv/data\n"
                                   "[Resources]\n"
                                   "MemoryMax=2G\n",
-                                  &app, err, sizeof err),
+                                  &app, &err),
                          0);
         assert_true(app.private_network);
         assert_int_equal(app.n_devices, 2);
@@ -414,18 +416,19 @@ static void test_app_inherits_daemon_defaults(void **state) {
         const Dir *d = *state;
         ManagerConfig cfg;
         AppPolicy app;
-        char err[512], path[192];
+        RkError err = {};
+        char path[192];
 
         assert_int_equal(load_daemon(d,
                                      "[Daemon]\nImageBackend=squashfuse\n"
                                      "[Rocker]\nPrivateNetwork=yes\nStrictModes=no\nAllowUserNamespaces=yes\n"
                                      "DevShmSize=16M\nSockets=wayland\nSessionBus=none\nStopTimeoutSec=3s\n"
                                      "[Resources]\nCPUWeight=50\n",
-                                     &cfg, err, sizeof err),
+                                     &cfg, &err),
                          0);
         cfg.apps_dir = d->apps;
         /* no file for app 9: the daemon's values */
-        assert_int_equal(app_policy_load(&cfg, 9, &app, err, sizeof err), 0);
+        assert_int_equal(app_policy_load(&cfg, 9, &app, &err), 0);
         assert_true(app.private_network);
         assert_false(app.strict_modes);
         assert_true(app.allow_user_namespaces);
@@ -439,7 +442,7 @@ static void test_app_inherits_daemon_defaults(void **state) {
         app_policy_done(&app);
 
         /* a file that sets one key changes that key only */
-        assert_int_equal(load_app(d, &cfg, "[Rocker]\nPrivateNetwork=no\n", &app, err, sizeof err), 0);
+        assert_int_equal(load_app(d, &cfg, "[Rocker]\nPrivateNetwork=no\n", &app, &err), 0);
         assert_false(app.private_network);
         assert_false(app.strict_modes);
         assert_int_equal(app.stop_timeout_usec, 3000000);
@@ -450,12 +453,12 @@ static void test_app_inherits_daemon_defaults(void **state) {
         write_file(path, "not an ini file at all\n");
         snprintf(path, sizeof path, "%s/7.conf.bak", d->apps);
         write_file(path, "[Nonsense]\n");
-        assert_int_equal(app_policy_check_all(&cfg, err, sizeof err), 0);
+        assert_int_equal(app_policy_check_all(&cfg, &err), 0);
         snprintf(path, sizeof path, "%s/-3.conf", d->apps);
         write_file(path, "[Rocker]\n\nSessionBus=all\n");
-        assert_int_equal(app_policy_check_all(&cfg, err, sizeof err), -EINVAL);
+        assert_int_equal(app_policy_check_all(&cfg, &err), -EINVAL);
         snprintf(path, sizeof path, "%s/-3.conf:3: ", d->apps);
-        assert_memory_equal(err, path, strlen(path));
+        assert_memory_equal(err.msg, path, strlen(path));
         config_done(&cfg);
 }
 

@@ -235,11 +235,11 @@ static int teardown(void **state) {
 /* --- plan_from_request: accepted ------------------------------------------ */
 
 static void plan_ok(Fixture *f) {
-        char err[PROTO_ERROR_MAX] = "";
-        int r = plan_from_request(&f->req.enter, &f->plan, err, sizeof err);
+        RkError err = {};
+        int r = plan_from_request(&f->req.enter, &f->plan, &err);
 
         if (r != 0) {
-                print_error("plan_from_request() = %d: %s\n", r, err);
+                print_error("plan_from_request() = %d: %s\n", r, err.msg);
                 fail();
         }
 }
@@ -390,23 +390,23 @@ static void test_valid_existing_dirs(void **state) {
 
 /* --- plan_from_request: refused ------------------------------------------- */
 
-/* plan_from_request() must refuse with -EINVAL and an err naming the field,
+/* plan_from_request() must refuse with -EINVAL and an err.msg naming the field,
  * leave the request's strings to the caller, leave *ret alone and create
  * nothing. */
 static void check_refused(Fixture *f, const char *part, const char *file, int line) {
         ProtoEnter *e = &f->req.enter, before = *e;
         Plan zero = {};
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
         size_t entries = count_entries(f->root);
         int r;
 
-        r = plan_from_request(e, &f->plan, err, sizeof err);
+        r = plan_from_request(e, &f->plan, &err);
         if (r != -EINVAL) {
-                print_error("plan_from_request() = %d (\"%s\"), expected -EINVAL\n", r, err);
+                print_error("plan_from_request() = %d (\"%s\"), expected -EINVAL\n", r, err.msg);
                 _fail(file, line);
         }
-        if (!strstr(err, part)) {
-                print_error("error \"%s\" does not mention \"%s\"\n", err, part);
+        if (!strstr(err.msg, part)) {
+                print_error("error \"%s\" does not mention \"%s\"\n", err.msg, part);
                 _fail(file, line);
         }
         if (memcmp(e, &before, sizeof before) != 0) {
@@ -730,11 +730,11 @@ static void test_refuse_data_dir_too_long(void **state) {
 /* --- plan_prepare_data_dir ------------------------------------------------ */
 
 static void prepare_ok(Fixture *f) {
-        char err[PROTO_ERROR_MAX] = "";
-        int r = plan_prepare_data_dir(&f->plan, err, sizeof err);
+        RkError err = {};
+        int r = plan_prepare_data_dir(&f->plan, &err);
 
         if (r != 0) {
-                print_error("plan_prepare_data_dir() = %d: %s\n", r, err);
+                print_error("plan_prepare_data_dir() = %d: %s\n", r, err.msg);
                 fail();
         }
 }
@@ -892,7 +892,8 @@ static void test_prepare_keeps_existing(void **state) {
 static void test_prepare_symlink_component(void **state) {
         Fixture *f = *state;
         ProtoEnter *e = &f->req.enter;
-        char err[PROTO_ERROR_MAX] = "", *target = xat(f, "target");
+        RkError err = {};
+        char *target = xat(f, "target");
 
         mkdir_at(f, "target", 0755);
         symlink_at(f, target, "link");
@@ -900,9 +901,9 @@ static void test_prepare_symlink_component(void **state) {
         set(&e->data_dir, xat(f, "link/data"));
         plan_ok(f);  /* lstat() of a missing path under a symlink: not its to see */
 
-        assert_true(plan_prepare_data_dir(&f->plan, err, sizeof err) < 0);
-        assert_non_null(strstr(err, "app_data_dir"));
-        assert_non_null(strstr(err, "link"));
+        assert_true(plan_prepare_data_dir(&f->plan, &err) < 0);
+        assert_non_null(strstr(err.msg, "app_data_dir"));
+        assert_non_null(strstr(err.msg, "link"));
         assert_int_equal(count_entries(target = xat(f, "target")), 0);
         free(target);
 }
@@ -910,7 +911,8 @@ static void test_prepare_symlink_component(void **state) {
 static void test_prepare_symlink_last(void **state) {
         Fixture *f = *state;
         ProtoEnter *e = &f->req.enter;
-        char err[PROTO_ERROR_MAX] = "", *target = xat(f, "target");
+        RkError err = {};
+        char *target = xat(f, "target");
 
         /* plan_from_request() refuses a data dir that is a symlink ... */
         mkdir_at(f, "target", 0700);
@@ -925,8 +927,8 @@ static void test_prepare_symlink_last(void **state) {
         f->plan.overlays[0].work = xat(f, "link/overlay/x/work");
         f->plan.overlays[0].mode = 0755;
         f->plan.n_overlays = 1;
-        assert_true(plan_prepare_data_dir(&f->plan, err, sizeof err) < 0);
-        assert_non_null(strstr(err, "app_data_dir"));
+        assert_true(plan_prepare_data_dir(&f->plan, &err) < 0);
+        assert_non_null(strstr(err.msg, "app_data_dir"));
         assert_int_equal(count_entries(target), 0);
         free(target);
 }
@@ -934,18 +936,19 @@ static void test_prepare_symlink_last(void **state) {
 static void test_prepare_file_component(void **state) {
         Fixture *f = *state;
         ProtoEnter *e = &f->req.enter;
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
 
         write_file_at(f, "file", "x", 1);
         set(&e->data_dir, xat(f, "file/data"));
         plan_ok(f);
-        assert_int_equal(plan_prepare_data_dir(&f->plan, err, sizeof err), -ENOTDIR);
-        assert_non_null(strstr(err, "app_data_dir"));
+        assert_int_equal(plan_prepare_data_dir(&f->plan, &err), -ENOTDIR);
+        assert_non_null(strstr(err.msg, "app_data_dir"));
 }
 
 static void test_prepare_upper_symlink(void **state) {
         Fixture *f = *state;
-        char err[PROTO_ERROR_MAX] = "", *p, *victim;
+        RkError err = {};
+        char *p, *victim;
         struct stat st;
 
         set_overlay_count(f, 0);
@@ -966,8 +969,8 @@ static void test_prepare_upper_symlink(void **state) {
         free(p);
         free(victim);
 
-        assert_true(plan_prepare_data_dir(&f->plan, err, sizeof err) < 0);
-        assert_non_null(strstr(err, "app_data_dir"));
+        assert_true(plan_prepare_data_dir(&f->plan, &err) < 0);
+        assert_non_null(strstr(err.msg, "app_data_dir"));
         stat_at(f, "victim", &st);
         assert_int_equal(st.st_uid, 0);
         assert_int_equal(st.st_mode & 07777, 0700);
@@ -975,7 +978,8 @@ static void test_prepare_upper_symlink(void **state) {
 
 static void test_prepare_overlay_symlink(void **state) {
         Fixture *f = *state;
-        char err[PROTO_ERROR_MAX] = "", *victim;
+        RkError err = {};
+        char *victim;
         size_t n;
         int r;
 
@@ -988,73 +992,74 @@ static void test_prepare_overlay_symlink(void **state) {
         victim = xat(f, "victim");
         symlink_at(f, victim, "data/overlay");
 
-        r = plan_prepare_data_dir(&f->plan, err, sizeof err);
+        r = plan_prepare_data_dir(&f->plan, &err);
         n = count_entries(victim);
         if (n != 0)
                 print_error("plan_prepare_data_dir() = %d created layers in %s through data/overlay\n", r, victim);
         free(victim);
         assert_int_equal(n, 0);
         assert_true(r < 0);
-        assert_non_null(strstr(err, "app_data_dir"));
+        assert_non_null(strstr(err.msg, "app_data_dir"));
 }
 
 /* --- plan_apply_policy: StrictModes ----------------------------------------- */
 
-static int apply_strict(Fixture *f, bool strict, char *err, size_t errlen) {
+static int apply_strict(Fixture *f, bool strict, RkError *err) {
         ManagerConfig cfg = MANAGER_CONFIG_DEFAULT;
         AppPolicy app = { .strict_modes = strict };
         int r;
 
-        r = plan_apply_policy(&f->plan, &cfg, &app, err, errlen);
+        r = plan_apply_policy(&f->plan, &cfg, &app, err);
         if (r < 0)
                 return r;
         /* StrictModes= is a host check, done by rockerd's worker */
-        return plan_check_host(&f->plan, strict, err, errlen);
+        return plan_check_host(&f->plan, strict, err);
 }
 
 static void test_strict_modes(void **state) {
         Fixture *f = *state;
-        char err[PROTO_ERROR_MAX] = "", *data = xat(f, "data"), *img = xat(f, "img.squashfs");
+        RkError err = {};
+        char *data = xat(f, "data"), *img = xat(f, "img.squashfs");
 
         plan_ok(f);
         /* root's 0700 tree under the sticky, root-owned /tmp: accepted */
-        assert_int_equal(apply_strict(f, true, err, sizeof err), 0);
+        assert_int_equal(apply_strict(f, true, &err), 0);
         /* a data dir owned by a user: that user could swap its layers */
         assert_int_equal(mkdir(data, 0755), 0);
         assert_int_equal(chown(data, 1000, 1000), 0);
-        assert_int_equal(apply_strict(f, true, err, sizeof err), -EPERM);
-        assert_non_null(strstr(err, "app_data_dir"));
-        assert_non_null(strstr(err, "uid 1000"));
-        assert_non_null(strstr(err, data));
-        assert_int_equal(apply_strict(f, false, err, sizeof err), 0);
+        assert_int_equal(apply_strict(f, true, &err), -EPERM);
+        assert_non_null(strstr(err.msg, "app_data_dir"));
+        assert_non_null(strstr(err.msg, "uid 1000"));
+        assert_non_null(strstr(err.msg, data));
+        assert_int_equal(apply_strict(f, false, &err), 0);
         /* root's but writable by others, not sticky */
         assert_int_equal(chown(data, 0, 0), 0);
         assert_int_equal(chmod(data, 0777), 0);
-        assert_int_equal(apply_strict(f, true, err, sizeof err), -EPERM);
-        assert_non_null(strstr(err, "mode 0777"));
+        assert_int_equal(apply_strict(f, true, &err), -EPERM);
+        assert_non_null(strstr(err.msg, "mode 0777"));
         /* sticky and root's, like /tmp: accepted; group root may write */
         assert_int_equal(chmod(data, 01777), 0);
-        assert_int_equal(apply_strict(f, true, err, sizeof err), 0);
+        assert_int_equal(apply_strict(f, true, &err), 0);
         assert_int_equal(chmod(data, 0775), 0);
-        assert_int_equal(apply_strict(f, true, err, sizeof err), 0);
+        assert_int_equal(apply_strict(f, true, &err), 0);
         /* group-writable by another group: refused */
         assert_int_equal(chown(data, 0, 1000), 0);
-        assert_int_equal(apply_strict(f, true, err, sizeof err), -EPERM);
+        assert_int_equal(apply_strict(f, true, &err), -EPERM);
         assert_int_equal(chown(data, 0, 0), 0);
         /* an image a user owns or may write */
         assert_int_equal(chown(img, 1000, 0), 0);
-        assert_int_equal(apply_strict(f, true, err, sizeof err), -EPERM);
-        assert_non_null(strstr(err, "app_pkg_path"));
+        assert_int_equal(apply_strict(f, true, &err), -EPERM);
+        assert_non_null(strstr(err.msg, "app_pkg_path"));
         assert_int_equal(chown(img, 0, 0), 0);
         assert_int_equal(chmod(img, 0666), 0);
-        assert_int_equal(apply_strict(f, true, err, sizeof err), -EPERM);
+        assert_int_equal(apply_strict(f, true, &err), -EPERM);
         assert_int_equal(chmod(img, 0644), 0);
         /* the image's parent dir is a user's */
         assert_int_equal(chown(f->root, 1000, 1000), 0);
-        assert_int_equal(apply_strict(f, true, err, sizeof err), -EPERM);
-        assert_non_null(strstr(err, f->root));
+        assert_int_equal(apply_strict(f, true, &err), -EPERM);
+        assert_non_null(strstr(err.msg, f->root));
         assert_int_equal(chown(f->root, 0, 0), 0);
-        assert_int_equal(apply_strict(f, true, err, sizeof err), 0);
+        assert_int_equal(apply_strict(f, true, &err), 0);
         free(data);
         free(img);
 }

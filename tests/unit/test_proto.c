@@ -113,24 +113,24 @@ static void mutate(json_t *root, bool in_data, const char *key, const char *valu
 static void check_request_refused(const char *buf, size_t len, int expected, const char *part,
                                   const char *file, int line) {
         ProtoRequest req, before;
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
         char *b = unterminated(buf, len);
         int r;
 
         memset(&req, 0xa5, sizeof req);
         memcpy(&before, &req, sizeof req);
-        r = proto_decode_request(b, len, &req, err, sizeof err);
+        r = proto_decode_request(b, len, &req, &err);
         free(b);
         if (r == 0)
                 proto_request_done(&req);
         if (r != expected) {
                 print_error("request %.*s\n  decoded to %d (\"%s\"), expected %d\n", (int) (len > 300 ? 300 : len), buf,
-                            r, err, expected);
+                            r, err.msg, expected);
                 _fail(file, line);
         }
-        if (!strstr(err, part)) {
+        if (!strstr(err.msg, part)) {
                 print_error("request %.*s\n  error \"%s\" does not mention \"%s\"\n", (int) (len > 300 ? 300 : len), buf,
-                            err, part);
+                            err.msg, part);
                 _fail(file, line);
         }
         if (memcmp(&req, &before, sizeof req) != 0) {
@@ -142,22 +142,22 @@ static void check_request_refused(const char *buf, size_t len, int expected, con
 static void check_reply_refused(const char *buf, size_t len, int expected, const char *part,
                                 const char *file, int line) {
         ProtoReply rep, before;
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
         char *b = unterminated(buf, len);
         int r;
 
         memset(&rep, 0xa5, sizeof rep);
         memcpy(&before, &rep, sizeof rep);
-        r = proto_decode_reply(b, len, &rep, err, sizeof err);
+        r = proto_decode_reply(b, len, &rep, &err);
         free(b);
         if (r != expected) {
                 print_error("reply %.*s\n  decoded to %d (\"%s\"), expected %d\n", (int) (len > 300 ? 300 : len), buf, r,
-                            err, expected);
+                            err.msg, expected);
                 _fail(file, line);
         }
-        if (!strstr(err, part)) {
+        if (!strstr(err.msg, part)) {
                 print_error("reply %.*s\n  error \"%s\" does not mention \"%s\"\n", (int) (len > 300 ? 300 : len), buf,
-                            err, part);
+                            err.msg, part);
                 _fail(file, line);
         }
         if (memcmp(&rep, &before, sizeof rep) != 0) {
@@ -211,16 +211,16 @@ static void check_reply_mutation_refused(bool success, bool in_data, const char 
         check_reply_mutation_refused(false, in_data, key, value, r, part, __FILE__, __LINE__)
 
 static void decode_request_ok(json_t *root, ProtoRequest *ret) {
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
         char *s = dump(root);
         char *b = unterminated(s, strlen(s));
         int r;
 
         json_decref(root);
-        r = proto_decode_request(b, strlen(s), ret, err, sizeof err);
+        r = proto_decode_request(b, strlen(s), ret, &err);
         free(b);
         if (r != 0) {
-                print_error("request %.300s\n  refused: %d \"%s\"\n", s, r, err);
+                print_error("request %.300s\n  refused: %d \"%s\"\n", s, r, err.msg);
                 free(s);
                 fail();
         }
@@ -228,16 +228,16 @@ static void decode_request_ok(json_t *root, ProtoRequest *ret) {
 }
 
 static void decode_reply_ok(json_t *root, ProtoReply *ret) {
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
         char *s = dump(root);
         char *b = unterminated(s, strlen(s));
         int r;
 
         json_decref(root);
-        r = proto_decode_reply(b, strlen(s), ret, err, sizeof err);
+        r = proto_decode_reply(b, strlen(s), ret, &err);
         free(b);
         if (r != 0) {
-                print_error("reply %.300s\n  refused: %d \"%s\"\n", s, r, err);
+                print_error("reply %.300s\n  refused: %d \"%s\"\n", s, r, err.msg);
                 free(s);
                 fail();
         }
@@ -258,7 +258,7 @@ static void test_enter_round_trip(void **state) {
                 .n_overlay_dirs = 3,
         };
         ProtoRequest req;
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
         char *buf = NULL;
         size_t len = 0;
 
@@ -267,7 +267,7 @@ static void test_enter_round_trip(void **state) {
         assert_non_null(buf);
         assert_int_equal(len, strlen(buf));
         memset(&req, 0xa5, sizeof req);
-        assert_int_equal(proto_decode_request(buf, len, &req, err, sizeof err), 0);
+        assert_int_equal(proto_decode_request(buf, len, &req, &err), 0);
         free(buf);
         assert_int_equal(req.kind, PROTO_ENTER);
         assert_int_equal(req.enter.app_id, INT32_MIN);
@@ -291,7 +291,7 @@ static void test_enter_round_trip_limits(void **state) {
         char *dirs[PROTO_OVERLAY_MAX];
         ProtoEnter in = { .app_id = INT32_MAX, .uid = 0, .gid = INT32_MAX - 1 };
         ProtoRequest req;
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
         char *buf = NULL;
         size_t len = 0;
 
@@ -309,7 +309,7 @@ static void test_enter_round_trip_limits(void **state) {
         in.data_dir = long_path(PROTO_PATH_MAX);
 
         assert_int_equal(proto_encode_enter(&in, &buf, &len), 0);
-        assert_int_equal(proto_decode_request(buf, len, &req, err, sizeof err), 0);
+        assert_int_equal(proto_decode_request(buf, len, &req, &err), 0);
         free(buf);
         assert_int_equal(req.enter.app_id, INT32_MAX);
         assert_int_equal(req.enter.gid, INT32_MAX - 1);
@@ -322,7 +322,7 @@ static void test_enter_round_trip_limits(void **state) {
         /* and none at all */
         in.n_overlay_dirs = 0;
         assert_int_equal(proto_encode_enter(&in, &buf, &len), 0);
-        assert_int_equal(proto_decode_request(buf, len, &req, err, sizeof err), 0);
+        assert_int_equal(proto_decode_request(buf, len, &req, &err), 0);
         free(buf);
         assert_int_equal(req.enter.n_overlay_dirs, 0);
         assert_null(req.enter.overlay_dirs[0]);
@@ -337,7 +337,7 @@ static void test_enter_round_trip_limits(void **state) {
 
 static void test_ack_round_trip(void **state) {
         ProtoRequest req;
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
         char *buf = NULL;
         size_t len = 0;
 
@@ -345,7 +345,7 @@ static void test_ack_round_trip(void **state) {
         assert_int_equal(proto_encode_ack(&buf, &len), 0);
         assert_int_equal(len, strlen(buf));
         memset(&req, 0xa5, sizeof req);
-        assert_int_equal(proto_decode_request(buf, len, &req, err, sizeof err), 0);
+        assert_int_equal(proto_decode_request(buf, len, &req, &err), 0);
         free(buf);
         assert_int_equal(req.kind, PROTO_ACK);
         assert_null(req.enter.pkg_path);
@@ -355,7 +355,7 @@ static void test_ack_round_trip(void **state) {
 
 static void test_reply_round_trip_success(void **state) {
         ProtoReply in = { .success = 1, .guard_pid = 4242 }, out;
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
         char *buf = NULL;
         size_t len = 0;
 
@@ -364,7 +364,7 @@ static void test_reply_round_trip_success(void **state) {
         assert_int_equal(proto_encode_reply(&in, &buf, &len), 0);
         assert_int_equal(len, strlen(buf));
         memset(&out, 0xa5, sizeof out);
-        assert_int_equal(proto_decode_reply(buf, len, &out, err, sizeof err), 0);
+        assert_int_equal(proto_decode_reply(buf, len, &out, &err), 0);
         free(buf);
         assert_int_equal(out.success, 1);
         assert_int_equal(out.guard_pid, 4242);
@@ -373,14 +373,14 @@ static void test_reply_round_trip_success(void **state) {
 
         in.guard_pid = INT32_MAX;
         assert_int_equal(proto_encode_reply(&in, &buf, &len), 0);
-        assert_int_equal(proto_decode_reply(buf, len, &out, err, sizeof err), 0);
+        assert_int_equal(proto_decode_reply(buf, len, &out, &err), 0);
         free(buf);
         assert_int_equal(out.guard_pid, INT32_MAX);
 }
 
 static void test_reply_round_trip_failure(void **state) {
         ProtoReply in = { .success = 0 }, out;
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
         char *buf = NULL;
         size_t len = 0;
 
@@ -388,7 +388,7 @@ static void test_reply_round_trip_failure(void **state) {
         strcpy(in.error, "app_pkg_path: \"/x\\y\" is\nnot a regular file (caf\xc3\xa9)");
         assert_int_equal(proto_encode_reply(&in, &buf, &len), 0);
         memset(&out, 0xa5, sizeof out);
-        assert_int_equal(proto_decode_reply(buf, len, &out, err, sizeof err), 0);
+        assert_int_equal(proto_decode_reply(buf, len, &out, &err), 0);
         free(buf);
         assert_int_equal(out.success, 0);
         assert_string_equal(out.error, in.error);
@@ -399,7 +399,7 @@ static void test_reply_round_trip_failure(void **state) {
         memset(in.error, 'e', sizeof in.error - 1);
         in.error[sizeof in.error - 1] = '\0';
         assert_int_equal(proto_encode_reply(&in, &buf, &len), 0);
-        assert_int_equal(proto_decode_reply(buf, len, &out, err, sizeof err), 0);
+        assert_int_equal(proto_decode_reply(buf, len, &out, &err), 0);
         free(buf);
         assert_int_equal(strlen(out.error), PROTO_ERROR_MAX - 1);
         assert_string_equal(out.error, in.error);
@@ -468,7 +468,7 @@ static void test_encode_enter_too_big(void **state) {
 
 static void test_encode_reply_failure_not_utf8(void **state) {
         ProtoReply in = { .success = 0 }, out;
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
         char *buf = NULL;
         size_t len = 0;
 
@@ -477,8 +477,8 @@ static void test_encode_reply_failure_not_utf8(void **state) {
         assert_int_equal(proto_encode_reply(&in, &buf, &len), 0);
         assert_non_null(buf);
         memset(&out, 0xa5, sizeof out);
-        if (proto_decode_reply(buf, len, &out, err, sizeof err) != 0) {
-                print_error("reply %s refused: %s\n", buf, err);
+        if (proto_decode_reply(buf, len, &out, &err) != 0) {
+                print_error("reply %s refused: %s\n", buf, err.msg);
                 free(buf);
                 fail();
         }
@@ -489,7 +489,7 @@ static void test_encode_reply_failure_not_utf8(void **state) {
 
 static void test_encode_reply_failure_empty_error(void **state) {
         ProtoReply in = { .success = 0 }, out;
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
         char *buf = NULL;
         size_t len = 0;
         int r;
@@ -499,9 +499,9 @@ static void test_encode_reply_failure_empty_error(void **state) {
         r = proto_encode_reply(&in, &buf, &len);
         if (r < 0)
                 return;
-        r = proto_decode_reply(buf, len, &out, err, sizeof err);
+        r = proto_decode_reply(buf, len, &out, &err);
         if (r != 0)
-                print_error("encoded %s, which the decoder refuses: %s\n", buf, err);
+                print_error("encoded %s, which the decoder refuses: %s\n", buf, err.msg);
         free(buf);
         assert_int_equal(r, 0);
         assert_int_equal(out.success, 0);
@@ -645,14 +645,14 @@ static void test_request_unknown_fields(void **state) {
                 json_t *root = enter_json();
                 char *s;
                 ProtoRequest req;
-                char err[PROTO_ERROR_MAX] = "";
+                RkError err = {};
 
                 assert_int_equal(json_object_set_new(json_object_get(root, "data"), key, json_integer(1)), 0);
                 s = dump(root);
                 json_decref(root);
-                assert_int_equal(proto_decode_request(s, strlen(s), &req, err, sizeof err), -EBADMSG);
-                assert_non_null(strstr(err, "unknown field"));
-                assert_true(strlen(err) < 200);
+                assert_int_equal(proto_decode_request(s, strlen(s), &req, &err), -EBADMSG);
+                assert_non_null(strstr(err.msg, "unknown field"));
+                assert_true(strlen(err.msg) < 200);
                 free(s);
                 free(key);
         }
@@ -848,7 +848,7 @@ static void test_request_size_limit(void **state) {
         const size_t n = PROTO_MSG_MAX + 1;
         char *buf = malloc(n);
         ProtoRequest req;
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
 
         (void) state;
         assert_non_null(buf);
@@ -861,7 +861,7 @@ static void test_request_size_limit(void **state) {
 
         /* one blank less: PROTO_MSG_MAX bytes, accepted */
         memmove(buf + 1, buf + 2, n - 2);
-        assert_int_equal(proto_decode_request(buf, n - 1, &req, err, sizeof err), 0);
+        assert_int_equal(proto_decode_request(buf, n - 1, &req, &err), 0);
         assert_int_equal(req.kind, PROTO_ACK);
         free(buf);
 }
@@ -869,17 +869,19 @@ static void test_request_size_limit(void **state) {
 static void test_request_err_buffer(void **state) {
         static const char msg[] = "{\"id\":\"ack\",\"version\":1,\"x\":1}";
         ProtoRequest req;
-        char err[8];
+        RkError err;
 
         (void) state;
         /* no room for a reason at all */
-        assert_int_equal(proto_decode_request(msg, strlen(msg), &req, NULL, 0), -EBADMSG);
-        assert_int_equal(proto_decode_request("[", 1, &req, NULL, 0), -EBADMSG);
-        /* a short buffer gets a cut, terminated reason */
-        memset(err, 'Z', sizeof err);
-        assert_int_equal(proto_decode_request(msg, strlen(msg), &req, err, sizeof err), -EBADMSG);
-        assert_int_equal(strlen(err), sizeof err - 1);
-        assert_memory_equal(err, "request", 7);
+        assert_int_equal(proto_decode_request(msg, strlen(msg), &req, NULL), -EBADMSG);
+        assert_int_equal(proto_decode_request("[", 1, &req, NULL), -EBADMSG);
+        /* whatever the error held before, the reason is terminated and the
+         * code is the one returned */
+        memset(&err, 'Z', sizeof err.msg);
+        assert_int_equal(proto_decode_request(msg, strlen(msg), &req, &err), -EBADMSG);
+        assert_int_equal(err.code, EBADMSG);
+        assert_true(strlen(err.msg) < sizeof err.msg);
+        assert_memory_equal(err.msg, "request", 7);
 }
 
 /* --- proto_decode_reply ---------------------------------------------------- */
@@ -1011,7 +1013,7 @@ static void test_reply_size_limit(void **state) {
         const size_t n = PROTO_MSG_MAX + 1;
         char *buf = malloc(n);
         ProtoReply rep;
-        char err[PROTO_ERROR_MAX] = "";
+        RkError err = {};
 
         (void) state;
         assert_non_null(buf);
@@ -1020,7 +1022,7 @@ static void test_reply_size_limit(void **state) {
         memcpy(buf + n - strlen(body), body, strlen(body));
         check_reply_refused(buf, n, -EBADMSG, "exceeds", __FILE__, __LINE__);
         memmove(buf + 1, buf + 2, n - 2);
-        assert_int_equal(proto_decode_reply(buf, n - 1, &rep, err, sizeof err), 0);
+        assert_int_equal(proto_decode_reply(buf, n - 1, &rep, &err), 0);
         assert_string_equal(rep.error, "x");
         free(buf);
 }
@@ -1034,17 +1036,18 @@ static void test_list_round_trip(void **state) {
         ProtoList in = { .total = 7, .entries = e, .n_entries = 2 }, out = {};
         ProtoRequest req = {};
         ProtoReply reply = {};
-        char *buf = NULL, err[PROTO_ERROR_MAX];
+        char *buf = NULL;
+        RkError err = {};
         size_t len;
 
         (void) state;
         assert_int_equal(proto_encode_list(128, &buf, &len), 0);
-        assert_int_equal(proto_decode_request(buf, len, &req, err, sizeof err), 0);
+        assert_int_equal(proto_decode_request(buf, len, &req, &err), 0);
         assert_int_equal(req.kind, PROTO_LIST);
         assert_int_equal(req.offset, 128);
         free(buf);
         assert_int_equal(proto_encode_list_reply(&in, &buf, &len), 0);
-        assert_int_equal(proto_decode_list_reply(buf, len, &reply, &out, err, sizeof err), 0);
+        assert_int_equal(proto_decode_list_reply(buf, len, &reply, &out, &err), 0);
         free(buf);
         assert_true(reply.success);
         assert_int_equal(out.total, 7);
@@ -1072,18 +1075,17 @@ static void test_list_malformed(void **state) {
         ProtoRequest req = {};
         ProtoReply reply = {};
         ProtoList list = {};
-        char err[PROTO_ERROR_MAX];
+        RkError err = {};
 
         (void) state;
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-                assert_true(proto_decode_request(bad[i], strlen(bad[i]), &req, err, sizeof err) < 0);
+                assert_true(proto_decode_request(bad[i], strlen(bad[i]), &req, &err) < 0);
         for (size_t i = 0; i < sizeof bad_replies / sizeof bad_replies[0]; i++)
-                assert_true(proto_decode_list_reply(bad_replies[i], strlen(bad_replies[i]), &reply, &list, err,
-                                                    sizeof err) < 0);
+                assert_true(proto_decode_list_reply(bad_replies[i], strlen(bad_replies[i]), &reply, &list, &err) < 0);
         /* a failure reply decodes as such */
         {
                 static const char failure[] = "{\"success\":false,\"version\":1,\"error\":\"no\"}";
-                assert_int_equal(proto_decode_list_reply(failure, strlen(failure), &reply, &list, err, sizeof err), 0);
+                assert_int_equal(proto_decode_list_reply(failure, strlen(failure), &reply, &list, &err), 0);
         }
         assert_false(reply.success);
         assert_string_equal(reply.error, "no");

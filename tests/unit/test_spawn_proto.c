@@ -31,13 +31,14 @@ static const ProtoEnter ENTER = {
 static void test_spawn_roundtrip(void **state) {
         const char *const argv[] = { "/bin/sh", "-c", "", NULL };
         const char *const envp[] = { "A=1", "B=", NULL };
-        char *buf = NULL, err[256] = "";
+        char *buf = NULL;
+        RkError err = {};
         ProtoRequest req = {};
         size_t len;
 
         (void) state;
         assert_int_equal(proto_encode_spawn(&ENTER, argv, envp, &buf, &len), 0);
-        assert_int_equal(proto_decode_request(buf, len, &req, err, sizeof err), 0);
+        assert_int_equal(proto_decode_request(buf, len, &req, &err), 0);
         free(buf);
         assert_int_equal(req.kind, PROTO_SPAWN);
         assert_int_equal(req.enter.app_id, 7);
@@ -70,12 +71,12 @@ static void test_spawn_encode_refuses(void **state) {
 }
 
 static void expect_refused(const char *msg, const char *needle) {
-        char err[256] = "";
+        RkError err = {};
         ProtoRequest req = { .kind = PROTO_LIST, .offset = 42 };
 
-        assert_int_equal(proto_decode_request(msg, strlen(msg), &req, err, sizeof err), -EBADMSG);
-        if (!strstr(err, needle)) {
-                print_error("%s: want \"%s\" in \"%s\"\n", msg, needle, err);
+        assert_int_equal(proto_decode_request(msg, strlen(msg), &req, &err), -EBADMSG);
+        if (!strstr(err.msg, needle)) {
+                print_error("%s: want \"%s\" in \"%s\"\n", msg, needle, err.msg);
                 fail();
         }
         assert_int_equal(req.offset, 42);  /* untouched */
@@ -108,13 +109,14 @@ static void test_spawn_decode_refuses(void **state) {
 
 static void test_spawn_replies(void **state) {
         ProtoReply r = { .success = 1, .guard_pid = 12, .guard_name = "rk-abcdefghijkl", .app_pid = 13 }, back;
-        char *buf = NULL, err[256] = "";
+        char *buf = NULL;
+        RkError err = {};
         size_t len;
 
         (void) state;
         assert_int_equal(proto_encode_reply(&r, &buf, &len), 0);
         memset(&back, 0, sizeof back);
-        assert_int_equal(proto_decode_reply(buf, len, &back, err, sizeof err), 0);
+        assert_int_equal(proto_decode_reply(buf, len, &back, &err), 0);
         free(buf);
         assert_int_equal(back.app_pid, 13);
         assert_false(back.has_wait_status);
@@ -122,7 +124,7 @@ static void test_spawn_replies(void **state) {
         r.has_wait_status = 1;
         r.wait_status = 7 << 8;
         assert_int_equal(proto_encode_reply(&r, &buf, &len), 0);
-        assert_int_equal(proto_decode_reply(buf, len, &back, err, sizeof err), 0);
+        assert_int_equal(proto_decode_reply(buf, len, &back, &err), 0);
         free(buf);
         assert_true(back.has_wait_status);
         assert_int_equal(back.wait_status, 7 << 8);
@@ -172,13 +174,14 @@ static void test_fdpass_three_fds(void **state) {
 static void test_signal_and_spawn_in(void **state) {
         const char *const argv[] = { "/bin/sh", NULL };
         const char *const envp[] = { NULL };
-        char *buf = NULL, err[256] = "";
+        char *buf = NULL;
+        RkError err = {};
         ProtoRequest req = {};
         size_t len;
 
         (void) state;
         assert_int_equal(proto_encode_signal(42, "rk-abcdefghijkl", 15, 2000, &buf, &len), 0);
-        assert_int_equal(proto_decode_request(buf, len, &req, err, sizeof err), 0);
+        assert_int_equal(proto_decode_request(buf, len, &req, &err), 0);
         free(buf);
         assert_int_equal(req.kind, PROTO_SIGNAL);
         assert_int_equal(req.guard_pid, 42);
@@ -192,7 +195,7 @@ static void test_signal_and_spawn_in(void **state) {
 
         memset(&req, 0, sizeof req);
         assert_int_equal(proto_encode_spawn_in(42, "rk-abcdefghijkl", 1000, 1001, argv, envp, &buf, &len), 0);
-        assert_int_equal(proto_decode_request(buf, len, &req, err, sizeof err), 0);
+        assert_int_equal(proto_decode_request(buf, len, &req, &err), 0);
         free(buf);
         assert_int_equal(req.kind, PROTO_SPAWN_IN);
         assert_int_equal(req.guard_pid, 42);
