@@ -68,14 +68,7 @@ void launcher_recv(int sock, int timeout_ms, RawReply *r);
 /* Reads "key=value" lines from fd until EOF into a malloc'ed text. */
 char *child_report(int fd);
 
-/* rockerd's state dir (/run/rocker/state in production, a tmpfs that can
- * fill up) is full. Since commit 6942884 rockerd refuses a claim it cannot
- * record (manager.c conn_handle(): "ack: cannot record the claim of rocker
- * …") and kills the rocker, rather than confirm a rocker that a restarted
- * rockerd would kill as unclaimed. The launcher gets build_rocker_failed
- * with app_pid set; its app dies with the rocker. (docs/protocol.md §3.4
- * and docs/data-dir.md §10 still say such a failure is only logged and the
- * ack confirmed anyway: stale.) */
+/* An app that waits until it is killed. */
 int app_pause(void *arg);
 
 #endif

@@ -419,8 +419,8 @@ static bool name_listed(const char *name, const char *const *names) {
 int harness_run_suite(const char *name, const struct CMUnitTest *tests, size_t n,
                       const char *const *not_on_squashfuse, int (*setup)(void **state),
                       int (*teardown)(void **state)) {
-        const char *backend = getenv("ROCKER_TEST_BACKEND");
-        bool squashfuse = backend && strcmp(backend, "squashfuse") == 0;
+        const char *variant = getenv("ROCKER_TEST_VARIANT");
+        bool squashfuse = variant && strcmp(variant, "squashfuse") == 0;
         struct CMUnitTest *run = calloc(n ? n : 1, sizeof *run);
         size_t k = 0;
         int r;

@@ -139,9 +139,10 @@ RockerResult harness_spawn_collect(int handle, int out, int *ret_status, char **
 
 /* The integration suites' main(): runs tests[0..n) as the cmocka group
  * name with setup and teardown. ROCKER_TEST_FILTER picks cases by name
- * (a cmocka pattern, * wildcards). Under the squashfuse variant
- * (ROCKER_TEST_BACKEND=squashfuse) the cases named in not_on_squashfuse
- * (NULL-terminated, or NULL) are left out. Returns 77 (skipped) unless
+ * (a cmocka pattern, * wildcards). In the registered squashfuse variant
+ * (ctest's integration/<suite>-squashfuse sets ROCKER_TEST_VARIANT=squashfuse)
+ * the cases named in not_on_squashfuse (NULL-terminated, or NULL) are left
+ * out; ROCKER_TEST_BACKEND=squashfuse by hand runs them all. Returns 77 (skipped) unless
  * root, else cmocka's result. */
 struct CMUnitTest;
 int harness_run_suite(const char *name, const struct CMUnitTest *tests, size_t n,

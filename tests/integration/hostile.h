@@ -21,6 +21,9 @@
  * teardown (hostile_teardown()) prints them all as a table
  * "case | err_no | error text".
  *
+ * Cases marked KNOWN DAEMON BUG fail on purpose: they show a bug in rockerd
+ * that the suite reports and does not work around.
+ *
  * Suites register their hostile cases with hostile_case_setup and
  * hostile_case_teardown, and use hostile_setup / hostile_teardown as the
  * group's.

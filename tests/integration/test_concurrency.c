@@ -18,7 +18,7 @@
  * harness_assert_clean(): no mount, loop device, guard, daemon fd or own fd
  * more than before.
  * The fault and load cases also wait until rockerd's state dir is empty
- * again, and are left out of the squashfuse variant (docs/stress.md).
+ * again, and are left out of the -squashfuse variant (docs/testing.md).
  *
  * Knobs (environment):
  *   ROCKER_STRESS_CLIENTS  concurrent launcher threads of the stress case (8)
@@ -1019,7 +1019,7 @@ int main(void) {
                 cmocka_unit_test(test_many_live_rockers),
                 cmocka_unit_test_teardown(test_hung_path_stalls_only_itself, hung_fuse_teardown),
         };
-        /* The fault and load cases ran on the kernel backend only (docs/stress.md). */
+        /* The fault and load cases ran on the kernel backend only (docs/testing.md). */
         static const char *const not_on_squashfuse[] = {
                 "test_stress_concurrent_launchers",
                 "test_many_live_rockers",

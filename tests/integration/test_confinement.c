@@ -14,8 +14,7 @@
  *                                         work (3)
  * test_app_cannot_make_launcher_children  the app cannot make children of the launcher (18.3)
  * test_app_not_oom_protected              the launcher's OOM protection does not reach the app (3)
- * test_private_dev                        a private /dev and /dev/shm, host devices by Devices=
- *                                         (14)
+ * test_private_dev                        a private /dev and /dev/shm, host devices by Devices= (14)
  * test_user_namespaces_by_policy          user namespaces only by AllowUserNamespaces=yes (14)
  * test_config_and_app_policy              rockerd.conf and per-app policy; a bad file names file
  *                                         and line (5)

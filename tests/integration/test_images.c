@@ -24,7 +24,7 @@
  * is checked for after it, and the table of refusals printed at the
  * end, are in hostile.h.
  * The fault and load cases also wait until rockerd's state dir is empty
- * again, and are left out of the squashfuse variant (docs/stress.md).
+ * again, and are left out of the -squashfuse variant (docs/testing.md).
  *
  * Knobs (environment):
  *   ROCKER_TEST_IMAGES     images cached by the many-images case (200)
@@ -531,7 +531,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_lib_image_crafted_96_4096, hostile_case_setup, hostile_case_teardown),
                 cmocka_unit_test(test_many_cached_images),
         };
-        /* The fault and load cases ran on the kernel backend only (docs/stress.md). */
+        /* The fault and load cases ran on the kernel backend only (docs/testing.md). */
         static const char *const not_on_squashfuse[] = {
                 "test_many_cached_images",
                 NULL,

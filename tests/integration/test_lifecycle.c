@@ -10,8 +10,7 @@
  * test_seed_flow                                    the seed's flow: build, run, what the app sees,
  *                                                   wait (2)
  * test_exit_status_reaches_waitpid                  the app's exit status reaches waitpid() (2)
- * test_kill_guard_ends_everything                   killing the guard ends the app and its mounts
- *                                                   (2)
+ * test_kill_guard_ends_everything                   killing the guard ends the app and its mounts (2)
  * test_relaunch_before_reaping_old_app              relaunch before the old app is reaped (8)
  * test_list_and_join                                list the live rockers, join one, never a wrong
  *                                                   one (2)
@@ -19,14 +18,12 @@
  *                                                   included (2)
  * test_impostor_guard_refused                       a dead guard's PID taken by an impostor: not
  *                                                   joined (3)
- * test_enter_with_a_stream_locked                   enter while a stdio stream is locked: no hang
- *                                                   (2)
+ * test_enter_with_a_stream_locked                   enter while a stdio stream is locked: no hang (2)
  * test_caller_untouched                             the launcher's own namespaces, creds and
  *                                                   signals unchanged (2)
  * test_daemon_restart_adopts_live_rockers           rockerd SIGKILLed and restarted adopts live
  *                                                   rockers (4)
- * test_launcher_dies_before_reply                   raw client: enter, then _exit/SIGKILL at once
- *                                                   (4)
+ * test_launcher_dies_before_reply                   raw client: enter, then _exit/SIGKILL at once (4)
  * test_launcher_dies_after_reply                    raw client: takes the pidfd (and joins), no
  *                                                   ack, dies (4)
  * test_unclaimed_rocker_dies_at_claim_deadline      holds the pidfd, never acks (30 s; slow) (4)
@@ -43,7 +40,7 @@
  * harness_assert_clean(): no mount, loop device, guard, daemon fd or own fd
  * more than before.
  * The fault and load cases also wait until rockerd's state dir is empty
- * again, and are left out of the squashfuse variant (docs/stress.md).
+ * again, and are left out of the -squashfuse variant (docs/testing.md).
  *
  * Knobs (environment):
  *   ROCKER_TEST_SLOW=1     also run the 30 s claim-deadline case
@@ -1393,7 +1390,7 @@ int main(void) {
                 cmocka_unit_test(test_relaunch_while_overlay_held_outside),
                 cmocka_unit_test(test_relaunch_while_overlay_held_outside_adopted),
         };
-        /* The fault and load cases ran on the kernel backend only (docs/stress.md). */
+        /* The fault and load cases ran on the kernel backend only (docs/testing.md). */
         static const char *const not_on_squashfuse[] = {
                 "test_launcher_dies_before_reply",
                 "test_launcher_dies_after_reply",

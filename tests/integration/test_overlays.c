@@ -11,29 +11,24 @@
  *                                            host's modes (2)
  * test_data_dir_broken_layout                a broken layout repaired or refused, never emptied (8)
  * test_data_dir_in_use                       one live rocker per data dir (8)
- * test_mountinfo_hides_data_dir              the guard's mountinfo does not show the data dir
- *                                            (18.4)
+ * test_mountinfo_hides_data_dir              the guard's mountinfo does not show the data dir (18.4)
  * test_shared_path_keeps_host_readonly       a read-only host mount stays read-only under a shared
  *                                            path (18.1)
  * test_nested_overlay_symlink_refused        an app's symlink to a nested overlay dir is not
  *                                            followed (3)
- * test_relaunch_at_once_keeps_data           20 relaunches at once, each sees the last one's data
- *                                            (8)
+ * test_relaunch_at_once_keeps_data           20 relaunches at once, each sees the last one's data (8)
  * test_lib_overlay_special_dirs              /, /proc, /sys, /dev and below as overlay dirs (3)
- * test_lib_overlay_kinds                     overlay dirs that are files, missing, symlinks, FIFOs
- *                                            (3)
+ * test_lib_overlay_kinds                     overlay dirs that are files, missing, symlinks, FIFOs (3)
  * test_lib_overlay_duplicates                an overlay dir listed twice (3)
  * test_lib_path_relations                    data, exec and overlay dirs inside each other (3)
  * test_lib_symlink_in_data_dir               a symlink on the data dir's path (3)
  * test_lib_data_dir_layout_symlinks          a symlink in an existing data dir's layout (3)
  * test_lib_symlink_in_exec_dir               a symlink on the way to the exec dir (3)
- * test_lib_strict_modes                      StrictModes: data dirs and images others could change
- *                                            (3)
+ * test_lib_strict_modes                      StrictModes: data dirs and images others could change (3)
  * test_lib_overlay_dir_swapped_before_build  an overlay dir swapped between check and build (13.2)
  * test_data_dir_full_or_read_only            data dir on a full, then read-only, tmpfs (4)
  * test_overlay_reason_has_no_kernel_prefix   was a bug: "e " kernel log prefix in the reason (4)
- * test_state_dir_full                        a full state dir: the claim is refused, nothing leaks
- *                                            (4)
+ * test_state_dir_full                        a full state dir: the claim is refused, nothing leaks (4)
  *
  * Callbacks run in the app process inside the rocker: they cannot use
  * cmocka, so they report "key=value" lines through a pipe and the test
@@ -44,7 +39,7 @@
  * is checked for after it, and the table of refusals printed at the
  * end, are in hostile.h.
  * The fault and load cases also wait until rockerd's state dir is empty
- * again, and are left out of the squashfuse variant (docs/stress.md).
+ * again, and are left out of the -squashfuse variant (docs/testing.md).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -986,6 +981,14 @@ static void test_overlay_reason_has_no_kernel_prefix(void **state) {
         }
 }
 
+/* rockerd's state dir (/run/rocker/state in production, a tmpfs that can
+ * fill up) is full. Since commit 6942884 rockerd refuses a claim it cannot
+ * record (manager.c conn_handle(): "ack: cannot record the claim of rocker
+ * …") and kills the rocker, rather than confirm a rocker that a restarted
+ * rockerd would kill as unclaimed. The launcher gets build_rocker_failed
+ * with app_pid set; its app dies with the rocker. (docs/protocol.md §3.4
+ * and docs/data-dir.md §10 still say such a failure is only logged and the
+ * ack confirmed anyway: stale.) */
 static void test_state_dir_full(void **state) {
         char buf[1024], hbuf[1024], state_dir[160], text[1024];
         RockerRequest req = harness_request("state-full", buf, sizeof buf);
@@ -1055,7 +1058,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_overlay_reason_has_no_kernel_prefix, own_mounts_teardown),
                 cmocka_unit_test_teardown(test_state_dir_full, own_mounts_teardown),
         };
-        /* The fault and load cases ran on the kernel backend only (docs/stress.md). */
+        /* The fault and load cases ran on the kernel backend only (docs/testing.md). */
         static const char *const not_on_squashfuse[] = {
                 "test_data_dir_full_or_read_only",
                 "test_overlay_reason_has_no_kernel_prefix",

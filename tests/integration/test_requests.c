@@ -14,17 +14,14 @@
  * test_raw_wrong_types                 every field with a value of the wrong type (3)
  * test_raw_unknown_and_missing_fields  unknown fields refused by name, missing ones named (3)
  * test_raw_version                     protocol versions other than 1 (3)
- * test_raw_bad_paths                   the path rules again in rockerd, the library out of the way
- *                                      (3)
+ * test_raw_bad_paths                   the path rules again in rockerd, the library out of the way (3)
  * test_raw_long_strings                paths and strings one over their limits (3)
  * test_raw_fd_passing                  requests carrying fds: refused, none kept (3)
  * test_raw_two_enters                  a second enter, an ack before an enter: misordered (3)
- * test_raw_silent_connection           a silent client stalls nobody, is dropped at its deadline
- *                                      (3)
+ * test_raw_silent_connection           a silent client stalls nobody, is dropped at its deadline (3)
  * test_raw_connect_and_close           hundreds of connections opened and closed at once (3)
  * test_raw_abandoned_request           a client gone before its ack takes its rocker with it (3)
- * test_raw_waiters_capped              a flood for one held data dir: a few wait, the rest told no
- *                                      (3)
+ * test_raw_waiters_capped              a flood for one held data dir: a few wait, the rest told no (3)
  * test_raw_non_root_peer               a non-root peer is told no at once, served nothing (3)
  * test_lib_relative_paths              relative paths, refused by the library (3)
  * test_lib_dot_components              "." and ".." components (3)
