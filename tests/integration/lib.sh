@@ -4,8 +4,9 @@
 # test_cgroup.sh), sourced at their start; they set ROCKER (the rocker
 # tool) and T (their temp dir) before calling what uses them.
 #
-#   skip_unless_root [WHY]    exits 77 (skipped) unless run as root
-#   skip_unless_tools TOOL..  exits 77 unless every TOOL is on PATH
+#   EVWAIT                    evwait.py, beside this file
+#   skip_unless_root WHY TOOL...  exits 77 (skipped) unless run as root with
+#                             every TOOL on PATH
 #   fail WHAT / pass WHAT     one line each; fail counts in FAILED
 #   check WHAT CMD...         runs CMD, passes or fails WHAT; counts in CHECKS
 #   rk ARGS...                rocker as root: stdout in $T/out, stderr in
@@ -17,19 +18,19 @@
 #                             gives no event for; processes are waited for on
 #                             pidfds (evwait.py).
 
+# shellcheck disable=SC2034  # the suites use it
+EVWAIT=$(dirname "${BASH_SOURCE[0]}")/evwait.py
 FAILED=0
 CHECKS=0
 WAIT_TRIES=${WAIT_TRIES:-100}
 
 skip_unless_root() {
+        local c
         if [ "$(id -u)" -ne 0 ]; then
-                echo "SKIP: needs root${1:+ ($1)}"
+                echo "SKIP: needs root ($1)"
                 exit 77
         fi
-}
-
-skip_unless_tools() {
-        local c
+        shift
         for c in "$@"; do
                 command -v "$c" >/dev/null || { echo "SKIP: $c not found"; exit 77; }
         done

@@ -16,9 +16,7 @@ ROCKERD=${2:?usage: test_cgroup.sh ROCKER ROCKERD}
 WAIT_TRIES=200
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-
-skip_unless_root "rockerd mounts and makes cgroups"
-skip_unless_tools mksquashfs python3
+skip_unless_root "rockerd mounts and makes cgroups" mksquashfs python3
 
 T=$(mktemp -d /tmp/rocker-cgroup-test.XXXXXX) || exit 1
 chmod 755 "$T"

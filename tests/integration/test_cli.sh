@@ -12,12 +12,9 @@ set -u
 
 ROCKER=${1:?usage: test_cli.sh ROCKER ROCKERD}
 ROCKERD=${2:?usage: test_cli.sh ROCKER ROCKERD}
-EVWAIT=$(dirname "$0")/evwait.py
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-
-skip_unless_root "rockerd serves root peers only"
-skip_unless_tools mksquashfs
+skip_unless_root "rockerd serves root peers only" mksquashfs
 
 # Everything the test creates lives in $T. The apps run as an unprivileged
 # user: $T must be traversable, and $T/shared writable, by them.

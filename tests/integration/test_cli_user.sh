@@ -11,13 +11,10 @@ set -u
 
 ROCKER=${1:?usage: test_cli_user.sh ROCKER ROCKERD}
 ROCKERD=${2:?usage: test_cli_user.sh ROCKER ROCKERD}
-EVWAIT=$(dirname "$0")/evwait.py
 WAIT_TRIES=200
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-
-skip_unless_root "rockerd mounts, and the user is made here"
-skip_unless_tools mksquashfs useradd userdel setpriv
+skip_unless_root "rockerd mounts, and the user is made here" mksquashfs useradd userdel setpriv
 
 T=$(mktemp -d /tmp/rocker-cli-user.XXXXXX) || exit 1
 chmod 755 "$T"

@@ -13,12 +13,9 @@ set -u
 
 ROCKER=${1:?usage: test_stop.sh ROCKER ROCKERD}
 ROCKERD=${2:?usage: test_stop.sh ROCKER ROCKERD}
-EVWAIT=$(dirname "$0")/evwait.py
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-
-skip_unless_root "rockerd serves root peers only"
-skip_unless_tools mksquashfs python3
+skip_unless_root "rockerd serves root peers only" mksquashfs python3
 
 T=$(mktemp -d /tmp/rocker-stop-test.XXXXXX) || exit 1
 chmod 755 "$T"
