@@ -384,3 +384,93 @@ void harness_kill_guard(const RockerResult *res) {
         assert_int_equal(poll(&p, 1, 5000), 1);
         close(pidfd);
 }
+
+long long mono_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int count_rockers(void) {
+        RockerInfo *list = NULL;
+        int n = 0;
+        RockerResult r = ROCKER_list_rockers(&list, &n);
+
+        if (r.err_no != ROCKER_ERR_success)
+                print_error("ROCKER_list_rockers: %s: %s\n", ROCKER_strerror(r.err_no), ROCKER_last_error());
+        assert_int_equal(r.err_no, ROCKER_ERR_success);
+        ROCKER_free_rockers(list, n);
+        return n;
+}
+
+int app_exit0(void *arg) {
+        (void) arg;
+        return 0;
+}
+
+static bool name_listed(const char *name, const char *const *names) {
+        for (; names && *names; names++)
+                if (strcmp(name, *names) == 0)
+                        return true;
+        return false;
+}
+
+int harness_run_suite(const char *name, const struct CMUnitTest *tests, size_t n,
+                      const char *const *not_on_squashfuse, int (*setup)(void **state),
+                      int (*teardown)(void **state)) {
+        const char *variant = getenv("ROCKER_TEST_VARIANT");
+        bool squashfuse = variant && strcmp(variant, "squashfuse") == 0;
+        struct CMUnitTest *run = calloc(n ? n : 1, sizeof *run);
+        size_t k = 0;
+        int r;
+
+        if (!run)
+                return 1;
+        for (size_t i = 0; i < n; i++)
+                if (!squashfuse || !name_listed(tests[i].name, not_on_squashfuse))
+                        run[k++] = tests[i];
+        if (getenv("ROCKER_TEST_FILTER"))
+                cmocka_set_test_filter(getenv("ROCKER_TEST_FILTER"));
+        if (geteuid() != 0) {
+                fprintf(stderr, "the integration tests need root\n");
+                free(run);
+                return 77;
+        }
+        r = _cmocka_run_group_tests(name, run, k, setup, teardown);
+        free(run);
+        return r;
+}
+
+RockerResult harness_spawn_piped(RockerRequest *req, const char *const argv[], const char *const envp[],
+                                 int stdin_fd, int *ret_out, int *ret_handle) {
+        int fds[2], null = -1, stdio[3];
+        RockerResult res = { .err_no = ROCKER_ERR_sys };
+
+        *ret_out = -1;
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return res;
+        if (stdin_fd < 0 && (null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+                close(fds[0]);
+                close(fds[1]);
+                return res;
+        }
+        stdio[0] = stdin_fd >= 0 ? stdin_fd : null;
+        stdio[1] = stdio[2] = fds[1];
+        res = ROCKER_spawn_rocker(req, argv, envp, stdio, ret_handle);
+        /* rockerd and the app have their copies: ours must go for EOF. */
+        close(fds[1]);
+        if (null >= 0)
+                close(null);
+        *ret_out = fds[0];
+        return res;
+}
+
+RockerResult harness_spawn_collect(int handle, int out, int *ret_status, char **ret_output) {
+        RockerResult w = ROCKER_wait_rocker(handle, ret_status);
+
+        close(handle);
+        *ret_output = read_all(out);  /* EOF: every copy of the pipe's write end is gone */
+        close(out);
+        return w;
+}

@@ -111,4 +111,42 @@ int report_int(const char *text, const char *key, int def);
 void report_expect(const char *report, const char *key, const char *want);
 void report_expect_not(const char *report, const char *key, const char *unwanted);
 
+/* docs/protocol.md §2 and src/common/proto.h: one datagram, at most 64 KiB */
+#define MSG_MAX (64 * 1024)
+
+/* CLOCK_MONOTONIC in milliseconds. */
+long long mono_ms(void);
+
+/* rockerd's count of live rockers (ROCKER_list_rockers()); fails the test
+ * if it cannot list them. */
+int count_rockers(void);
+
+/* An app that exits 0 at once. */
+int app_exit0(void *arg);
+
+/* ROCKER_spawn_rocker() with the app's stdout and stderr into one pipe and
+ * its stdin from stdin_fd (-1: /dev/null): the pipe's read end goes to
+ * *ret_out (-1 on failure), the wait handle to *ret_handle. Our copies of
+ * the app's ends are closed, so the output reaches EOF when the app is
+ * gone. No cmocka assertion: forked children (another user's) call it too;
+ * a pipe that cannot be made is ROCKER_ERR_sys. */
+RockerResult harness_spawn_piped(RockerRequest *req, const char *const argv[], const char *const envp[],
+                                 int stdin_fd, int *ret_out, int *ret_handle);
+/* Collects a spawned rocker: waits (ROCKER_wait_rocker()) for its status
+ * into *ret_status, closes the handle, reads the app's output to EOF into
+ * *ret_output (malloc'ed) and closes out. Returns the wait's result. */
+RockerResult harness_spawn_collect(int handle, int out, int *ret_status, char **ret_output);
+
+/* The integration suites' main(): runs tests[0..n) as the cmocka group
+ * name with setup and teardown. ROCKER_TEST_FILTER picks cases by name
+ * (a cmocka pattern, * wildcards). In the registered squashfuse variant
+ * (ctest's integration/<suite>-squashfuse sets ROCKER_TEST_VARIANT=squashfuse)
+ * the cases named in not_on_squashfuse (NULL-terminated, or NULL) are left
+ * out; ROCKER_TEST_BACKEND=squashfuse by hand runs them all. Returns 77 (skipped) unless
+ * root, else cmocka's result. */
+struct CMUnitTest;
+int harness_run_suite(const char *name, const struct CMUnitTest *tests, size_t n,
+                      const char *const *not_on_squashfuse, int (*setup)(void **state),
+                      int (*teardown)(void **state));
+
 #endif

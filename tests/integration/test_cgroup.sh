@@ -13,15 +13,10 @@ set -u
 
 ROCKER=${1:?usage: test_cgroup.sh ROCKER ROCKERD}
 ROCKERD=${2:?usage: test_cgroup.sh ROCKER ROCKERD}
-
-if [ "$(id -u)" -ne 0 ]; then
-        echo "SKIP: needs root"
-        exit 77
-fi
-if ! command -v mksquashfs >/dev/null || ! command -v python3 >/dev/null; then
-        echo "SKIP: mksquashfs or python3 not found"
-        exit 77
-fi
+WAIT_TRIES=200
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+skip_unless_root "rockerd mounts and makes cgroups" mksquashfs python3
 
 T=$(mktemp -d /tmp/rocker-cgroup-test.XXXXXX) || exit 1
 chmod 755 "$T"
@@ -29,7 +24,6 @@ IMG=$T/app.squashfs
 EXEC=$T/exec
 DAEMON=""
 KEPT_PIDS=()
-FAILED=0
 
 # The cgroup v2 mount, as rockerd finds it.
 CGROOT=""
@@ -40,31 +34,6 @@ for d in /sys/fs/cgroup /sys/fs/cgroup/unified; do
         fi
 done
 
-fail() { echo "FAIL: $*"; FAILED=$((FAILED + 1)); }
-pass() { echo "ok: $*"; }
-check() {
-        local what=$1
-        shift
-        if "$@"; then pass "$what"; else fail "$what"; fi
-}
-rk() {
-        "$ROCKER" "$@" >"$T/out" 2>"$T/err"
-        RC=$?
-}
-show() {
-        echo "  status $RC; stdout:"; sed 's/^/    | /' "$T/out"
-        echo "  stderr:"; sed 's/^/    | /' "$T/err"
-}
-expect_rc() {
-        if [ "$RC" -eq "$1" ]; then pass "$2 (exit $RC)"; else fail "$2: exit $RC, expected $1"; show; fi
-}
-wait_until() {
-        for _ in $(seq 200); do
-                "$@" && return 0
-                sleep 0.05
-        done
-        return 1
-}
 pid_gone() { [ ! -e "/proc/$1" ]; }
 
 start_daemon() {  # start_daemon [rockerd options...]

@@ -12,16 +12,9 @@ set -u
 
 ROCKER=${1:?usage: test_cli.sh ROCKER ROCKERD}
 ROCKERD=${2:?usage: test_cli.sh ROCKER ROCKERD}
-EVWAIT=$(dirname "$0")/evwait.py
-
-if [ "$(id -u)" -ne 0 ]; then
-        echo "SKIP: needs root (rockerd serves root peers only)"
-        exit 77
-fi
-if ! command -v mksquashfs >/dev/null; then
-        echo "SKIP: mksquashfs not found"
-        exit 77
-fi
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+skip_unless_root "rockerd serves root peers only" mksquashfs
 
 # Everything the test creates lives in $T. The apps run as an unprivileged
 # user: $T must be traversable, and $T/shared writable, by them.
@@ -32,69 +25,15 @@ IMG=$T/app.squashfs
 EXEC=$T/exec
 DAEMON=""
 KEPT_PIDS=()
-FAILED=0
-CHECKS=0
-
-fail() {
-        echo "FAIL: $*"
-        FAILED=$((FAILED + 1))
-}
-
-pass() {
-        echo "ok: $*"
-}
-
-# check "what" CONDITION...: runs the condition, counts a failure if false.
-check() {
-        local what=$1
-        shift
-        CHECKS=$((CHECKS + 1))
-        if "$@"; then
-                pass "$what"
-        else
-                fail "$what"
-        fi
-}
-
-# rk ARGS...: runs rocker; stdout in $T/out, stderr in $T/err, status in $RC.
-rk() {
-        "$ROCKER" "$@" >"$T/out" 2>"$T/err"
-        RC=$?
-}
-
-show() {
-        echo "  status $RC; stdout:"
-        sed 's/^/    | /' "$T/out"
-        echo "  stderr:"
-        sed 's/^/    | /' "$T/err"
-}
-
-# expect_rc N "what": checks $RC, shows rocker's output when it is wrong.
-expect_rc() {
-        CHECKS=$((CHECKS + 1))
-        if [ "$RC" -eq "$1" ]; then
-                pass "$2 (exit $RC)"
-        else
-                fail "$2: exit $RC, expected $1"
-                show
-        fi
-}
 
 # One line on stderr, "rocker: ...".
 one_error_line() {
         [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q '^rocker: ' "$T/err"
 }
 
-# wait_until CMD...: polls CMD for up to 5 s. Only for what the kernel gives
-# no event for (mounts and loop devices going away); processes are waited
-# for on pidfds (pid_gone), apps tell they are up through a FIFO.
-wait_until() {
-        for _ in $(seq 100); do
-                "$@" && return 0
-                sleep 0.05
-        done
-        return 1
-}
+# wait_until (lib.sh) only for mounts and loop devices going away;
+# processes are waited for on pidfds (pid_gone), apps tell they are up
+# through a FIFO.
 
 # pid_gone PID: waits on a pidfd (up to 20 s) for PID to exit.
 pid_gone() {

@@ -11,49 +11,21 @@ set -u
 
 ROCKER=${1:?usage: test_cli_user.sh ROCKER ROCKERD}
 ROCKERD=${2:?usage: test_cli_user.sh ROCKER ROCKERD}
-EVWAIT=$(dirname "$0")/evwait.py
-
-if [ "$(id -u)" -ne 0 ]; then
-        echo "SKIP: needs root"
-        exit 77
-fi
-for c in mksquashfs useradd userdel setpriv; do
-        command -v "$c" >/dev/null || { echo "SKIP: $c not found"; exit 77; }
-done
+WAIT_TRIES=200
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+skip_unless_root "rockerd mounts, and the user is made here" mksquashfs useradd userdel setpriv
 
 T=$(mktemp -d /tmp/rocker-cli-user.XXXXXX) || exit 1
 chmod 755 "$T"
 U=rkcli$$
 DAEMON=""
-FAILED=0
 BG=()
 
-fail() { echo "FAIL: $*"; FAILED=$((FAILED + 1)); }
-pass() { echo "ok: $*"; }
-check() {
-        local what=$1
-        shift
-        if "$@"; then pass "$what"; else fail "$what"; fi
-}
 # as_user ARGS...: rocker as $U; stdout in $T/out, stderr in $T/err, status in $RC.
 as_user() {
         setpriv --reuid="$U" --regid="$U" --init-groups "$ROCKER" "$@" >"$T/out" 2>"$T/err"
         RC=$?
-}
-expect_rc() {
-        if [ "$RC" -eq "$1" ]; then
-                pass "$2 (exit $RC)"
-        else
-                fail "$2: exit $RC, expected $1"
-                sed 's/^/    | /' "$T/out" "$T/err"
-        fi
-}
-wait_until() {
-        for _ in $(seq 200); do
-                "$@" && return 0
-                sleep 0.05
-        done
-        return 1
 }
 # The user's live rockers, as it sees them: "NAME PID" lines.
 user_rockers() {

@@ -24,23 +24,13 @@
 
 #include "harness.h"
 
-/* Spawns argv in a new rocker with stdout and stderr into one pipe; the
- * pipe's read end goes to *ret_out, the wait handle to *ret_handle. */
+/* Spawns argv in a new rocker, stdin /dev/null, stdout and stderr into one
+ * pipe (harness_spawn_piped()), with the environment the cases expect. */
 static RockerResult spawn_piped(RockerRequest *req, const char *const argv[], int *ret_out, int *ret_handle) {
         const char *const envp[] = { "PATH=/usr/bin:/bin", "ROCKER_TEST=1", NULL };
-        int fds[2], null, stdio[3];
-        RockerResult res;
+        RockerResult res = harness_spawn_piped(req, argv, envp, -1, ret_out, ret_handle);
 
-        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-        null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        assert_true(null >= 0);
-        stdio[0] = null;
-        stdio[1] = stdio[2] = fds[1];
-        res = ROCKER_spawn_rocker(req, argv, envp, stdio, ret_handle);
-        /* rockerd and the app have their copies: ours must go for EOF. */
-        close(fds[1]);
-        close(null);
-        *ret_out = fds[0];
+        assert_true(*ret_out >= 0);
         return res;
 }
 
@@ -81,17 +71,13 @@ static void test_spawn_output_and_exit_status(void **state) {
         assert_true(handle >= 0);
         assert_true(fcntl(handle, F_GETFD) & FD_CLOEXEC);
 
-        w = ROCKER_wait_rocker(handle, &status);
+        w = harness_spawn_collect(handle, fd_out, &status, &out);
         assert_int_equal(w.err_no, ROCKER_ERR_success);
         assert_int_equal(w.app_pid, res.app_pid);
         assert_int_equal(w.guard_pid, res.guard_pid);
         assert_string_equal(w.guard_pname, res.guard_pname);
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 7);
-        close(handle);
-
-        out = read_all(fd_out);  /* EOF: every copy of the pipe's write end is gone */
-        close(fd_out);
         assert_string_equal(out, "hi\nenv=1\n");
         free(out);
         assert_rocker_gone(&res);
@@ -108,13 +94,10 @@ static void test_spawn_signal_killed(void **state) {
         (void) state;
         res = spawn_piped(&req, argv, &fd_out, &handle);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
-        w = ROCKER_wait_rocker(handle, &status);
+        w = harness_spawn_collect(handle, fd_out, &status, &out);
         assert_int_equal(w.err_no, ROCKER_ERR_success);
         assert_true(WIFSIGNALED(status));
         assert_int_equal(WTERMSIG(status), SIGTERM);
-        close(handle);
-        out = read_all(fd_out);
-        close(fd_out);
         free(out);
         assert_rocker_gone(&res);
         harness_assert_clean();
@@ -135,13 +118,10 @@ static void test_spawn_guard_killed(void **state) {
         p = (struct pollfd) { .fd = handle, .events = POLLIN };
         assert_int_equal(poll(&p, 1, 0), 0);  /* still running */
         harness_kill_guard(&res);
-        w = ROCKER_wait_rocker(handle, &status);
+        w = harness_spawn_collect(handle, fd_out, &status, &out);
         assert_int_equal(w.err_no, ROCKER_ERR_success);
         assert_true(WIFSIGNALED(status));
         assert_int_equal(WTERMSIG(status), SIGKILL);
-        close(handle);
-        out = read_all(fd_out);
-        close(fd_out);
         free(out);
         assert_rocker_gone(&res);
         harness_assert_clean();
@@ -176,13 +156,10 @@ static void test_spawn_app_equals_entered_app(void **state) {
         (void) state;
         res = spawn_piped(&req, argv, &fd_out, &handle);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
-        w = ROCKER_wait_rocker(handle, &status);
+        w = harness_spawn_collect(handle, fd_out, &status, &spawned);
         assert_int_equal(w.err_no, ROCKER_ERR_success);
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
-        close(handle);
-        spawned = read_all(fd_out);
-        close(fd_out);
 
         assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
         probe.out = fds[1];
@@ -229,13 +206,10 @@ static void test_spawn_bad_arguments(void **state) {
 
         res = spawn_piped(&req, missing, &fd_out, &handle);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
-        w = ROCKER_wait_rocker(handle, &status);
+        w = harness_spawn_collect(handle, fd_out, &status, &out);
         assert_int_equal(w.err_no, ROCKER_ERR_success);
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 127);
-        close(handle);
-        out = read_all(fd_out);
-        close(fd_out);
         free(out);
 
         /* rockerd refuses (uid 0): build_rocker_failed with its reason */
@@ -289,11 +263,5 @@ int main(void) {
                 cmocka_unit_test(test_spawn_handle_closed_early),
         };
 
-        if (getenv("ROCKER_TEST_FILTER"))
-                cmocka_set_test_filter(getenv("ROCKER_TEST_FILTER"));
-        if (geteuid() != 0) {
-                fprintf(stderr, "the integration tests need root\n");
-                return 77;
-        }
-        return cmocka_run_group_tests_name("spawn", tests, harness_setup, harness_teardown);
+        return harness_run_suite("spawn", tests, sizeof tests / sizeof tests[0], NULL, harness_setup, harness_teardown);
 }

@@ -119,11 +119,6 @@ typedef struct Call {
         char *output;
 } Call;
 
-static int noop(void *arg) {
-        (void) arg;
-        return 0;
-}
-
 /* In a child that has become c->uid (its own groups, gid): spawns, waits,
  * and reports "err wstatus\nerror\n" then the app's output. */
 static void call_as(Call *c) {
@@ -135,7 +130,7 @@ static void call_as(Call *c) {
         pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                int out[2], stdio[3], handle = -1, ws = -1;
+                int out = -1, handle = -1, ws = -1;
                 struct passwd *pw = getpwuid(c->uid);
                 RockerResult res;
                 char *o = NULL;
@@ -144,21 +139,17 @@ static void call_as(Call *c) {
                     setresuid(c->uid, c->uid, c->uid) < 0)
                         _exit(90);
                 if (c->enter) {
-                        res = ROCKER_enter_rocker(&c->req, noop, NULL);
+                        res = ROCKER_enter_rocker(&c->req, app_exit0, NULL);
                         dprintf(rep[1], "%d -1\n%s\n", res.err_no, ROCKER_last_error());
                         _exit(0);
                 }
-                if (pipe2(out, O_CLOEXEC) < 0)
+                res = harness_spawn_piped(&c->req, c->argv, NULL, c->stdin_fd, &out, &handle);
+                if (out < 0)
                         _exit(91);
-                stdio[0] = c->stdin_fd >= 0 ? c->stdin_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
-                stdio[1] = stdio[2] = out[1];
-                res = ROCKER_spawn_rocker(&c->req, c->argv, NULL, stdio, &handle);
-                close(out[1]);
                 if (res.err_no == ROCKER_ERR_success) {
-                        RockerResult w = ROCKER_wait_rocker(handle, &ws);
+                        RockerResult w = harness_spawn_collect(handle, out, &ws, &o);
                         if (w.err_no != ROCKER_ERR_success)
                                 res = w;
-                        o = read_all(out[0]);
                 }
                 dprintf(rep[1], "%d %d\n%s\n%s", res.err_no, ws, ROCKER_last_error(), o ? o : "");
                 _exit(0);
@@ -418,6 +409,33 @@ static void test_user_gains_nothing(void **state) {
         harness_assert_clean();
 }
 
+/* Runs fn(fd, arg) in a child that has become the user (its groups, its
+ * gid), fn writing "key=value" lines to fd; returns what it wrote
+ * (malloc'ed, and printed) once the child has exited. */
+static char *report_as_user(void (*fn)(int fd, void *arg), void *arg) {
+        int rep[2], status;
+        char *report;
+        pid_t pid;
+
+        assert_int_equal(pipe2(rep, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                close(rep[0]);
+                if (initgroups(user, user_gid) < 0 || setresgid(user_gid, user_gid, user_gid) < 0 ||
+                    setresuid(user_uid, user_uid, user_uid) < 0)
+                        _exit(90);
+                fn(rep[1], arg);
+                _exit(0);
+        }
+        close(rep[1]);
+        report = read_all(rep[0]);
+        close(rep[0]);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        print_message("%s", report);
+        return report;
+}
+
 typedef struct StopKill {
         RockerResult root;      /* root's rocker */
         RockerRequest req;      /* the user's */
@@ -426,7 +444,8 @@ typedef struct StopKill {
 
 /* As the user: root's rocker is neither listed, nor stopped, nor killed;
  * its own is listed and stopped. Reports "key=value" lines. */
-static void user_stop_kill(int fd, StopKill *sk) {
+static void user_stop_kill(int fd, void *arg) {
+        StopKill *sk = arg;
         const char *const argv[] = { "/bin/sh", "-c", "read x", NULL };
         RockerRequest req = sk->req;
         RockerInfo *list = NULL;
@@ -462,11 +481,10 @@ static void user_stop_kill(int fd, StopKill *sk) {
 
 static void test_user_stop_kill_own_only(void **state) {
         const char *const argv[] = { "/bin/sleep", "60", NULL };
-        int stdio[3], handle = -1, ws = -1, rep[2], status;
+        int stdio[3], handle = -1, ws = -1;
         StopKill sk;
         char buf[1024], *report, *v;
         RockerRequest req = harness_request("root-rocker", buf, sizeof buf);
-        pid_t pid;
 
         (void) state;
         stdio[0] = stdio[1] = stdio[2] = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -475,22 +493,7 @@ static void test_user_stop_kill_own_only(void **state) {
         close(stdio[0]);
         assert_int_equal(sk.root.err_no, ROCKER_ERR_success);
 
-        assert_int_equal(pipe2(rep, O_CLOEXEC), 0);
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                close(rep[0]);
-                if (initgroups(user, user_gid) < 0 || setresgid(user_gid, user_gid, user_gid) < 0 ||
-                    setresuid(user_uid, user_uid, user_uid) < 0)
-                        _exit(90);
-                user_stop_kill(rep[1], &sk);
-                _exit(0);
-        }
-        close(rep[1]);
-        report = read_all(rep[0]);
-        close(rep[0]);
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        print_message("%s", report);
+        report = report_as_user(user_stop_kill, &sk);
 #define EXPECT(key, want) do { v = report_get(report, key); assert_non_null(v); assert_string_equal(v, want); free(v); } while (0)
         EXPECT("list_err", "0");
         EXPECT("list_n", "0");          /* root's rocker is not listed to the user */
@@ -519,62 +522,59 @@ static void test_user_stop_kill_own_only(void **state) {
         harness_assert_clean();
 }
 
+typedef struct Restart {
+        RockerRequest req;      /* the user's */
+        int round;              /* 0: spawn; 1 (rockerd restarted): list and kill */
+        char name[16];          /* the rocker's guard, from round 0 */
+        int gpid;
+} Restart;
+
+/* As the user: spawn a rocker, or list and kill it after the restart. */
+static void user_restart_round(int fd, void *arg) {
+        const char *const argv[] = { "/bin/sleep", "60", NULL };
+        Restart *rs = arg;
+
+        if (rs->round == 0) {
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC), handle = -1;
+                const int stdio[3] = { null, null, null };
+                RockerResult res = ROCKER_spawn_rocker(&rs->req, argv, NULL, stdio, &handle);
+
+                dprintf(fd, "err=%d\nname=%s\npid=%d\n", res.err_no, res.guard_pname, res.guard_pid);
+        } else {
+                RockerInfo *list = NULL;
+                int n = 0, mine = 0;
+                RockerResult r = ROCKER_list_rockers(&list, &n);
+
+                for (int i = 0; i < n; i++)
+                        mine += strcmp(list[i].guard_pname, rs->name) == 0;
+                ROCKER_free_rockers(list, n);
+                r = ROCKER_kill_rocker(rs->gpid, rs->name, SIGKILL);
+                dprintf(fd, "listed=%d\nkill=%d\n", mine, r.err_no);
+        }
+}
+
 /* The owner survives a restart of rockerd (its state record): the adopted
  * rocker is still listed to the user, and the user may still kill it. */
 static void test_user_owner_survives_restart(void **state) {
-        const char *const argv[] = { "/bin/sleep", "60", NULL };
         char buf[1024], *report, *v;
-        RockerRequest req = user_request("restart", buf, sizeof buf);
-        int rep[2], status, pidfd;
-        char name[16] = "";
-        int gpid = 0;
+        Restart rs = { .req = user_request("restart", buf, sizeof buf) };
+        char *name = rs.name;
+        int pidfd;
         struct pollfd p;
-        pid_t pid;
 
         (void) state;
         for (int round = 0; round < 2; round++) {
-                assert_int_equal(pipe2(rep, O_CLOEXEC), 0);
-                pid = fork();
-                assert_true(pid >= 0);
-                if (pid == 0) {
-                        close(rep[0]);
-                        if (initgroups(user, user_gid) < 0 || setresgid(user_gid, user_gid, user_gid) < 0 ||
-                            setresuid(user_uid, user_uid, user_uid) < 0)
-                                _exit(90);
-                        if (round == 0) {
-                                int null = open("/dev/null", O_RDWR | O_CLOEXEC), handle = -1;
-                                const int stdio[3] = { null, null, null };
-                                RockerResult res = ROCKER_spawn_rocker(&req, argv, NULL, stdio, &handle);
-
-                                dprintf(rep[1], "err=%d\nname=%s\npid=%d\n", res.err_no, res.guard_pname,
-                                        res.guard_pid);
-                        } else {
-                                RockerInfo *list = NULL;
-                                int n = 0, mine = 0;
-                                RockerResult r = ROCKER_list_rockers(&list, &n);
-
-                                for (int i = 0; i < n; i++)
-                                        mine += strcmp(list[i].guard_pname, name) == 0;
-                                ROCKER_free_rockers(list, n);
-                                r = ROCKER_kill_rocker(gpid, name, SIGKILL);
-                                dprintf(rep[1], "listed=%d\nkill=%d\n", mine, r.err_no);
-                        }
-                        _exit(0);
-                }
-                close(rep[1]);
-                report = read_all(rep[0]);
-                close(rep[0]);
-                assert_int_equal(waitpid(pid, &status, 0), pid);
-                print_message("%s", report);
+                rs.round = round;
+                report = report_as_user(user_restart_round, &rs);
                 if (round == 0) {
                         v = report_get(report, "err");
                         assert_string_equal(v, "0");
                         free(v);
                         v = report_get(report, "name");
-                        snprintf(name, sizeof name, "%s", v);
+                        snprintf(name, sizeof rs.name, "%s", v);
                         free(v);
                         v = report_get(report, "pid");
-                        gpid = atoi(v);
+                        rs.gpid = atoi(v);
                         free(v);
                         /* rockerd restarts; the rocker lives on, adopted */
                         assert_int_equal(harness_stop_daemon(SIGTERM), 0);
@@ -589,7 +589,7 @@ static void test_user_owner_survives_restart(void **state) {
                 }
                 free(report);
         }
-        pidfd = pidfd_open(gpid, 0);
+        pidfd = pidfd_open(rs.gpid, 0);
         if (pidfd >= 0) {
                 p = (struct pollfd) { .fd = pidfd, .events = POLLIN };
                 assert_int_equal(poll(&p, 1, 20000), 1);
@@ -608,15 +608,9 @@ int main(void) {
                 cmocka_unit_test(test_user_owner_survives_restart),
         };
 
-        if (getenv("ROCKER_TEST_FILTER"))
-                cmocka_set_test_filter(getenv("ROCKER_TEST_FILTER"));
-        if (geteuid() != 0) {
-                fprintf(stderr, "the integration tests need root\n");
-                return 77;
-        }
         if (system("command -v useradd >/dev/null && command -v userdel >/dev/null") != 0) {
                 fprintf(stderr, "useradd/userdel missing\n");
                 return 77;
         }
-        return cmocka_run_group_tests_name("spawn-user", tests, setup, teardown);
+        return harness_run_suite("spawn-user", tests, sizeof tests / sizeof tests[0], NULL, setup, teardown);
 }

@@ -13,15 +13,9 @@ set -u
 
 ROCKER=${1:?usage: test_stop.sh ROCKER ROCKERD}
 ROCKERD=${2:?usage: test_stop.sh ROCKER ROCKERD}
-EVWAIT=$(dirname "$0")/evwait.py
-
-if [ "$(id -u)" -ne 0 ]; then
-        echo "SKIP: needs root (rockerd serves root peers only)"
-        exit 77
-fi
-for c in mksquashfs python3; do
-        command -v $c >/dev/null || { echo "SKIP: $c not found"; exit 77; }
-done
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+skip_unless_root "rockerd serves root peers only" mksquashfs python3
 
 T=$(mktemp -d /tmp/rocker-stop-test.XXXXXX) || exit 1
 chmod 755 "$T"
@@ -29,32 +23,9 @@ mkdir -m 1777 "$T/shared"
 IMG=$T/app.squashfs
 EXEC=/opt/stoptest
 DAEMON=""
-FAILED=0
-CHECKS=0
 GRACE=1         # StopTimeoutSec= of this rockerd, seconds
 BOUND=20        # how long any event may take, on the slowest machine
 
-fail() { echo "FAIL: $*"; FAILED=$((FAILED + 1)); }
-pass() { echo "ok: $*"; }
-check() {
-        local what=$1
-        shift
-        CHECKS=$((CHECKS + 1))
-        if "$@"; then pass "$what"; else fail "$what"; fi
-}
-rk() {
-        "$ROCKER" "$@" >"$T/out" 2>"$T/err"
-        RC=$?
-}
-expect_rc() {
-        CHECKS=$((CHECKS + 1))
-        if [ "$RC" -eq "$1" ]; then
-                pass "$2 (exit $RC)"
-        else
-                fail "$2: exit $RC, expected $1"
-                sed 's/^/    | /' "$T/out" "$T/err"
-        fi
-}
 now_ms() { date +%s%3N; }
 
 # A FIFO the apps (another uid) write their "ready" lines to.

@@ -1,48 +1,78 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Hostile requests against a real rockerd: raw datagrams on its socket that
- * bypass the library (garbage, oversized, empty, mistyped, carrying fds,
- * misordered, silent, abandoned), and bad requests through the library
- * (paths, overlay dirs, images, ids, symlinks on the way to the data dir).
+ * Requests and their validation against a real rockerd: raw datagrams on its
+ * socket that bypass the library (garbage, oversized, empty, mistyped,
+ * carrying fds, misordered, silent, abandoned), requests the library refuses
+ * by itself or rockerd refuses (paths, ids), and callers without a daemon or
+ * without root.
  *
- * After every case:
- *  - harness_assert_clean(): no mount, loop device, guard, rockerd fd or own
- *    fd more than at the start;
- *  - rockerd has no child left (a guard not yet named rk-* included);
- *  - a refused request created neither its data dir nor its exec dir
- *    (except a request the guard refuses: docs/data-dir.md §4 keeps the
- *    layout made before it started; such cases say guard_stage);
- *  - an existing data dir it named, and the pre-existing data dir (built by
- *    a real rocker in the group setup), are unchanged, down to modes,
- *    owners, times and file contents (inside the overlays' work dirs: names
- *    only). Library cases run twice: on fresh dirs and on that data dir.
- * Requests the library must refuse by itself (param_invalid) are sent with
- * ROCKER_SOCKET pointing at a decoy listener: no connection may reach it.
+ * case                                 what it proves (issue)
+ * test_raw_garbage                     bytes that are no JSON, or JSON with trailing bytes (3)
+ * test_raw_oversized                   a datagram over 64 KiB, a string that never ends (3)
+ * test_raw_empty_message               a zero-length datagram is refused with a reason (3)
+ * test_raw_not_an_object               JSON that is not an object (3)
+ * test_raw_wrong_types                 every field with a value of the wrong type (3)
+ * test_raw_unknown_and_missing_fields  unknown fields refused by name, missing ones named (3)
+ * test_raw_version                     protocol versions other than 1 (3)
+ * test_raw_bad_paths                   the path rules again in rockerd, the library out of the way (3)
+ * test_raw_long_strings                paths and strings one over their limits (3)
+ * test_raw_fd_passing                  requests carrying fds: refused, none kept (3)
+ * test_raw_two_enters                  a second enter, an ack before an enter: misordered (3)
+ * test_raw_silent_connection           a silent client stalls nobody, is dropped at its deadline (3)
+ * test_raw_connect_and_close           hundreds of connections opened and closed at once (3)
+ * test_raw_abandoned_request           a client gone before its ack takes its rocker with it (3)
+ * test_raw_waiters_capped              a flood for one held data dir: a few wait, the rest told no (3)
+ * test_raw_non_root_peer               a non-root peer is told no at once, served nothing (3)
+ * test_lib_relative_paths              relative paths, refused by the library (3)
+ * test_lib_dot_components              "." and ".." components (3)
+ * test_lib_control_characters          control characters in paths (3)
+ * test_lib_empty_strings               empty and NULL paths (3)
+ * test_lib_ids                         uids and gids out of range (3)
+ * test_lib_app_id_int_min              app_id INT_MIN is served and listed as itself (3)
+ * test_bad_requests                    bad requests through the library: refused, nothing made (2)
+ * test_no_daemon                       no rockerd on the socket: a clear error (2)
+ * test_non_root_caller_is_told_why     a launcher that is not root is told why (3)
  *
- * Every refusal's text must name the field or the reason. The group
- * teardown prints them all as a table "case | err_no | error text".
- *
- * Cases marked KNOWN DAEMON BUG fail on purpose: they show a bug in rockerd
- * that this suite reports and does not work around.
+ * Callbacks run in the app process inside the rocker: they cannot use
+ * cmocka, so they report "key=value" lines through a pipe and the test
+ * asserts on them after waitpid(). Every case ends with
+ * harness_assert_clean(): no mount, loop device, guard, daemon fd or own fd
+ * more than before.
+ * The test_raw_* and test_lib_* cases are hostile requests: what each
+ * is checked for after it, and the table of refusals printed at the
+ * end, are in hostile.h.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/sched.h>
+#include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,136 +82,13 @@
 #include <rocker/rocker.h>
 
 #include "harness.h"
+#include "probe.h"
+#include "hostile.h"
 
-/* docs/protocol.md §2 and src/common/proto.h: one datagram, at most 64 KiB */
-#define MSG_MAX (64 * 1024)
 #define PATH_MAX_BYTES 4095
+
 /* rockerd's deadline for a silent connection (MANAGER_CONFIG_DEFAULT) */
 #define REQUEST_DEADLINE_MS 5000
-/* A refusal is a few ms of work; anything near this is a hang. */
-#define REFUSAL_MAX_MS 3000
-
-/* ---- the table of refusals ----------------------------------------- */
-
-typedef struct Row {
-        char name[72];
-        char err[32];
-        char *text;
-} Row;
-
-static Row rows[512];
-static size_t n_rows;
-
-/* The temp dir changes per run: "$DIR" keeps the table pasteable. Control
- * characters are escaped so that one row stays one line. */
-static char *sanitize(const char *text) {
-        size_t dl = strlen(H.dir), size = strlen(text) * 4 + 1, o = 0;
-        char *out = malloc(size);
-
-        assert_non_null(out);
-        for (const char *p = text; *p;) {
-                if (dl > 0 && strncmp(p, H.dir, dl) == 0) {
-                        o += (size_t) snprintf(out + o, size - o, "$DIR");
-                        p += dl;
-                } else if ((unsigned char) *p < 0x20 || *p == 0x7f) {
-                        o += (size_t) snprintf(out + o, size - o, *p == '\n' ? "\\n" : "\\x%02x",
-                                               (unsigned char) *p);
-                        p++;
-                } else
-                        out[o++] = *p++;
-        }
-        out[o] = '\0';
-        return out;
-}
-
-static void row_add(const char *name, const char *err, const char *text) {
-        Row *r;
-
-        if (n_rows >= sizeof rows / sizeof rows[0])
-                return;
-        r = &rows[n_rows++];
-        snprintf(r->name, sizeof r->name, "%s", name);
-        snprintf(r->err, sizeof r->err, "%s", err);
-        r->text = sanitize(text);
-}
-
-static void rows_print(void) {
-        int w = 4;
-
-        for (size_t i = 0; i < n_rows; i++)
-                if ((int) strlen(rows[i].name) > w)
-                        w = (int) strlen(rows[i].name);
-        print_message("\nrefused cases (%zu), $DIR = the harness' temp dir:\n", n_rows);
-        print_message("%-*s | %-24s | %s\n", w, "case", "err_no", "error text");
-        for (size_t i = 0; i < n_rows; i++) {
-                print_message("%-*s | %-24s | %s\n", w, rows[i].name, rows[i].err, rows[i].text);
-                free(rows[i].text);
-        }
-        n_rows = 0;
-}
-
-/* ---- small helpers --------------------------------------------------- */
-
-static long long mono_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static bool lexists(const char *path) {
-        struct stat st;
-
-        return lstat(path, &st) == 0;
-}
-
-/* Every needle must occur in text; "a|b" means a or b. */
-static bool needles_match(const char *text, const char *const *needles) {
-        for (size_t i = 0; needles[i]; i++) {
-                char alt[512], *save = NULL;
-                bool any = false;
-
-                snprintf(alt, sizeof alt, "%s", needles[i]);
-                for (char *a = strtok_r(alt, "|", &save); a && !any; a = strtok_r(NULL, "|", &save))
-                        any = strstr(text, a) != NULL;
-                if (!any)
-                        return false;
-        }
-        return true;
-}
-
-static void assert_needles(const char *what, const char *text, const char *const *needles) {
-        if (!needles_match(text, needles)) {
-                print_error("%s: the error does not name the field/reason\n  got: \"%s\"\n  want all of:", what,
-                            text);
-                for (size_t i = 0; needles[i]; i++)
-                        print_error(" \"%s\"", needles[i]);
-                print_error("\n");
-                fail();
-        }
-}
-
-/* Every name, mode, owner, size, time and content under dir. Inside the
- * overlays' work dirs only names, types and link targets: overlayfs resets
- * its work dir at every mount, and it holds nothing between runs
- * (docs/data-dir.md §9). */
-static char *fingerprint(const char *dir) {
-        char cmd[1024];
-        FILE *f;
-        char *s;
-
-        snprintf(cmd, sizeof cmd,
-                 "cd '%s' 2>/dev/null && find . \\( -path './overlay/*/work' -o -path './overlay/*/work/*' \\) "
-                 "-printf '%%p|%%y|%%l\\n' -o -printf '%%p|%%y|%%m|%%U|%%G|%%s|%%T@|%%C@|%%l\\n' | LC_ALL=C sort && "
-                 "find . -type f -exec sha256sum {} + | LC_ALL=C sort",
-                 dir);
-        f = popen(cmd, "re");
-        if (!f)
-                return NULL;
-        s = read_all(fileno(f));
-        pclose(f);
-        return s;
-}
 
 static bool daemon_has_fd_to(const char *link_target) {
         char p[64], l[512], t[256];
@@ -205,97 +112,6 @@ static bool daemon_has_fd_to(const char *link_target) {
         if (d)
                 closedir(d);
         return found;
-}
-
-/* The pre-existing data dir: a real layout, written by a real rocker. */
-static char pre_dir[256];
-static char *pre_fp;
-
-/* rockerd still answers at once (no hang left behind by a case). */
-static void assert_daemon_responsive(void) {
-        RockerInfo *list = NULL;
-        int n = 0;
-        long long t0 = mono_ms();
-        RockerResult r = ROCKER_list_rockers(&list, &n);
-
-        if (r.err_no != ROCKER_ERR_success)
-                print_error("list: %s\n", ROCKER_last_error());
-        assert_int_equal(r.err_no, ROCKER_ERR_success);
-        ROCKER_free_rockers(list, n);
-        assert_true(mono_ms() - t0 < 1000);
-}
-
-/* rockerd's children: guards, even those not yet named rk-*. */
-static int daemon_children(void) {
-        char p[96], buf[4096];
-        int fd, n = 0;
-        ssize_t k;
-
-        snprintf(p, sizeof p, "/proc/%d/task/%d/children", (int) H.daemon, (int) H.daemon);
-        fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;  /* kernel without CONFIG_PROC_CHILDREN: the guard count must do */
-        k = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        for (ssize_t i = 0; i < k; i++)
-                n += buf[i] == ' ';
-        return n;
-}
-
-/* What every case ends with. */
-static void case_end(void) {
-        char *fp;
-        int children = 0;
-
-        /* rockerd reaps its guards after the events the case waited for; no
-         * event tells the test: a fixed-interval look within a 5 s bound. */
-        for (int i = 0; i < 500 && (children = daemon_children()) != 0; i++)
-                usleep(10 * 1000);
-        if (children != 0) {
-                print_error("rockerd still has %d children (guards) after the case\n", children);
-                fail();
-        }
-        fp = fingerprint(pre_dir);
-
-        assert_non_null(fp);
-        if (strcmp(fp, pre_fp) != 0) {
-                print_error("the pre-existing data dir %s changed:\n--- before\n%s\n--- after\n%s\n", pre_dir, pre_fp,
-                            fp);
-                free(fp);
-                fail();
-        }
-        free(fp);
-        harness_assert_clean();
-}
-
-/* Fds a case opens: a failed assertion must not leak them into the next
- * cases (whose leak checks count our fds), so the per-test teardown closes
- * what is left. Closing a raw connection also ends its unclaimed rocker. */
-static int tracked[64];
-static size_t n_tracked;
-
-static int fd_track(int fd) {
-        assert_true(fd >= 0);
-        assert_true(n_tracked < sizeof tracked / sizeof tracked[0]);
-        tracked[n_tracked++] = fd;
-        return fd;
-}
-
-static void fd_close(int fd) {
-        for (size_t i = 0; i < n_tracked; i++)
-                if (tracked[i] == fd) {
-                        tracked[i] = tracked[--n_tracked];
-                        break;
-                }
-        close(fd);
-}
-
-static int case_teardown(void **state) {
-        (void) state;
-        while (n_tracked > 0)
-                close(tracked[--n_tracked]);
-        setenv("ROCKER_SOCKET", H.socket, 1);
-        return 0;
 }
 
 /* ---- raw protocol ---------------------------------------------------- */
@@ -477,8 +293,6 @@ static void expect_refusal_on(int sock, const char *name, const char *const *nee
         row_add(name, "raw", r.error);
 }
 
-#define NEEDLES(...) ((const char *const[]) { __VA_ARGS__, NULL })
-
 /* The fields of a valid enter request for tag, without braces; skip names
  * one field to leave out. */
 static char *enter_fields(const char *tag, const char *skip) {
@@ -588,8 +402,6 @@ static void raw_cases_run(const RawCase *cases, size_t n) {
                 case_end();
         }
 }
-
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static void test_raw_garbage(void **state) {
         static const unsigned char garbage[] = { 0xff, 0xfe, 0x00, 0x01, 'g', 'a', 'r', 'b', 0x80, 0x00, '{', '"',
@@ -999,15 +811,6 @@ static int raw_enter_ok(int sock, const char *tag) {
         return r.fds[0];
 }
 
-static int count_rockers(void) {
-        RockerInfo *list = NULL;
-        int n = 0;
-
-        assert_int_equal(ROCKER_list_rockers(&list, &n).err_no, ROCKER_ERR_success);
-        ROCKER_free_rockers(list, n);
-        return n;
-}
-
 static void assert_guard_dies(int pidfd) {
         struct pollfd p = { .fd = pidfd, .events = POLLIN };
 
@@ -1156,7 +959,6 @@ static void test_raw_connect_and_close(void **state) {
         assert_daemon_responsive();
 }
 
-
 /* A client that leaves before its ack takes its rocker with it. */
 static void test_raw_abandoned_request(void **state) {
         char *msg;
@@ -1291,241 +1093,7 @@ static void test_raw_non_root_peer(void **state) {
         case_end();
 }
 
-/* ---- through the library --------------------------------------------- */
-
-enum { F_END = 0, F_PKG, F_EXEC, F_DATA, F_UID, F_GID, F_APPID, F_OV = 100 };
-#define OV(i) (F_OV + (i))
-#define NULLSTR ((const char *) -1)  /* sets a pointer field to NULL */
-
-typedef struct Set {
-        int field;
-        const char *value;  /* tokens: {dir} {tag} {exec} {data} {img} {open} */
-} Set;
-
-typedef struct LibCase {
-        const char *name;
-        Set set[4];
-        ROCKER_ERR want;
-        const char *needles[4];
-        /* Refused by the guard (step 4 of docs/data-dir.md §4): the data dir
-         * layout made in step 3 stays, as documented. */
-        bool guard_stage;
-} LibCase;
-
-/* Set while a test wants changes to an existing data dir counted rather
- * than failed at once (to run every case before reporting). */
-static bool count_data_dir_changes;
-static unsigned data_dir_changes;
-
-/* Lines only in a, prefixed with mark. */
-static void print_lines_not_in(const char *a, const char *b, char mark) {
-        for (const char *p = a; p && *p;) {
-                const char *e = strchr(p, '\n');
-                size_t n = e ? (size_t) (e - p) : strlen(p);
-                char line[1024];
-                bool found = false;
-
-                snprintf(line, sizeof line, "%.*s", (int) n, p);
-                for (const char *q = b; q && *q && !found;) {
-                        const char *f = strchr(q, '\n');
-                        size_t m = f ? (size_t) (f - q) : strlen(q);
-                        found = m == n && strncmp(p, q, n) == 0;
-                        q = f ? f + 1 : NULL;
-                }
-                if (!found)
-                        print_error("  %c %s\n", mark, line);
-                p = e ? e + 1 : NULL;
-        }
-}
-
-static void expand_value(const char *tmpl, const char *tag, const char *exec, const char *data, char *out,
-                         size_t size) {
-        size_t o = 0;
-
-        for (const char *p = tmpl; *p && o + 1 < size;) {
-                const char *rep = NULL;
-                size_t skip = 0;
-
-                if (strncmp(p, "{dir}", 5) == 0)
-                        rep = H.dir, skip = 5;
-                else if (strncmp(p, "{tag}", 5) == 0)
-                        rep = tag, skip = 5;
-                else if (strncmp(p, "{exec}", 6) == 0)
-                        rep = exec, skip = 6;
-                else if (strncmp(p, "{data}", 6) == 0)
-                        rep = data, skip = 6;
-                else if (strncmp(p, "{img}", 5) == 0)
-                        rep = H.image, skip = 5;
-                else if (strncmp(p, "{open}", 6) == 0)
-                        rep = H.open_dir, skip = 6;
-                if (rep) {
-                        o += (size_t) snprintf(out + o, size - o, "%s", rep);
-                        p += skip;
-                } else
-                        out[o++] = *p++;
-        }
-        out[o < size ? o : size - 1] = '\0';
-}
-
-static int app_never(void *arg) {
-        (void) arg;
-        return 99;
-}
-
-/* A listener nobody else knows: a request the library must refuse by
- * itself may not reach it. */
-static int decoy_open(char *path, size_t size) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd;
-
-        snprintf(path, size, "%s/decoy.sock", H.dir);
-        unlink(path);
-        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        assert_true(fd >= 0);
-        memcpy(sa.sun_path, path, strlen(path) + 1);
-        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
-        assert_int_equal(listen(fd, 16), 0);
-        setenv("ROCKER_SOCKET", path, 1);
-        return fd;
-}
-
-static void decoy_close(int fd, const char *path) {
-        int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-
-        setenv("ROCKER_SOCKET", H.socket, 1);
-        if (c >= 0) {
-                close(c);
-                print_error("the library connected to send a request it must refuse by itself\n");
-        }
-        close(fd);
-        unlink(path);
-        assert_true(c < 0 && errno == EAGAIN);
-}
-
-static unsigned lib_counter;
-
-/* Runs one case on fresh dirs (pre = false) or on the pre-existing data
- * dir; returns nothing, fails the test on any broken promise. */
-static void lib_run(const LibCase *c, bool pre) {
-        char buf[1024], tag[48], exec[512], data[512], vals[4][8192], decoy[256];
-        bool exec_existed, data_existed;
-        const char *err_text;
-        RockerRequest req;
-        RockerResult res;
-        long long t0, dt;
-        int decoy_fd = -1;
-        char *data_fp = NULL;
-
-        snprintf(tag, sizeof tag, "lib%u%s", lib_counter, pre ? "-pre" : "");
-        req = harness_request(tag, buf, sizeof buf);
-        snprintf(exec, sizeof exec, "%s", req.app_exec_dir);
-        snprintf(data, sizeof data, "%s", pre ? pre_dir : req.app_data_dir);
-        req.app_exec_dir = exec;
-        req.app_data_dir = data;
-        for (size_t i = 0; i < 4 && c->set[i].field != F_END; i++) {
-                const Set *s = &c->set[i];
-                char *v = vals[i];
-
-                if (s->value == NULLSTR)
-                        v = NULL;
-                else
-                        expand_value(s->value, tag, exec, data, vals[i], sizeof vals[i]);
-                switch (s->field) {
-                case F_PKG: req.app_pkg_path = v; break;
-                case F_EXEC: req.app_exec_dir = v; break;
-                case F_DATA: req.app_data_dir = v; break;
-                case F_UID: req.uid = (int) strtol(v, NULL, 0); break;
-                case F_GID: req.gid = (int) strtol(v, NULL, 0); break;
-                case F_APPID: req.app_id = (int) strtol(v, NULL, 0); break;
-                default:
-                        assert_true(s->field >= F_OV && s->field < F_OV + 16);
-                        req.app_overlay_dirs[s->field - F_OV] = v;
-                }
-        }
-        exec_existed = req.app_exec_dir && req.app_exec_dir[0] == '/' && lexists(req.app_exec_dir);
-        data_existed = req.app_data_dir && req.app_data_dir[0] == '/' && lexists(req.app_data_dir);
-        /* An existing data dir of ours must come out unchanged (never
-         * fingerprint "/" or /sys). */
-        if (data_existed && strncmp(req.app_data_dir, H.dir, strlen(H.dir)) == 0)
-                data_fp = fingerprint(req.app_data_dir);
-
-        if (c->want == ROCKER_ERR_param_invalid)
-                decoy_fd = decoy_open(decoy, sizeof decoy);
-        t0 = mono_ms();
-        res = ROCKER_enter_rocker(&req, app_never, NULL);
-        dt = mono_ms() - t0;
-        err_text = ROCKER_last_error();
-        if (decoy_fd >= 0)
-                decoy_close(decoy_fd, decoy);
-
-        if (res.err_no == ROCKER_ERR_success) {
-                /* Built: end it before failing, so the next cases start clean. */
-                print_error("%s%s: built a rocker (guard %s) instead of being refused\n", c->name,
-                            pre ? " (pre-existing data dir)" : "", res.guard_pname);
-                waitpid(res.app_pid, NULL, 0);
-                harness_kill_guard(&res);
-                fail();
-        }
-        if (res.err_no != c->want) {
-                print_error("%s%s: err_no %s, want %s (%s)\n", c->name, pre ? " (pre-existing data dir)" : "",
-                            ROCKER_strerror(res.err_no), ROCKER_strerror(c->want), err_text);
-                fail();
-        }
-        assert_needles(c->name, err_text, c->needles);
-        if (!pre)
-                row_add(c->name, ROCKER_strerror(res.err_no), err_text);
-        if (dt > REFUSAL_MAX_MS) {
-                print_error("%s: the refusal took %lld ms\n", c->name, dt);
-                fail();
-        }
-        if (!exec_existed && req.app_exec_dir && req.app_exec_dir[0] == '/' && lexists(req.app_exec_dir)) {
-                print_error("%s: the refused request created its exec dir %s\n", c->name, req.app_exec_dir);
-                fail();
-        }
-        if (!data_existed && !c->guard_stage && req.app_data_dir && req.app_data_dir[0] == '/' &&
-            lexists(req.app_data_dir)) {
-                print_error("%s: the refused request created its data dir %s\n", c->name, req.app_data_dir);
-                fail();
-        }
-        if (data_fp) {
-                char *after = fingerprint(req.app_data_dir);
-
-                assert_non_null(after);
-                if (strcmp(after, data_fp) != 0) {
-                        print_error("%s%s: the refused request changed the existing data dir %s "
-                                    "(name|type|mode|uid|gid|size|mtime|ctime|link):\n",
-                                    c->name, pre ? " (pre-existing data dir)" : "", req.app_data_dir);
-                        print_lines_not_in(data_fp, after, '-');
-                        print_lines_not_in(after, data_fp, '+');
-                        free(after);
-                        free(data_fp);
-                        if (!count_data_dir_changes)
-                                fail();
-                        data_dir_changes++;
-                        return;
-                }
-                free(after);
-                free(data_fp);
-        }
-}
-
-static void lib_cases_run(const LibCase *cases, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                bool sets_data = false;
-
-                for (size_t k = 0; k < 4 && cases[i].set[k].field != F_END; k++)
-                        sets_data |= cases[i].set[k].field == F_DATA;
-                lib_counter++;
-                lib_run(&cases[i], false);
-                if (!sets_data)
-                        lib_run(&cases[i], true);
-                case_end();
-        }
-        assert_daemon_responsive();
-}
-
 #define PI ROCKER_ERR_param_invalid
-#define BUILD ROCKER_ERR_build_rocker_failed
 
 static void test_lib_relative_paths(void **state) {
         static const LibCase cases[] = {
@@ -1603,233 +1171,6 @@ static void test_lib_empty_strings(void **state) {
         lib_cases_run(cases, N(cases));
 }
 
-static void test_lib_overlay_special_dirs(void **state) {
-        static const LibCase cases[] = {
-                { "overlay dir /", { { OV(0), "/" } }, BUILD, { "app_overlay_dirs[0]", "\"/\" is not allowed", NULL } },
-                { "overlay dir /proc", { { OV(0), "/proc" } }, BUILD,
-                  { "app_overlay_dirs[0]", "\"/proc\" lies in /proc", NULL } },
-                { "overlay dir /sys", { { OV(3), "/sys" } }, BUILD,
-                  { "app_overlay_dirs[3]", "\"/sys\" lies in /sys", NULL } },
-                { "overlay dir /dev", { { OV(5), "/dev" } }, BUILD,
-                  { "app_overlay_dirs[5]", "\"/dev\" lies in /dev", NULL } },
-                { "overlay dir /proc/sys", { { OV(0), "/proc/sys" } }, BUILD,
-                  { "app_overlay_dirs[0]", "lies in /proc", NULL } },
-                { "overlay dir /dev/shm", { { OV(0), "/dev/shm" } }, BUILD,
-                  { "app_overlay_dirs[0]", "lies in /dev", NULL } },
-        };
-
-        (void) state;
-        lib_cases_run(cases, N(cases));
-}
-
-static void test_lib_overlay_kinds(void **state) {
-        static const LibCase cases[] = {
-                { "overlay dir is a file", { { OV(0), "{dir}/afile" } }, BUILD,
-                  { "app_overlay_dirs[0]", "is not a directory", NULL } },
-                { "overlay dir is missing", { { OV(0), "{dir}/no-such-dir" } }, BUILD,
-                  { "app_overlay_dirs[0]", "No such file or directory", NULL } },
-                { "overlay dir is a symlink", { { OV(0), "{dir}/ovlink" } }, BUILD,
-                  { "app_overlay_dirs[0]", "is a symlink", NULL } },
-                { "overlay dir is a FIFO", { { OV(0), "{dir}/img/fifo.squashfs" } }, BUILD,
-                  { "app_overlay_dirs[0]", "is not a directory", NULL } },
-                { "overlay dir under a file", { { OV(0), "{dir}/afile/x" } }, BUILD,
-                  { "app_overlay_dirs[0]", "Not a directory", NULL } },
-        };
-
-        (void) state;
-        lib_cases_run(cases, N(cases));
-}
-
-static void test_lib_overlay_duplicates(void **state) {
-        static const LibCase cases[] = {
-                { "overlay dir listed twice", { { OV(6), "/var" } }, BUILD,
-                  { "app_overlay_dirs[6]", "listed twice", NULL } },
-                { "open dir listed twice", { { OV(6), "{open}" } }, BUILD,
-                  { "app_overlay_dirs[6]", "listed twice", NULL } },
-                { "same dir in slots 0 and 1", { { OV(0), "/etc" }, { OV(1), "/etc" } }, BUILD,
-                  { "app_overlay_dirs[1]", "listed twice", NULL } },
-        };
-
-        (void) state;
-        lib_cases_run(cases, N(cases));
-}
-
-static void test_lib_path_relations(void **state) {
-        static const LibCase cases[] = {
-                { "data dir inside exec dir", { { F_DATA, "{exec}/data" } }, BUILD,
-                  { "app_data_dir", "lies in app_exec_dir", NULL } },
-                { "data dir == exec dir", { { F_DATA, "{exec}" } }, BUILD,
-                  { "app_data_dir", "lies in app_exec_dir", NULL } },
-                { "exec dir inside data dir", { { F_EXEC, "{data}/exec" } }, BUILD,
-                  { "app_exec_dir", "lies in app_data_dir", NULL } },
-                { "exec dir inside data dir's upper", { { F_EXEC, "{data}/overlay/var/upper/x" } }, BUILD,
-                  { "app_exec_dir", "lies in app_data_dir", NULL } },
-                { "overlay dir inside data dir", { { OV(0), "{data}/overlay" } }, BUILD,
-                  { "app_overlay_dirs[0]", "lies in app_data_dir", NULL } },
-                { "overlay dir == data dir", { { OV(0), "{data}" } }, BUILD,
-                  { "app_overlay_dirs[0]", "is the data dir", NULL } },
-                { "overlay dir inside exec dir", { { OV(0), "{exec}/lib" } }, BUILD,
-                  { "app_overlay_dirs[0]", "lies in app_exec_dir", NULL } },
-                { "exec dir /", { { F_EXEC, "/" } }, BUILD, { "app_exec_dir", "\"/\" is not allowed", NULL } },
-                { "data dir /", { { F_DATA, "/" } }, BUILD, { "app_data_dir", "\"/\" is not allowed", NULL } },
-                { "exec dir in /proc", { { F_EXEC, "/proc/{tag}" } }, BUILD,
-                  { "app_exec_dir", "lies in /proc", NULL } },
-                { "data dir in /sys", { { F_DATA, "/sys/{tag}" } }, BUILD, { "app_data_dir", "lies in /sys", NULL } },
-                { "data dir /dev/shm/x", { { F_DATA, "/dev/shm/{tag}" } }, BUILD,
-                  { "app_data_dir", "lies in /dev", NULL } },
-                { "exec dir is a file", { { F_EXEC, "{dir}/afile" } }, BUILD,
-                  { "app_exec_dir", "exists and is not a directory", NULL } },
-                { "exec dir is a symlink", { { F_EXEC, "{dir}/ovlink" } }, BUILD,
-                  { "app_exec_dir", "exists and is not a directory", NULL } },
-                { "data dir is a file", { { F_DATA, "{dir}/afile" } }, BUILD,
-                  { "app_data_dir", "exists and is not a directory", NULL } },
-        };
-
-        (void) state;
-        lib_cases_run(cases, N(cases));
-}
-
-static void test_lib_bad_images(void **state) {
-        static const LibCase cases[] = {
-                { "image: random bytes", { { F_PKG, "{dir}/bad.squashfs" } }, BUILD,
-                  { "app_pkg_path", "not a squashfs image", NULL } },
-                { "image: first 4 KiB of a real one", { { F_PKG, "{dir}/img/truncated.squashfs" } }, BUILD,
-                  { "app_pkg_path", "not a mountable squashfs image", NULL } },
-                { "image: magic, 64 bytes", { { F_PKG, "{dir}/img/tiny.squashfs" } }, BUILD,
-                  { "app_pkg_path", "too small", NULL } },
-                { "image: empty file", { { F_PKG, "{dir}/img/empty.squashfs" } }, BUILD,
-                  { "app_pkg_path", "too small|not a squashfs", NULL } },
-                { "image: FIFO", { { F_PKG, "{dir}/img/fifo.squashfs" } }, BUILD,
-                  { "app_pkg_path", "not a regular file", NULL } },
-                { "image: directory", { { F_PKG, "{dir}/img/dir.squashfs" } }, BUILD,
-                  { "app_pkg_path", "not a regular file", NULL } },
-                { "image: /dev/null", { { F_PKG, "/dev/null" } }, BUILD,
-                  { "app_pkg_path", "not a regular file", NULL } },
-                { "image: symlink to a valid image", { { F_PKG, "{dir}/img/link.squashfs" } }, BUILD,
-                  { "app_pkg_path", "symlink|not a regular file", NULL } },
-                { "image: missing", { { F_PKG, "{dir}/img/no-such.squashfs" } }, BUILD,
-                  { "app_pkg_path", "No such file or directory", NULL } },
-                { "image: superblock garbage after magic", { { F_PKG, "{dir}/img/bad-super.squashfs" } }, BUILD,
-                  { "app_pkg_path", "not a mountable squashfs image", NULL } },
-                { "image: metadata tables garbage", { { F_PKG, "{dir}/img/bad-tables.squashfs" } }, BUILD,
-                  { "app_pkg_path", "not a mountable squashfs image", NULL } },
-        };
-
-        (void) state;
-        lib_cases_run(cases, N(cases));
-}
-
-/* Inside a rocker built from the crafted image: what can be read. */
-static int app_read_image(void *arg) {
-        const int *fds = arg;  /* [report fd, unused] */
-        char path[600], buf[65536];
-        const char *exec = getenv("ROCKER_HOSTILE_EXEC");
-        int fd, e = 0;
-        ssize_t n;
-
-        snprintf(path, sizeof path, "%s/bin/true", exec ? exec : "");
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                e = errno;
-        else {
-                while ((n = read(fd, buf, sizeof buf)) > 0)
-                        ;
-                e = n < 0 ? errno : 0;
-                close(fd);
-        }
-        dprintf(fds[0], "read_true=%d\n", e);
-        snprintf(path, sizeof path, "%s/README", exec ? exec : "");
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-        dprintf(fds[0], "read_readme=%d\n", fd < 0 || n < 0 ? errno : 0);
-        if (fd >= 0)
-                close(fd);
-        return 0;
-}
-
-static uint64_t le64_at(const char *path, off_t off) {
-        unsigned char b[8];
-        uint64_t v = 0;
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-        assert_true(fd >= 0);
-        assert_int_equal(pread(fd, b, 8, off), 8);
-        close(fd);
-        for (int i = 7; i >= 0; i--)
-                v = v << 8 | b[i];
-        return v;
-}
-
-/* The brief's crafted image: a real one with bytes 96..4096 overwritten.
- * squashfs reads only the superblock and the metadata tables at mount;
- * where those lie beyond byte 4096 (small images: the tables are at the
- * end), the garbage hits file data, which no mount-time check can see. The
- * expectation is therefore decided by the image's own layout: a refusal if
- * the window covers metadata, else a working rocker whose damaged file
- * reads EIO — and, either way, nothing left behind. */
-static void test_lib_image_crafted_96_4096(void **state) {
-        char buf[1024], image[256];
-        RockerRequest req = harness_request("crafted", buf, sizeof buf);
-        uint64_t inode_table;
-        RockerResult res;
-        int p[2], status;
-
-        (void) state;
-        snprintf(image, sizeof image, "%s/img/crafted.squashfs", H.dir);
-        inode_table = le64_at(H.image, 64);  /* squashfs 4 superblock: inode_table_start */
-        req.app_pkg_path = image;
-        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-        setenv("ROCKER_HOSTILE_EXEC", req.app_exec_dir, 1);
-        res = ROCKER_enter_rocker(&req, app_read_image, p + 1);
-        unsetenv("ROCKER_HOSTILE_EXEC");
-        close(p[1]);
-        if (inode_table < 4096) {
-                close(p[0]);
-                if (res.err_no == ROCKER_ERR_success) {
-                        waitpid(res.app_pid, NULL, 0);
-                        harness_kill_guard(&res);
-                }
-                assert_int_equal(res.err_no, ROCKER_ERR_build_rocker_failed);
-                assert_needles("crafted image", ROCKER_last_error(), NEEDLES("app_pkg_path"));
-                row_add("image: real one, bytes 96..4096 garbage", "build_rocker_failed", ROCKER_last_error());
-        } else {
-                char *report, *rt, *readme;
-                int status_ok;
-
-                print_message("crafted image: metadata starts at byte %llu, past the garbage (96..4096): the mount "
-                              "cannot notice; the damaged file must read EIO inside\n",
-                              (unsigned long long) inode_table);
-                if (res.err_no != ROCKER_ERR_success) {
-                        print_error("crafted image: %s\n", ROCKER_last_error());
-                        close(p[0]);
-                }
-                assert_int_equal(res.err_no, ROCKER_ERR_success);
-                /* End the rocker first: a failed assertion must not leave
-                 * a claimed rocker running after the suite. */
-                status_ok = waitpid(res.app_pid, &status, 0) == res.app_pid && WIFEXITED(status) &&
-                            WEXITSTATUS(status) == 0;
-                report = read_all(p[0]);
-                close(p[0]);
-                harness_kill_guard(&res);
-                assert_true(status_ok);
-                rt = report_get(report, "read_true");
-                readme = report_get(report, "read_readme");
-                assert_non_null(rt);
-                assert_non_null(readme);
-                /* Both files' blocks (the README's fragment, bin/true's
-                 * block) lie in the garbage: reads fail, nothing crashes. */
-                assert_int_equal(atoi(rt), EIO);
-                assert_int_equal(atoi(readme), EIO);
-                row_add("image: bytes 96..4096 garbage (data only)", "success (by design)",
-                        "built; inside, reading the damaged files gives EIO");
-                free(rt);
-                free(readme);
-                free(report);
-        }
-        case_end();
-        assert_daemon_responsive();
-}
-
 static void test_lib_ids(void **state) {
         static const LibCase cases[] = {
                 { "uid -1", { { F_UID, "-1" } }, PI, { "uid", "negative", NULL } },
@@ -1841,92 +1182,6 @@ static void test_lib_ids(void **state) {
 
         (void) state;
         lib_cases_run(cases, N(cases));
-}
-
-static int app_exit0(void *arg) {
-        (void) arg;
-        return 0;
-}
-
-/* An overlaid host dir replaced between the request's check and the build
- * (renamed over, or a symlink put in its place): the guard would mount
- * another directory than the one checked. The build is paused at a test
- * hook (ROCKER_TEST_HOOK_BUILD, test builds of rockerd only) while the test
- * swaps the dir, so the race is won every time. */
-static void swap_before_build(bool symlink, const char *want) {
-        char buf[1024], hook[320], fifo[340], dir[320], other[320], orig[320], text[1024] = "";
-        RockerRequest req = harness_request("swap", buf, sizeof buf);
-        struct pollfd p;
-        int out[2], paused, resume, status;
-        size_t i;
-        ssize_t n;
-        pid_t pid;
-
-        snprintf(hook, sizeof hook, "%s/hook", H.dir);
-        snprintf(dir, sizeof dir, "%s/swapme", H.dir);
-        snprintf(other, sizeof other, "%s/swapme-other", H.dir);
-        snprintf(orig, sizeof orig, "%s/swapme-orig", H.dir);
-        assert_int_equal(harness_sh("rm -rf %s %s %s %s && mkdir -p %s %s %s && mkfifo %s/paused %s/resume", hook, dir,
-                                    other, orig, hook, dir, other, hook, hook), 0);
-        assert_int_equal(setenv("ROCKER_TEST_HOOK_BUILD", hook, 1), 0);
-        (void) harness_stop_daemon(SIGTERM);
-        assert_int_equal(harness_restart_daemon(0), 0);
-        for (i = 0; req.app_overlay_dirs[i]; i++)
-                ;
-        req.app_overlay_dirs[i] = dir;
-
-        snprintf(fifo, sizeof fifo, "%s/paused", hook);
-        paused = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-        assert_true(paused >= 0);
-        snprintf(fifo, sizeof fifo, "%s/resume", hook);
-        resume = open(fifo, O_RDWR | O_CLOEXEC);  /* never blocks; kept open until the build ends */
-        assert_true(resume >= 0);
-        assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                RockerResult res = ROCKER_enter_rocker(&req, app_exit0, NULL);
-
-                dprintf(out[1], "%d %s", (int) res.err_no, res.err_no == ROCKER_ERR_success ? "" : ROCKER_last_error());
-                if (res.err_no == ROCKER_ERR_success)
-                        (void) ROCKER_kill_rocker(res.guard_pid, res.guard_pname, SIGKILL);
-                _exit(0);
-        }
-        close(out[1]);
-        /* the build worker is at the hook: the request has been checked */
-        p = (struct pollfd) { .fd = paused, .events = POLLIN };
-        assert_int_equal(poll(&p, 1, 20000), 1);
-        if (symlink) {
-                assert_int_equal(rename(dir, orig), 0);
-                assert_int_equal(symlinkat(other, AT_FDCWD, dir), 0);
-        } else {
-                assert_int_equal(rename(dir, orig), 0);
-                assert_int_equal(rename(other, dir), 0);
-        }
-        assert_int_equal(write(resume, "r", 1), 1);
-        n = read(out[0], text, sizeof text - 1);
-        assert_true(n > 0);
-        text[n] = '\0';
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        close(out[0]);
-        close(paused);
-        close(resume);
-        print_message("%s swapped in before the build: %s\n", symlink ? "a symlink" : "another dir", text);
-        assert_int_not_equal(atoi(text), ROCKER_ERR_success);
-        assert_non_null(strstr(text, want));
-
-        assert_int_equal(unsetenv("ROCKER_TEST_HOOK_BUILD"), 0);
-        (void) harness_stop_daemon(SIGTERM);
-        assert_int_equal(harness_restart_daemon(0), 0);
-        (void) harness_sh("rm -rf %s %s %s %s", hook, dir, other, orig);
-}
-
-static void test_lib_overlay_dir_swapped_before_build(void **state) {
-        (void) state;
-        swap_before_build(false, "the host dir was replaced after the request was checked");
-        case_end();
-        swap_before_build(true, "a component is a symlink");
-        case_end();
 }
 
 static void test_lib_app_id_int_min(void **state) {
@@ -1956,330 +1211,131 @@ static void test_lib_app_id_int_min(void **state) {
         case_end();
 }
 
-static int count_entries(const char *dir) {
-        DIR *d = opendir(dir);
-        struct dirent *de;
-        int n = 0;
-
-        assert_non_null(d);
-        while ((de = readdir(d)))
-                n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
-        closedir(d);
-        return n;
-}
-
-/* No component of the data dir's path may be a symlink, and nothing is
- * created through one. */
-static void test_lib_symlink_in_data_dir(void **state) {
-        static const LibCase cases[] = {
-                { "data dir through a symlink", { { F_DATA, "{dir}/sym/link/data" } }, BUILD,
-                  { "app_data_dir", "\"link\"", "symlink", NULL } },
-                { "data dir deep under a relative symlink", { { F_DATA, "{dir}/sym/rlink/a/b/data" } }, BUILD,
-                  { "app_data_dir", "\"rlink\"", "symlink", NULL } },
-                { "data dir is a symlink to a dir", { { F_DATA, "{dir}/sym/final" } }, BUILD,
-                  { "app_data_dir", "exists and is not a directory|symlink", NULL } },
-                { "data dir through a symlink to /", { { F_DATA, "{dir}/sym/root/tmp/rocker-hostile-escape" } }, BUILD,
-                  { "app_data_dir", "\"root\"", "symlink", NULL } },
-                { "data dir under a file", { { F_DATA, "{dir}/afile/data" } }, BUILD,
-                  { "app_data_dir", "\"afile\"", "not a directory", NULL } },
-        };
-        struct stat st;
-
-        (void) state;
-        lib_cases_run(cases, N(cases));
-
-        /* Nothing was created through the links. */
-        {
-                char p[512];
-                snprintf(p, sizeof p, "%s/sym/elsewhere", H.dir);
-                assert_int_equal(count_entries(p), 0);
-                snprintf(p, sizeof p, "%s/sym/elsewhere2", H.dir);
-                assert_int_equal(count_entries(p), 0);
-                snprintf(p, sizeof p, "%s/sym/link", H.dir);
-                assert_int_equal(lstat(p, &st), 0);
-                assert_true(S_ISLNK(st.st_mode));
-                snprintf(p, sizeof p, "%s/sym/final", H.dir);
-                assert_int_equal(lstat(p, &st), 0);
-                assert_true(S_ISLNK(st.st_mode));
-        }
-        if (lexists("/tmp/rocker-hostile-escape")) {
-                rmdir("/tmp/rocker-hostile-escape");
-                print_error("a data dir was created through a symlink to /: /tmp/rocker-hostile-escape\n");
-                fail();
-        }
-}
-
-/* StrictModes: a data dir or an image that a user other than root could
- * change (swap the data dir's layers between the build's steps, replace
- * the image after its checks) is refused, naming the path, owner and mode,
- * and nothing is created in it. */
-static void test_lib_strict_modes(void **state) {
-        static const LibCase cases[] = {
-                { "data dir in a user's dir", { { F_DATA, "{dir}/strict/userdir/data" } }, BUILD,
-                  { "app_data_dir", "strict/userdir\"", "uid 1000", NULL } },
-                { "data dir is a user's dir", { { F_DATA, "{dir}/strict/userdir" } }, BUILD,
-                  { "app_data_dir", "uid 1000", "StrictModes", NULL } },
-                { "data dir in a world-writable dir", { { F_DATA, "{dir}/strict/worldw/data" } }, BUILD,
-                  { "app_data_dir", "strict/worldw\"", "mode 0777", NULL } },
-                { "image owned by a user", { { F_PKG, "{dir}/strict/user.squashfs" } }, BUILD,
-                  { "app_pkg_path", "user.squashfs\"", "uid 1000", NULL } },
-                { "image in a user's dir", { { F_PKG, "{dir}/strict/userimgdir/i.squashfs" } }, BUILD,
-                  { "app_pkg_path", "strict/userimgdir\"", "uid 1000", NULL } },
-        };
-        char p[512];
-
-        (void) state;
-        lib_cases_run(cases, N(cases));
-        snprintf(p, sizeof p, "%s/strict/userdir", H.dir);
-        assert_int_equal(count_entries(p), 0);
-        snprintf(p, sizeof p, "%s/strict/worldw", H.dir);
-        assert_int_equal(count_entries(p), 0);
-}
-
-/* An existing data dir whose layout holds a symlink: refused, nothing done
- * through the link (no chown, chmod or mkdir in its target), and the data
- * dir itself unchanged (lib_run() compares it before and after). */
-static void test_lib_data_dir_layout_symlinks(void **state) {
-        static const LibCase cases[] = {
-                { "data dir's overlay/ is a symlink", { { F_DATA, "{dir}/layout/overlay-link" } }, BUILD,
-                  { "app_data_dir", "/overlay\"", "symlink", NULL } },
-                { "data dir's layer dir is a symlink", { { F_DATA, "{dir}/layout/layer-link" } }, BUILD,
-                  { "app_data_dir", "overlay/var\"", "symlink", NULL } },
-                { "data dir's upper is a symlink", { { F_DATA, "{dir}/layout/upper-link" } }, BUILD,
-                  { "app_data_dir", "overlay/var/upper", "symlink", NULL } },
-                { "data dir's work is a symlink", { { F_DATA, "{dir}/layout/work-link" } }, BUILD,
-                  { "app_data_dir", "overlay/var/work", "symlink", NULL } },
-        };
-        char victim[512], *before, *after;
-        struct stat st;
-
-        (void) state;
-        snprintf(victim, sizeof victim, "%s/sym/victim", H.dir);
-        before = fingerprint(victim);
-        assert_non_null(before);
-        count_data_dir_changes = true;
-        data_dir_changes = 0;
-        lib_cases_run(cases, N(cases));
-        count_data_dir_changes = false;
-        assert_int_equal(stat(victim, &st), 0);
-        assert_int_equal(st.st_uid, 4321);
-        assert_int_equal(st.st_mode & 07777, 0750);
-        after = fingerprint(victim);
-        assert_string_equal(before, after);
-        free(before);
-        free(after);
-
-        /* KNOWN DAEMON BUG (see the report): plan_prepare_data_dir() fixes
-         * and creates the layers one overlay at a time, so a request refused
-         * at a later layer has already changed the existing data dir. */
-        if (data_dir_changes > 0) {
-                print_error("KNOWN DAEMON BUG: %u refused request(s) changed an existing data dir "
-                            "(src/server/plan.c plan_prepare_data_dir(): layers are made before the whole "
-                            "layout is checked)\n", data_dir_changes);
-                fail();
-        }
-}
-
-/* The guard makes the exec dir's mount point refusing symlinks on the way
- * (guard.c make_mount_point()): nothing is created through the link. */
-static void test_lib_symlink_in_exec_dir(void **state) {
-        static const LibCase cases[] = {
-                { "exec dir through a symlink", { { F_EXEC, "{dir}/sym/elink/exec" } }, BUILD,
-                  { "app_exec_dir", "\"elink\"", "symlink", NULL }, .guard_stage = true },
-                { "exec dir deep under a symlink", { { F_EXEC, "{dir}/sym/elink/a/b/exec" } }, BUILD,
-                  { "app_exec_dir", "\"elink\"", "symlink", NULL }, .guard_stage = true },
-        };
-        char p[512];
-
-        (void) state;
-        lib_cases_run(cases, N(cases));
-        snprintf(p, sizeof p, "%s/sym/etarget", H.dir);
-        assert_int_equal(count_entries(p), 0);
-}
-
-/* ---- group setup ------------------------------------------------------ */
-
-static int write_bytes(const char *path, off_t off, size_t len, const char *pattern) {
-        int fd = open(path, O_WRONLY | O_CLOEXEC);
-        size_t pl = strlen(pattern);
-        int r = 0;
-
-        if (fd < 0)
-                return -1;
-        for (size_t i = 0; i < len && r == 0; i += pl) {
-                size_t k = len - i < pl ? len - i : pl;
-                if (pwrite(fd, pattern, k, off + (off_t) i) != (ssize_t) k)
-                        r = -1;
-        }
-        close(fd);
-        return r;
-}
-
-static int app_write_pre(void *arg) {
-        int fd = open("/var/tmp/rocker-hostile-pre", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-        (void) arg;
-        if (fd < 0)
-                return 1;
-        (void) !write(fd, "app data\n", 9);
-        fsync(fd);
-        close(fd);
-        return 0;
-}
-
-static int make_pre_data_dir(void) {
-        char buf[1024];
-        RockerRequest req = harness_request("pre", buf, sizeof buf);
+static void test_bad_requests(void **state) {
+        char buf[1024], *report, datadir[512];
+        RockerRequest req;
+        Probe probe = { .tag = "bad" };
         RockerResult res;
-        struct pollfd p;
-        int status, pidfd;
-        Snapshot now;
+        int status;
 
-        snprintf(pre_dir, sizeof pre_dir, "%s", req.app_data_dir);
-        res = ROCKER_enter_rocker(&req, app_write_pre, NULL);
-        if (res.err_no != ROCKER_ERR_success) {
-                fprintf(stderr, "cannot build the pre-existing data dir: %s\n", ROCKER_last_error());
-                return -1;
-        }
-        if (waitpid(res.app_pid, &status, 0) != res.app_pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return -1;
-        pidfd = pidfd_open(res.guard_pid, 0);
-        if (pidfd < 0 || ROCKER_kill_rocker(res.guard_pid, res.guard_pname, SIGKILL).err_no != ROCKER_ERR_success)
-                return -1;
-        p = (struct pollfd) { .fd = pidfd, .events = POLLIN };
-        if (poll(&p, 1, 5000) != 1)
-                return -1;
-        close(pidfd);
-        if (harness_sh("echo 'the launcher keeps notes here' > %s/launcher-notes && "
-                       "test -f %s/overlay/var/upper/tmp/rocker-hostile-pre", pre_dir, pre_dir) != 0)
-                return -1;
-        for (int i = 0; i < 500; i++) {
-                snapshot_take(&now);
-                if (snapshot_equal(&now, &H.baseline))
-                        break;
-                usleep(10 * 1000);
-        }
-        pre_fp = fingerprint(pre_dir);
-        return pre_fp ? 0 : -1;
+        (void) state;
+        res = ROCKER_enter_rocker(NULL, probe_exit, &probe);
+        assert_int_equal(res.err_no, ROCKER_ERR_param_invalid);
+        req = harness_request("bad", buf, sizeof buf);
+        res = ROCKER_enter_rocker(&req, NULL, &probe);
+        assert_int_equal(res.err_no, ROCKER_ERR_param_invalid);
+        req.app_exec_dir = "relative/dir";
+        res = ROCKER_enter_rocker(&req, probe_exit, &probe);
+        assert_int_equal(res.err_no, ROCKER_ERR_param_invalid);
+        assert_non_null(strstr(ROCKER_last_error(), "app_exec_dir"));
+
+        /* refused by rockerd: nothing is created for them */
+        req = harness_request("bad", buf, sizeof buf);
+        snprintf(datadir, sizeof datadir, "%s", req.app_data_dir);
+        req.app_pkg_path = H.bad_image;
+        res = probe_run(&req, probe_exit, &probe, &report, &status);
+        free(report);
+        assert_int_equal(res.err_no, ROCKER_ERR_build_rocker_failed);
+        assert_non_null(strstr(ROCKER_last_error(), "app_pkg_path"));
+        assert_false(exists("%s", datadir));
+
+        req = harness_request("bad", buf, sizeof buf);
+        req.app_overlay_dirs[0] = "/nonexistent-rocker-dir";
+        res = probe_run(&req, probe_exit, &probe, &report, &status);
+        free(report);
+        assert_int_equal(res.err_no, ROCKER_ERR_build_rocker_failed);
+        assert_non_null(strstr(ROCKER_last_error(), "app_overlay_dirs[0]"));
+        assert_false(exists("%s", datadir));
+
+        req = harness_request("bad", buf, sizeof buf);
+        req.app_overlay_dirs[0] = "/proc";
+        res = probe_run(&req, probe_exit, &probe, &report, &status);
+        free(report);
+        assert_int_equal(res.err_no, ROCKER_ERR_build_rocker_failed);
+        assert_non_null(strstr(ROCKER_last_error(), "app_overlay_dirs[0]"));
+        assert_false(exists("%s", datadir));
+
+        harness_assert_clean();
 }
 
-static int make_fixtures(void) {
-        char p[512];
-        uint64_t inode_table;
+static void test_no_daemon(void **state) {
+        char buf[1024], sock[256];
+        RockerRequest req = harness_request("nodaemon", buf, sizeof buf);
+        Probe probe = {};
+        RockerResult res;
 
-        if (harness_sh("set -e; cd %s; mkdir img; "
-                       "head -c 4096 %s > img/truncated.squashfs; "
-                       "printf 'hsqs' > img/tiny.squashfs; head -c 60 /dev/zero >> img/tiny.squashfs; "
-                       ": > img/empty.squashfs; "
-                       "mkfifo img/fifo.squashfs; mkdir img/dir.squashfs; "
-                       "ln -s %s img/link.squashfs; "
-                       "cp %s img/crafted.squashfs; cp %s img/bad-super.squashfs; cp %s img/bad-tables.squashfs; "
-                       "echo x > afile; ln -s %s ovlink; "
-                       "mkdir -p sym/elsewhere sym/elsewhere2 sym/victim; "
-                       "ln -s %s/sym/elsewhere sym/link; ln -s elsewhere sym/rlink; "
-                       "ln -s %s/sym/elsewhere2 sym/final; ln -s / sym/root; "
-                       "chown 4321:4321 sym/victim; chmod 0750 sym/victim; "
-                       "mkdir -p layout/overlay-link layout/layer-link/overlay layout/upper-link/overlay/var/work "
-                       "  layout/work-link/overlay/var/upper; "
-                       "ln -s %s/sym/victim layout/overlay-link/overlay; "
-                       "ln -s %s/sym/victim layout/layer-link/overlay/var; "
-                       "ln -s %s/sym/victim layout/upper-link/overlay/var/upper; "
-                       "ln -s %s/sym/victim layout/work-link/overlay/var/work; "
-                       "find layout -type d -exec chmod 0700 {} +; "
-                       "mkdir -p sym/etarget; ln -s %s/sym/etarget sym/elink; "
-                       "mkdir -p strict/userdir strict/worldw strict/userimgdir; chown 1000:1000 strict/userdir; "
-                       "chmod 0777 strict/worldw; cp %s strict/user.squashfs; chown 1000:1000 strict/user.squashfs; "
-                       "cp %s strict/userimgdir/i.squashfs; chown 1000:1000 strict/userimgdir",
-                       H.dir, H.image, H.image, H.image, H.image, H.image, H.open_dir, H.dir, H.dir, H.dir, H.dir,
-                       H.dir, H.dir, H.dir, H.image, H.image) != 0)
-                return -1;
-        /* the brief's crafted image, and two that break what the mount reads */
-        snprintf(p, sizeof p, "%s/img/crafted.squashfs", H.dir);
-        if (write_bytes(p, 96, 4096 - 96, "rocker hostile garbage ") < 0)
-                return -1;
-        snprintf(p, sizeof p, "%s/img/bad-super.squashfs", H.dir);
-        if (write_bytes(p, 4, 92, "\xa5\x5a") < 0)
-                return -1;
-        snprintf(p, sizeof p, "%s/img/bad-tables.squashfs", H.dir);
-        {
-                unsigned char b[8];
-                int fd = open(H.image, O_RDONLY | O_CLOEXEC);
-                struct stat st;
-                if (fd < 0 || pread(fd, b, 8, 64) != 8 || fstat(fd, &st) < 0)
-                        return -1;
-                close(fd);
-                inode_table = 0;
-                for (int i = 7; i >= 0; i--)
-                        inode_table = inode_table << 8 | b[i];
-                if (inode_table < 96 || inode_table >= (uint64_t) st.st_size)
-                        return -1;
-                if (write_bytes(p, (off_t) inode_table, (size_t) st.st_size - inode_table, "\xde\xad\xbe\xef") < 0)
-                        return -1;
-        }
-        return 0;
+        (void) state;
+        snprintf(sock, sizeof sock, "%s/no-such.sock", H.dir);
+        setenv("ROCKER_SOCKET", sock, 1);
+        res = ROCKER_enter_rocker(&req, probe_exit, &probe);
+        setenv("ROCKER_SOCKET", H.socket, 1);
+        assert_int_equal(res.err_no, ROCKER_ERR_server_unaddr_invalid);
+        assert_non_null(strstr(ROCKER_last_error(), sock));
+        harness_assert_clean();
 }
 
-static int hostile_setup(void **state) {
-        if (harness_setup(state) < 0)
-                return -1;
-        /* A hang shows as a failure in seconds, not the library's 30 s. */
-        setenv("ROCKER_TIMEOUT_MS", "15000", 1);
-        if (make_fixtures() < 0) {
-                fprintf(stderr, "cannot make the fixtures\n");
-                return -1;
-        }
-        return make_pre_data_dir();
-}
+/* A launcher that is not root is told why, not "broken pipe". */
+static void test_non_root_caller_is_told_why(void **state) {
+        char buf[1024], *text;
+        int fds[2], status;
+        pid_t pid;
 
-static int hostile_teardown(void **state) {
-        rows_print();
-        free(pre_fp);
-        pre_fp = NULL;
-        return harness_teardown(state);
+        (void) state;
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                RockerRequest req = harness_request("nonroot", buf, sizeof buf);
+                Probe probe = {};
+                RockerResult res;
+
+                if (setgroups(0, NULL) < 0 || setresgid(1000, 1000, 1000) < 0 || setresuid(1000, 1000, 1000) < 0)
+                        _exit(99);
+                res = ROCKER_enter_rocker(&req, probe_exit, &probe);
+                (void) !write(fds[1], ROCKER_last_error(), strlen(ROCKER_last_error()));
+                _exit(res.err_no);
+        }
+        close(fds[1]);
+        text = read_all(fds[0]);
+        close(fds[0]);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) != ROCKER_ERR_build_rocker_failed)
+                print_error("err_no %d: %s\n", WEXITSTATUS(status), text);
+        assert_int_equal(WEXITSTATUS(status), ROCKER_ERR_build_rocker_failed);
+        assert_non_null(strstr(text, "permission denied"));
+        free(text);
+        harness_assert_clean();
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_teardown(test_raw_garbage, case_teardown),
-                cmocka_unit_test_teardown(test_raw_oversized, case_teardown),
-                cmocka_unit_test_teardown(test_raw_empty_message, case_teardown),
-                cmocka_unit_test_teardown(test_raw_not_an_object, case_teardown),
-                cmocka_unit_test_teardown(test_raw_wrong_types, case_teardown),
-                cmocka_unit_test_teardown(test_raw_unknown_and_missing_fields, case_teardown),
-                cmocka_unit_test_teardown(test_raw_version, case_teardown),
-                cmocka_unit_test_teardown(test_raw_bad_paths, case_teardown),
-                cmocka_unit_test_teardown(test_raw_long_strings, case_teardown),
-                cmocka_unit_test_teardown(test_raw_fd_passing, case_teardown),
-                cmocka_unit_test_teardown(test_raw_two_enters, case_teardown),
-                cmocka_unit_test_teardown(test_raw_silent_connection, case_teardown),
-                cmocka_unit_test_teardown(test_raw_connect_and_close, case_teardown),
-                cmocka_unit_test_teardown(test_raw_abandoned_request, case_teardown),
-                cmocka_unit_test_teardown(test_raw_waiters_capped, case_teardown),
-                cmocka_unit_test_teardown(test_raw_non_root_peer, case_teardown),
-                cmocka_unit_test_teardown(test_lib_relative_paths, case_teardown),
-                cmocka_unit_test_teardown(test_lib_dot_components, case_teardown),
-                cmocka_unit_test_teardown(test_lib_control_characters, case_teardown),
-                cmocka_unit_test_teardown(test_lib_empty_strings, case_teardown),
-                cmocka_unit_test_teardown(test_lib_overlay_special_dirs, case_teardown),
-                cmocka_unit_test_teardown(test_lib_overlay_kinds, case_teardown),
-                cmocka_unit_test_teardown(test_lib_overlay_duplicates, case_teardown),
-                cmocka_unit_test_teardown(test_lib_path_relations, case_teardown),
-                cmocka_unit_test_teardown(test_lib_bad_images, case_teardown),
-                cmocka_unit_test_teardown(test_lib_image_crafted_96_4096, case_teardown),
-                cmocka_unit_test_teardown(test_lib_ids, case_teardown),
-                cmocka_unit_test_teardown(test_lib_app_id_int_min, case_teardown),
-                cmocka_unit_test_teardown(test_lib_symlink_in_data_dir, case_teardown),
-                cmocka_unit_test_teardown(test_lib_data_dir_layout_symlinks, case_teardown),
-                cmocka_unit_test_teardown(test_lib_symlink_in_exec_dir, case_teardown),
-                cmocka_unit_test_teardown(test_lib_strict_modes, case_teardown),
-                cmocka_unit_test_teardown(test_lib_overlay_dir_swapped_before_build, case_teardown),
+                cmocka_unit_test_setup_teardown(test_raw_garbage, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_raw_oversized, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_raw_empty_message, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_raw_not_an_object, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_raw_wrong_types, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_raw_unknown_and_missing_fields, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_raw_version, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_raw_bad_paths, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_raw_long_strings, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_raw_fd_passing, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_raw_two_enters, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_raw_silent_connection, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_raw_connect_and_close, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_raw_abandoned_request, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_raw_waiters_capped, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_raw_non_root_peer, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_lib_relative_paths, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_lib_dot_components, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_lib_control_characters, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_lib_empty_strings, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_lib_ids, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_lib_app_id_int_min, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test(test_bad_requests),
+                cmocka_unit_test(test_no_daemon),
+                cmocka_unit_test(test_non_root_caller_is_told_why),
         };
 
-        if (getenv("ROCKER_TEST_FILTER"))
-                cmocka_set_test_filter(getenv("ROCKER_TEST_FILTER"));
-        if (geteuid() != 0) {
-                fprintf(stderr, "the integration tests need root\n");
-                return 77;
-        }
-        return cmocka_run_group_tests_name("hostile", tests, hostile_setup, hostile_teardown);
+        return harness_run_suite("requests", tests, sizeof tests / sizeof tests[0], NULL, hostile_setup, hostile_teardown);
 }
