@@ -20,7 +20,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <dirent.h>
 #include <poll.h>
@@ -44,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "dev.h"
 #include "guard.h"
 #include "rundir.h"
@@ -398,30 +398,28 @@ static void make_proc(Guard *g) {
 }
 
 static void drop_privileges(Guard *g) {
-        struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-        struct __user_cap_data_struct data[2] = {};
+        static const cap_value_t kill_only[] = { CAP_KILL };
+        const char *step = "";
+        cap_t keep;
+        int r;
 
         /* The guard only waits, reaps and, on a stop, forwards SIGTERM to the
          * rocker's processes, which run as another uid: CAP_KILL is all it
          * keeps (effective and permitted only; it never execs, so the empty
-         * bounding set below does not matter to it). kill(-1) from a PID
+         * bounding set does not matter to it). kill(-1) from a PID
          * namespace's init reaches that namespace's processes only. It runs
-         * no untrusted code and is not dumpable (docs/security.md). */
-        data[CAP_TO_INDEX(CAP_KILL)].effective = CAP_TO_MASK(CAP_KILL);
-        data[CAP_TO_INDEX(CAP_KILL)].permitted = CAP_TO_MASK(CAP_KILL);
-        /* Up to the kernel's last capability, not the headers': EINVAL ends it. */
-        for (int cap = 0;; cap++)
-                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
-                        if (errno == EINVAL && cap > 0)
-                                break;
-                        guard_fail(g, negative_errno(), "drop capability %d from the bounding set", cap);
-                }
-        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
-                guard_fail(g, negative_errno(), "clear ambient capabilities");
-        if (syscall(SYS_capset, &hdr, data) < 0)
-                guard_fail(g, negative_errno(), "drop capabilities");
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                guard_fail(g, negative_errno(), "set no_new_privs");
+         * no untrusted code and is not dumpable (docs/security.md). The
+         * same drop as every app process's (caps.h), staying root. */
+        keep = cap_init();
+        if (!keep)
+                guard_fail(g, negative_errno(), "drop capabilities: cap_init");
+        if (cap_set_flag(keep, CAP_EFFECTIVE, 1, kill_only, CAP_SET) < 0 ||
+            cap_set_flag(keep, CAP_PERMITTED, 1, kill_only, CAP_SET) < 0)
+                guard_fail(g, negative_errno(), "drop capabilities: cap_set_flag");
+        r = caps_drop(keep, NULL, &step);
+        if (r < 0)
+                guard_fail(g, r, "drop capabilities: %s", step);
+        (void) cap_free(keep);
         /* Not dumpable: no process of the rocker may ptrace it or read its memory. */
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
                 guard_fail(g, negative_errno(), "clear dumpable");
