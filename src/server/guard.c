@@ -192,6 +192,26 @@ static int set_layer(int fs, const char *key, int fd) {
         return fsconfig(fs, FSCONFIG_SET_STRING, key, value, 0) < 0 ? negative_errno() : 0;
 }
 
+/* Refuses (-ESTALE) a directory opened at a path the plan recorded the
+ * identity of (dev, ino; 0 0: none recorded) if it is another one now.
+ * what names it, as a format. */
+_printf_(5, 6)
+static void check_identity(Guard *g, int fd, dev_t dev, ino_t ino, const char *what, ...) {
+        char name[PROTO_PATH_MAX + 128];
+        struct stat st;
+        va_list ap;
+
+        if (ino == 0)
+                return;
+        va_start(ap, what);
+        vsnprintf(name, sizeof name, what, ap);
+        va_end(ap);
+        if (fstat(fd, &st) < 0)
+                guard_fail(g, negative_errno(), "%s: fstat", name);
+        if (st.st_dev != dev || st.st_ino != ino)
+                guard_fail(g, -ESTALE, "%s was replaced after the request was checked", name);
+}
+
 static void make_overlays(Guard *g) {
         const Plan *p = g->plan;
 
@@ -210,21 +230,18 @@ static void make_overlays(Guard *g) {
                                    o->dir);
                 /* The directory the request's check saw, not one swapped in
                  * at its path since (renamed over, a mount put on it). */
-                if (o->ino != 0) {
-                        struct stat st;
-
-                        if (fstat(lower, &st) < 0)
-                                guard_fail(g, negative_errno(), "overlay for %s: fstat the host dir", o->dir);
-                        if (st.st_dev != o->dev || st.st_ino != o->ino)
-                                guard_fail(g, -ESTALE, "overlay for %s: the host dir was replaced after the request "
-                                           "was checked", o->dir);
-                }
+                check_identity(g, lower, o->dev, o->ino, "overlay for %s: the host dir", o->dir);
                 upper = open_layer(o->upper);
                 if (upper < 0)
                         guard_fail(g, upper, "overlay for %s: open %s", o->dir, o->upper);
+                /* And the layers the build laid out: a dir renamed into the
+                 * data dir since could be any other of the host's. */
+                check_identity(g, upper, o->upper_dev, o->upper_ino, "overlay for %s: the upper dir %s", o->dir,
+                               o->upper);
                 work = open_layer(o->work);
                 if (work < 0)
                         guard_fail(g, work, "overlay for %s: open %s", o->dir, o->work);
+                check_identity(g, work, o->work_dev, o->work_ino, "overlay for %s: the work dir %s", o->dir, o->work);
                 fs = fsopen("overlay", FSOPEN_CLOEXEC);
                 if (fs < 0)
                         guard_fail(g, negative_errno(), "overlay for %s: fsopen", o->dir);
@@ -272,7 +289,7 @@ static void make_overlays(Guard *g) {
  * dir); elsewhere on the host. Returns an O_PATH fd of the mount point. */
 static int make_mount_point(Guard *g, const char *path, bool create) {
         char buf[PROTO_PATH_MAX + 1], *save = NULL;
-        int dfd;
+        int dfd, parent = -EBADF;
 
         snprintf(buf, sizeof buf, "%s", path);
         dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -287,9 +304,17 @@ static int make_mount_point(Guard *g, const char *path, bool create) {
                 if (fd < 0)
                         guard_fail(g, negative_errno(), "app_exec_dir %s: \"%s\" is a symlink or not a directory",
                                    path, c);
-                safe_close(dfd);
+                safe_close(parent);
+                parent = dfd;
                 dfd = fd;
         }
+        /* The mount point lies in the directory the request's check saw as
+         * its parent (plan.h says when it recorded one), not in one renamed
+         * there since. */
+        if (parent >= 0)
+                check_identity(g, parent, g->plan->exec_parent_dev, g->plan->exec_parent_ino,
+                               "app_exec_dir %s: its parent", path);
+        safe_close(parent);
         return dfd;
 }
 

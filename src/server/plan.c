@@ -167,6 +167,38 @@ fail:
 
 static int check_strict_modes(const Plan *p, char *err, size_t errlen);
 
+/* The exec dir's parent as the check sees it, for the guard to find the
+ * same directory when it makes the mount point. Not under an overlaid dir
+ * (the guard sees that through the overlay, another file system), nor a
+ * parent missing (the guard makes it) or a symlink (the guard refuses it). */
+static int record_exec_parent(Plan *p) {
+        char parent[PROTO_PATH_MAX + 1];
+        struct stat st;
+        char *slash;
+
+        p->exec_parent_dev = 0;
+        p->exec_parent_ino = 0;
+        for (size_t i = 0; i < p->n_overlays; i++)
+                if (path_contains(p->overlays[i].dir, p->exec_dir))
+                        return 0;
+        if (strlen(p->exec_dir) >= sizeof parent)
+                return -ENAMETOOLONG;  /* checked by plan_parse_request() */
+        strcpy(parent, p->exec_dir);
+        slash = strrchr(parent, '/');
+        if (!slash)
+                return -EINVAL;  /* absolute: checked by plan_parse_request() */
+        if (slash == parent)
+                slash++;  /* "/x": the parent is "/" */
+        *slash = '\0';
+        if (lstat(parent, &st) < 0)
+                return errno == ENOENT || errno == ENOTDIR ? 0 : negative_errno();
+        if (!S_ISDIR(st.st_mode))
+                return 0;
+        p->exec_parent_dev = st.st_dev;
+        p->exec_parent_ino = st.st_ino;
+        return 0;
+}
+
 int plan_check_host(Plan *p, bool strict_modes, char *err, size_t errlen) {
         struct stat st;
         int r;
@@ -179,6 +211,9 @@ int plan_check_host(Plan *p, bool strict_modes, char *err, size_t errlen) {
                 return fail(err, errlen, "app_pkg_path: \"%.256s\" is not a regular file", p->pkg_path);
         if (lstat(p->exec_dir, &st) == 0 && !S_ISDIR(st.st_mode))
                 return fail(err, errlen, "app_exec_dir: \"%.256s\" exists and is not a directory", p->exec_dir);
+        r = record_exec_parent(p);
+        if (r < 0)
+                return fail(err, errlen, "app_exec_dir: \"%.256s\": %s", p->exec_dir, strerror(-r));
         if (lstat(p->data_dir, &st) == 0 && !S_ISDIR(st.st_mode))
                 return fail(err, errlen, "app_data_dir: \"%.256s\" exists and is not a directory", p->data_dir);
 
@@ -502,7 +537,7 @@ bad:
         return -ENOTDIR;
 }
 
-int plan_prepare_data_dir(const Plan *p, char *err, size_t errlen) {
+int plan_prepare_data_dir(Plan *p, char *err, size_t errlen) {
         _cleanup_close_ int data_fd = -EBADF, layers_fd = -EBADF;
         int r;
 
@@ -524,7 +559,7 @@ int plan_prepare_data_dir(const Plan *p, char *err, size_t errlen) {
                 return r;
 
         for (size_t i = 0; i < p->n_overlays; i++) {
-                const PlanOverlay *o = &p->overlays[i];
+                PlanOverlay *o = &p->overlays[i];
                 _cleanup_close_ int dir_fd = -EBADF, work_fd = -EBADF, upper_fd = -EBADF;
                 char esc[NAME_MAX + 1], rel[sizeof esc + 64];
                 struct stat st;
@@ -543,6 +578,14 @@ int plan_prepare_data_dir(const Plan *p, char *err, size_t errlen) {
                 work_fd = mkdir_open(dir_fd, "work", O_PATH, p->data_dir, rel, err, errlen);
                 if (work_fd < 0)
                         return work_fd;
+                if (fstat(work_fd, &st) < 0) {
+                        r = negative_errno();
+                        snprintf(err, errlen, "app_data_dir: cannot stat \"%.256s/%s\": %s", p->data_dir, rel,
+                                 strerror(-r));
+                        return r;
+                }
+                o->work_dev = st.st_dev;
+                o->work_ino = st.st_ino;
                 snprintf(rel, sizeof rel, PLAN_OVERLAY_SUBDIR "/%s/upper", esc);
                 upper_fd = mkdir_open(dir_fd, "upper", O_RDONLY, p->data_dir, rel, err, errlen);
                 if (upper_fd < 0)
@@ -567,6 +610,9 @@ int plan_prepare_data_dir(const Plan *p, char *err, size_t errlen) {
                                  strerror(-r));
                         return r;
                 }
+                /* The guard opens the layers again by path: these very dirs. */
+                o->upper_dev = st.st_dev;
+                o->upper_ino = st.st_ino;
         }
         return 0;
 }
