@@ -169,7 +169,8 @@ static int check_strict_modes(const Plan *p, char *err, size_t errlen);
 
 /* The exec dir's parent as the check sees it, for the guard to find the
  * same directory when it makes the mount point. Not under an overlaid dir
- * (the guard sees that through the overlay, another file system), nor a
+ * (the guard sees that through the overlay, another file system) or
+ * /run/user (the guard may put a private one there, rundir.h), nor a
  * parent missing (the guard makes it) or a symlink (the guard refuses it). */
 static int record_exec_parent(Plan *p) {
         char parent[PROTO_PATH_MAX + 1];
@@ -181,6 +182,8 @@ static int record_exec_parent(Plan *p) {
         for (size_t i = 0; i < p->n_overlays; i++)
                 if (path_contains(p->overlays[i].dir, p->exec_dir))
                         return 0;
+        if (path_contains("/run/user", p->exec_dir))
+                return 0;
         if (strlen(p->exec_dir) >= sizeof parent)
                 return -ENAMETOOLONG;  /* checked by plan_parse_request() */
         strcpy(parent, p->exec_dir);

@@ -59,8 +59,9 @@ typedef struct Plan {
         char *exec_dir;
         char *data_dir;
         /* Which directory the check saw as exec_dir's parent (0 0: none
-         * recorded: missing then, or under an overlaid dir, where the guard
-         * sees it through the overlay): the guard refuses another one. */
+         * recorded: missing then, or under an overlaid dir or /run/user,
+         * which the guard sees through an overlay or its private
+         * /run/user): the guard refuses another one. */
         dev_t exec_parent_dev;
         ino_t exec_parent_ino;
         PlanOverlay overlays[PROTO_OVERLAY_MAX];  /* sorted: parents before children */
