@@ -17,8 +17,9 @@
  *   test_stress_concurrent_launchers      C threads x R rockers, two images; RSS
  *   test_many_live_rockers                N live rockers: mounts, RSS, list, relaunch cost
  *   test_hung_path_stalls_only_itself     issue 13.1: a request naming a path on a stopped FUSE
- *                                         mount delays a concurrent valid one < 100 ms; fails at
- *                                         its deadline, leaving nothing behind
+ *                                         mount delays a concurrent valid one < 100 ms (half an
+ *                                         enter under emulation); fails at its deadline, leaving
+ *                                         nothing behind
  *
  * Callbacks run in the app process inside the rocker: they cannot use
  * cmocka, so they report "key=value" lines through a pipe. Every case ends
@@ -2078,8 +2079,9 @@ static int cmp_double(const void *a, const void *b) {
 
 /* The median time, in ms, ROCKER_enter_rocker() takes for a valid request
  * (built, joined, app started) over n launches; with list_only, the time
- * ROCKER_list_rockers() takes (rockerd's loop answers it alone). */
-static double median_enter_ms(const char *tag, int n, bool list_only) {
+ * ROCKER_list_rockers() takes (rockerd's loop answers it alone). The
+ * slowest of them in *slowest. */
+static double median_enter_ms(const char *tag, int n, bool list_only, double *slowest) {
         double t[16];
         char buf[1024];
 
@@ -2112,6 +2114,8 @@ static double median_enter_ms(const char *tag, int n, bool list_only) {
                 harness_kill_guard(&res);
         }
         qsort(t, (size_t) n, sizeof t[0], cmp_double);
+        if (slowest)
+                *slowest = t[n - 1];
         return t[n / 2];
 }
 
@@ -2144,7 +2148,7 @@ static void test_hung_path_stalls_only_itself(void **state) {
         enum { RUNS = 7 };
         char *mnt = hung_mnt, hung_img[224], buf[1024], msg[8192];
         RockerRequest hreq;
-        double alone, with_hung;
+        double alone, with_hung, slowest, bound;
         long long t0, waited;
         pid_t fuse, worker = 0;
         RawReply reply;
@@ -2187,8 +2191,8 @@ static void test_hung_path_stalls_only_itself(void **state) {
         /* A name never looked up: its lookup must reach the daemon. */
         snprintf(hung_img, sizeof hung_img, "%s/never-looked-up.squashfs", mnt);
 
-        (void) median_enter_ms("hung-valid", 1, list_only);  /* warm: the library, rockerd's first fork */
-        alone = median_enter_ms("hung-valid", RUNS, list_only);
+        (void) median_enter_ms("hung-valid", 1, list_only, NULL);  /* warm: the library, rockerd's first fork */
+        alone = median_enter_ms("hung-valid", RUNS, list_only, NULL);
 
         /* The FUSE daemon stops: every lookup on its mount waits. */
         assert_int_equal(kill(fuse, SIGSTOP), 0);
@@ -2218,7 +2222,7 @@ static void test_hung_path_stalls_only_itself(void **state) {
         }
         assert_true(worker > 0);
 
-        with_hung = median_enter_ms("hung-valid", RUNS, list_only);
+        with_hung = median_enter_ms("hung-valid", RUNS, list_only, &slowest);
         /* ...and it was in flight all along: no reply yet, still waiting. */
         {
                 struct pollfd p = { .fd = sock, .events = POLLIN };
@@ -2228,7 +2232,16 @@ static void test_hung_path_stalls_only_itself(void **state) {
         print_message("%s, median of %d: %.1f ms alone, %.1f ms with a request on a hung FUSE mount in "
                       "flight (+%.1f ms)\n", list_only ? "list request (kernel fallbacks forced)" : "valid enter request",
                       RUNS, alone, with_hung, with_hung - alone);
-        assert_true(with_hung - alone < 100.0);
+        /* 100 ms on hardware, where an enter takes about 10 ms; under
+         * emulation (the kernel matrix's TCG guests) an enter takes 20-40
+         * times longer and its run-to-run spread with it, so the bound
+         * grows to half of what one takes there. A loop that waited on the
+         * hung path would delay a request by the request's deadline (5 s):
+         * no valid request may come near it. */
+        bound = alone / 2 > 100.0 ? alone / 2 : 100.0;
+        print_message("bound on the delay: %.1f ms; slowest valid request meanwhile: %.1f ms\n", bound, slowest);
+        assert_true(with_hung - alone < bound);
+        assert_true(slowest < 2500.0);
 
         /* At its deadline the hung request fails, saying why. */
         raw_recv(sock, 30000, &reply);
