@@ -35,6 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "join.h"
 #include "lasterr.h"
 #include "macro.h"
@@ -266,25 +267,9 @@ static void become_app(uid_t uid, gid_t gid, cap_t empty, const struct sock_fpro
         /* Not the launcher's session keyring: a fresh anonymous one. */
         if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0)
                 _exit(127);
-        /* The bounding set needs CAP_SETPCAP: drop it while we have it, up
-         * to the kernel's last capability (EINVAL), not the headers'. */
-        for (cap_value_t cap = 0;; cap++)
-                if (cap_drop_bound(cap) < 0) {
-                        if (errno == EINVAL && cap > 0)
-                                break;
-                        _exit(127);
-                }
-        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
-                _exit(127);
-        /* Raw syscalls: glibc's wrappers would try to synchronise threads
-         * this process (a raw clone) does not know the state of. */
-        if (syscall(SYS_setgroups, 0, NULL) < 0 ||
-            syscall(SYS_setresgid, gid, gid, gid) < 0 ||
-            syscall(SYS_setresuid, uid, uid, uid) < 0)
-                _exit(127);
-        if (cap_set_proc(empty) < 0)
-                _exit(127);
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        /* Every capability, the bounding and ambient sets, the caller's
+         * groups, then no_new_privs (caps.h has the order and why). */
+        if (caps_drop(empty, &(CapsUser) { .uid = uid, .gid = gid }, NULL) < 0)
                 _exit(127);
         if (seccomp_program_load(filter) < 0)
                 _exit(127);

@@ -20,7 +20,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <dirent.h>
 #include <poll.h>
@@ -44,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "dev.h"
 #include "guard.h"
 #include "rundir.h"
@@ -194,6 +194,26 @@ static int set_layer(int fs, const char *key, int fd) {
         return fsconfig(fs, FSCONFIG_SET_STRING, key, value, 0) < 0 ? negative_errno() : 0;
 }
 
+/* Refuses (-ESTALE) a directory opened at a path the plan recorded the
+ * identity of (dev, ino; 0 0: none recorded) if it is another one now.
+ * what names it, as a format. */
+_printf_(5, 6)
+static void check_identity(Guard *g, int fd, dev_t dev, ino_t ino, const char *what, ...) {
+        char name[PROTO_PATH_MAX + 128];
+        struct stat st;
+        va_list ap;
+
+        if (ino == 0)
+                return;
+        va_start(ap, what);
+        vsnprintf(name, sizeof name, what, ap);
+        va_end(ap);
+        if (fstat(fd, &st) < 0)
+                guard_fail(g, negative_errno(), "%s: fstat", name);
+        if (st.st_dev != dev || st.st_ino != ino)
+                guard_fail(g, -ESTALE, "%s was replaced after the request was checked", name);
+}
+
 static void make_overlays(Guard *g) {
         const Plan *p = g->plan;
 
@@ -212,21 +232,18 @@ static void make_overlays(Guard *g) {
                                    o->dir);
                 /* The directory the request's check saw, not one swapped in
                  * at its path since (renamed over, a mount put on it). */
-                if (o->ino != 0) {
-                        struct stat st;
-
-                        if (fstat(lower, &st) < 0)
-                                guard_fail(g, negative_errno(), "overlay for %s: fstat the host dir", o->dir);
-                        if (st.st_dev != o->dev || st.st_ino != o->ino)
-                                guard_fail(g, -ESTALE, "overlay for %s: the host dir was replaced after the request "
-                                           "was checked", o->dir);
-                }
+                check_identity(g, lower, o->dev, o->ino, "overlay for %s: the host dir", o->dir);
                 upper = open_layer(o->upper);
                 if (upper < 0)
                         guard_fail(g, upper, "overlay for %s: open %s", o->dir, o->upper);
+                /* And the layers the build laid out: a dir renamed into the
+                 * data dir since could be any other of the host's. */
+                check_identity(g, upper, o->upper_dev, o->upper_ino, "overlay for %s: the upper dir %s", o->dir,
+                               o->upper);
                 work = open_layer(o->work);
                 if (work < 0)
                         guard_fail(g, work, "overlay for %s: open %s", o->dir, o->work);
+                check_identity(g, work, o->work_dev, o->work_ino, "overlay for %s: the work dir %s", o->dir, o->work);
                 fs = fsopen("overlay", FSOPEN_CLOEXEC);
                 if (fs < 0)
                         guard_fail(g, negative_errno(), "overlay for %s: fsopen", o->dir);
@@ -274,7 +291,7 @@ static void make_overlays(Guard *g) {
  * dir); elsewhere on the host. Returns an O_PATH fd of the mount point. */
 static int make_mount_point(Guard *g, const char *path, bool create) {
         char buf[PROTO_PATH_MAX + 1], *save = NULL;
-        int dfd;
+        int dfd, parent = -EBADF;
 
         snprintf(buf, sizeof buf, "%s", path);
         dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -289,9 +306,17 @@ static int make_mount_point(Guard *g, const char *path, bool create) {
                 if (fd < 0)
                         guard_fail(g, negative_errno(), "app_exec_dir %s: \"%s\" is a symlink or not a directory",
                                    path, c);
-                safe_close(dfd);
+                safe_close(parent);
+                parent = dfd;
                 dfd = fd;
         }
+        /* The mount point lies in the directory the request's check saw as
+         * its parent (plan.h says when it recorded one), not in one renamed
+         * there since. */
+        if (parent >= 0)
+                check_identity(g, parent, g->plan->exec_parent_dev, g->plan->exec_parent_ino,
+                               "app_exec_dir %s: its parent", path);
+        safe_close(parent);
         return dfd;
 }
 
@@ -400,30 +425,28 @@ static void make_proc(Guard *g) {
 }
 
 static void drop_privileges(Guard *g) {
-        struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-        struct __user_cap_data_struct data[2] = {};
+        static const cap_value_t kill_only[] = { CAP_KILL };
+        const char *step = "";
+        cap_t keep;
+        int r;
 
         /* The guard only waits, reaps and, on a stop, forwards SIGTERM to the
          * rocker's processes, which run as another uid: CAP_KILL is all it
          * keeps (effective and permitted only; it never execs, so the empty
-         * bounding set below does not matter to it). kill(-1) from a PID
+         * bounding set does not matter to it). kill(-1) from a PID
          * namespace's init reaches that namespace's processes only. It runs
-         * no untrusted code and is not dumpable (docs/security.md). */
-        data[CAP_TO_INDEX(CAP_KILL)].effective = CAP_TO_MASK(CAP_KILL);
-        data[CAP_TO_INDEX(CAP_KILL)].permitted = CAP_TO_MASK(CAP_KILL);
-        /* Up to the kernel's last capability, not the headers': EINVAL ends it. */
-        for (int cap = 0;; cap++)
-                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
-                        if (errno == EINVAL && cap > 0)
-                                break;
-                        guard_fail(g, negative_errno(), "drop capability %d from the bounding set", cap);
-                }
-        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
-                guard_fail(g, negative_errno(), "clear ambient capabilities");
-        if (syscall(SYS_capset, &hdr, data) < 0)
-                guard_fail(g, negative_errno(), "drop capabilities");
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                guard_fail(g, negative_errno(), "set no_new_privs");
+         * no untrusted code and is not dumpable (docs/security.md). The
+         * same drop as every app process's (caps.h), staying root. */
+        keep = cap_init();
+        if (!keep)
+                guard_fail(g, negative_errno(), "drop capabilities: cap_init");
+        if (cap_set_flag(keep, CAP_EFFECTIVE, 1, kill_only, CAP_SET) < 0 ||
+            cap_set_flag(keep, CAP_PERMITTED, 1, kill_only, CAP_SET) < 0)
+                guard_fail(g, negative_errno(), "drop capabilities: cap_set_flag");
+        r = caps_drop(keep, NULL, &step);
+        if (r < 0)
+                guard_fail(g, r, "drop capabilities: %s", step);
+        (void) cap_free(keep);
         /* Not dumpable: no process of the rocker may ptrace it or read its memory. */
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
                 guard_fail(g, negative_errno(), "clear dumpable");

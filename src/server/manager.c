@@ -573,10 +573,12 @@ static void conn_build_finish(Conn *c, int tree_fd);
  * of rockerd (worker.h). */
 #ifdef ROCKER_TEST_HOOKS
 /* Test builds only (BUILD_TESTING; never in a package): a build worker
- * pauses when ROCKER_TEST_HOOK_BUILD names a directory holding the fifos
- * "paused" (written when it gets there) and "resume" (read before going
- * on), so that a test can change the host between the request's check and
- * the guard, deterministically. The build's deadline still bounds it. */
+ * pauses, once the image is mounted and the data dir laid out, when
+ * ROCKER_TEST_HOOK_BUILD names a directory holding the fifos "paused"
+ * (written when it gets there) and "resume" (read before going on), so that
+ * a test can change the host between the request's check (and the data
+ * dir's layout) and the guard, deterministically. The build's deadline
+ * still bounds it. */
 static void test_hook_build(void) {
         const char *d = getenv("ROCKER_TEST_HOOK_BUILD");
         char path[4096], b;
@@ -626,9 +628,6 @@ static int build_job(void *data, int image_fd, WorkerReply *reply) {
         _cleanup_close_ int tree = -EBADF;
         int r;
 
-#ifdef ROCKER_TEST_HOOKS
-        test_hook_build();
-#endif
         if (image_fd >= 0) {  /* not cached yet */
                 tree = image_mount_kernel(image_fd, &reply->err);
                 if (tree < 0 && (ImageBackend) c->policy.image_backend == IMAGE_BACKEND_AUTO &&
@@ -641,9 +640,22 @@ static int build_job(void *data, int image_fd, WorkerReply *reply) {
                 if (tree < 0)
                         return job_fail(reply, tree);
         }
+        /* The worker's copy of the plan: what the layout records goes back
+         * in the reply. */
         r = plan_prepare_data_dir(&c->plan, &reply->err);
         if (r < 0)
                 return job_fail(reply, r);  /* the mount goes with the worker */
+        for (size_t i = 0; i < c->plan.n_overlays; i++) {
+                reply->upper_dev[i] = (uint64_t) c->plan.overlays[i].upper_dev;
+                reply->upper_ino[i] = (uint64_t) c->plan.overlays[i].upper_ino;
+                reply->work_dev[i] = (uint64_t) c->plan.overlays[i].work_dev;
+                reply->work_ino[i] = (uint64_t) c->plan.overlays[i].work_ino;
+        }
+#ifdef ROCKER_TEST_HOOKS
+        /* the last moment before the guard: everything is checked and
+         * recorded */
+        test_hook_build();
+#endif
         return TAKE_FD(tree);
 }
 
@@ -666,6 +678,12 @@ static void on_build_worker_done(const WorkerReply *reply, int fd, void *userdat
                 if (k < 0)
                         return conn_fail(c, "%s", err.msg[0] ? err.msg : strerror(-k));
                 return conn_build(c);
+        }
+        for (size_t i = 0; i < c->plan.n_overlays; i++) {
+                c->plan.overlays[i].upper_dev = (dev_t) reply->upper_dev[i];
+                c->plan.overlays[i].upper_ino = (ino_t) reply->upper_ino[i];
+                c->plan.overlays[i].work_dev = (dev_t) reply->work_dev[i];
+                c->plan.overlays[i].work_ino = (ino_t) reply->work_ino[i];
         }
         conn_build_finish(c, fd);
 }
@@ -1494,6 +1512,8 @@ static int check_job(void *data, int in_fd, WorkerReply *reply) {
                 reply->overlay_dev[i] = (uint64_t) c->plan.overlays[i].dev;
                 reply->overlay_ino[i] = (uint64_t) c->plan.overlays[i].ino;
         }
+        reply->exec_parent_dev = (uint64_t) c->plan.exec_parent_dev;
+        reply->exec_parent_ino = (uint64_t) c->plan.exec_parent_ino;
         return fd;
 }
 
@@ -1527,6 +1547,8 @@ static void on_check_worker_done(const WorkerReply *reply, int fd, void *userdat
                 c->plan.overlays[i].dev = (dev_t) reply->overlay_dev[i];
                 c->plan.overlays[i].ino = (ino_t) reply->overlay_ino[i];
         }
+        c->plan.exec_parent_dev = (dev_t) reply->exec_parent_dev;
+        c->plan.exec_parent_ino = (ino_t) reply->exec_parent_ino;
         plan_sort_overlays(&c->plan);
         conn_start(c);
 }

@@ -157,6 +157,41 @@ fail:
 
 static int check_strict_modes(const Plan *p, RkError *err);
 
+/* The exec dir's parent as the check sees it, for the guard to find the
+ * same directory when it makes the mount point. Not under an overlaid dir
+ * (the guard sees that through the overlay, another file system) or
+ * /run/user (the guard may put a private one there, rundir.h), nor a
+ * parent missing (the guard makes it) or a symlink (the guard refuses it). */
+static int record_exec_parent(Plan *p) {
+        char parent[PROTO_PATH_MAX + 1];
+        struct stat st;
+        char *slash;
+
+        p->exec_parent_dev = 0;
+        p->exec_parent_ino = 0;
+        for (size_t i = 0; i < p->n_overlays; i++)
+                if (path_contains(p->overlays[i].dir, p->exec_dir))
+                        return 0;
+        if (path_contains("/run/user", p->exec_dir))
+                return 0;
+        if (strlen(p->exec_dir) >= sizeof parent)
+                return -ENAMETOOLONG;  /* checked by plan_parse_request() */
+        strcpy(parent, p->exec_dir);
+        slash = strrchr(parent, '/');
+        if (!slash)
+                return -EINVAL;  /* absolute: checked by plan_parse_request() */
+        if (slash == parent)
+                slash++;  /* "/x": the parent is "/" */
+        *slash = '\0';
+        if (lstat(parent, &st) < 0)
+                return errno == ENOENT || errno == ENOTDIR ? 0 : negative_errno();
+        if (!S_ISDIR(st.st_mode))
+                return 0;
+        p->exec_parent_dev = st.st_dev;
+        p->exec_parent_ino = st.st_ino;
+        return 0;
+}
+
 int plan_check_host(Plan *p, bool strict_modes, RkError *err) {
         struct stat st;
         int r;
@@ -169,6 +204,9 @@ int plan_check_host(Plan *p, bool strict_modes, RkError *err) {
                 return rk_error(err, EINVAL, "app_pkg_path: \"%.256s\" is not a regular file", p->pkg_path);
         if (lstat(p->exec_dir, &st) == 0 && !S_ISDIR(st.st_mode))
                 return rk_error(err, EINVAL, "app_exec_dir: \"%.256s\" exists and is not a directory", p->exec_dir);
+        r = record_exec_parent(p);
+        if (r < 0)
+                return rk_error(err, r, "app_exec_dir: \"%.256s\": %s", p->exec_dir, strerror(-r));
         if (lstat(p->data_dir, &st) == 0 && !S_ISDIR(st.st_mode))
                 return rk_error(err, EINVAL, "app_data_dir: \"%.256s\" exists and is not a directory", p->data_dir);
 
@@ -481,7 +519,7 @@ bad:
         return rk_error(err, ENOTDIR, "app_data_dir: \"%.512s\": is a symlink or not a directory", path);
 }
 
-int plan_prepare_data_dir(const Plan *p, RkError *err) {
+int plan_prepare_data_dir(Plan *p, RkError *err) {
         _cleanup_close_ int data_fd = -EBADF, layers_fd = -EBADF;
         int r;
 
@@ -503,7 +541,7 @@ int plan_prepare_data_dir(const Plan *p, RkError *err) {
                 return r;
 
         for (size_t i = 0; i < p->n_overlays; i++) {
-                const PlanOverlay *o = &p->overlays[i];
+                PlanOverlay *o = &p->overlays[i];
                 _cleanup_close_ int dir_fd = -EBADF, work_fd = -EBADF, upper_fd = -EBADF;
                 char esc[NAME_MAX + 1], rel[sizeof esc + 64];
                 struct stat st;
@@ -522,6 +560,13 @@ int plan_prepare_data_dir(const Plan *p, RkError *err) {
                 work_fd = mkdir_open(dir_fd, "work", O_PATH, p->data_dir, rel, err);
                 if (work_fd < 0)
                         return work_fd;
+                if (fstat(work_fd, &st) < 0) {
+                        r = negative_errno();
+                        return rk_error(err, r, "app_data_dir: cannot stat \"%.256s/%s\": %s", p->data_dir, rel,
+                                        strerror(-r));
+                }
+                o->work_dev = st.st_dev;
+                o->work_ino = st.st_ino;
                 snprintf(rel, sizeof rel, PLAN_OVERLAY_SUBDIR "/%s/upper", esc);
                 upper_fd = mkdir_open(dir_fd, "upper", O_RDONLY, p->data_dir, rel, err);
                 if (upper_fd < 0)
@@ -543,6 +588,9 @@ int plan_prepare_data_dir(const Plan *p, RkError *err) {
                         return rk_error(err, r, "app_data_dir: cannot chmod \"%.256s/%s\": %s", p->data_dir, rel,
                                         strerror(-r));
                 }
+                /* The guard opens the layers again by path: these very dirs. */
+                o->upper_dev = st.st_dev;
+                o->upper_ino = st.st_ino;
         }
         return 0;
 }

@@ -46,6 +46,10 @@ typedef struct PlanOverlay {
          * refuses another one at that path when it opens the layer. */
         dev_t dev;
         ino_t ino;
+        /* Which upper and work dirs plan_prepare_data_dir() made or found
+         * (0 0: not prepared yet): the guard refuses others at their paths. */
+        dev_t upper_dev, work_dev;
+        ino_t upper_ino, work_ino;
 } PlanOverlay;
 
 typedef struct Plan {
@@ -55,6 +59,12 @@ typedef struct Plan {
         char *pkg_path;
         char *exec_dir;
         char *data_dir;
+        /* Which directory the check saw as exec_dir's parent (0 0: none
+         * recorded: missing then, or under an overlaid dir or /run/user,
+         * which the guard sees through an overlay or its private
+         * /run/user): the guard refuses another one. */
+        dev_t exec_parent_dev;
+        ino_t exec_parent_ino;
         PlanOverlay overlays[PROTO_OVERLAY_MAX];  /* sorted: parents before children */
         size_t n_overlays;
         /* From the daemon's and the app's policy (plan_apply_policy()).
@@ -104,7 +114,8 @@ int plan_parse_request(ProtoEnter *e, Plan *ret, RkError *err);
 
 /* What lstat() says of the plan's paths now: the image a regular file, the
  * exec and data dirs directories if they exist, each overlaid dir a
- * directory (not a symlink), whose owner and mode it records; with
+ * directory (not a symlink), whose owner, mode, dev and ino it records (and
+ * the exec dir's parent's dev and ino, unless under an overlaid dir); with
  * strict_modes, StrictModes= too. 0 or -errno with err set. Touches client-
  * named paths, which may hang: run in a worker (worker.h), never in the
  * event loop. */
@@ -129,9 +140,10 @@ int plan_apply_policy(Plan *p, const struct ManagerConfig *cfg, const struct App
 
 /* Creates what is missing of the data dir and its overlay layout (parents
  * 0755, the data dir and each overlay's directory 0700 root, each upper dir
- * with its host dir's owner and mode), refusing symlinks on the way.
+ * with its host dir's owner and mode), refusing symlinks on the way, and
+ * records the dev and ino of each upper and work dir it leaves.
  * 0 or -errno with err set. */
-int plan_prepare_data_dir(const Plan *p, RkError *err);
+int plan_prepare_data_dir(Plan *p, RkError *err);
 /* (Touches client-named paths: a worker's job.) */
 
 void plan_done(Plan *p);

@@ -38,6 +38,12 @@ typedef struct WorkerReply {
         uint32_t overlay_mode[PROTO_OVERLAY_MAX];
         uint64_t overlay_dev[PROTO_OVERLAY_MAX];
         uint64_t overlay_ino[PROTO_OVERLAY_MAX];
+        /* the check's exec dir parent (0 0: none recorded, plan.h) */
+        uint64_t exec_parent_dev, exec_parent_ino;
+        /* the build's upper and work dirs of each overlay, in the plan's
+         * (sorted) order */
+        uint64_t upper_dev[PROTO_OVERLAY_MAX], upper_ino[PROTO_OVERLAY_MAX];
+        uint64_t work_dev[PROTO_OVERLAY_MAX], work_ino[PROTO_OVERLAY_MAX];
         /* the kernel could not mount the image (image_kernel_unavailable()):
          * the auto backend's cue for squashfuse */
         int32_t kernel_error;

@@ -26,6 +26,8 @@
  * test_lib_symlink_in_exec_dir               a symlink on the way to the exec dir (3)
  * test_lib_strict_modes                      StrictModes: data dirs and images others could change (3)
  * test_lib_overlay_dir_swapped_before_build  an overlay dir swapped between check and build (13.2)
+ * test_lib_data_layer_swapped_before_build   a data dir layer (upper, work) swapped likewise (13.2)
+ * test_lib_exec_parent_swapped_before_build  the exec dir's parent swapped likewise (13.2)
  * test_data_dir_full_or_read_only            data dir on a full, then read-only, tmpfs (4)
  * test_overlay_reason_has_no_kernel_prefix   was a bug: "e " kernel log prefix in the reason (4)
  * test_state_dir_full                        a full state dir: the claim is refused, nothing leaks (4)
@@ -489,32 +491,26 @@ static void test_lib_path_relations(void **state) {
         lib_cases_run(cases, N(cases));
 }
 
-/* An overlaid host dir replaced between the request's check and the build
- * (renamed over, or a symlink put in its place): the guard would mount
- * another directory than the one checked. The build is paused at a test
- * hook (ROCKER_TEST_HOOK_BUILD, test builds of rockerd only) while the test
- * swaps the dir, so the race is won every time. */
-static void swap_before_build(bool symlink, const char *want) {
-        char buf[1024], hook[320], fifo[340], dir[320], other[320], orig[320], text[1024] = "";
-        RockerRequest req = harness_request("swap", buf, sizeof buf);
+/* Runs req with the build paused at rockerd's test hook
+ * (ROCKER_TEST_HOOK_BUILD, test builds of rockerd only: after the
+ * request's check and the data dir's layout, before the guard), calls
+ * change(a, b) there, lets the build go on and asserts that the request was
+ * refused with an error text holding want. So the race between a check and
+ * the guard is won every time. */
+static void enter_with_build_paused(RockerRequest *req, void (*change)(const char *, const char *), const char *a,
+                                    const char *b, const char *want) {
+        char hook[320], fifo[340], text[1024] = "";
         struct pollfd p;
         int out[2], paused, resume, status;
-        size_t i;
         ssize_t n;
         pid_t pid;
 
         snprintf(hook, sizeof hook, "%s/hook", H.dir);
-        snprintf(dir, sizeof dir, "%s/swapme", H.dir);
-        snprintf(other, sizeof other, "%s/swapme-other", H.dir);
-        snprintf(orig, sizeof orig, "%s/swapme-orig", H.dir);
-        assert_int_equal(harness_sh("rm -rf %s %s %s %s && mkdir -p %s %s %s && mkfifo %s/paused %s/resume", hook, dir,
-                                    other, orig, hook, dir, other, hook, hook), 0);
+        assert_int_equal(harness_sh("rm -rf %s && mkdir -p %s && mkfifo %s/paused %s/resume", hook, hook, hook, hook),
+                         0);
         assert_int_equal(setenv("ROCKER_TEST_HOOK_BUILD", hook, 1), 0);
         (void) harness_stop_daemon(SIGTERM);
         assert_int_equal(harness_restart_daemon(0), 0);
-        for (i = 0; req.app_overlay_dirs[i]; i++)
-                ;
-        req.app_overlay_dirs[i] = dir;
 
         snprintf(fifo, sizeof fifo, "%s/paused", hook);
         paused = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -526,7 +522,7 @@ static void swap_before_build(bool symlink, const char *want) {
         pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                RockerResult res = ROCKER_enter_rocker(&req, app_exit0, NULL);
+                RockerResult res = ROCKER_enter_rocker(req, app_exit0, NULL);
 
                 dprintf(out[1], "%d %s", (int) res.err_no, res.err_no == ROCKER_ERR_success ? "" : ROCKER_last_error());
                 if (res.err_no == ROCKER_ERR_success)
@@ -537,13 +533,7 @@ static void swap_before_build(bool symlink, const char *want) {
         /* the build worker is at the hook: the request has been checked */
         p = (struct pollfd) { .fd = paused, .events = POLLIN };
         assert_int_equal(poll(&p, 1, 20000), 1);
-        if (symlink) {
-                assert_int_equal(rename(dir, orig), 0);
-                assert_int_equal(symlinkat(other, AT_FDCWD, dir), 0);
-        } else {
-                assert_int_equal(rename(dir, orig), 0);
-                assert_int_equal(rename(other, dir), 0);
-        }
+        change(a, b);
         assert_int_equal(write(resume, "r", 1), 1);
         n = read(out[0], text, sizeof text - 1);
         assert_true(n > 0);
@@ -552,14 +542,50 @@ static void swap_before_build(bool symlink, const char *want) {
         close(out[0]);
         close(paused);
         close(resume);
-        print_message("%s swapped in before the build: %s\n", symlink ? "a symlink" : "another dir", text);
+        print_message("changed before the build: %s\n", text);
         assert_int_not_equal(atoi(text), ROCKER_ERR_success);
         assert_non_null(strstr(text, want));
 
         assert_int_equal(unsetenv("ROCKER_TEST_HOOK_BUILD"), 0);
         (void) harness_stop_daemon(SIGTERM);
         assert_int_equal(harness_restart_daemon(0), 0);
-        (void) harness_sh("rm -rf %s %s %s %s", hook, dir, other, orig);
+        (void) harness_sh("rm -rf %s", hook);
+}
+
+/* dir moves aside (to dir-orig) and other takes its place. */
+static void swap_dir(const char *dir, const char *other) {
+        char orig[PATH_MAX];
+
+        snprintf(orig, sizeof orig, "%s-orig", dir);
+        assert_int_equal(rename(dir, orig), 0);
+        assert_int_equal(rename(other, dir), 0);
+}
+
+/* dir moves aside and a symlink to other takes its place. */
+static void symlink_dir(const char *dir, const char *other) {
+        char orig[PATH_MAX];
+
+        snprintf(orig, sizeof orig, "%s-orig", dir);
+        assert_int_equal(rename(dir, orig), 0);
+        assert_int_equal(symlinkat(other, AT_FDCWD, dir), 0);
+}
+
+/* An overlaid host dir replaced between the request's check and the build
+ * (renamed over, or a symlink put in its place): the guard would mount
+ * another directory than the one checked. */
+static void swap_before_build(bool symlink, const char *want) {
+        char buf[1024], dir[320], other[320];
+        RockerRequest req = harness_request("swap", buf, sizeof buf);
+        size_t i;
+
+        snprintf(dir, sizeof dir, "%s/swapme", H.dir);
+        snprintf(other, sizeof other, "%s/swapme-other", H.dir);
+        assert_int_equal(harness_sh("rm -rf %s %s %s-orig && mkdir -p %s %s", dir, other, dir, dir, other), 0);
+        for (i = 0; req.app_overlay_dirs[i]; i++)
+                ;
+        req.app_overlay_dirs[i] = dir;
+        enter_with_build_paused(&req, symlink ? symlink_dir : swap_dir, dir, other, want);
+        (void) harness_sh("rm -rf %s %s %s-orig", dir, other, dir);
 }
 
 static void test_lib_overlay_dir_swapped_before_build(void **state) {
@@ -567,6 +593,74 @@ static void test_lib_overlay_dir_swapped_before_build(void **state) {
         swap_before_build(false, "the host dir was replaced after the request was checked");
         case_end();
         swap_before_build(true, "a component is a symlink");
+        case_end();
+}
+
+/* A layer dir of the data dir (layer: "upper" or "work") replaced by
+ * another dir of the host after the build laid it out: the guard would
+ * make the app's writes land in, or its reads come from, that dir. */
+static void swap_layer_before_build(const char *layer) {
+        char buf[1024], layers[400], layer_path[700], other[320], want[800];
+        RockerRequest req = harness_request("swaplayer", buf, sizeof buf);
+        struct dirent *de;
+        DIR *d;
+
+        /* one overlay: the data dir's overlay/ then holds one entry */
+        req.app_overlay_dirs[0] = "/var";
+        for (size_t i = 1; i < sizeof req.app_overlay_dirs / sizeof req.app_overlay_dirs[0]; i++)
+                req.app_overlay_dirs[i] = NULL;
+        snprintf(other, sizeof other, "%s/layer-other", H.dir);
+        assert_int_equal(harness_sh("rm -rf %s %s && mkdir -p %s && echo planted > %s/planted", req.app_data_dir,
+                                    other, other, other), 0);
+        /* a first run lays the data dir out: its path is found there */
+        {
+                RockerResult res = ROCKER_enter_rocker(&req, app_exit0, NULL);
+
+                assert_int_equal(res.err_no, ROCKER_ERR_success);
+                waitpid(res.app_pid, NULL, 0);
+                harness_kill_guard(&res);
+                case_end();
+        }
+        snprintf(layers, sizeof layers, "%s/overlay", req.app_data_dir);
+        d = opendir(layers);
+        assert_non_null(d);
+        layer_path[0] = '\0';
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.') {
+                        assert_true(layer_path[0] == '\0');
+                        snprintf(layer_path, sizeof layer_path, "%s/%s/%s", layers, de->d_name, layer);
+                }
+        closedir(d);
+        assert_true(layer_path[0] != '\0');
+
+        snprintf(want, sizeof want, "the %s dir %s was replaced after the request was checked", layer, layer_path);
+        enter_with_build_paused(&req, swap_dir, layer_path, other, want);
+        (void) harness_sh("rm -rf %s %s", req.app_data_dir, other);
+}
+
+static void test_lib_data_layer_swapped_before_build(void **state) {
+        (void) state;
+        swap_layer_before_build("upper");
+        case_end();
+        swap_layer_before_build("work");
+        case_end();
+}
+
+/* The exec dir's parent replaced after the check: the guard would make the
+ * mount point, and attach the image, in another dir of the host. */
+static void test_lib_exec_parent_swapped_before_build(void **state) {
+        char buf[1024], parent[320], exec[340], other[320], want[800];
+        RockerRequest req = harness_request("swapexec", buf, sizeof buf);
+
+        (void) state;
+        snprintf(parent, sizeof parent, "%s/exec-parent", H.dir);
+        snprintf(other, sizeof other, "%s/exec-parent-other", H.dir);
+        snprintf(exec, sizeof exec, "%s/app", parent);
+        assert_int_equal(harness_sh("rm -rf %s %s %s-orig && mkdir -p %s %s", parent, other, parent, exec, other), 0);
+        req.app_exec_dir = exec;
+        snprintf(want, sizeof want, "app_exec_dir %s: its parent was replaced after the request was checked", exec);
+        enter_with_build_paused(&req, swap_dir, parent, other, want);
+        (void) harness_sh("rm -rf %s %s %s-orig %s", parent, other, parent, req.app_data_dir);
         case_end();
 }
 
@@ -1054,6 +1148,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_lib_symlink_in_exec_dir, hostile_case_setup, hostile_case_teardown),
                 cmocka_unit_test_setup_teardown(test_lib_strict_modes, hostile_case_setup, hostile_case_teardown),
                 cmocka_unit_test_setup_teardown(test_lib_overlay_dir_swapped_before_build, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_lib_data_layer_swapped_before_build, hostile_case_setup, hostile_case_teardown),
+                cmocka_unit_test_setup_teardown(test_lib_exec_parent_swapped_before_build, hostile_case_setup, hostile_case_teardown),
                 cmocka_unit_test_teardown(test_data_dir_full_or_read_only, own_mounts_teardown),
                 cmocka_unit_test_teardown(test_overlay_reason_has_no_kernel_prefix, own_mounts_teardown),
                 cmocka_unit_test_teardown(test_state_dir_full, own_mounts_teardown),

@@ -297,6 +297,29 @@ static void test_valid(void **state) {
         free(data);
 }
 
+/* The exec dir's parent is recorded as the check saw it: not when it is
+ * missing, nor under an overlaid dir (the guard sees it through the
+ * overlay). */
+static void test_valid_exec_parent(void **state) {
+        Fixture *f = *state;
+        RkError err = { 0 };
+        struct stat st;
+
+        /* <root>/exec: the parent is <root> */
+        plan_ok(f);
+        assert_int_equal(stat(f->root, &st), 0);
+        assert_true(f->plan.exec_parent_ino == st.st_ino && f->plan.exec_parent_dev == st.st_dev);
+
+        set(&f->plan.exec_dir, xat(f, "missing/exec"));
+        assert_int_equal(plan_check_host(&f->plan, false, &err), 0);
+        assert_true(f->plan.exec_parent_ino == 0 && f->plan.exec_parent_dev == 0);
+
+        mkdir_at(f, "host/var/app", 0755);
+        set(&f->plan.exec_dir, xat(f, "host/var/app/exec"));
+        assert_int_equal(plan_check_host(&f->plan, false, &err), 0);
+        assert_true(f->plan.exec_parent_ino == 0 && f->plan.exec_parent_dev == 0);
+}
+
 static void test_valid_owner_and_mode(void **state) {
         Fixture *f = *state;
         char *var = xat(f, "host/var");
@@ -783,11 +806,14 @@ static void test_prepare_creates(void **state) {
         check_layout(f, "a/b/data", "host/etc", 0, 0, 0755);
         check_layout(f, "a/b/data", "host/var", 1234, 5678, 0750);
         check_layout(f, "a/b/data", "host/var/lib", 0, 0, 0755);
-        /* exactly what the plan says */
+        /* exactly what the plan says, whose identities are those dirs' */
         for (size_t i = 0; i < f->plan.n_overlays; i++) {
+                const PlanOverlay *o = &f->plan.overlays[i];
                 struct stat st;
-                assert_int_equal(lstat(f->plan.overlays[i].upper, &st), 0);
-                assert_int_equal(lstat(f->plan.overlays[i].work, &st), 0);
+                assert_int_equal(lstat(o->upper, &st), 0);
+                assert_true(o->upper_ino != 0 && o->upper_dev == st.st_dev && o->upper_ino == st.st_ino);
+                assert_int_equal(lstat(o->work, &st), 0);
+                assert_true(o->work_ino != 0 && o->work_dev == st.st_dev && o->work_ino == st.st_ino);
         }
 
         /* again: nothing changes */
@@ -1068,6 +1094,7 @@ int main(void) {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
         const struct CMUnitTest tests[] = {
                 T(test_valid),
+                T(test_valid_exec_parent),
                 T(test_valid_owner_and_mode),
                 T(test_valid_sorting),
                 T(test_valid_no_overlays),
