@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -27,6 +26,25 @@ static void unescape(char *s) {
         *w = '\0';
 }
 
+#ifndef MS_NOSYMFOLLOW
+#define MS_NOSYMFOLLOW 256  /* 5.10; not in every glibc's headers */
+#endif
+
+/* The per-mount options mountinfo shows (show_mnt_opts()), as mount(2)
+ * flags; "ro" is MountEntry.ro. */
+static const struct {
+        const char *name;
+        unsigned long ms;
+} per_mount_flags[] = {
+        { "nosuid", MS_NOSUID },
+        { "nodev", MS_NODEV },
+        { "noexec", MS_NOEXEC },
+        { "noatime", MS_NOATIME },
+        { "nodiratime", MS_NODIRATIME },
+        { "relatime", MS_RELATIME },
+        { "nosymfollow", MS_NOSYMFOLLOW },
+};
+
 /* "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue":
  * fields 1 (mount ID), 5 (mount point), 6 (per-mount options). */
 int mountinfo_parse_line(char *line, MountEntry *ret) {
@@ -47,10 +65,22 @@ int mountinfo_parse_line(char *line, MountEntry *ret) {
         ret->id = (int) id;
         ret->mount_point = field[4];
         ret->ro = false;
-        for (char *o = strtok_r(field[5], ",", &save); o; o = strtok_r(NULL, ",", &save))
+        ret->flags = 0;
+        for (char *o = strtok_r(field[5], ",", &save); o; o = strtok_r(NULL, ",", &save)) {
                 if (!strcmp(o, "ro"))
                         ret->ro = true;
+                for (size_t k = 0; k < ELEMENTSOF(per_mount_flags); k++)
+                        if (!strcmp(o, per_mount_flags[k].name))
+                                ret->flags |= per_mount_flags[k].ms;
+        }
         return 0;
+}
+
+const MountEntry *mount_table_find(const MountTable *t, int id) {
+        for (size_t i = 0; i < t->n; i++)
+                if (t->entries[i].id == id)
+                        return &t->entries[i];
+        return NULL;
 }
 
 void mount_table_done(MountTable *t) {
@@ -136,24 +166,4 @@ int mount_table_read(MountTable *t) {
         }
         r = mount_table_parse(buf, len, t);
         return r;
-}
-
-unsigned long mount_flags_from_statvfs(unsigned long f_flag) {
-        static const struct {
-                unsigned long st, ms;
-        } map[] = {
-                { ST_NOSUID, MS_NOSUID },
-                { ST_NODEV, MS_NODEV },
-                { ST_NOEXEC, MS_NOEXEC },
-                { ST_NOATIME, MS_NOATIME },
-                { ST_NODIRATIME, MS_NODIRATIME },
-                { ST_RELATIME, MS_RELATIME },
-                { 0x2000 /* ST_NOSYMFOLLOW (5.10), not in glibc's headers yet */, MS_NOSYMFOLLOW },
-        };
-        unsigned long ms = 0;
-
-        for (size_t i = 0; i < ELEMENTSOF(map); i++)
-                if (f_flag & map[i].st)
-                        ms |= map[i].ms;
-        return ms;
 }

@@ -2,8 +2,9 @@
 /*
  * /proc/self/mountinfo, read into a table, and the pure helpers the mount
  * code needs from it: which mounts lie at or below a path, whether each was
- * read-only (its own flag, not its superblock's), and which statvfs() flags
- * a bind remount must carry over.
+ * read-only (its own flag, not its superblock's), and which per-mount flags
+ * a bind remount must carry over. All of it is the VFS's: no file system is
+ * asked (a hung FUSE or NFS mount answers nothing).
  */
 #ifndef ROCKER_MOUNTINFO_H
 #define ROCKER_MOUNTINFO_H
@@ -15,6 +16,10 @@ typedef struct MountEntry {
         int id;            /* the mount ID (statx STATX_MNT_ID gives the same) */
         char *mount_point; /* unescaped ("\040" → ' ') */
         bool ro;           /* the mount's own read-only flag */
+        unsigned long flags; /* its other per-mount flags as MS_* (MS_NOSUID,
+                              * MS_NODEV, MS_NOEXEC, MS_NOATIME, MS_NODIRATIME,
+                              * MS_RELATIME, MS_NOSYMFOLLOW): what a bind
+                              * remount that changes only read-only gives again */
 } MountEntry;
 
 typedef struct MountTable {
@@ -35,10 +40,7 @@ int mount_table_read(MountTable *t);
 
 void mount_table_done(MountTable *t);
 
-/* The per-mount flags among statvfs() f_flag bits (ST_NOSUID, ST_NODEV,
- * ST_NOEXEC, ST_NOATIME, ST_NODIRATIME, ST_RELATIME, ST_NOSYMFOLLOW) as
- * mount(2) MS_* flags, for a bind remount that changes only read-only.
- * ST_RDONLY is left out: it may be the superblock's. */
-unsigned long mount_flags_from_statvfs(unsigned long f_flag);
+/* The entry of mount ID id in t, or NULL. */
+const MountEntry *mount_table_find(const MountTable *t, int id);
 
 #endif

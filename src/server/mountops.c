@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -20,17 +19,20 @@ int mount_open_target(const char *path) {
                 .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
         };
         int fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
-        struct stat st;
+        struct statx stx;
 
         if (fd < 0)
                 return negative_errno();
-        /* O_PATH|O_NOFOLLOW opens a final symlink itself: refused too. */
-        if (fstat(fd, &st) < 0) {
+        /* O_PATH|O_NOFOLLOW opens a final symlink itself: refused too. The
+         * type is the inode's, known to the VFS: a file system is never
+         * asked (AT_STATX_DONT_SYNC), so that a hung FUSE or NFS mount at
+         * path does not hang its caller (a guard making it writable). */
+        if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) < 0) {
                 int r = negative_errno();
                 close(fd);
                 return r;
         }
-        if (S_ISLNK(st.st_mode)) {
+        if (S_ISLNK(stx.stx_mode)) {
                 close(fd);
                 return -ELOOP;
         }
@@ -40,7 +42,8 @@ int mount_open_target(const char *path) {
 int mount_id_of(int fd, int *ret_id) {
         struct statx stx;
 
-        if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0)
+        /* The mount ID is the VFS's: the file system is not asked. */
+        if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) < 0)
                 return negative_errno();
         if (!(stx.stx_mask & STATX_MNT_ID))
                 return -EOPNOTSUPP;
@@ -77,19 +80,33 @@ const MountOps mountops_setattr = {
 /* ---- bind remounts (any kernel) -------------------------------------------- */
 
 /* A bind remount changes the per-mount flags to exactly those given: the
- * others are read first (statvfs) and given again, so that only read-only
+ * others (flags, MS_* from mountinfo: never statvfs(), which asks the file
+ * system and waits on a hung one) are given again, so that only read-only
  * changes. Through /proc/self/fd/N: the very mount opened, no path again. */
-static int remount_set_readonly(int target, bool ro) {
-        struct statvfs sv;
+static int remount_with_flags(int target, bool ro, unsigned long flags) {
         char path[32];
 
-        if (fstatvfs(target, &sv) < 0)
-                return negative_errno();
         snprintf(path, sizeof path, "/proc/self/fd/%d", target);
-        if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | (ro ? MS_RDONLY : 0) | mount_flags_from_statvfs(sv.f_flag),
-                  NULL) < 0)
+        if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | (ro ? MS_RDONLY : 0) | flags, NULL) < 0)
                 return negative_errno();
         return 0;
+}
+
+static int remount_set_readonly(int target, bool ro) {
+        MountTable t = {};
+        const MountEntry *e;
+        int id, r;
+
+        r = mount_id_of(target, &id);
+        if (r < 0)
+                return r;
+        r = mount_table_read(&t);
+        if (r < 0)
+                return r;
+        e = mount_table_find(&t, id);
+        r = e ? remount_with_flags(target, ro, e->flags) : -ENOENT;
+        mount_table_done(&t);
+        return r;
 }
 
 /* Every mount at or below path, one by one from mountinfo. Each is opened
@@ -112,7 +129,7 @@ static int remount_set_readonly_tree(const char *path) {
                 target = mount_open_target(e->mount_point);
                 if (target < 0 || mount_id_of(target, &id) < 0 || id != e->id)
                         continue;
-                r = remount_set_readonly(target, true);
+                r = remount_with_flags(target, true, e->flags);
         }
         mount_table_done(&t);
         return r;

@@ -110,17 +110,28 @@ static void test_table_read(void **state) {
 }
 
 static void test_flags(void **state) {
+        char line[] = "36 35 98:0 / /mnt rw,nosuid,nodev,noexec,relatime master:1 - ext4 /dev/root rw";
+        char atime[] = "37 35 98:0 / /mnt2 ro,noatime,nodiratime,nosymfollow - ext4 /dev/root rw";
+        char plain[] = "38 35 98:0 / /mnt3 rw - ext4 /dev/root ro,nosuid";
+        MountTable t = { 0 };
+        MountEntry e[3];
+
         (void) state;
-        assert_int_equal(mount_flags_from_statvfs(0), 0);
-        /* read-only is never carried over: it may be the superblock's */
-        assert_int_equal(mount_flags_from_statvfs(ST_RDONLY), 0);
-        assert_int_equal(mount_flags_from_statvfs(ST_RDONLY | ST_NOSUID | ST_NODEV | ST_NOEXEC),
-                         MS_NOSUID | MS_NODEV | MS_NOEXEC);
-        assert_int_equal(mount_flags_from_statvfs(ST_NOATIME | ST_NODIRATIME), MS_NOATIME | MS_NODIRATIME);
-        assert_int_equal(mount_flags_from_statvfs(ST_RELATIME), MS_RELATIME);
-        assert_int_equal(mount_flags_from_statvfs(0x2000), MS_NOSYMFOLLOW);
-        /* superblock-only flags (synchronous, mandatory locks) stay out */
-        assert_int_equal(mount_flags_from_statvfs(ST_SYNCHRONOUS | ST_MANDLOCK), 0);
+        assert_int_equal(mountinfo_parse_line(line, &e[0]), 0);
+        assert_int_equal(e[0].flags, MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME);
+        assert_int_equal(mountinfo_parse_line(atime, &e[1]), 0);
+        /* read-only is MountEntry.ro, never in flags */
+        assert_true(e[1].ro);
+        assert_int_equal(e[1].flags, MS_NOATIME | MS_NODIRATIME | 256 /* MS_NOSYMFOLLOW */);
+        /* the superblock's options (after " - ") are not the mount's */
+        assert_int_equal(mountinfo_parse_line(plain, &e[2]), 0);
+        assert_false(e[2].ro);
+        assert_int_equal(e[2].flags, 0);
+
+        t.entries = e;
+        t.n = 3;
+        assert_ptr_equal(mount_table_find(&t, 37), &e[1]);
+        assert_null(mount_table_find(&t, 39));
 }
 
 static void test_forced_fallbacks(void **state) {
