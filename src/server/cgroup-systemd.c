@@ -252,7 +252,7 @@ int cgroup_systemd_start(CgroupSystemd *sd, const char *name, pid_t pid, const C
         }
         j = calloc(1, sizeof *j);
         if (!j)
-                return -ENOMEM;
+                return rk_error(err, ENOMEM, "scope %s: out of memory", name);
         j->sd = sd;
         j->done = done;
         j->userdata = userdata;

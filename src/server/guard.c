@@ -232,18 +232,18 @@ static void make_overlays(Guard *g) {
                                    o->dir);
                 /* The directory the request's check saw, not one swapped in
                  * at its path since (renamed over, a mount put on it). */
-                check_identity(g, lower, o->dev, o->ino, "overlay for %s: the host dir", o->dir);
+                check_identity(g, lower, o->dev, o->ino, "overlay for %.256s: the host dir", o->dir);
                 upper = open_layer(o->upper);
                 if (upper < 0)
                         guard_fail(g, upper, "overlay for %s: open %s", o->dir, o->upper);
                 /* And the layers the build laid out: a dir renamed into the
                  * data dir since could be any other of the host's. */
-                check_identity(g, upper, o->upper_dev, o->upper_ino, "overlay for %s: the upper dir %s", o->dir,
+                check_identity(g, upper, o->upper_dev, o->upper_ino, "overlay for %.256s: the upper dir %.256s", o->dir,
                                o->upper);
                 work = open_layer(o->work);
                 if (work < 0)
                         guard_fail(g, work, "overlay for %s: open %s", o->dir, o->work);
-                check_identity(g, work, o->work_dev, o->work_ino, "overlay for %s: the work dir %s", o->dir, o->work);
+                check_identity(g, work, o->work_dev, o->work_ino, "overlay for %.256s: the work dir %.256s", o->dir, o->work);
                 fs = fsopen("overlay", FSOPEN_CLOEXEC);
                 if (fs < 0)
                         guard_fail(g, negative_errno(), "overlay for %s: fsopen", o->dir);
@@ -315,7 +315,7 @@ static int make_mount_point(Guard *g, const char *path, bool create) {
          * there since. */
         if (parent >= 0)
                 check_identity(g, parent, g->plan->exec_parent_dev, g->plan->exec_parent_ino,
-                               "app_exec_dir %s: its parent", path);
+                               "app_exec_dir %.256s: its parent", path);
         safe_close(parent);
         return dfd;
 }

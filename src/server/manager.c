@@ -855,7 +855,7 @@ static void conn_build_finish(Conn *c, int tree_fd) {
                         c->rocker = NULL;
                         r->conn = NULL;
                         rocker_kill(r, "it could not get a scope");
-                        return conn_fail(c, "%s", err.msg);
+                        return conn_fail(c, "%s", err.msg[0] ? err.msg : strerror(-k));
                 }
         }
         (void) rocker_save(r);  /* unrecorded, a restarted rockerd would not know it: logged */

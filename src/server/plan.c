@@ -162,10 +162,21 @@ static int check_strict_modes(const Plan *p, RkError *err);
  * (the guard sees that through the overlay, another file system) or
  * /run/user (the guard may put a private one there, rundir.h), nor a
  * parent missing (the guard makes it) or a symlink (the guard refuses it). */
+/* The dir at path as the guard will open it (O_DIRECTORY: an automount
+ * point is mounted first, which lstat() would not do), into *st. */
+static int stat_as_opened(const char *path, struct stat *st) {
+        _cleanup_close_ int fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+        if (fd < 0)
+                return negative_errno();
+        return fstat(fd, st) < 0 ? negative_errno() : 0;
+}
+
 static int record_exec_parent(Plan *p) {
         char parent[PROTO_PATH_MAX + 1];
         struct stat st;
         char *slash;
+        int r;
 
         p->exec_parent_dev = 0;
         p->exec_parent_ino = 0;
@@ -183,10 +194,11 @@ static int record_exec_parent(Plan *p) {
         if (slash == parent)
                 slash++;  /* "/x": the parent is "/" */
         *slash = '\0';
-        if (lstat(parent, &st) < 0)
-                return errno == ENOENT || errno == ENOTDIR ? 0 : negative_errno();
-        if (!S_ISDIR(st.st_mode))
+        r = stat_as_opened(parent, &st);
+        if (r == -ENOENT || r == -ENOTDIR || r == -ELOOP)
                 return 0;
+        if (r < 0)
+                return r;
         p->exec_parent_dev = st.st_dev;
         p->exec_parent_ino = st.st_ino;
         return 0;
@@ -220,6 +232,12 @@ int plan_check_host(Plan *p, bool strict_modes, RkError *err) {
                                         i, o->dir);
                 if (!S_ISDIR(st.st_mode))
                         return rk_error(err, EINVAL, "app_overlay_dirs[%zu]: \"%.256s\" is not a directory", i, o->dir);
+                /* Its identity (and owner, mode) as the guard will see it
+                 * through the fd it opens: for an automount point, the
+                 * mounted file system's root. */
+                r = stat_as_opened(o->dir, &st);
+                if (r < 0)
+                        return rk_error(err, EINVAL, "app_overlay_dirs[%zu]: \"%.256s\": %s", i, o->dir, strerror(-r));
                 if (o->ino != 0 && (o->dev != st.st_dev || o->ino != st.st_ino))
                         return rk_error(err, EINVAL, "app_overlay_dirs[%zu]: \"%.256s\" was replaced while the request "
                                         "was checked", i, o->dir);
