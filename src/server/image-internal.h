@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared by the image cache (image.c) and its squashfuse backend
+ * (image-fuse.c): the cache's and an entry's fields. The kernel backend
+ * (image-loop.c) needs none of them: it only turns an image fd into a mount.
+ */
+#ifndef ROCKER_IMAGE_INTERNAL_H
+#define ROCKER_IMAGE_INTERNAL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+#include <systemd/sd-event.h>
+
+#include "image.h"
+#include "list.h"
+#include "staging.h"
+
+typedef struct Retiree Retiree;
+
+struct Image {
+        ImageCache *cache;
+        LIST_FIELDS(Image, images);
+        unsigned refs;
+        ImageBackend backend;   /* KERNEL or SQUASHFUSE: what it was mounted with */
+        pid_t fuse_pid;         /* squashfuse serving it, or 0 */
+        int fuse_pidfd;
+        dev_t dev;
+        ino_t ino;
+        off_t size;
+        struct timespec mtime;
+        int tree_fd;            /* the mount every rocker clones: detached, or attached in the staging namespace */
+        unsigned slot;          /* its place in the staging namespace, with staged */
+        bool staged;
+        char *path;             /* as first asked for, for logs */
+        bool dead;              /* its squashfuse has exited: never handed out again */
+};
+
+struct ImageCache {
+        LIST_HEAD(Image, images);
+        size_t n;
+        char *staging_dir;
+        Staging *staging;       /* image mounts stay attached there (kernels before 6.15); NULL: kept detached */
+        sd_event *event;        /* NULL: squashfuse is stopped synchronously */
+        LIST_HEAD(Retiree, retirees);
+        char *squashfuse_path;  /* NULL: SQUASHFUSE_PATH */
+        uid_t fuse_uid;         /* what squashfuse runs as (image_cache_set_squashfuse()) */
+        gid_t fuse_gid;
+};
+
+/* image-fuse.c: mounts the squashfs in image_fd with squashfuse (sets
+ * img->fuse_pid and fuse_pidfd): the detached tree's fd, or -errno with err
+ * set. */
+int image_mount_fuse(ImageCache *c, Image *img, int image_fd, RkError *err);
+
+/* image.c: ends img's squashfuse (SIGTERM; reaped by the loop). */
+void fuse_stop(Image *img);
+
+#endif
