@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The squashfuse backend of the image cache: rockerd mounts a FUSE
- * filesystem and starts squashfuse, unprivileged, to serve it.
+ * filesystem and starts squashfuse, unprivileged, to serve it. All of it
+ * runs in the build worker (worker.h), never in the event loop: squashfuse
+ * reads a client-named image (which may lie on a hung file system) and may
+ * itself be slow to answer; the loop only gets the detached mount and
+ * squashfuse's pidfd, and supervises squashfuse from then on (image.c).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,21 +18,36 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "image-internal.h"
 #include "macro.h"
 #include "util.h"
+#include "worker.h"
 
-/* The squashfuse process, between fork() and exec(): the image and the
+/* What squashfuse is started with (fuse_exec()). */
+typedef struct FuseExec {
+        const ImageCache *cache;
+        const char *exe;
+        int image_fd, fuse_fd;
+        int status_fd;          /* close-on-exec: gets the exit status if the exec is never reached */
+} FuseExec;
+
+_Noreturn static void fuse_exec_fail(const FuseExec *f, unsigned char status) {
+        (void) !write(f->status_fd, &status, 1);
+        _exit(status);
+}
+
+/* The squashfuse process, between clone3() and exec(): the image and the
  * FUSE connection are its only fds; it runs as the cache's unprivileged
  * uid and gid, without supplementary groups, with no capability (they go
  * with uid 0, no keep-caps) and no_new_privs (a set-user-ID fusermount3
  * would give it nothing). It needs no path at all: the image is
  * /proc/self/fd/N and the mount point /dev/fd/N (libfuse then uses that
  * connection and never mounts or unmounts anything). */
-_Noreturn static void fuse_exec(const ImageCache *c, const char *exe, int image_fd, int fuse_fd) {
+_Noreturn static void fuse_exec(void *data) {
+        const FuseExec *f = data;
+        const ImageCache *c = f->cache;
         char src[64], mountpoint[64];
         sigset_t none;
         int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -38,15 +56,15 @@ _Noreturn static void fuse_exec(const ImageCache *c, const char *exe, int image_
         sigemptyset(&none);
         if (sigprocmask(SIG_SETMASK, &none, NULL) < 0 || null_fd < 0 ||
             dup2(null_fd, STDIN_FILENO) < 0 || dup2(null_fd, STDOUT_FILENO) < 0 ||
-            fcntl(image_fd, F_SETFD, 0) < 0 || fcntl(fuse_fd, F_SETFD, 0) < 0)
-                _exit(126);  /* reported as "could not be started (exit status 126)" */
+            fcntl(f->image_fd, F_SETFD, 0) < 0 || fcntl(f->fuse_fd, F_SETFD, 0) < 0)
+                fuse_exec_fail(f, 126);  /* reported as "could not be started (exit status 126)" */
         if (setgroups(0, NULL) < 0 || setresgid(c->fuse_gid, c->fuse_gid, c->fuse_gid) < 0 ||
             setresuid(c->fuse_uid, c->fuse_uid, c->fuse_uid) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                _exit(126);
-        snprintf(src, sizeof src, "/proc/self/fd/%d", image_fd);
-        snprintf(mountpoint, sizeof mountpoint, "/dev/fd/%d", fuse_fd);
-        execl(exe, "squashfuse", "-f", src, mountpoint, (char *) NULL);
-        _exit(127);
+                fuse_exec_fail(f, 126);
+        snprintf(src, sizeof src, "/proc/self/fd/%d", f->image_fd);
+        snprintf(mountpoint, sizeof mountpoint, "/dev/fd/%d", f->fuse_fd);
+        execl(f->exe, "squashfuse", "-f", src, mountpoint, (char *) NULL);
+        fuse_exec_fail(f, 127);
 }
 
 /* Whether squashfuse may open the image as its uid: it reopens the file
@@ -59,21 +77,86 @@ static bool fuse_may_read(const ImageCache *c, const struct stat *st) {
         return st->st_mode & S_IROTH;
 }
 
-/* Mounts the squashfs in image_fd with squashfuse. rockerd opens
- * /dev/fuse and mounts the FUSE filesystem itself (read-only, nosuid,
- * nodev, allow_other, default_permissions) on a private staging dir;
- * squashfuse, a child of rockerd outside every rocker, then serves that
- * connection without any privilege (fuse_exec()). The staging mount is
- * taken as a detached tree and the staging dir let go. Blocks until
- * squashfuse has taken the kernel's first request (bounded: 5 s): it only
- * reads the connection once it has opened and checked the image. */
-int image_mount_fuse(ImageCache *c, Image *img, int image_fd, RkError *err) {
+/* A FUSE filesystem on the connection fuse_fd, as a detached mount:
+ * read-only, nosuid, nodev; allow_other (the apps run as other uids),
+ * default_permissions (the kernel checks the image's modes). Made with the
+ * new mount API (FUSE takes it from Linux 5.4), so that it is never
+ * attached anywhere: no staging dir, and nothing a killed worker could
+ * leave mounted (the mount goes with its last fd). Queues FUSE_INIT on the
+ * connection. fd or -errno with err set. */
+static int fuse_mount_detached(int fuse_fd, RkError *err) {
+        _cleanup_close_ int fs = -EBADF;
+        char fd_text[16], log[256];
+        int r, tree;
+
+        fs = fsopen("fuse", FSOPEN_CLOEXEC);
+        if (fs < 0) {
+                r = negative_errno();
+                return rk_error(err, r, "app_pkg_path: cannot mount a FUSE filesystem for squashfuse: %s", strerror(-r));
+        }
+        snprintf(fd_text, sizeof fd_text, "%d", fuse_fd);
+        if (fsconfig(fs, FSCONFIG_SET_STRING, "source", "squashfuse", 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_STRING, "subtype", "squashfuse", 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_STRING, "fd", fd_text, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_STRING, "rootmode", "40000", 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_STRING, "user_id", "0", 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_STRING, "group_id", "0", 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_FLAG, "allow_other", NULL, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_FLAG, "default_permissions", NULL, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+                r = negative_errno();
+                fs_context_log(fs, log, sizeof log);
+                return rk_error(err, r, "app_pkg_path: cannot mount a FUSE filesystem for squashfuse: %s%s%s",
+                                strerror(-r), log[0] ? ": " : "", log);
+        }
+        tree = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (tree < 0) {
+                r = negative_errno();
+                return rk_error(err, r, "app_pkg_path: cannot mount a FUSE filesystem for squashfuse: %s", strerror(-r));
+        }
+        return tree;
+}
+
+/* Waits (up to 5 s) until squashfuse has taken FUSE_INIT off the
+ * connection: it reads it only once it has opened and checked the image.
+ * One that exits first could not start (status_fd tells) or refused the
+ * image. 0 or -errno with err set. */
+static int fuse_wait_init(const char *exe, int fuse_fd, int pidfd, int status_fd, RkError *err) {
+        for (int i = 0;; i++) {
+                struct pollfd p[2] = {
+                        { .fd = fuse_fd, .events = POLLIN },
+                        { .fd = pidfd, .events = POLLIN },
+                };
+                unsigned char status;
+
+                if (poll(p, 2, 0) < 0)
+                        return rk_error(err, errno, "app_pkg_path: poll: %m");
+                if (p[1].revents & POLLIN) {
+                        /* Not our child (rockerd's): its status is the
+                         * loop's to reap; what it could say before its exec
+                         * came through status_fd. */
+                        if (read(status_fd, &status, 1) == 1)
+                                return rk_error(err, EINVAL, "app_pkg_path: %s could not be started (exit status %d)",
+                                                exe, (int) status);
+                        return rk_error(err, EINVAL, "app_pkg_path: not a mountable squashfs image: squashfuse "
+                                        "refused it (it exited)");
+                }
+                if (!(p[0].revents & POLLIN))
+                        return 0;
+                if (i == 2500)
+                        return rk_error(err, ETIMEDOUT, "app_pkg_path: squashfuse did not mount it within 5 s");
+                /* woken early if squashfuse exits */
+                (void) poll(&p[1], 1, 2);
+        }
+}
+
+int image_mount_fuse(const ImageCache *c, int image_fd, RkError *err) {
         const char *exe = c->squashfuse_path ? c->squashfuse_path : SQUASHFUSE_PATH;
-        char staging[PATH_MAX], opts[160];
-        _cleanup_close_ int tree = -EBADF, fuse_fd = -EBADF;
+        _cleanup_close_ int tree = -EBADF, fuse_fd = -EBADF, status_r = -EBADF, status_w = -EBADF;
+        int pidfd;  /* worker.c's: it goes back with the reply */
         struct stat st;
-        pid_t pid;
-        int r;
+        int pipefd[2], r;
 
         if (access(exe, X_OK) < 0) {
                 r = negative_errno();
@@ -95,87 +178,32 @@ int image_mount_fuse(ImageCache *c, Image *img, int image_fd, RkError *err) {
                 r = negative_errno();
                 return rk_error(err, r, "app_pkg_path: cannot open /dev/fuse for squashfuse: %s", strerror(-r));
         }
-        snprintf(staging, sizeof staging, "%s/.fuse-XXXXXX", c->staging_dir);
-        if (!mkdtemp(staging)) {
+        /* Mounted by rockerd, so squashfuse needs no privilege. */
+        tree = fuse_mount_detached(fuse_fd, err);
+        if (tree < 0)
+                return tree;
+        if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0) {
                 r = negative_errno();
-                return rk_error(err, r, "app_pkg_path: cannot make a staging dir for squashfuse: %s", strerror(-r));
+                return rk_error(err, r, "app_pkg_path: pipe: %s", strerror(-r));
         }
-        /* Mounted by rockerd, so squashfuse needs no privilege. The staging
-         * dir is rockerd's, 0700: nothing reaches the filesystem before
-         * it is detached. allow_other: the apps run as other uids;
-         * default_permissions: the kernel checks the image's modes. The
-         * flags are set here, on the attached mount, and the clone takes
-         * them. Legacy mount(2) data: "fuse" takes it on every kernel. */
-        snprintf(opts, sizeof opts, "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions",
-                 fuse_fd);
-        if (mount("squashfuse", staging, "fuse.squashfuse", MS_RDONLY | MS_NOSUID | MS_NODEV, opts) < 0) {
-                r = negative_errno();
-                (void) rmdir(staging);
-                return rk_error(err, r, "app_pkg_path: cannot mount a FUSE filesystem for squashfuse: %s", strerror(-r));
-        }
-        pid = fork();
-        if (pid < 0) {
-                r = negative_errno();
-                (void) umount2(staging, MNT_DETACH);
-                (void) rmdir(staging);
+        status_r = pipefd[0];
+        status_w = pipefd[1];
+        /* Last: everything else is ready, so that nothing can fail between
+         * squashfuse's start and its supervision. It is rockerd's child, not
+         * ours (worker_spawn_child()): the loop knows it before it runs
+         * squashfuse, and kills and reaps it unless the entry is cached. */
+        r = worker_spawn_child(fuse_exec, &(FuseExec) { .cache = c, .exe = exe, .image_fd = image_fd,
+                                                        .fuse_fd = fuse_fd, .status_fd = status_w }, &pidfd);
+        if (r < 0)
                 return rk_error(err, r, "app_pkg_path: cannot start squashfuse: %s", strerror(-r));
-        }
-        if (pid == 0)
-                fuse_exec(c, exe, image_fd, fuse_fd);
-        img->fuse_pid = pid;
-        img->fuse_pidfd = pidfd_open(pid, 0);
-        if (img->fuse_pidfd < 0) {
-                r = negative_errno();
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-                img->fuse_pid = 0;
-                (void) umount2(staging, MNT_DETACH);
-                (void) rmdir(staging);
-                return rk_error(err, r, "app_pkg_path: pidfd_open(squashfuse): %s", strerror(-r));
-        }
-        /* The mount queued FUSE_INIT on the connection: readable until
-         * squashfuse reads it, which it does only after it has opened and
-         * checked the image. One that exits first refused it. */
-        for (int i = 0;; i++) {
-                struct pollfd p = { .fd = fuse_fd, .events = POLLIN };
-                siginfo_t si = {};
-
-                if (waitid(P_PIDFD, (id_t) img->fuse_pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid != 0) {
-                        img->fuse_pidfd = safe_close(img->fuse_pidfd);
-                        img->fuse_pid = 0;
-                        (void) umount2(staging, MNT_DETACH);
-                        (void) rmdir(staging);
-                        if (si.si_code == CLD_EXITED && (si.si_status == 127 || si.si_status == 126))
-                                (void) rk_error(err, EINVAL, "app_pkg_path: %s could not be started (exit status %d)", exe,
-                                                si.si_status);
-                        else
-                                (void) rk_error(err, EINVAL, "app_pkg_path: not a mountable squashfs image: squashfuse "
-                                                "refused it (%s %d)", si.si_code == CLD_EXITED ? "exit status" : "signal",
-                                                si.si_status);
-                        return -EINVAL;
-                }
-                if (poll(&p, 1, 0) == 0)
-                        break;
-                if (i == 2500) {
-                        fuse_stop(img);
-                        (void) umount2(staging, MNT_DETACH);
-                        (void) rmdir(staging);
-                        return rk_error(err, ETIMEDOUT, "app_pkg_path: squashfuse did not mount it within 5 s");
-                }
-                usleep(2000);
-        }
-        /* squashfuse holds the connection alone from here: when it exits,
-         * the filesystem answers ENOTCONN instead of waiting for it. */
-        fuse_fd = safe_close(fuse_fd);
-        tree = open_tree(AT_FDCWD, staging, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-        r = tree < 0 ? negative_errno() : 0;
-        /* The staging mount goes; the detached tree keeps the filesystem. */
-        if (umount2(staging, MNT_DETACH) < 0 && r >= 0)
-                r = negative_errno();
-        (void) rmdir(staging);
+        status_w = safe_close(status_w);
+        r = fuse_wait_init(exe, fuse_fd, pidfd, status_r, err);
         if (r < 0) {
-                fuse_stop(img);
-                return rk_error(err, r, "app_pkg_path: cannot detach the squashfuse mount: %s", strerror(-r));
+                (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);  /* reaped by the loop */
+                return r;
         }
+        /* squashfuse holds the connection alone from here (our fd closes
+         * with the worker): when it exits, the filesystem answers ENOTCONN
+         * instead of waiting for it. */
         return TAKE_FD(tree);
 }

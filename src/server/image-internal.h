@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Shared by the image cache (image.c) and its squashfuse backend
- * (image-fuse.c): the cache's and an entry's fields. The kernel backend
- * (image-loop.c) needs none of them: it only turns an image fd into a mount.
+ * (image-fuse.c, which reads the cache's squashfuse settings in a worker's
+ * copy of rockerd's memory): the cache's and an entry's fields. The kernel
+ * backend (image-loop.c) needs none of them.
  */
 #ifndef ROCKER_IMAGE_INTERNAL_H
 #define ROCKER_IMAGE_INTERNAL_H
@@ -23,8 +24,8 @@ struct Image {
         LIST_FIELDS(Image, images);
         unsigned refs;
         ImageBackend backend;   /* KERNEL or SQUASHFUSE: what it was mounted with */
-        pid_t fuse_pid;         /* squashfuse serving it, or 0 */
-        int fuse_pidfd;
+        pid_t fuse_pid;         /* squashfuse serving it (for logs), or 0 */
+        int fuse_pidfd;          /* its pidfd (it is rockerd's child), or -EBADF */
         dev_t dev;
         ino_t ino;
         off_t size;
@@ -47,13 +48,5 @@ struct ImageCache {
         uid_t fuse_uid;         /* what squashfuse runs as (image_cache_set_squashfuse()) */
         gid_t fuse_gid;
 };
-
-/* image-fuse.c: mounts the squashfs in image_fd with squashfuse (sets
- * img->fuse_pid and fuse_pidfd): the detached tree's fd, or -errno with err
- * set. */
-int image_mount_fuse(ImageCache *c, Image *img, int image_fd, RkError *err);
-
-/* image.c: ends img's squashfuse (SIGTERM; reaped by the loop). */
-void fuse_stop(Image *img);
 
 #endif

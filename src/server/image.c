@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "image-internal.h"
+#include "util.h"
 #include "log.h"
 #include "macro.h"
 
@@ -123,12 +124,12 @@ static int on_retiree_timeout(sd_event_source *s, uint64_t usec, void *userdata)
  * no mount left (the last rocker's namespace is gone, the cache's tree fd
  * closed), so SIGTERM only tells it to stop waiting. The event loop reaps
  * it when it exits. */
-void fuse_stop(Image *img) {
+static void fuse_stop(Image *img) {
         ImageCache *c = img->cache;
         Retiree *r;
         int pidfd = TAKE_FD(img->fuse_pidfd);
 
-        if (img->fuse_pid <= 0 || pidfd < 0)
+        if (pidfd < 0)
                 return;
         img->fuse_pid = 0;
         (void) pidfd_send_signal(pidfd, SIGTERM, NULL, 0);  /* ESRCH: exited already, reaped below */
@@ -237,37 +238,28 @@ static void image_draft_freep(Image **img) {
         image_draft_free(*img);
 }
 
-int image_cache_add(ImageCache *c, const char *path, const ImageId *id, ImageBackend backend, int image_fd,
-                    int kernel_tree, Image **ret, RkError *err) {
-        _cleanup_close_ int tree = kernel_tree;
+int image_cache_add(ImageCache *c, const char *path, const ImageId *id, ImageBackend backend, int tree,
+                    int fuse_pidfd, Image **ret, RkError *err) {
         _cleanup_(image_draft_freep) Image *img = NULL;
+        _cleanup_close_ int t = tree, pidfd = fuse_pidfd;
         int r;
 
         img = calloc(1, sizeof *img);
         if (!img)
                 return -ENOMEM;
-        img->cache = c;  /* before mounting: a failed squashfuse start is stopped through it */
-        img->fuse_pidfd = img->tree_fd = -EBADF;
+        img->cache = c;  /* a failed add stops its squashfuse through it */
+        img->tree_fd = TAKE_FD(t);
+        img->fuse_pidfd = TAKE_FD(pidfd);
+        if (img->fuse_pidfd >= 0) {
+                r = pidfd_get_pid(img->fuse_pidfd);  /* for logs */
+                img->fuse_pid = r > 0 ? r : 0;
+        }
+        img->backend = backend == IMAGE_BACKEND_SQUASHFUSE ? IMAGE_BACKEND_SQUASHFUSE : IMAGE_BACKEND_KERNEL;
+        if (img->tree_fd < 0)
+                return rk_error(err, EBADF, "app_pkg_path: no mount of the image");
         img->path = strdup(path);
         if (!img->path)
                 return -ENOMEM;
-        img->backend = backend == IMAGE_BACKEND_SQUASHFUSE ? IMAGE_BACKEND_SQUASHFUSE : IMAGE_BACKEND_KERNEL;
-        if (img->backend == IMAGE_BACKEND_KERNEL) {
-                if (tree < 0 && backend == IMAGE_BACKEND_AUTO && image_kernel_unavailable(tree)) {
-                        log_info("image %s: kernel squashfs unavailable (%s); using squashfuse", path,
-                                 strerror(-tree));
-                        img->backend = IMAGE_BACKEND_SQUASHFUSE;
-                } else if (tree < 0)
-                        return tree;
-                else
-                        img->tree_fd = TAKE_FD(tree);
-        }
-        if (img->backend == IMAGE_BACKEND_SQUASHFUSE) {
-                r = image_mount_fuse(c, img, image_fd, err);
-                if (r < 0)
-                        return r;
-                img->tree_fd = r;
-        }
         if (c->staging) {
                 r = staging_attach(c->staging, img->tree_fd, &img->slot);
                 if (r < 0)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The image cache: each squashfs image is mounted once (kernel squashfs on an
- * autoclear loop device, as a detached mount made with fsmount()) however many
+ * autoclear loop device, or squashfuse, as a detached mount made by a
+ * worker: image-loop.c, image-fuse.c) however many
  * rockers use it, keyed by the image file's identity (device, inode, size,
  * mtime: an image replaced by rename() is a new image). Each rocker gets its
  * own clone of the detached mount (before Linux 6.15: of the mount attached
@@ -28,8 +29,8 @@ typedef enum ImageBackend {
         IMAGE_BACKEND_SQUASHFUSE,  /* squashfuse (FUSE 3), supervised by rockerd */
 } ImageBackend;
 
-/* staging_dir: where squashfuse mounts an image for a moment, before its
- * mount is detached (rockerd's own, root 0700). staging_ns: keep every image
+/* staging_dir: rockerd's own dir (root 0700) for mounts in passing; no
+ * longer used (squashfuse's mount is made detached). staging_ns: keep every image
  * mount attached in a staging mount namespace (staging.h) and clone it
  * there, for kernels that cannot clone a detached mount (before 6.15). */
 int image_cache_new(const char *staging_dir, bool staging_ns, sd_event *event, ImageCache **ret);
@@ -87,14 +88,27 @@ bool image_kernel_unavailable(int error);
  * with one more reference, or NULL. Touches no file. */
 Image *image_cache_find(ImageCache *c, const ImageId *id, ImageBackend backend);
 
-/* Adds the image opened as image_fd (image_open()) to the cache, with one
- * reference. kernel_tree (taken) is image_mount_kernel()'s result for the
- * kernel and auto backends: a mount fd, or its -errno (err set), which auto
- * answers with squashfuse when image_kernel_unavailable(); the squashfuse
- * backend ignores it. 0 or -errno with err set. */
-int image_cache_add(ImageCache *c, const char *path, const ImageId *id, ImageBackend backend, int image_fd,
-                    int kernel_tree, Image **ret, RkError *err);
+/* Mounts the squashfs in image_fd with squashfuse, as the cache c says
+ * (SquashfusePath=, SquashfuseUser=): opens /dev/fuse, mounts a FUSE
+ * filesystem on it (detached: read-only, nosuid, nodev, allow_other,
+ * default_permissions), starts squashfuse on that connection as a child of
+ * rockerd (worker_spawn_child(): its pidfd goes back with the worker's
+ * reply) and waits up to 5 s until it has taken the kernel's first request
+ * (it does once it has opened and checked the image). Returns the detached
+ * mount's fd, or -errno with err set (squashfuse, if started, killed; the
+ * loop reaps it). Reads the image and waits on squashfuse: a build
+ * worker's job, never the event loop's. Nothing is left behind if the
+ * worker is killed half-way (the mount goes with its last fd, squashfuse is
+ * known to the loop before it runs). */
+int image_mount_fuse(const ImageCache *c, int image_fd, RkError *err);
 
+/* Adds an image mounted by a worker to the cache, with one reference:
+ * backend is what mounted it (KERNEL: image_mount_kernel(), SQUASHFUSE:
+ * image_mount_fuse()), tree (taken) its detached mount, fuse_pidfd (taken)
+ * the pidfd of the squashfuse serving it, or -EBADF. Touches no file and
+ * waits for nothing. 0 or -errno with err set (squashfuse then stopped). */
+int image_cache_add(ImageCache *c, const char *path, const ImageId *id, ImageBackend backend, int tree,
+                    int fuse_pidfd, Image **ret, RkError *err);
 
 /* A new detached, read-only, nosuid, nodev clone of the image's mount, to be
  * attached by a guard with move_mount(). Close-on-exec. fd or -errno. */

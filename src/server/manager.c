@@ -7,10 +7,9 @@
  * created. The loop does not block on a client: sockets are non-blocking,
  * each phase of a connection has a deadline, and the loop touches no path a
  * client names: the host checks, the image's open and read, its loop device
- * and squashfs mount and the data dir layout run in workers (worker.h), forked
- * per step and killed at the deadline; the building happens in the guard.
- * One exception remains (docs/security.md §5): with the squashfuse backend,
- * a new image's squashfuse is started from the loop (bounded: 5 s).
+ * and squashfs mount (or squashfuse's start) and the data dir layout run in
+ * workers (worker.h), forked per step and killed at the deadline; the
+ * building happens in the guard.
  *
  * A connection's life: accept → request (deadline) → check worker (request
  * deadline) → [wait for the dying holder of the data dir (deadline)] → build
@@ -625,26 +624,35 @@ static int job_fail(WorkerReply *reply, int r) {
 
 static int build_job(void *data, int image_fd, WorkerReply *reply) {
         Conn *c = data;
+        ImageBackend backend = (ImageBackend) c->policy.image_backend;
         _cleanup_close_ int tree = -EBADF;
         int r;
 
         if (image_fd >= 0) {  /* not cached yet */
-                tree = image_mount_kernel(image_fd, &reply->err);
-                if (tree < 0 && (ImageBackend) c->policy.image_backend == IMAGE_BACKEND_AUTO &&
-                    image_kernel_unavailable(tree)) {
-                        /* not an error: squashfuse will do, then the layout */
-                        reply->kernel_error = tree;
-                        rk_error_clear(&reply->err);
-                        return -EBADF;
+                if (backend != IMAGE_BACKEND_SQUASHFUSE) {
+                        tree = image_mount_kernel(image_fd, &reply->err);
+                        if (tree < 0 && backend == IMAGE_BACKEND_AUTO && image_kernel_unavailable(tree)) {
+                                /* not an error: squashfuse will do */
+                                reply->kernel_error = tree;
+                                rk_error_clear(&reply->err);
+                        } else if (tree < 0)
+                                return job_fail(reply, tree);
                 }
-                if (tree < 0)
-                        return job_fail(reply, tree);
+                if (tree < 0) {
+                        /* squashfuse, started here as rockerd's child
+                         * (bounded: 5 s); its pidfd goes back with the
+                         * reply (worker.h) */
+                        tree = image_mount_fuse(c->m->images, image_fd, &reply->err);
+                        if (tree < 0)
+                                return job_fail(reply, tree);
+                        reply->image_fuse = 1;
+                }
         }
         /* The worker's copy of the plan: what the layout records goes back
          * in the reply. */
         r = plan_prepare_data_dir(&c->plan, &reply->err);
         if (r < 0)
-                return job_fail(reply, r);  /* the mount goes with the worker */
+                return job_fail(reply, r);  /* the mount goes with the worker, squashfuse is killed */
         for (size_t i = 0; i < c->plan.n_overlays; i++) {
                 reply->upper_dev[i] = (uint64_t) c->plan.overlays[i].upper_dev;
                 reply->upper_ino[i] = (uint64_t) c->plan.overlays[i].upper_ino;
@@ -661,23 +669,30 @@ static int build_job(void *data, int image_fd, WorkerReply *reply) {
 
 static void on_build_worker_done(const WorkerReply *reply, int fd, void *userdata) {
         Conn *c = userdata;
+        Worker *w = TAKE_PTR(c->worker);
         RkError err = {};
         int k;
 
-        c->worker = NULL;
         if (rk_error_set(&reply->err)) {
                 safe_close(fd);
                 return conn_fail(c, "%s", reply->err.msg);
         }
-        if (reply->kernel_error < 0 && !c->image) {
-                /* auto, and the kernel cannot: squashfuse (started here,
-                 * bounded: 5 s), then a worker for the layout */
-                safe_close(fd);
-                k = image_cache_add(c->m->images, c->plan.pkg_path, &c->image_id, IMAGE_BACKEND_AUTO, c->image_fd,
-                                    reply->kernel_error, &c->image, &err);
-                if (k < 0)
-                        return conn_fail(c, "%s", err.msg[0] ? err.msg : strerror(-k));
-                return conn_build(c);
+        if (reply->image_fuse && fd >= 0 && !c->image) {
+                if (reply->kernel_error < 0)
+                        log_info("image %s: kernel squashfs unavailable (%s); using squashfuse", c->plan.pkg_path,
+                                 strerror(-reply->kernel_error));
+                /* A build that ran beside ours may have cached it meanwhile:
+                 * ours then goes (its squashfuse, not taken, is killed and
+                 * reaped by worker.c). Else cached here: no file touched. */
+                c->image = image_cache_find(c->m->images, &c->image_id, IMAGE_BACKEND_SQUASHFUSE);
+                if (c->image)
+                        fd = safe_close(fd);
+                else {
+                        k = image_cache_add(c->m->images, c->plan.pkg_path, &c->image_id, IMAGE_BACKEND_SQUASHFUSE,
+                                            TAKE_FD(fd), worker_take_child(w), &c->image, &err);
+                        if (k < 0)
+                                return conn_fail(c, "%s", err.msg[0] ? err.msg : strerror(-k));
+                }
         }
         for (size_t i = 0; i < c->plan.n_overlays; i++) {
                 c->plan.overlays[i].upper_dev = (dev_t) reply->upper_dev[i];
@@ -689,7 +704,7 @@ static void on_build_worker_done(const WorkerReply *reply, int fd, void *userdat
 }
 
 /* Builds the rocker c->plan describes: first the worker's part (data dir,
- * image mount), then conn_build_finish(). */
+ * image mount: kernel squashfs or squashfuse), then conn_build_finish(). */
 static void conn_build(Conn *c) {
         Manager *m = c->m;
         const char *no_limits;
@@ -712,15 +727,6 @@ static void conn_build(Conn *c) {
          * check worker read from the fd it opened. */
         if (!c->image)
                 c->image = image_cache_find(m->images, &c->image_id, (ImageBackend) c->policy.image_backend);
-        if (!c->image && (ImageBackend) c->policy.image_backend == IMAGE_BACKEND_SQUASHFUSE) {
-                RkError err = {};
-
-                /* squashfuse is started here (bounded: 5 s; docs/security.md §5) */
-                k = image_cache_add(m->images, c->plan.pkg_path, &c->image_id, IMAGE_BACKEND_SQUASHFUSE, c->image_fd,
-                                    -EBADF, &c->image, &err);
-                if (k < 0)
-                        return conn_fail(c, "%s", err.msg[0] ? err.msg : strerror(-k));
-        }
         mount = !c->image;
         k = worker_start(m->event, m->reaper, "rockerd-build", build_job, c, mount ? c->image_fd : -EBADF,
                          on_build_worker_done, c, &c->worker);
@@ -762,8 +768,8 @@ static void conn_build_finish(Conn *c, int tree_fd) {
         if (!r->image)  /* a build that ran beside ours may have cached it meanwhile */
                 r->image = image_cache_find(m->images, &c->image_id, (ImageBackend) c->policy.image_backend);
         if (!r->image) {
-                k = image_cache_add(m->images, c->plan.pkg_path, &c->image_id, IMAGE_BACKEND_KERNEL, c->image_fd,
-                                    TAKE_FD(tree), &r->image, &err);
+                k = image_cache_add(m->images, c->plan.pkg_path, &c->image_id, IMAGE_BACKEND_KERNEL, TAKE_FD(tree),
+                                    -EBADF, &r->image, &err);
                 if (k < 0)
                         goto fail;
         }

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,28 +18,77 @@
 #include "macro.h"
 #include "worker.h"
 
+/* The first message of a child started by worker_spawn_child(), sent
+ * before anything else: its pid. */
+#define WORKER_CHILD_MAGIC 0x68636b72U  /* "rkch" */
+typedef struct WorkerChildNote {
+        uint32_t magic;
+        int32_t pid;
+} WorkerChildNote;
+
 struct Worker {
         Reaper *reaper;
         pid_t pid;
         int pidfd;
         int sock;               /* our end of the reply socket */
-        sd_event_source *source;
-        WorkerDone done;
+        sd_event_source *source;  /* floating: the loop owns it, and it the Worker */
+        WorkerDone done;        /* NULL once replied or killed */
         void *userdata;
+        int child_pidfd;        /* the job's child (worker_spawn_child()), or -EBADF */
 };
+
+/* In a worker (its own copy): the child it started, or -EBADF. */
+static int worker_child = -EBADF;
 
 pid_t worker_pid(const Worker *w) {
         return w->pid;
 }
 
-static void worker_free(Worker *w) {
-        sd_event_source_disable_unref(w->source);
-        safe_close(w->sock);
-        /* It has replied (and exits now) or is being killed: reaped when it
-         * exits, the loop never waits for it. */
+int worker_take_child(Worker *w) {
+        return TAKE_FD(w->child_pidfd);
+}
+
+/* The child's pidfd (taken): killed and reaped, unless the reaper is gone. */
+static void child_kill(Worker *w, int pidfd, bool reap) {
+        if (pidfd < 0)
+                return;
+        if (pidfd_send_signal(pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+                log_warning_errno(errno, "cannot kill a child of worker pid %d: %m", (int) w->pid);
+        if (reap)
+                (void) reaper_adopt(w->reaper, pidfd);
+        else
+                safe_close(pidfd);
+}
+
+/* The worker's part is over (it replied, died or is being killed): it is
+ * reaped when it exits, the loop never waits for it. The Worker stays
+ * until its socket's EOF. */
+static void worker_detach(Worker *w) {
+        w->done = NULL;
         if (w->pidfd >= 0)
                 (void) reaper_adopt(w->reaper, TAKE_FD(w->pidfd));
+}
+
+/* The source's destroy callback: on EOF (worker_end()), or when the event
+ * loop is freed at rockerd's exit (the reaper may be gone by then). */
+static void worker_destroy(void *userdata) {
+        Worker *w = userdata;
+
+        child_kill(w, TAKE_FD(w->child_pidfd), false);
+        safe_close(w->pidfd);
+        safe_close(w->sock);
         free(w);
+}
+
+/* Every holder of the worker's end has closed it: no child can announce
+ * itself any more. One not handed over is killed and reaped. */
+static void worker_end(Worker *w) {
+        child_kill(w, TAKE_FD(w->child_pidfd), true);
+        worker_detach(w);
+        /* We hold no reference: this drops the loop's, the source goes
+         * after this dispatch, and worker_destroy() with it. */
+        (void) sd_event_source_set_enabled(w->source, SD_EVENT_OFF);
+        (void) sd_event_source_set_floating(w->source, false);
 }
 
 Worker *worker_kill(Worker *w) {
@@ -44,36 +96,124 @@ Worker *worker_kill(Worker *w) {
                 return NULL;
         if (pidfd_send_signal(w->pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
                 log_warning_errno(errno, "cannot kill worker pid %d: %m", (int) w->pid);
-        worker_free(w);
+        worker_detach(w);
         return NULL;
+}
+
+static void worker_note_child(Worker *w, pid_t pid) {
+        /* Our unreaped child (CLONE_PARENT): its pid cannot have been
+         * reused. A second one (not allowed) is killed at once. */
+        int pidfd = pidfd_open(pid, 0);
+
+        if (pidfd < 0) {
+                log_warning_errno(errno, "worker pid %d: cannot watch its child pid %d: %m", (int) w->pid, (int) pid);
+                (void) kill(pid, SIGKILL);
+                return;
+        }
+        if (w->child_pidfd >= 0)
+                return child_kill(w, pidfd, true);
+        w->child_pidfd = pidfd;
 }
 
 static int on_worker_reply(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Worker *w = userdata;
-        WorkerReply *reply;
-        int got_fd = -EBADF;
+        union {
+                WorkerReply reply;
+                WorkerChildNote note;
+        } *m;
+        int fds[2] = { -EBADF, -EBADF };
+        size_t n_fds = 0, want;
+        WorkerDone done;
         ssize_t n;
 
         (void) s;
         (void) revents;
-        reply = calloc(1, sizeof *reply);
-        if (!reply)
+        m = calloc(1, sizeof *m);
+        if (!m)
                 return 0;  /* tried again on the next wakeup */
-        n = fdpass_recv(fd, reply, sizeof *reply, &got_fd);
+        n = fdpass_recv_fds(fd, m, sizeof m->reply, fds, 2, &n_fds);
         if (n == -EAGAIN) {
-                free(reply);
+                free(m);
                 return 0;
         }
-        if (n != (ssize_t) sizeof *reply) {
-                /* Died (killed, crashed) before replying, or garbage. */
-                got_fd = safe_close(got_fd);
-                memset(reply, 0, sizeof *reply);
-                (void) rk_error(&reply->err, n < 0 ? (int) n : EPIPE, "the worker ended without a reply");
+        if (n == (ssize_t) sizeof m->note && n_fds == 0 && m->note.magic == WORKER_CHILD_MAGIC) {
+                worker_note_child(w, (pid_t) m->note.pid);
+                free(m);
+                return 0;
         }
-        reply->err.msg[sizeof reply->err.msg - 1] = 0;
-        w->done(reply, got_fd, w->userdata);
-        free(reply);
-        worker_free(w);
+        want = n == (ssize_t) sizeof m->reply ? (size_t) __builtin_popcount(m->reply.fds & 3U) : 0;
+        if (n != (ssize_t) sizeof m->reply || n_fds != want || !w->done) {
+                for (size_t i = 0; i < n_fds; i++)
+                        safe_close(fds[i]);
+                n_fds = 0;
+                if (n > 0 && !w->done) {  /* a late reply (killed): nothing to do */
+                        free(m);
+                        return 0;
+                }
+                if (w->done) {
+                        /* Died (killed, crashed) before replying, or garbage. */
+                        memset(&m->reply, 0, sizeof m->reply);
+                        (void) rk_error(&m->reply.err, n < 0 ? (int) n : EPIPE, "the worker ended without a reply");
+                }
+        }
+        if (w->done) {
+                int job_fd = -EBADF, child_fd = -EBADF;
+                size_t i = 0;
+
+                if (n_fds > 0 && (m->reply.fds & WORKER_FD_JOB))
+                        job_fd = fds[i++];
+                if (n_fds > i && (m->reply.fds & WORKER_FD_CHILD))
+                        child_fd = fds[i++];
+                if (child_fd >= 0) {
+                        /* The same process as the note's (the pidfd of its
+                         * clone3()): one pidfd is enough. */
+                        safe_close(w->child_pidfd);
+                        w->child_pidfd = child_fd;
+                }
+                m->reply.err.msg[sizeof m->reply.err.msg - 1] = 0;
+                done = w->done;
+                worker_detach(w);
+                if (rk_error_set(&m->reply.err))
+                        child_kill(w, TAKE_FD(w->child_pidfd), true);
+                done(&m->reply, job_fd, w->userdata);
+                /* Untaken: not wanted. */
+                child_kill(w, TAKE_FD(w->child_pidfd), true);
+                if (n > 0) {
+                        free(m);
+                        return 0;  /* EOF comes when the worker exits */
+                }
+        }
+        free(m);
+        worker_end(w);
+        return 0;
+}
+
+int worker_spawn_child(void (*fn)(void *data), void *data, int *ret_pidfd) {
+        int pidfd = -EBADF;
+        struct clone_args args = {
+                /* CLONE_PARENT: exit_signal is the worker's own (SIGCHLD) */
+                .flags = CLONE_PARENT | CLONE_PIDFD,
+                .pidfd = (uint64_t) (uintptr_t) &pidfd,
+        };
+        pid_t pid;
+
+        if (worker_child >= 0)
+                return -EBUSY;
+        pid = (pid_t) syscall(SYS_clone3, &args, sizeof args);
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                WorkerChildNote note = { .magic = WORKER_CHILD_MAGIC, .pid = (int32_t) syscall(SYS_getpid) };
+
+                /* Before anything else: the loop knows us from here on
+                 * (worker.h). fd 3 is the worker's reply socket. */
+                if (fdpass_send(3, &note, sizeof note, -EBADF) < 0)
+                        _exit(126);
+                fn(data);
+                _exit(127);
+        }
+        worker_child = pidfd;
+        *ret_pidfd = pidfd;
         return 0;
 }
 
@@ -112,10 +252,28 @@ _noreturn_ static void worker_main(pid_t parent, const char *name, WorkerJob job
         if (r < 0)
                 _exit(1);  /* no reply: "ended without a reply" */
         out_fd = job(job_data, in_fd >= 0 ? 4 : -EBADF, &reply);
-        if (rk_error_set(&reply.err))
+        if (rk_error_set(&reply.err)) {
                 out_fd = safe_close(out_fd);
-        if (fdpass_send(3, &reply, sizeof reply, out_fd) < 0)
-                _exit(1);
+                /* the loop reaps it: it knows it (worker_spawn_child()) */
+                if (worker_child >= 0)
+                        (void) pidfd_send_signal(worker_child, SIGKILL, NULL, 0);
+        }
+        {
+                int fds[2];
+                size_t n = 0;
+
+                reply.fds = 0;
+                if (out_fd >= 0) {
+                        fds[n++] = out_fd;
+                        reply.fds |= WORKER_FD_JOB;
+                }
+                if (!rk_error_set(&reply.err) && worker_child >= 0) {
+                        fds[n++] = worker_child;
+                        reply.fds |= WORKER_FD_CHILD;
+                }
+                if (fdpass_send_fds(3, &reply, sizeof reply, fds, n) < 0)
+                        _exit(1);
+        }
         _exit(0);
 }
 
@@ -134,7 +292,7 @@ int worker_start(sd_event *event, Reaper *reaper, const char *name, WorkerJob jo
         if (!w)
                 return -ENOMEM;
         w->reaper = reaper;
-        w->pidfd = w->sock = -EBADF;
+        w->pidfd = w->sock = w->child_pidfd = -EBADF;
         w->done = done;
         w->userdata = userdata;
 
@@ -162,9 +320,23 @@ int worker_start(sd_event *event, Reaper *reaper, const char *name, WorkerJob jo
         }
         r = sd_event_add_io(event, &w->source, w->sock, EPOLLIN, on_worker_reply, w);
         if (r < 0) {
-                worker_kill(w);
+                (void) pidfd_send_signal(w->pidfd, SIGKILL, NULL, 0);
+                (void) reaper_adopt(reaper, TAKE_FD(w->pidfd));
+                safe_close(w->sock);
+                free(w);
                 return r;
         }
+        /* The loop owns the source and the source the Worker: it outlives
+         * the reply (or worker_kill()) until the socket's EOF. */
+        (void) sd_event_source_set_destroy_callback(w->source, worker_destroy);
+        r = sd_event_source_set_floating(w->source, true);
+        if (r < 0) {
+                (void) pidfd_send_signal(w->pidfd, SIGKILL, NULL, 0);
+                (void) reaper_adopt(reaper, TAKE_FD(w->pidfd));
+                sd_event_source_disable_unref(w->source);  /* and w with it (worker_destroy()) */
+                return r;
+        }
+        sd_event_source_unref(w->source);  /* the loop's reference is the only one now */
         *ret = w;
         return 0;
 }

@@ -4,8 +4,10 @@
  * client-named paths (systemd-mountfsd's pattern). A path on a hung file
  * system (a FUSE daemon that stopped, an NFS server that went away) then
  * blocks that child, never the event loop: the loop only moves the
- * worker's reply and at most one fd (SCM_RIGHTS, fdpass.h), and the
- * request's deadline ends a worker that overruns with SIGKILL by pidfd.
+ * worker's reply and at most two fds (SCM_RIGHTS, fdpass.h): the job's,
+ * and the pidfd of a child the job started for rockerd
+ * (worker_spawn_child()); the request's deadline ends a worker that
+ * overruns with SIGKILL by pidfd.
  *
  * A worker keeps none of rockerd's fds but its reply socket and the one fd
  * it was given (close_range()): a worker stuck on a hung path holds no other
@@ -50,7 +52,15 @@ typedef struct WorkerReply {
         /* a non-root peer's image that is not root's and unchangeable by
          * others, or lies on FUSE: never handed to the kernel's squashfs */
         int32_t image_untrusted;
+        /* the image was mounted by squashfuse (image_mount_fuse()) */
+        int32_t image_fuse;
+        /* which fds travel beside it (set by worker.c): WORKER_FD_JOB,
+         * WORKER_FD_CHILD, in that order */
+        uint32_t fds;
 } WorkerReply;
+
+#define WORKER_FD_JOB 1U
+#define WORKER_FD_CHILD 2U
 
 /* Runs in the worker: fills reply (reply->err on failure) and returns
  * an fd to hand back, or -EBADF. in_fd is the fd given to worker_start(),
@@ -59,7 +69,9 @@ typedef int (*WorkerJob)(void *job_data, int in_fd, WorkerReply *reply);
 
 /* Called by the loop with the worker's reply and fd (owned by the callee,
  * -EBADF if none). A worker that died without replying gives an error
- * reply. The Worker is freed right after the call returns. */
+ * reply. The Worker is the caller's no more once the call returns (it
+ * lingers, by itself, until the reply socket's other end is closed: see
+ * worker_spawn_child()). */
 typedef void (*WorkerDone)(const WorkerReply *reply, int fd, void *userdata);
 
 /* Forks a worker that runs job(job_data, in_fd, ...) (job_data is read in
@@ -74,5 +86,29 @@ Worker *worker_kill(Worker *w);
 
 /* The worker process' pid, for logs. */
 pid_t worker_pid(const Worker *w);
+
+/* In a WorkerDone callback of a successful reply: the pidfd of the child
+ * the job started with worker_spawn_child() (owned by the caller from
+ * now), or -EBADF. A child not taken is killed and reaped by the loop. */
+int worker_take_child(Worker *w);
+
+/* In a job: starts fn(data) (which must exec or _exit) in a new process
+ * whose parent is rockerd, not the worker (clone3(CLONE_PARENT |
+ * CLONE_PIDFD)), so that rockerd can reap it (waitid(P_PIDFD)) after the
+ * worker has gone. At most one per worker. Its pidfd goes to *ret_pidfd and
+ * travels back with a successful reply; on a failed one it is killed.
+ *
+ * Why nothing leaks if the worker is SIGKILLed (at the deadline) at any
+ * point: a child of rockerd the loop does not know would never be reaped
+ * (rockerd reaps by pidfd only) and could run on. So the child's first act,
+ * before fn, is to send the loop its pid over the worker's reply socket
+ * (which it inherited, close-on-exec); the loop opens a pidfd on it (an
+ * unreaped child of ours: its pid cannot be reused). The loop keeps the
+ * reply socket until every holder has closed it (the worker exits, the
+ * child execs or exits), even after the reply or worker_kill(), so this
+ * message is never lost: a child not handed over in a successful reply is
+ * killed and reaped. PR_SET_PDEATHSIG cannot do it (it follows the
+ * parent, rockerd, not the worker). 0 or -errno. */
+int worker_spawn_child(void (*fn)(void *data), void *data, int *ret_pidfd);
 
 #endif
