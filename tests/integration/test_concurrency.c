@@ -12,6 +12,8 @@
  * test_hung_path_stalls_only_itself  a path on a stopped FUSE mount delays a concurrent request <
  *                                    100 ms (half an enter under emulation), fails at its
  *                                    deadline, leaves nothing (13.1)
+ * test_hung_squashfuse_stalls_only_itself  a squashfuse that never mounts its image delays a
+ *                                    concurrent request as little, fails at 5 s, leaves nothing
  *
  * Callbacks run in the app process inside the rocker: they cannot use
  * cmocka, so they report "key=value" lines through a pipe and the test
@@ -1013,6 +1015,93 @@ static void test_hung_path_stalls_only_itself(void **state) {
         assert_all_clean();
 }
 
+/* A squashfuse that never takes its FUSE connection (hung, or reading an
+ * image on a hung file system) stalls only its own request: squashfuse is
+ * started and waited for by the build worker, never by the event loop
+ * (before, the loop polled up to 5 s for it and every other client waited).
+ * Its request fails when the worker gives up (5 s) and leaves nothing:
+ * no mount, no squashfuse (rockerd's child, killed and reaped), no staging
+ * dir in the state dir, no worker. */
+static void test_hung_squashfuse_stalls_only_itself(void **state) {
+        enum { RUNS = 7 };
+        char etc[160], fake[200], buf[1024], msg[8192];
+        RockerRequest hreq;
+        double alone, with_hung, slowest, bound;
+        long long t0, waited;
+        pid_t fuse = 0;
+        RawReply reply;
+        int sock;
+
+        (void) state;
+        /* The fake squashfuse: a script named squashfuse (its comm, as the
+         * leak check counts them) that never reads /dev/fuse. */
+        snprintf(etc, sizeof etc, "%s/etc-hung-squashfuse", H.dir);
+        snprintf(fake, sizeof fake, "%s/squashfuse", etc);
+        assert_int_equal(harness_sh("mkdir -p %s/apps.d && chmod 0755 %s && "
+                                    "printf '#!/usr/bin/python3\\nimport time\\nwhile True:\\n    time.sleep(1000)\\n' > %s && "
+                                    "chmod 0755 %s && "
+                                    "printf '[Daemon]\\nAppsDir=%s/apps.d\\nImageBackend=kernel\\nSquashfusePath=%s\\n' "
+                                    "> %s/rockerd.conf && printf '[Rocker]\\nImageBackend=squashfuse\\n' > %s/apps.d/1001.conf",
+                                    etc, etc, fake, fake, etc, fake, etc, etc), 0);
+        assert_int_equal(harness_stop_daemon(SIGTERM), 0);
+        snprintf(H.config, sizeof H.config, "%s/rockerd.conf", etc);
+        assert_int_equal(harness_restart_daemon(0), 0);
+
+        (void) median_enter_ms("hung-fuse-valid", 1, NULL);  /* warm */
+        alone = median_enter_ms("hung-fuse-valid", RUNS, NULL);
+
+        hreq = harness_request("hung-fuse-req", buf, sizeof buf);
+        hreq.app_id = 1001;  /* the squashfuse backend */
+        enter_json(&hreq, msg, sizeof msg);
+        sock = launcher_connect();
+        assert_true(sock >= 0);
+        t0 = mono_ms();
+        assert_int_equal(launcher_send(sock, msg), 0);
+        /* In flight: the fake squashfuse runs, rockerd's child, and the
+         * build worker waits for it to take the connection. */
+        for (int i = 0; i < 10000 && !fuse; i++) {
+                fuse = daemon_child_named("squashfuse");
+                if (!fuse)
+                        usleep(1000);
+        }
+        assert_true(fuse > 0);
+        assert_true(daemon_child_named("rockerd-build") > 0);
+
+        with_hung = median_enter_ms("hung-fuse-valid", RUNS, &slowest);
+        {
+                struct pollfd p = { .fd = sock, .events = POLLIN };
+                assert_int_equal(poll(&p, 1, 0), 0);  /* still pending all along */
+        }
+        print_message("valid enter request (kernel backend), median of %d: %.1f ms alone, %.1f ms with a hung "
+                      "squashfuse start in flight (+%.1f ms)\n", RUNS, alone, with_hung, with_hung - alone);
+        /* The same bound as test_hung_path_stalls_only_itself. A loop that
+         * waited for squashfuse would hold a valid request up to 5 s. */
+        bound = alone / 2 > 100.0 ? alone / 2 : 100.0;
+        print_message("bound on the delay: %.1f ms; slowest valid request meanwhile: %.1f ms\n", bound, slowest);
+        assert_true(with_hung - alone < bound);
+        assert_true(slowest < 2500.0);
+
+        launcher_recv(sock, 30000, &reply);
+        waited = mono_ms() - t0;
+        print_message("the hung squashfuse request failed after %lld ms: %s\n", waited, reply.body);
+        assert_int_equal(reply.got, RAW_REPLY);
+        assert_false(reply.success);
+        assert_int_equal(reply.n_fds, 0);
+        assert_true(strstr(reply.body, "squashfuse did not mount it within 5 s") || strstr(reply.body, "timed out"));
+        close(sock);
+        /* squashfuse killed and reaped by the loop, the worker gone */
+        for (int i = 0; i < 5000 && (daemon_child_named("squashfuse") > 0 || daemon_child_named("rockerd-build") > 0); i++)
+                usleep(1000);
+        assert_int_equal(daemon_child_named("squashfuse"), 0);
+        assert_int_equal(daemon_child_named("rockerd-build"), 0);
+        assert_int_equal(kill(fuse, 0) < 0 ? errno : 0, ESRCH);
+        assert_all_clean();
+
+        assert_int_equal(harness_stop_daemon(SIGTERM), 0);
+        snprintf(H.config, sizeof H.config, "%s", H.base_config);
+        assert_int_equal(harness_restart_daemon(0), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_concurrent_launchers),
@@ -1020,12 +1109,14 @@ int main(void) {
                 cmocka_unit_test(test_stress_concurrent_launchers),
                 cmocka_unit_test(test_many_live_rockers),
                 cmocka_unit_test_teardown(test_hung_path_stalls_only_itself, hung_fuse_teardown),
+                cmocka_unit_test(test_hung_squashfuse_stalls_only_itself),
         };
         /* The fault and load cases ran on the kernel backend only (docs/testing.md). */
         static const char *const not_on_squashfuse[] = {
                 "test_stress_concurrent_launchers",
                 "test_many_live_rockers",
                 "test_hung_path_stalls_only_itself",
+                "test_hung_squashfuse_stalls_only_itself",
                 NULL,
         };
 
