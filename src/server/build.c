@@ -398,7 +398,7 @@ void conn_start(Conn *c) {
         {
                 unsigned waiting = 0;
 
-                for (Conn *o = m->conns; o; o = o->next)
+                LIST_FOREACH(conns, o, m->conns)
                         waiting += o != c && o->waiting_for == holder;
                 if (waiting >= MAX_WAITERS_PER_HOLDER)
                         return conn_fail(c, "app_data_dir: \"%.256s\" is held by rocker %s (guard pid %d), for which "

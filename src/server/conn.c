@@ -43,9 +43,9 @@ static int on_conn_timeout(sd_event_source *s, uint64_t usec, void *userdata);
 unsigned count_owned(const Manager *m, uid_t uid, const Conn *self) {
         unsigned n = 0;
 
-        for (const Rocker *r = m->registry.head; r; r = r->next)
+        LIST_FOREACH(rockers, r, m->registry.rockers)
                 n += r->owner_uid == uid;
-        for (const Conn *c = m->conns; c; c = c->next)
+        LIST_FOREACH(conns, c, m->conns)
                 n += c != self && c->peer.uid == uid && c->has_plan && !c->rocker && !c->spawned;
         return n;
 }
@@ -89,12 +89,7 @@ Conn *conn_free(Conn *c) {
         sd_event_source_disable_unref(c->timer);
         sd_event_source_disable_unref(c->poll);
         safe_close(c->fd);
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                m->conns = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        LIST_REMOVE(conns, m->conns, c);
         m->n_conns--;
         free(c);
         manager_fd_freed(m);

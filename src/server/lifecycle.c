@@ -159,7 +159,7 @@ void rocker_linger(Rocker *r) {
 }
 
 static Rocker *find_watch(Registry *reg, int wd, size_t *ret_i) {
-        for (Rocker *r = reg->head; r; r = r->next)
+        LIST_FOREACH(rockers, r, reg->rockers)
                 for (size_t i = 0; i < PROTO_OVERLAY_MAX && r->n_overlays_alive > 0; i++)
                         if (r->overlay_wds[i] == wd) {
                                 *ret_i = i;
@@ -214,15 +214,14 @@ bool read_overlay_watches(Manager *m) {
 
 /* Requests that waited for r go on. */
 void release_waiters(Manager *m, const Rocker *r) {
-        for (Conn *c = m->conns; c; c = c->next)
+        LIST_FOREACH(conns, c, m->conns)
                 if (c->waiting_for == r)
                         c->waiting_for = NULL;
 }
 
 /* Starts the requests no longer waiting for a holder. */
 static void start_released(Manager *m) {
-        for (Conn *c = m->conns, *next; c; c = next) {
-                next = c->next;
+        LIST_FOREACH_SAFE(conns, c, next, m->conns) {
                 /* (one with a worker is checking its paths or building) */
                 if (c->has_plan && !c->waiting_for && !c->rocker && !c->done && !c->worker)
                         conn_start(c);
@@ -232,8 +231,7 @@ static void start_released(Manager *m) {
 /* Frees the data dirs whose last overlay is gone: of ended rockers, and of
  * dying ones already seen past their exit (rocker_exited_unreaped()). */
 void act_on_gone_overlays(Manager *m) {
-        for (Rocker *r = m->lingering.head, *next; r; r = next) {
-                next = r->next;
+        LIST_FOREACH_SAFE(rockers, r, next, m->lingering.rockers) {
                 if (r->n_overlays_alive > 0)
                         continue;
                 log_rocker(LOG_INFO, r, "rocker %s: its last overlay held open from outside is gone; data dir %s is free",
@@ -241,7 +239,7 @@ void act_on_gone_overlays(Manager *m) {
                 release_waiters(m, r);
                 rocker_free(r);
         }
-        for (Rocker *r = m->registry.head; r; r = r->next)
+        LIST_FOREACH(rockers, r, m->registry.rockers)
                 if (r->mounts_gone && r->n_overlays_alive == 0)
                         release_waiters(m, r);
         start_released(m);
@@ -368,7 +366,7 @@ static void rocker_on_status_after_ready(Rocker *r, const GuardReport *rep, ssiz
         log_rocker(LOG_INFO, r, "rocker %s (guard pid %d): stopping, SIGTERM sent to its processes, grace %.3fs",
                    r->name, (int) r->pid, (double) rep->stop_grace_ms / 1000.0);
         /* Requests for its data dir that saw it alive wait for it now. */
-        for (Conn *c = m->conns; c; c = c->next)
+        LIST_FOREACH(conns, c, m->conns)
                 if (c->waiting_for == r)
                         conn_wait_teardown(c);
 }

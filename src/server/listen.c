@@ -101,10 +101,7 @@ int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         c->peer = peer;
         c->peer_groups = TAKE_PTR(groups);
         c->n_peer_groups = n_groups;
-        c->next = m->conns;
-        if (m->conns)
-                m->conns->prev = c;
-        m->conns = c;
+        LIST_PREPEND(conns, m->conns, c);
         m->n_conns++;
 
         k = sd_event_add_io(m->event, &c->io, c->fd, EPOLLIN | EPOLLRDHUP, on_conn_io, c);

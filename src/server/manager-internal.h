@@ -17,6 +17,7 @@
 #include "config.h"
 #include "image.h"
 #include "kernel.h"
+#include "list.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -30,7 +31,7 @@
 
 struct Conn {
         Manager *m;
-        Conn *next, *prev;
+        LIST_FIELDS(Conn, conns);
         int fd;
         sd_event_source *io;
         sd_event_source *timer;
@@ -69,7 +70,7 @@ struct Manager {
         int listen_fd;
         sd_event_source *listen_source;
         bool accept_paused;      /* out of fds: accept again when one is freed */
-        Conn *conns;
+        LIST_HEAD(Conn, conns);
         unsigned n_conns;
         Registry registry;
         Registry lingering;      /* ended rockers whose overlays are held open from outside */

@@ -108,15 +108,15 @@ Manager *manager_free(Manager *m) {
                 conn_free(m->conns);
         /* Live rockers keep running, and their state records stay for the
          * next rockerd to adopt; rockerd only forgets them. */
-        while (m->registry.head) {
-                Rocker *r = m->registry.head;
+        while (m->registry.rockers) {
+                Rocker *r = m->registry.rockers;
                 if (r->state != ROCKER_RUNNING)
                         rocker_kill(r, "rockerd stops before it was claimed");
                 rocker_release(r, true);
         }
         /* Forgotten: a restarted rockerd does not know of them (docs/data-dir.md). */
-        while (m->lingering.head)
-                rocker_free(m->lingering.head);
+        while (m->lingering.rockers)
+                rocker_free(m->lingering.rockers);
         sd_event_source_disable_unref(m->inotify_source);
         safe_close(m->inotify_fd);
         sd_event_source_disable_unref(m->listen_source);

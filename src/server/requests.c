@@ -224,10 +224,9 @@ void conn_list(Conn *c, int32_t offset) {
         /* A guard that has exited is not listed, even if its pidfd event has
          * not been dispatched yet: its exit is handled first, so that a
          * client that saw the pidfd readable never finds it listed. */
-        for (Rocker *r = m->registry.head, *next; r; r = next) {
+        LIST_FOREACH_SAFE(rockers, r, next, m->registry.rockers) {
                 struct pollfd p = { .fd = r->pidfd, .events = POLLIN };
 
-                next = r->next;
                 if (poll(&p, 1, 0) > 0 && (p.revents & POLLIN))
                         (void) on_guard_exit(r->pidfd_source, r->pidfd, p.revents, r);
         }
@@ -244,11 +243,13 @@ static void conn_list_page(Conn *c, int32_t offset) {
         size_t len;
         int k;
 
-        for (Rocker *r = m->registry.head; r; r = r->next)
+        LIST_FOREACH(rockers, r, m->registry.rockers)
                 list.total += rocker_visible_to(r, c->peer.uid);
-        for (Rocker *r = m->registry.head; r && list.n_entries < PROTO_LIST_PAGE; r = r->next) {
+        LIST_FOREACH(rockers, r, m->registry.rockers) {
                 ProtoRockerInfo *e;
 
+                if (list.n_entries >= PROTO_LIST_PAGE)
+                        break;
                 if (!rocker_visible_to(r, c->peer.uid))
                         continue;  /* a non-root peer sees its own rockers only */
                 if (i++ < offset)
