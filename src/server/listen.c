@@ -47,7 +47,7 @@ int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         _cleanup_free_ gid_t *groups = NULL;
         int k, n_groups = 0;
         struct ucred peer;
-        Conn *c;
+        _cleanup_(conn_freep) Conn *c = NULL;
 
         (void) revents;
         cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -107,13 +107,11 @@ int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         k = sd_event_add_io(m->event, &c->io, c->fd, EPOLLIN | EPOLLRDHUP, on_conn_io, c);
         if (k < 0) {
                 log_warning_errno(k, "cannot watch a connection: %m");
-                conn_free(c);
                 return 0;
         }
-        if (conn_set_deadline(c, m->cfg.request_timeout_usec) < 0) {
-                conn_free(c);
+        if (conn_set_deadline(c, m->cfg.request_timeout_usec) < 0)
                 return 0;
-        }
+        TAKE_PTR(c);  /* the loop's now */
         return 0;
 }
 

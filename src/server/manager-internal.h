@@ -104,6 +104,7 @@ int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 /* Ends the connection, and kills a rocker it has not claimed. NULL. */
 Conn *conn_free(Conn *c);
+static inline void conn_freep(Conn **c) { conn_free(*c); }
 int conn_set_deadline(Conn *c, uint64_t usec);
 int conn_send(Conn *c, const ProtoReply *reply, int fd);
 /* Replies with an error and logs it; the connection lingers until its

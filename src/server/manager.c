@@ -61,7 +61,7 @@ void manager_fd_freed(Manager *m) {
 }
 
 int manager_new(const ManagerConfig *cfg, const KernelFeatures *kernel, Manager **ret) {
-        Manager *m = calloc(1, sizeof *m);
+        _cleanup_(manager_freep) Manager *m = calloc(1, sizeof *m);
         int r;
 
         if (!m)
@@ -70,11 +70,8 @@ int manager_new(const ManagerConfig *cfg, const KernelFeatures *kernel, Manager 
         m->kernel = *kernel;
         m->listen_fd = -EBADF;
         m->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (m->inotify_fd < 0) {
-                r = -errno;
-                free(m);
-                return r;
-        }
+        if (m->inotify_fd < 0)
+                return -errno;
         r = sd_event_new(&m->event);
         if (r >= 0)
                 r = sd_event_add_io(m->event, &m->inotify_source, m->inotify_fd, EPOLLIN, on_overlay_watch, m);
@@ -93,11 +90,9 @@ int manager_new(const ManagerConfig *cfg, const KernelFeatures *kernel, Manager 
                 r = reaper_new(m->event, &m->reaper);
         if (r >= 0)
                 r = cgroup_setup_new((CgroupMode) m->cfg.cgroup_mode, m->event, &m->cgroups);
-        if (r < 0) {
-                manager_free(m);
+        if (r < 0)
                 return r;
-        }
-        *ret = m;
+        *ret = TAKE_PTR(m);
         return 0;
 }
 

@@ -11,6 +11,7 @@ typedef struct Manager Manager;
 
 int manager_new(const ManagerConfig *cfg, const KernelFeatures *kernel, Manager **ret);
 Manager *manager_free(Manager *m);
+static inline void manager_freep(Manager **m) { manager_free(*m); }
 
 /* Binds (or takes from socket activation) the socket and runs the loop until
  * SIGTERM or SIGINT. Live rockers survive. 0 or -errno. */
