@@ -124,6 +124,22 @@ int procfs_ns_ino(int proc_fd, pid_t pid, const char *ns, ino_t *ret) {
         return 0;
 }
 
+int procfs_pids_open(int proc_fd, DIR **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        DIR *d;
+
+        fd = openat(proc_fd >= 0 ? proc_fd : AT_FDCWD, proc_fd >= 0 ? "." : "/proc",
+                    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        d = fdopendir(fd);
+        if (!d)
+                return negative_errno();
+        TAKE_FD(fd);  /* the DIR has it */
+        *ret = d;
+        return 0;
+}
+
 bool procfs_pid_next(DIR *d, pid_t *ret) {
         struct dirent *de;
 

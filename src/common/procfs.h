@@ -43,6 +43,10 @@ int procfs_readlink(int proc_fd, pid_t pid, const char *name, char *buf, size_t 
  * stat(). 0 or -errno. */
 int procfs_ns_ino(int proc_fd, pid_t pid, const char *ns, ino_t *ret);
 
+/* Opens the /proc dir (proc_fd's, or "/proc") to list its PIDs with
+ * procfs_pid_next(). 0 and the DIR in *ret (closedir() it), or -errno. */
+int procfs_pids_open(int proc_fd, DIR **ret);
+
 /* The next PID that the /proc directory d lists (entries whose name is a
  * positive decimal number), into *ret; false at the end. */
 bool procfs_pid_next(DIR *d, pid_t *ret);

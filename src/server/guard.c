@@ -480,8 +480,7 @@ static size_t watch_live_processes(struct pollfd *fds, size_t max) {
 
         /* This /proc is the rocker's own (make_proc()): it shows exactly the
          * processes of its PID namespace. */
-        d = opendir("/proc");
-        if (!d)
+        if (procfs_pids_open(PROCFS_AT, &d) < 0)
                 return 0;
         while (n < max && procfs_pid_next(d, &pid)) {
                 struct pollfd p;

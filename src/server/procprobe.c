@@ -82,8 +82,7 @@ bool rocker_exited_unreaped(int guard_pidfd, pid_t guard, ino_t pidns_ino, ino_t
          * but for the other tasks of its PID namespace being reaped. */
         if (pidns_ino == 0 || !proc_pid_exit_done(guard))
                 return false;
-        d = opendir("/proc");
-        if (!d)
+        if (procfs_pids_open(PROCFS_AT, &d) < 0)
                 return false;
         while (!busy && procfs_pid_next(d, &pid)) {
                 char comm[16], state = 0;

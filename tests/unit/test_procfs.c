@@ -196,9 +196,15 @@ static void test_procfs_pid_next(void **state) {
         (void) state;
         pid = fork_sleeper();
         {
-                _cleanup_closedir_ DIR *d = opendir("/proc");
+                _cleanup_close_ int proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                _cleanup_closedir_ DIR *d = NULL, *at = NULL;
 
-                assert_non_null(d);
+                assert_int_equal(procfs_pids_open(PROCFS_AT, &d), 0);
+                assert_true(proc_fd >= 0);
+                assert_int_equal(procfs_pids_open(proc_fd, &at), 0);
+                /* a DIR of its own: proc_fd stays the caller's */
+                assert_true(dirfd(at) != proc_fd);
+                assert_true(procfs_pid_next(at, &p) && p > 0);
                 while (procfs_pid_next(d, &p)) {
                         assert_true(p > 0);
                         self = self || p == getpid();
