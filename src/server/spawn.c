@@ -107,7 +107,7 @@ int spawn_app(int guard_pidfd, const char *guard_name, uid_t uid, gid_t gid, boo
         pidfd = pidfd_open(pid, 0);
         if (pidfd < 0) {
                 int r = -errno;
-                /* ...and ended here, with nobody to wait for it. */
+                /* pid's cleanup kills and reaps it: nothing could watch it */
                 return rk_error(err, r, "cannot watch the app (pid %d): %s", (int) pid, strerror(-r));
         }
         *ret_pid = TAKE_PID(pid);
