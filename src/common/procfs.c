@@ -11,17 +11,20 @@
 #include "procfs.h"
 
 /* "<pid>/<name>", "self/<name>" or "<name>", under "/proc/" without a
- * proc_fd. -ENAMETOOLONG if it does not fit. */
+ * proc_fd. -ENOENT for a pid no process has, -ENAMETOOLONG if it does not
+ * fit. */
 static int procfs_path(int proc_fd, pid_t pid, const char *name, char *buf, size_t size) {
         const char *root = proc_fd >= 0 ? "" : "/proc/";
         int n;
 
-        if (pid > 0)
-                n = snprintf(buf, size, "%s%d/%s", root, (int) pid, name);
-        else if (pid == PROCFS_SELF)
+        if (pid == PROCFS_SELF)
                 n = snprintf(buf, size, "%sself/%s", root, name);
-        else
+        else if (pid == PROCFS_TOP)
                 n = snprintf(buf, size, "%s%s", root, name);
+        else if (pid > 0)
+                n = snprintf(buf, size, "%s%d/%s", root, (int) pid, name);
+        else
+                return -ENOENT;  /* no process has it */
         return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
 }
 

@@ -10,19 +10,23 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
 /* proc_fd for "the /proc of our mount namespace, by path". */
 #define PROCFS_AT (-EBADF)
-/* pid for /proc/self/<name>, and for a /proc-wide file (/proc/<name>). */
-#define PROCFS_SELF ((pid_t) 0)
-#define PROCFS_TOP ((pid_t) -1)
+/* pid for /proc/self/<name>, and for a /proc-wide file (/proc/<name>).
+ * Not 0 or -1: a PID that came from elsewhere and is not a process must
+ * never name ourselves or /proc itself. */
+#define PROCFS_SELF ((pid_t) INT_MIN)
+#define PROCFS_TOP ((pid_t) (INT_MIN + 1))
 
 /* Opens /proc/<pid>/<name> (see PROCFS_SELF, PROCFS_TOP) with flags
  * (O_CLOEXEC is added). The fd or -errno (-ENOENT: no such file, or no such
- * process, as the kernel says). */
+ * process, as the kernel says; also for any other pid <= 0, as for
+ * "/proc/0/<name>"). */
 int procfs_open(int proc_fd, pid_t pid, const char *name, int flags);
 
 /* Reads /proc/<pid>/<name> in one read() (retried on EINTR): at most

@@ -98,6 +98,17 @@ static void test_procfs_read_self(void **state) {
         assert_true(atol(big) > 1);
         /* above PID_MAX_LIMIT (4194304): never a live process */
         assert_int_equal(procfs_read(PROCFS_AT, 4194304 + 1000, "stat", big, sizeof big), -ENOENT);
+        /* nor 0 or a negative pid: never ourselves, never /proc/stat */
+        assert_int_equal(procfs_read(PROCFS_AT, 0, "status", big, sizeof big), -ENOENT);
+        assert_int_equal(procfs_read(PROCFS_AT, -1, "stat", big, sizeof big), -ENOENT);
+        assert_int_equal(procfs_read(PROCFS_AT, -12345, "stat", big, sizeof big), -ENOENT);
+        assert_int_equal(proc_check_guard(0), -ESRCH);
+        assert_int_equal(proc_check_guard(-1), -ESRCH);
+        assert_false(proc_pid_exit_done(0));
+        assert_true(pid_is_dying(0));
+        assert_int_equal(pid_mntns_ino(0), 0);
+        assert_int_equal(pid_pidns_ino(-1), 0);
+        assert_int_equal(pid_mntns(0), 0);
 }
 
 static void test_procfs_read_at_fd(void **state) {
