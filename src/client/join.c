@@ -37,7 +37,6 @@
 
 #include "caps.h"
 #include "join.h"
-#include "lasterr.h"
 #include "macro.h"
 #include "procfs.h"
 #include "seccomp.h"
@@ -391,7 +390,7 @@ static int rocker_cgroup_open(int pidfd, const char *guard_name) {
 }
 
 ROCKER_ERR join_and_spawn(int pidfd, const char *guard_name, uid_t uid, gid_t gid, int (*app)(void *),
-                          void *app_args, int close_in_app, unsigned flags, pid_t *ret_app_pid) {
+                          void *app_args, int close_in_app, unsigned flags, pid_t *ret_app_pid, RkError *err) {
         _cleanup_close_ int rfd = -EBADF, wfd = -EBADF, cgroup_fd = -EBADF;
         HelperReport rep = {};
         PidPlan pp;
@@ -407,16 +406,16 @@ ROCKER_ERR join_and_spawn(int pidfd, const char *guard_name, uid_t uid, gid_t gi
 
         r = seccomp_program_get(flags & JOIN_USER_NAMESPACES, &filter);
         if (r < 0) {
-                lasterr_set("cannot build the system call filter: libseccomp: %s", strerror(-r));
+                (void) rk_error(err, r, "cannot build the system call filter: libseccomp: %m");
                 return ROCKER_ERR_sys;
         }
         empty = cap_init();  /* all clear */
         if (!empty) {
-                lasterr_set("cap_init: %s", strerror(errno));
+                (void) rk_error(err, errno, "cap_init: %m");
                 return ROCKER_ERR_sys;
         }
         if (pipe2(fds, O_CLOEXEC) < 0) {
-                lasterr_set("pipe2: %s", strerror(errno));
+                (void) rk_error(err, errno, "pipe2: %m");
                 cap_free(empty);
                 return ROCKER_ERR_sys;
         }
@@ -424,7 +423,7 @@ ROCKER_ERR join_and_spawn(int pidfd, const char *guard_name, uid_t uid, gid_t gi
         wfd = fds[1];
         cgroup_fd = rocker_cgroup_open(pidfd, guard_name);
         if (cgroup_fd < 0 && cgroup_fd != -ENOENT) {
-                lasterr_set("cannot open the rocker's cgroup: %s", strerror(-cgroup_fd));
+                (void) rk_error(err, cgroup_fd, "cannot open the rocker's cgroup: %m");
                 cap_free(empty);
                 return cgroup_fd == -ESRCH ? ROCKER_ERR_enter_rocker_failed : ROCKER_ERR_sys;
         }
@@ -435,8 +434,9 @@ ROCKER_ERR join_and_spawn(int pidfd, const char *guard_name, uid_t uid, gid_t gi
          * blocked from before the fork; the caller's mask comes back at
          * once, and in the app just before app(). */
         sigfillset(&all);
-        if (pthread_sigmask(SIG_SETMASK, &all, &caller_mask) != 0) {
-                lasterr_set("pthread_sigmask: failed");
+        r = pthread_sigmask(SIG_SETMASK, &all, &caller_mask);
+        if (r != 0) {
+                (void) rk_error(err, r, "pthread_sigmask: %m");
                 cap_free(empty);
                 return ROCKER_ERR_sys;
         }
@@ -450,7 +450,7 @@ ROCKER_ERR join_and_spawn(int pidfd, const char *guard_name, uid_t uid, gid_t gi
         safe_close(pp.ns_last_pid_fd);
         (void) pthread_sigmask(SIG_SETMASK, &caller_mask, NULL);  /* a mask it had: cannot fail */
         if (helper_pid < 0) {
-                lasterr_set("fork: %s", strerror(errno));
+                (void) rk_error(err, errno, "fork: %m");
                 cap_free(empty);
                 return ROCKER_ERR_app_exec_failed;
         }
@@ -465,17 +465,17 @@ ROCKER_ERR join_and_spawn(int pidfd, const char *guard_name, uid_t uid, gid_t gi
 
         if (n != (ssize_t) sizeof rep) {
                 if (WIFSIGNALED(status))
-                        lasterr_set("the join helper was killed by signal %d before reporting", WTERMSIG(status));
+                        (void) rk_error(err, ECHILD, "the join helper was killed by signal %d before reporting", WTERMSIG(status));
                 else
-                        lasterr_set("the join helper died before reporting (status 0x%x)", (unsigned) status);
+                        (void) rk_error(err, ECHILD, "the join helper died before reporting (status 0x%x)", (unsigned) status);
                 return ROCKER_ERR_app_exec_failed;
         }
         if (rep.stage == STAGE_SETNS) {
-                lasterr_set("cannot join the rocker's namespaces: setns: %s", strerror(rep.error));
+                (void) rk_error(err, rep.error, "cannot join the rocker's namespaces: setns: %m");
                 return ROCKER_ERR_enter_rocker_failed;
         }
         if (rep.stage == STAGE_CLONE) {
-                lasterr_set("cannot create the app process: clone3: %s", strerror(rep.error));
+                (void) rk_error(err, rep.error, "cannot create the app process: clone3: %m");
                 return ROCKER_ERR_app_exec_failed;
         }
         *ret_app_pid = (pid_t) rep.app_pid;

@@ -8,6 +8,8 @@
 
 #include <rocker/err_no.h>
 
+#include "error.h"
+
 /* Forks a helper that joins the namespaces of the guard behind pidfd and
  * creates, with CLONE_PARENT, the app process: a child of the caller, which
  * drops to uid/gid (no groups, no capabilities, no_new_privs, fds >= 3
@@ -17,11 +19,11 @@
  * not keep (the daemon connection), or -1. The new process's PID inside is
  * the guard's PID outside with JOIN_AS_GUARD_PID (the app of a new rocker),
  * else random, where the kernel allows it (join.c). On success
- * *ret_app_pid is the app's PID. Returns ROCKER_ERR_success,
- * enter_rocker_failed, app_exec_failed or sys, with the thread's error text
- * set. */
+ * *ret_app_pid is the app's PID. Returns ROCKER_ERR_success, or
+ * enter_rocker_failed, app_exec_failed or sys with err filled (the thread's
+ * error text is left alone: this also runs in rockerd, spawn.c). */
 ROCKER_ERR join_and_spawn(int pidfd, const char *guard_name, uid_t uid, gid_t gid, int (*app)(void *),
-                          void *app_args, int close_in_app, unsigned flags, pid_t *ret_app_pid);
+                          void *app_args, int close_in_app, unsigned flags, pid_t *ret_app_pid, RkError *err);
 
 /* join_and_spawn() flags */
 enum {

@@ -31,6 +31,14 @@ static RockerResult result(ROCKER_ERR err) {
         return (RockerResult) { .err_no = err };
 }
 
+/* The one way out of a failed call: its public code, and what err says
+ * (filled by whichever layer failed, wrapped by those above it) as the
+ * thread's ROCKER_last_error(). */
+static RockerResult failed(ROCKER_ERR code, const RkError *err) {
+        lasterr_set_error(err);
+        return result(code);
+}
+
 /* A success: the rocker a reply of rockerd names, and app_pid. */
 static RockerResult result_from_reply(const ProtoReply *reply, pid_t app_pid) {
         RockerResult res = { .err_no = ROCKER_ERR_success, .app_pid = app_pid, .guard_pid = reply->guard_pid };
@@ -41,46 +49,37 @@ static RockerResult result_from_reply(const ProtoReply *reply, pid_t app_pid) {
 
 /* The client checks the syntax too, so that a bad request fails before any
  * socket is opened; rockerd checks everything again. */
-static int check_request_fields(const RockerRequest *req, ProtoEnter *ret);
+static int check_request_fields(const RockerRequest *req, ProtoEnter *ret, RkError *err);
 
-static int check_request(const RockerRequest *req, int (*app)(void *), ProtoEnter *ret) {
-
-        if (!req) {
-                lasterr_set("req: NULL");
-                return -EINVAL;
-        }
-        if (!app) {
-                lasterr_set("app: NULL");
-                return -EINVAL;
-        }
-        return check_request_fields(req, ret);
+static int check_request(const RockerRequest *req, int (*app)(void *), ProtoEnter *ret, RkError *err) {
+        if (!req)
+                return rk_error(err, EINVAL, "req: NULL");
+        if (!app)
+                return rk_error(err, EINVAL, "app: NULL");
+        return check_request_fields(req, ret, err);
 }
 
-static int check_request_fields(const RockerRequest *req, ProtoEnter *ret) {
+static int check_request_fields(const RockerRequest *req, ProtoEnter *ret, RkError *err) {
         const char *reason;
         ProtoEnter e = {};
 
-        if (req->uid < 0 || req->gid < 0) {
-                lasterr_set("%s: %d is negative", req->uid < 0 ? "uid" : "gid", req->uid < 0 ? req->uid : req->gid);
-                return -EINVAL;
-        }
-#define CHECK(field)                                                                          \
-        if (path_check(req->field, PROTO_PATH_MAX, &reason) < 0) {                            \
-                if (req->field)                                                               \
-                        lasterr_set(#field ": \"%.256s\": %s", req->field, reason);          \
-                else                                                                          \
-                        lasterr_set(#field ": %s", reason);                                   \
-                return -EINVAL;                                                               \
+        if (req->uid < 0 || req->gid < 0)
+                return rk_error(err, EINVAL, "%s: %d is negative", req->uid < 0 ? "uid" : "gid",
+                                req->uid < 0 ? req->uid : req->gid);
+#define CHECK(field)                                                                              \
+        if (path_check(req->field, PROTO_PATH_MAX, &reason) < 0) {                                \
+                if (req->field)                                                                   \
+                        return rk_error(err, EINVAL, #field ": \"%.256s\": %s", req->field, reason); \
+                return rk_error(err, EINVAL, #field ": %s", reason);                              \
         }
         CHECK(app_pkg_path);
         CHECK(app_exec_dir);
         CHECK(app_data_dir);
 #undef CHECK
         for (size_t i = 0; i < ELEMENTSOF(req->app_overlay_dirs) && req->app_overlay_dirs[i]; i++) {
-                if (path_check(req->app_overlay_dirs[i], PROTO_PATH_MAX, &reason) < 0) {
-                        lasterr_set("app_overlay_dirs[%zu]: \"%.256s\": %s", i, req->app_overlay_dirs[i], reason);
-                        return -EINVAL;
-                }
+                if (path_check(req->app_overlay_dirs[i], PROTO_PATH_MAX, &reason) < 0)
+                        return rk_error(err, EINVAL, "app_overlay_dirs[%zu]: \"%.256s\": %s", i,
+                                        req->app_overlay_dirs[i], reason);
                 e.overlay_dirs[i] = req->app_overlay_dirs[i];
                 e.n_overlay_dirs = i + 1;
         }
@@ -98,35 +97,37 @@ RockerResult ROCKER_enter_rocker(RockerRequest *req, int (*app)(void *), void *a
         _cleanup_close_ int sock = -EBADF, pidfd = -EBADF;
         ProtoReply reply = {};
         ProtoEnter e;
-        RockerResult res = {};
-        ROCKER_ERR err;
+        RockerResult res;
+        RkError err = {};
+        ROCKER_ERR code;
         pid_t app_pid;
 
         lasterr_clear();
-        if (check_request(req, app, &e) < 0)
-                return result(ROCKER_ERR_param_invalid);
+        if (check_request(req, app, &e, &err) < 0)
+                return failed(ROCKER_ERR_param_invalid, &err);
 
-        sock = transport_send_enter(&e, &err);
-        if (sock < 0)
-                return result(err);
-        err = transport_recv_reply(sock, &reply, &pidfd);
-        if (err != ROCKER_ERR_success)
-                return result(err);  /* closing sock tears down anything built */
+        code = transport_send_enter(&e, &sock, &err);
+        if (code != ROCKER_ERR_success)
+                return failed(code, &err);
+        code = transport_recv_reply(sock, &reply, &pidfd, &err);
+        if (code != ROCKER_ERR_success)
+                return failed(code, &err);  /* closing sock tears down anything built */
 
-        err = join_and_spawn(pidfd, reply.guard_name, (uid_t) req->uid, (gid_t) req->gid, app, app_args, sock,
-                             JOIN_AS_GUARD_PID | (reply.user_namespaces ? JOIN_USER_NAMESPACES : 0), &app_pid);
-        if (err != ROCKER_ERR_success) {
+        code = join_and_spawn(pidfd, reply.guard_name, (uid_t) req->uid, (gid_t) req->gid, app, app_args, sock,
+                              JOIN_AS_GUARD_PID | (reply.user_namespaces ? JOIN_USER_NAMESPACES : 0), &app_pid,
+                              &err);
+        if (code != ROCKER_ERR_success) {
                 /* Nobody will use this rocker: end it now rather than when
                  * rockerd notices the closed connection. */
                 (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-                return result(err);
+                return failed(code, &err);
         }
         /* The rocker is the caller's from here; if the ack is lost, rockerd
          * would kill the rocker when sock closes, so it must go through. */
-        err = transport_ack(sock, &reply);
-        if (err != ROCKER_ERR_success) {
+        code = transport_ack(sock, &reply, &err);
+        if (code != ROCKER_ERR_success) {
                 (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-                res.err_no = err;
+                res = failed(code, &err);
                 res.app_pid = app_pid;  /* killed with the rocker; still the caller's to reap */
                 return res;
         }
@@ -140,26 +141,23 @@ RockerResult ROCKER_spawn_rocker(RockerRequest *req, const char *const argv[], c
                                  const int stdio[3], int *ret_handle) {
         _cleanup_close_ int sock = -EBADF;
         ProtoEnter e;
-        ROCKER_ERR rerr;
+        RkError err = {};
+        ROCKER_ERR code;
 
         lasterr_clear();
-        if (!req) {
-                lasterr_set("req: NULL");
-                return result(ROCKER_ERR_param_invalid);
-        }
-        if (!argv || !argv[0] || !argv[0][0]) {
-                lasterr_set("argv: NULL or empty");
-                return result(ROCKER_ERR_param_invalid);
-        }
-        if (!stdio || stdio[0] < 0 || stdio[1] < 0 || stdio[2] < 0 || !ret_handle) {
-                lasterr_set("%s", ret_handle ? "stdio: NULL or a negative fd" : "ret_handle: NULL");
-                return result(ROCKER_ERR_param_invalid);
-        }
-        if (check_request_fields(req, &e) < 0)
-                return result(ROCKER_ERR_param_invalid);
-        sock = transport_send_spawn(&e, argv, envp ? envp : (const char *const *) environ, stdio, &rerr);
-        if (sock < 0)
-                return result(rerr);
+        if (!req)
+                (void) rk_error(&err, EINVAL, "req: NULL");
+        else if (!argv || !argv[0] || !argv[0][0])
+                (void) rk_error(&err, EINVAL, "argv: NULL or empty");
+        else if (!stdio || stdio[0] < 0 || stdio[1] < 0 || stdio[2] < 0 || !ret_handle)
+                (void) rk_error(&err, EINVAL, "%s", ret_handle ? "stdio: NULL or a negative fd" : "ret_handle: NULL");
+        else
+                (void) check_request_fields(req, &e, &err);
+        if (rk_error_set(&err))
+                return failed(ROCKER_ERR_param_invalid, &err);
+        code = transport_send_spawn(&e, argv, envp ? envp : (const char *const *) environ, stdio, &sock, &err);
+        if (code != ROCKER_ERR_success)
+                return failed(code, &err);
         return spawn_reply(TAKE_FD(sock), ret_handle);
 }
 
@@ -169,21 +167,22 @@ static RockerResult spawn_reply(int sock_in, int *ret_handle) {
         _cleanup_close_ int sock = sock_in;
         ProtoReply reply = {};
         RockerResult res;
-        ROCKER_ERR e;
+        RkError err = {};
+        ROCKER_ERR code;
 
         /* Bounded like an enter's reply: the build, then the app's start. */
-        e = transport_recv_plain_reply(sock, &reply, "malformed reply from rockerd");
-        if (e != ROCKER_ERR_success)
-                return result(e);
+        code = transport_recv_plain_reply(sock, &reply, "malformed reply from rockerd", &err);
+        if (code != ROCKER_ERR_success)
+                return failed(code, &err);
         if (!reply.success) {
-                lasterr_set("rockerd: %s", reply.error);
+                (void) rk_error(&err, EIO, "rockerd: %s", reply.error);
                 /* The app could not be started in a built rocker. */
-                return result(strncmp(reply.error, "spawn failed:", 13) == 0 ? ROCKER_ERR_app_exec_failed
-                                                                            : ROCKER_ERR_build_rocker_failed);
+                return failed(strncmp(reply.error, "spawn failed:", 13) == 0 ? ROCKER_ERR_app_exec_failed
+                                                                            : ROCKER_ERR_build_rocker_failed, &err);
         }
         if (reply.app_pid <= 0 || reply.has_wait_status || !guard_name_valid(reply.guard_name)) {
-                lasterr_set("malformed reply from rockerd: no app pid, or not a spawn reply");
-                return result(ROCKER_ERR_recv_resp_failed);
+                (void) rk_error(&err, EBADMSG, "malformed reply from rockerd: no app pid, or not a spawn reply");
+                return failed(ROCKER_ERR_recv_resp_failed, &err);
         }
         res = result_from_reply(&reply, reply.app_pid);
         *ret_handle = TAKE_FD(sock);
@@ -195,28 +194,29 @@ RockerResult ROCKER_spawn_in_rocker(int guard_pid, const char *guard_pname, int 
                                     int *ret_handle) {
         _cleanup_free_ char *msg = NULL;
         _cleanup_close_ int sock = -EBADF;
-        ROCKER_ERR e;
+        RkError err = {};
+        ROCKER_ERR code;
         size_t len;
         int r;
 
         lasterr_clear();
         if (guard_pid <= 1 || !guard_pname || uid <= 0 || gid <= 0 || !argv || !argv[0] || !argv[0][0] || !stdio ||
             stdio[0] < 0 || stdio[1] < 0 || stdio[2] < 0 || !ret_handle) {
-                lasterr_set("invalid guard, uid, gid (0 is not allowed), argv, stdio or ret_handle");
-                return result(ROCKER_ERR_param_invalid);
+                (void) rk_error(&err, EINVAL, "invalid guard, uid, gid (0 is not allowed), argv, stdio or ret_handle");
+                return failed(ROCKER_ERR_param_invalid, &err);
         }
         r = proto_encode_spawn_in(guard_pid, guard_pname, uid, gid, argv,
                                   envp ? envp : (const char *const *) environ, &msg, &len);
         if (r < 0) {
-                lasterr_set("cannot encode the request: %s", r == -EMSGSIZE ? "too large" : "argv or envp invalid");
-                return result(ROCKER_ERR_param_invalid);
+                (void) rk_error(&err, r, "cannot encode the request: %s",
+                                r == -EMSGSIZE ? "too large" : "argv or envp invalid");
+                return failed(ROCKER_ERR_param_invalid, &err);
         }
-        sock = transport_connect(&e);
-        if (sock < 0)
-                return result(e);
-        e = transport_send_fds(sock, msg, len, stdio, 3);
-        if (e != ROCKER_ERR_success)
-                return result(e);
+        code = transport_connect(&sock, &err);
+        if (code == ROCKER_ERR_success)
+                code = transport_send_fds(sock, msg, len, stdio, 3, &err);
+        if (code != ROCKER_ERR_success)
+                return failed(code, &err);
         return spawn_reply(TAKE_FD(sock), ret_handle);
 }
 
@@ -224,43 +224,46 @@ RockerResult ROCKER_wait_rocker(int handle, int *ret_wstatus) {
         _cleanup_free_ char *buf = NULL;
         ProtoReply reply = {};
         struct pollfd p = { .fd = handle, .events = POLLIN };
-        ROCKER_ERR e;
+        RkError err = {};
+        ROCKER_ERR code;
         ssize_t n;
 
         lasterr_clear();
         if (handle < 0 || !ret_wstatus) {
-                lasterr_set("invalid handle or ret_wstatus NULL");
-                return result(ROCKER_ERR_param_invalid);
+                (void) rk_error(&err, EINVAL, "invalid handle or ret_wstatus NULL");
+                return failed(ROCKER_ERR_param_invalid, &err);
         }
         buf = malloc(PROTO_MSG_MAX + 1);
         if (!buf) {
-                lasterr_set("out of memory");
-                return result(ROCKER_ERR_sys);
+                (void) rk_error(&err, ENOMEM, "out of memory");
+                return failed(ROCKER_ERR_sys, &err);
         }
         /* As long as the app runs: like waitpid(), no deadline. */
         while (poll(&p, 1, -1) < 0)
                 if (errno != EINTR) {
-                        lasterr_set("poll: %s", strerror(errno));
-                        return result(ROCKER_ERR_sys);
+                        (void) rk_error(&err, errno, "poll: %m");
+                        return failed(ROCKER_ERR_sys, &err);
                 }
         do
                 n = fdpass_recv(handle, buf, PROTO_MSG_MAX + 1, NULL);
         while (n == -EINTR);
         if (n <= 0) {
-                lasterr_set("rockerd closed the connection without the app's exit status%s%s",
-                            n < 0 ? ": " : " (rockerd restarted?)", n < 0 ? strerror((int) -n) : "");
-                return result(ROCKER_ERR_recv_resp_failed);
+                (void) rk_error(&err, n < 0 ? (int) -n : ECONNRESET,
+                                "rockerd closed the connection without the app's exit status%s%s",
+                                n < 0 ? ": " : " (rockerd restarted?)", n < 0 ? strerror((int) -n) : "");
+                return failed(ROCKER_ERR_recv_resp_failed, &err);
         }
-        e = transport_decode_reply(buf, (size_t) n, &reply, "malformed message from rockerd");
-        if (e != ROCKER_ERR_success)
-                return result(e);
+        code = transport_decode_reply(buf, (size_t) n, &reply, "malformed message from rockerd", &err);
+        if (code != ROCKER_ERR_success)
+                return failed(code, &err);
         if (!reply.success) {
-                lasterr_set("rockerd: %s", reply.error);
-                return result(ROCKER_ERR_recv_resp_failed);
+                (void) rk_error(&err, EIO, "rockerd: %s", reply.error);
+                return failed(ROCKER_ERR_recv_resp_failed, &err);
         }
         if (!reply.has_wait_status) {
-                lasterr_set("the rocker %.15s ended before rockerd could reap its app", reply.guard_name);
-                return result(ROCKER_ERR_recv_resp_failed);
+                (void) rk_error(&err, ESRCH, "the rocker %.15s ended before rockerd could reap its app",
+                                reply.guard_name);
+                return failed(ROCKER_ERR_recv_resp_failed, &err);
         }
         *ret_wstatus = reply.wait_status;
         return result_from_reply(&reply, reply.app_pid);
@@ -268,13 +271,14 @@ RockerResult ROCKER_wait_rocker(int handle, int *ret_wstatus) {
 
 RockerResult ROCKER_get_guardname(int pid) {
         RockerResult res = {};
+        RkError err = {};
         int r;
 
         lasterr_clear();
         r = proc_get_name(pid, res.guard_pname, NULL);
         if (r < 0) {
-                lasterr_set("cannot read the name of pid %d: %s", pid, strerror(-r));
-                return result(ROCKER_ERR_get_guardname_failed);
+                (void) rk_error(&err, r, "cannot read the name of pid %d: %m", pid);
+                return failed(ROCKER_ERR_get_guardname_failed, &err);
         }
         res.err_no = ROCKER_ERR_success;
         res.guard_pid = pid;
@@ -310,9 +314,9 @@ const char *ROCKER_strerror(ROCKER_ERR err) {
 /* A pidfd of guard_pid, if that process is alive and named guard_pname.
  * The pidfd is taken first and the name read after it: a live process keeps
  * its PID, so once the pidfd is used successfully, the name read was its
- * own. ROCKER_ERR_success, get_guardname_failed or sys, with the error text
- * set. */
-static ROCKER_ERR guard_open(int guard_pid, const char *guard_pname, int *ret_pidfd, char ret_name[16]) {
+ * own. ROCKER_ERR_success, or get_guardname_failed or sys with err filled. */
+static ROCKER_ERR guard_open(int guard_pid, const char *guard_pname, int *ret_pidfd, char ret_name[16],
+                             RkError *err) {
         _cleanup_close_ int pidfd = -EBADF;
         char st = 0;
         int r;
@@ -320,30 +324,30 @@ static ROCKER_ERR guard_open(int guard_pid, const char *guard_pname, int *ret_pi
         pidfd = pidfd_open(guard_pid, 0);
         if (pidfd < 0) {
                 r = errno;
-                lasterr_set("guard pid %d: %s", guard_pid, strerror(r));
+                (void) rk_error(err, r, "guard pid %d: %m", guard_pid);
                 return r == ESRCH ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys;
         }
         r = proc_get_name(guard_pid, ret_name, &st);
         if (r < 0 || strncmp(ret_name, guard_pname, 16) != 0) {
-                lasterr_set("pid %d is not the guard \"%.15s\" (%s)", guard_pid, guard_pname,
-                            r < 0 ? strerror(-r) : ret_name);
+                (void) rk_error(err, r < 0 ? r : ESRCH, "pid %d is not the guard \"%.15s\" (%s)", guard_pid,
+                                guard_pname, r < 0 ? strerror(-r) : ret_name);
                 return ROCKER_ERR_get_guardname_failed;
         }
         if (st == 'Z' || st == 'X') {
-                lasterr_set("guard %.15s (pid %d) has exited", guard_pname, guard_pid);
+                (void) rk_error(err, ESRCH, "guard %.15s (pid %d) has exited", guard_pname, guard_pid);
                 return ROCKER_ERR_get_guardname_failed;
         }
         /* Anyone may name a process "rk-...": a guard is also root and PID 1
          * of a PID namespace below ours, which nobody else can fake. */
         r = proc_check_guard(guard_pid);
         if (r < 0) {
-                lasterr_set("pid %d is named \"%.15s\" but is not a guard (%s)", guard_pid, guard_pname,
-                            r == -EPERM ? "not root, or not PID 1 of its own PID namespace" : strerror(-r));
+                (void) rk_error(err, r, "pid %d is named \"%.15s\" but is not a guard (%s)", guard_pid, guard_pname,
+                                r == -EPERM ? "not root, or not PID 1 of its own PID namespace" : strerror(-r));
                 return ROCKER_ERR_get_guardname_failed;
         }
         /* The pidfd still names a live process: what was read was its. */
         if (pidfd_send_signal(pidfd, 0, NULL, 0) < 0) {
-                lasterr_set("guard %.15s (pid %d) has exited", guard_pname, guard_pid);
+                (void) rk_error(err, errno, "guard %.15s (pid %d) has exited", guard_pname, guard_pid);
                 return ROCKER_ERR_get_guardname_failed;
         }
         *ret_pidfd = TAKE_FD(pidfd);
@@ -352,31 +356,31 @@ static ROCKER_ERR guard_open(int guard_pid, const char *guard_pname, int *ret_pi
 
 /* A non-root caller cannot signal the root guard: rockerd does it, for the
  * caller's own rockers only (grace_ms: a stop's, or -1). */
-static ROCKER_ERR rockerd_signal(int guard_pid, const char *guard_pname, int sig, int grace_ms) {
+static ROCKER_ERR rockerd_signal(int guard_pid, const char *guard_pname, int sig, int grace_ms, RkError *err) {
         _cleanup_close_ int sock = -EBADF;
         _cleanup_free_ char *msg = NULL;
         ProtoReply reply = {};
-        ROCKER_ERR e;
+        ROCKER_ERR code;
         size_t len;
         int r;
 
         r = proto_encode_signal(guard_pid, guard_pname, sig, grace_ms, &msg, &len);
         if (r < 0) {
-                lasterr_set("cannot encode the signal request: %s", strerror(-r));
+                (void) rk_error(err, r, "cannot encode the signal request: %m");
                 return ROCKER_ERR_param_invalid;
         }
-        sock = transport_connect(&e);
-        if (sock < 0)
-                return e;
-        e = transport_send(sock, msg, len);
-        if (e != ROCKER_ERR_success)
-                return e;
-        e = transport_recv_plain_reply(sock, &reply, "malformed reply from rockerd");
-        if (e != ROCKER_ERR_success)
-                return e;
+        code = transport_connect(&sock, err);
+        if (code == ROCKER_ERR_success)
+                code = transport_send(sock, msg, len, err);
+        if (code == ROCKER_ERR_success)
+                code = transport_recv_plain_reply(sock, &reply, "malformed reply from rockerd", err);
+        if (code != ROCKER_ERR_success)
+                return code;
         if (!reply.success) {
-                lasterr_set("rockerd: %s", reply.error);
-                return strstr(reply.error, "no live rocker") ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys;
+                bool gone = strstr(reply.error, "no live rocker");
+
+                (void) rk_error(err, gone ? ESRCH : EIO, "rockerd: %s", reply.error);
+                return gone ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys;
         }
         return ROCKER_ERR_success;
 }
@@ -384,28 +388,31 @@ static ROCKER_ERR rockerd_signal(int guard_pid, const char *guard_pname, int sig
 RockerResult ROCKER_kill_rocker(int guard_pid, const char *guard_pname, int sig) {
         _cleanup_close_ int pidfd = -EBADF;
         char name[16];
-        ROCKER_ERR err;
+        RkError err = {};
+        ROCKER_ERR code;
         int r;
 
         lasterr_clear();
         if (guard_pid <= 0 || !guard_pname || sig < 0 || sig >= _NSIG) {
-                lasterr_set("invalid guard pid, name or signal");
-                return result(ROCKER_ERR_param_invalid);
+                (void) rk_error(&err, EINVAL, "invalid guard pid, name or signal");
+                return failed(ROCKER_ERR_param_invalid, &err);
         }
         if (geteuid() != 0) {
-                err = sig == 0 ? ROCKER_ERR_param_invalid : rockerd_signal(guard_pid, guard_pname, sig, -1);
-                if (sig == 0)
-                        lasterr_set("signal 0: not for a non-root caller");
-                return err == ROCKER_ERR_success ? (RockerResult) { .err_no = err, .guard_pid = guard_pid }
-                                                 : result(err);
+                if (sig == 0) {
+                        (void) rk_error(&err, EPERM, "signal 0: not for a non-root caller");
+                        return failed(ROCKER_ERR_param_invalid, &err);
+                }
+                code = rockerd_signal(guard_pid, guard_pname, sig, -1, &err);
+                return code == ROCKER_ERR_success ? (RockerResult) { .err_no = code, .guard_pid = guard_pid }
+                                                  : failed(code, &err);
         }
-        err = guard_open(guard_pid, guard_pname, &pidfd, name);
-        if (err != ROCKER_ERR_success)
-                return result(err);
+        code = guard_open(guard_pid, guard_pname, &pidfd, name, &err);
+        if (code != ROCKER_ERR_success)
+                return failed(code, &err);
         if (pidfd_send_signal(pidfd, sig, NULL, 0) < 0) {
                 r = errno;
-                lasterr_set("signal guard pid %d: %s", guard_pid, strerror(r));
-                return result(r == ESRCH ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys);
+                (void) rk_error(&err, r, "signal guard pid %d: %m", guard_pid);
+                return failed(r == ESRCH ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys, &err);
         }
         return (RockerResult) { .err_no = ROCKER_ERR_success, .guard_pid = guard_pid };
 }
@@ -475,38 +482,38 @@ RockerResult ROCKER_stop_rocker(int guard_pid, const char *guard_pname, int time
         _cleanup_close_ int pidfd = -EBADF;
         uint64_t grace_ms, deadline;
         char name[16];
-        ROCKER_ERR err;
+        RkError err = {};
+        ROCKER_ERR code;
         siginfo_t si = {};
         int r;
 
         lasterr_clear();
         if (guard_pid <= 0 || !guard_pname) {
-                lasterr_set("invalid guard pid or name");
-                return result(ROCKER_ERR_param_invalid);
+                (void) rk_error(&err, EINVAL, "invalid guard pid or name");
+                return failed(ROCKER_ERR_param_invalid, &err);
         }
         if (geteuid() != 0) {
                 /* Through rockerd (the guard is root's); the pidfd first, so
                  * that what rockerd checked is what we wait for. */
                 pidfd = pidfd_open(guard_pid, 0);
+                if (pidfd < 0) {
+                        (void) rk_error(&err, errno, "rocker %.15s (guard pid %d) is not running", guard_pname,
+                                        guard_pid);
+                        return failed(ROCKER_ERR_get_guardname_failed, &err);
+                }
                 snprintf(name, sizeof name, "%.15s", guard_pname);
-                err = pidfd < 0 ? ROCKER_ERR_get_guardname_failed
-                                : rockerd_signal(guard_pid, guard_pname, SIGTERM,
-                                                 timeout_ms >= 0 && timeout_ms <= STOP_GRACE_MAX_MS ? timeout_ms : -1);
-                if (pidfd < 0)
-                        lasterr_set("rocker %.15s (guard pid %d) is not running", guard_pname, guard_pid);
-                if (err != ROCKER_ERR_success)
-                        return result(err);
+                code = rockerd_signal(guard_pid, guard_pname, SIGTERM,
+                                      timeout_ms >= 0 && timeout_ms <= STOP_GRACE_MAX_MS ? timeout_ms : -1, &err);
+                if (code != ROCKER_ERR_success)
+                        return failed(code, &err);
                 grace_ms = timeout_ms >= 0 && timeout_ms <= STOP_GRACE_MAX_MS ? (uint64_t) timeout_ms
                                                                               : STOP_GRACE_MAX_MS;
                 goto wait;
         }
-        err = guard_open(guard_pid, guard_pname, &pidfd, name);
-        if (err != ROCKER_ERR_success) {
-                char why[256];
-
-                snprintf(why, sizeof why, "%s", ROCKER_last_error());
-                lasterr_set("rocker %.15s (guard pid %d) is not running: %s", guard_pname, guard_pid, why);
-                return result(err);
+        code = guard_open(guard_pid, guard_pname, &pidfd, name, &err);
+        if (code != ROCKER_ERR_success) {
+                (void) rk_error_wrap(&err, "rocker %.15s (guard pid %d) is not running", guard_pname, guard_pid);
+                return failed(code, &err);
         }
         /* SIGTERM, queued with the grace when the caller gives one: the
          * guard forwards it to every process of the rocker and SIGKILLs what
@@ -519,8 +526,8 @@ RockerResult ROCKER_stop_rocker(int guard_pid, const char *guard_pname, int time
         si.si_value.sival_int = timeout_ms >= 0 && timeout_ms <= STOP_GRACE_MAX_MS ? timeout_ms : -1;
         if (pidfd_send_signal(pidfd, SIGTERM, &si, 0) < 0) {
                 r = errno;
-                lasterr_set("signal guard pid %d: %s", guard_pid, strerror(r));
-                return result(r == ESRCH ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys);
+                (void) rk_error(&err, r, "signal guard pid %d: %m", guard_pid);
+                return failed(r == ESRCH ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys, &err);
         }
 wait:
         deadline = now_ms() + grace_ms + STOP_SLACK_MS;
@@ -528,22 +535,23 @@ wait:
         if (r == -ETIMEDOUT) {
                 /* The guard should have ended by itself: end it. */
                 if (geteuid() != 0)
-                        (void) rockerd_signal(guard_pid, name, SIGKILL, -1);
+                        (void) rockerd_signal(guard_pid, name, SIGKILL, -1, &(RkError) {});
                 else
                         (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
                 r = guard_wait_gone(pidfd, guard_pid, now_ms() + STOP_SLACK_MS);
         }
         if (r < 0) {
-                lasterr_set("rocker %.15s (guard pid %d) did not end: %s", name, guard_pid, strerror(-r));
-                return result(ROCKER_ERR_sys);
+                (void) rk_error(&err, r, "rocker %.15s (guard pid %d) did not end: %m", name, guard_pid);
+                return failed(ROCKER_ERR_sys, &err);
         }
         /* Exited: rockerd handles an exited guard before it answers a list,
          * so this is its last word. (r == 0: every process has exited, but
          * the guard cannot until the caller reaps its app process; rockerd
          * lists it until then.) */
         if (r > 0 && rockerd_lists(guard_pid, name)) {
-                lasterr_set("rocker %.15s (guard pid %d) has exited but rockerd still lists it", name, guard_pid);
-                return result(ROCKER_ERR_sys);
+                (void) rk_error(&err, EBUSY, "rocker %.15s (guard pid %d) has exited but rockerd still lists it", name,
+                                guard_pid);
+                return failed(ROCKER_ERR_sys, &err);
         }
         lasterr_clear();
         return (RockerResult) { .err_no = ROCKER_ERR_success, .guard_pid = guard_pid };
@@ -554,27 +562,28 @@ RockerResult ROCKER_join_rocker(int guard_pid, const char *guard_pname, int uid,
         _cleanup_close_ int pidfd = -EBADF;
         RockerResult res = {};
         char name[16];
-        ROCKER_ERR err;
+        RkError err = {};
+        ROCKER_ERR code;
         pid_t app_pid;
 
         lasterr_clear();
         if (guard_pid <= 0 || !guard_pname || uid < 0 || gid < 0 || !app) {
-                lasterr_set("invalid guard pid, name, uid, gid or app");
-                return result(ROCKER_ERR_param_invalid);
+                (void) rk_error(&err, EINVAL, "invalid guard pid, name, uid, gid or app");
+                return failed(ROCKER_ERR_param_invalid, &err);
         }
         if (uid == 0 || gid == 0) {
                 /* as rockerd refuses for ROCKER_enter_rocker() */
-                lasterr_set("%s: 0 is not allowed for an app", uid == 0 ? "uid" : "gid");
-                return result(ROCKER_ERR_param_invalid);
+                (void) rk_error(&err, EINVAL, "%s: 0 is not allowed for an app", uid == 0 ? "uid" : "gid");
+                return failed(ROCKER_ERR_param_invalid, &err);
         }
-        err = guard_open(guard_pid, guard_pname, &pidfd, name);
-        if (err != ROCKER_ERR_success)
-                return result(err);
+        code = guard_open(guard_pid, guard_pname, &pidfd, name, &err);
+        if (code != ROCKER_ERR_success)
+                return failed(code, &err);
         /* a joined process gets the strict filter: rockerd is not asked
          * for the app's policy here */
-        err = join_and_spawn(pidfd, name, (uid_t) uid, (gid_t) gid, app, app_args, -1, 0, &app_pid);
-        if (err != ROCKER_ERR_success)
-                return result(err);
+        code = join_and_spawn(pidfd, name, (uid_t) uid, (gid_t) gid, app, app_args, -1, 0, &app_pid, &err);
+        if (code != ROCKER_ERR_success)
+                return failed(code, &err);
         res.err_no = ROCKER_ERR_success;
         res.app_pid = app_pid;
         res.guard_pid = guard_pid;
@@ -599,65 +608,62 @@ RockerResult ROCKER_list_rockers(RockerInfo **ret_list, int *ret_count) {
         _cleanup_close_ int sock = -EBADF;
         RockerInfo *out = NULL;
         int n = 0, cap = 0;
-        ROCKER_ERR err;
+        RkError err = {};
+        ROCKER_ERR code;
 
         lasterr_clear();
         if (!ret_list || !ret_count) {
-                lasterr_set("ret_list and ret_count must not be NULL");
-                return result(ROCKER_ERR_param_invalid);
+                (void) rk_error(&err, EINVAL, "ret_list and ret_count must not be NULL");
+                return failed(ROCKER_ERR_param_invalid, &err);
         }
-        sock = transport_connect(&err);
-        if (sock < 0)
-                return result(err);
+        code = transport_connect(&sock, &err);
+        if (code != ROCKER_ERR_success)
+                return failed(code, &err);
         for (;;) {
                 _cleanup_free_ char *req = NULL, *buf = malloc(PROTO_MSG_MAX + 1);  /* off the caller's stack */
-                RkError text = {};
                 ProtoReply reply = {};
                 ProtoList page = {};
-                size_t len;
-                ssize_t k;
+                size_t len, k;
+                int r;
 
                 if (!buf) {
-                        lasterr_set("out of memory");
-                        err = ROCKER_ERR_sys;
+                        (void) rk_error(&err, ENOMEM, "out of memory");
+                        code = ROCKER_ERR_sys;
                         goto fail;
                 }
-                if (proto_encode_list(n, &req, &len) < 0) {
-                        lasterr_set("cannot encode the list request");
-                        err = ROCKER_ERR_sys;
+                r = proto_encode_list(n, &req, &len);
+                if (r < 0) {
+                        (void) rk_error(&err, r, "cannot encode the list request");
+                        code = ROCKER_ERR_sys;
                         goto fail;
                 }
-                err = transport_send(sock, req, len);
-                if (err != ROCKER_ERR_success)
+                code = transport_send(sock, req, len, &err);
+                if (code == ROCKER_ERR_success)
+                        code = transport_recv(sock, buf, PROTO_MSG_MAX + 1, NULL, &k, &err);
+                if (code != ROCKER_ERR_success)
                         goto fail;
-                k = transport_recv(sock, buf, PROTO_MSG_MAX + 1, NULL);
-                if (k < 0) {
-                        err = ROCKER_ERR_recv_resp_failed;
-                        goto fail;
-                }
-                k = proto_decode_list_reply(buf, (size_t) k, &reply, &page, &text);
-                if (k == -ENOMEM) {
-                        lasterr_set("out of memory");
-                        err = ROCKER_ERR_sys;
+                r = proto_decode_list_reply(buf, k, &reply, &page, &err);
+                if (r == -ENOMEM) {
+                        (void) rk_error(&err, ENOMEM, "out of memory");
+                        code = ROCKER_ERR_sys;
                         goto fail;
                 }
-                if (k < 0) {
-                        (void) rk_error_wrap(&text, "malformed reply from rockerd");
-                        lasterr_set_error(&text);
-                        err = ROCKER_ERR_recv_resp_failed;
+                if (r < 0) {
+                        (void) rk_error_wrap(&err, "malformed reply from rockerd");
+                        code = ROCKER_ERR_recv_resp_failed;
                         goto fail;
                 }
                 if (!reply.success) {
-                        lasterr_set("rockerd: %s", reply.error);
-                        err = ROCKER_ERR_build_rocker_failed;
+                        (void) rk_error(&err, EIO, "rockerd: %s", reply.error);
+                        code = ROCKER_ERR_build_rocker_failed;
                         goto fail;
                 }
                 /* A server that keeps sending full pages must not make the
                  * caller allocate without end. */
                 if ((size_t) n + page.n_entries > LIST_MAX) {
                         proto_list_done(&page);
-                        lasterr_set("rockerd lists more than %d rockers", LIST_MAX);
-                        err = ROCKER_ERR_recv_resp_failed;
+                        (void) rk_error(&err, E2BIG, "rockerd lists more than %d rockers", LIST_MAX);
+                        code = ROCKER_ERR_recv_resp_failed;
                         goto fail;
                 }
                 for (size_t i = 0; i < page.n_entries; i++) {
@@ -669,8 +675,8 @@ RockerResult ROCKER_list_rockers(RockerInfo **ret_list, int *ret_count) {
                                 bigger = realloc(out, sizeof *out * (size_t) cap);
                                 if (!bigger) {
                                         proto_list_done(&page);
-                                        lasterr_set("out of memory");
-                                        err = ROCKER_ERR_sys;
+                                        (void) rk_error(&err, ENOMEM, "out of memory");
+                                        code = ROCKER_ERR_sys;
                                         goto fail;
                                 }
                                 out = bigger;
@@ -705,5 +711,5 @@ RockerResult ROCKER_list_rockers(RockerInfo **ret_list, int *ret_count) {
         return (RockerResult) { .err_no = ROCKER_ERR_success };
 fail:
         ROCKER_free_rockers(out, n);
-        return result(err);
+        return failed(code, &err);
 }

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "fdpass.h"
-#include "lasterr.h"
 #include "macro.h"
 #include "procfs.h"
 #include "transport.h"
@@ -38,7 +37,7 @@ static int timeout_ms(void) {
         return (int) v;
 }
 
-int transport_connect(ROCKER_ERR *ret_err) {
+ROCKER_ERR transport_connect(int *ret_sock, RkError *err) {
         _cleanup_close_ int fd = -EBADF;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         /* secure_getenv: a setuid launcher is not steered by its caller. */
@@ -51,23 +50,20 @@ int transport_connect(ROCKER_ERR *ret_err) {
         if (!path || !*path)
                 path = DEFAULT_SOCKET;
         if (strlen(path) >= sizeof sa.sun_path) {
-                *ret_err = ROCKER_ERR_server_unaddr_invalid;
-                lasterr_set("socket path \"%s\" is too long", path);
-                return -1;
+                (void) rk_error(err, ENAMETOOLONG, "socket path \"%.256s\" is too long", path);
+                return ROCKER_ERR_server_unaddr_invalid;
         }
         strcpy(sa.sun_path, path);
 
         fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (fd < 0) {
-                *ret_err = ROCKER_ERR_gen_local_addr_failed;
-                lasterr_set("socket(AF_UNIX, SOCK_SEQPACKET): %s", strerror(errno));
-                return -1;
+                (void) rk_error(err, errno, "socket(AF_UNIX, SOCK_SEQPACKET): %m");
+                return ROCKER_ERR_gen_local_addr_failed;
         }
         /* Bounds connect() (a full backlog) and send() alike. */
         if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
-                *ret_err = ROCKER_ERR_gen_local_addr_failed;
-                lasterr_set("SO_SNDTIMEO: %s", strerror(errno));
-                return -1;
+                (void) rk_error(err, errno, "SO_SNDTIMEO: %m");
+                return ROCKER_ERR_gen_local_addr_failed;
         }
         /* A signal handler of the caller may interrupt the wait for a
          * backlog slot; the socket is then still unconnected, or connected
@@ -75,90 +71,87 @@ int transport_connect(ROCKER_ERR *ret_err) {
         while (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0 && errno != EISCONN) {
                 if (errno == EINTR)
                         continue;
-                *ret_err = ROCKER_ERR_server_unaddr_invalid;
-                lasterr_set("cannot connect to rockerd at %s: %s", path, strerror(errno));
-                return -1;
+                (void) rk_error(err, errno, "cannot connect to rockerd at %s: %m", path);
+                return ROCKER_ERR_server_unaddr_invalid;
         }
         /* We will setns() into whatever the server hands us: it must be root's. */
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_len) < 0 || peer.uid != 0) {
-                *ret_err = ROCKER_ERR_server_unaddr_invalid;
-                lasterr_set("the server at %s is not run by root", path);
-                return -1;
+                (void) rk_error(err, EPERM, "the server at %s is not run by root", path);
+                return ROCKER_ERR_server_unaddr_invalid;
         }
-        return TAKE_FD(fd);
+        *ret_sock = TAKE_FD(fd);
+        return ROCKER_ERR_success;
 }
 
-ROCKER_ERR transport_send(int sock, const char *buf, size_t len) {
-        return transport_send_fds(sock, buf, len, NULL, 0);
+ROCKER_ERR transport_send(int sock, const char *buf, size_t len, RkError *err) {
+        return transport_send_fds(sock, buf, len, NULL, 0, err);
 }
 
-ROCKER_ERR transport_send_fds(int sock, const char *buf, size_t len, const int *fds, size_t n_fds) {
+ROCKER_ERR transport_send_fds(int sock, const char *buf, size_t len, const int *fds, size_t n_fds, RkError *err) {
         int r = fdpass_send_fds(sock, buf, len, fds, n_fds);
 
         if (r < 0) {
                 /* rockerd refuses some peers (not root, too many connections)
                  * at once and closes: its reason may be waiting to be read. */
                 _cleanup_free_ char *reply_buf = malloc(REPLY_MAX);
-                RkError err = {};
+                RkError why = {};
                 struct pollfd pfd = { .fd = sock, .events = POLLIN };
                 ProtoReply reply = {};
                 ssize_t n;
 
                 if (reply_buf && poll(&pfd, 1, 0) == 1 && (n = fdpass_recv(sock, reply_buf, REPLY_MAX, NULL)) > 0 &&
-                    proto_decode_reply(reply_buf, (size_t) n, &reply, &err) == 0 && !reply.success) {
-                        lasterr_set("rockerd: %s", reply.error);
+                    proto_decode_reply(reply_buf, (size_t) n, &reply, &why) == 0 && !reply.success) {
+                        (void) rk_error(err, EPERM, "rockerd: %s", reply.error);
                         return ROCKER_ERR_build_rocker_failed;
                 }
-                lasterr_set("cannot send the request to rockerd: %s", strerror(-r));
+                (void) rk_error(err, r, "cannot send the request to rockerd: %m");
                 return ROCKER_ERR_send_req_failed;
         }
         return ROCKER_ERR_success;
 }
 
-int transport_send_enter(const ProtoEnter *enter, ROCKER_ERR *ret_err) {
+ROCKER_ERR transport_send_enter(const ProtoEnter *enter, int *ret_sock, RkError *err) {
         _cleanup_free_ char *buf = NULL;
         _cleanup_close_ int fd = -EBADF;
+        ROCKER_ERR e;
         size_t len;
         int r;
 
         r = proto_encode_enter(enter, &buf, &len);
         if (r < 0) {
-                *ret_err = ROCKER_ERR_param_invalid;
-                lasterr_set("cannot encode the request: %s", r == -EMSGSIZE ? "too large" :
-                            r == -EINVAL ? "a string is not valid UTF-8" : strerror(-r));
-                return -1;
+                (void) rk_error(err, r, "cannot encode the request: %s", r == -EMSGSIZE ? "too large" :
+                                r == -EINVAL ? "a string is not valid UTF-8" : strerror(-r));
+                return ROCKER_ERR_param_invalid;
         }
-        fd = transport_connect(ret_err);
-        if (fd < 0)
-                return -1;
-        *ret_err = transport_send(fd, buf, len);
-        if (*ret_err != ROCKER_ERR_success)
-                return -1;
-        return TAKE_FD(fd);
+        e = transport_connect(&fd, err);
+        if (e == ROCKER_ERR_success)
+                e = transport_send(fd, buf, len, err);
+        if (e == ROCKER_ERR_success)
+                *ret_sock = TAKE_FD(fd);
+        return e;
 }
 
-int transport_send_spawn(const ProtoEnter *enter, const char *const *argv, const char *const *envp,
-                         const int stdio[3], ROCKER_ERR *ret_err) {
+ROCKER_ERR transport_send_spawn(const ProtoEnter *enter, const char *const *argv, const char *const *envp,
+                                const int stdio[3], int *ret_sock, RkError *err) {
         _cleanup_free_ char *buf = NULL;
         _cleanup_close_ int fd = -EBADF;
+        ROCKER_ERR e;
         size_t len;
         int r;
 
         r = proto_encode_spawn(enter, argv, envp, &buf, &len);
         if (r < 0) {
-                *ret_err = ROCKER_ERR_param_invalid;
-                lasterr_set("cannot encode the request: %s", r == -EMSGSIZE ? "too large" :
-                            r == -EINVAL ? "argv empty, more than 1024 entries in argv or envp, an envp entry "
-                                           "without '=', or a string that is not valid UTF-8" : strerror(-r));
-                return -1;
+                (void) rk_error(err, r, "cannot encode the request: %s", r == -EMSGSIZE ? "too large" :
+                                r == -EINVAL ? "argv empty, more than 1024 entries in argv or envp, an envp entry "
+                                               "without '=', or a string that is not valid UTF-8" : strerror(-r));
+                return ROCKER_ERR_param_invalid;
         }
-        fd = transport_connect(ret_err);
-        if (fd < 0)
-                return -1;
-        *ret_err = transport_send_fds(fd, buf, len, stdio, 3);
-        if (*ret_err != ROCKER_ERR_success)
-                return -1;
-        return TAKE_FD(fd);
+        e = transport_connect(&fd, err);
+        if (e == ROCKER_ERR_success)
+                e = transport_send_fds(fd, buf, len, stdio, 3, err);
+        if (e == ROCKER_ERR_success)
+                *ret_sock = TAKE_FD(fd);
+        return e;
 }
 
 static long long now_ms(void) {
@@ -168,7 +161,7 @@ static long long now_ms(void) {
         return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-ssize_t transport_recv(int sock, char *buf, size_t size, int *ret_fd) {
+ROCKER_ERR transport_recv(int sock, char *buf, size_t size, int *ret_fd, size_t *ret_n, RkError *err) {
         struct pollfd pfd = { .fd = sock, .events = POLLIN };
         int ms = timeout_ms(), r;
         long long deadline = now_ms() + ms;
@@ -184,12 +177,12 @@ ssize_t transport_recv(int sock, char *buf, size_t size, int *ret_fd) {
                         break;
         }
         if (r < 0) {
-                lasterr_set("waiting for rockerd's reply: %s", strerror(errno));
-                return -1;
+                (void) rk_error(err, errno, "waiting for rockerd's reply: %m");
+                return ROCKER_ERR_recv_resp_failed;
         }
         if (r == 0) {
-                lasterr_set("no reply from rockerd within %d ms", ms);
-                return -1;
+                (void) rk_error(err, ETIMEDOUT, "no reply from rockerd within %d ms", ms);
+                return ROCKER_ERR_recv_resp_failed;
         }
         n = fdpass_recv(sock, buf, size, ret_fd);
         if (n == -ECONNRESET)
@@ -198,11 +191,13 @@ ssize_t transport_recv(int sock, char *buf, size_t size, int *ret_fd) {
                  * had queued for us, which the next read returns. */
                 n = fdpass_recv(sock, buf, size, ret_fd);
         if (n <= 0) {
-                lasterr_set("receiving rockerd's reply: %s", n == 0 ? "connection closed" :
-                            n == -EBADMSG ? "truncated or malformed message" : strerror((int) -n));
-                return -1;
+                (void) rk_error(err, n == 0 ? ECONNRESET : (int) -n, "receiving rockerd's reply: %s",
+                                n == 0 ? "connection closed" :
+                                n == -EBADMSG ? "truncated or malformed message" : strerror((int) -n));
+                return ROCKER_ERR_recv_resp_failed;
         }
-        return n;
+        *ret_n = (size_t) n;
+        return ROCKER_ERR_success;
 }
 
 /* A received fd must be a pidfd of the very process the reply names. */
@@ -214,77 +209,75 @@ static int check_pidfd(int fd, pid_t pid) {
         return r == (int) pid ? 0 : -EBADMSG;
 }
 
-ROCKER_ERR transport_decode_reply(const char *buf, size_t n, ProtoReply *ret, const char *what) {
-        RkError err = {};
-
-        if (proto_decode_reply(buf, n, ret, &err) < 0) {
-                (void) rk_error_wrap(&err, "%s", what);
-                lasterr_set_error(&err);
+ROCKER_ERR transport_decode_reply(const char *buf, size_t n, ProtoReply *ret, const char *what, RkError *err) {
+        if (proto_decode_reply(buf, n, ret, err) < 0) {
+                (void) rk_error_wrap(err, "%s", what);
                 return ROCKER_ERR_recv_resp_failed;
         }
         return ROCKER_ERR_success;
 }
 
-ROCKER_ERR transport_recv_plain_reply(int sock, ProtoReply *ret, const char *what) {
+ROCKER_ERR transport_recv_plain_reply(int sock, ProtoReply *ret, const char *what, RkError *err) {
         _cleanup_free_ char *buf = malloc(REPLY_MAX);
-        ssize_t n;
+        ROCKER_ERR e;
+        size_t n;
 
         if (!buf) {
-                lasterr_set("out of memory");
+                (void) rk_error(err, ENOMEM, "out of memory");
                 return ROCKER_ERR_sys;
         }
-        n = transport_recv(sock, buf, REPLY_MAX, NULL);
-        if (n < 0)
-                return ROCKER_ERR_recv_resp_failed;
-        return transport_decode_reply(buf, (size_t) n, ret, what);
+        e = transport_recv(sock, buf, REPLY_MAX, NULL, &n, err);
+        if (e != ROCKER_ERR_success)
+                return e;
+        return transport_decode_reply(buf, n, ret, what, err);
 }
 
-ROCKER_ERR transport_recv_reply(int sock, ProtoReply *reply, int *ret_pidfd) {
+ROCKER_ERR transport_recv_reply(int sock, ProtoReply *reply, int *ret_pidfd, RkError *err) {
         _cleanup_close_ int pidfd = -EBADF;
         _cleanup_free_ char *buf = malloc(REPLY_MAX);
-        ssize_t n;
-        int r;
+        ROCKER_ERR e;
+        size_t n;
 
         if (!buf) {
-                lasterr_set("out of memory");
+                (void) rk_error(err, ENOMEM, "out of memory");
                 return ROCKER_ERR_sys;
         }
-        n = transport_recv(sock, buf, REPLY_MAX, &pidfd);
-        if (n < 0)
-                return ROCKER_ERR_recv_resp_failed;
-        r = transport_decode_reply(buf, (size_t) n, reply, "malformed reply from rockerd");
-        if (r != ROCKER_ERR_success)
-                return r;
+        e = transport_recv(sock, buf, REPLY_MAX, &pidfd, &n, err);
+        if (e != ROCKER_ERR_success)
+                return e;
+        e = transport_decode_reply(buf, n, reply, "malformed reply from rockerd", err);
+        if (e != ROCKER_ERR_success)
+                return e;
         if (!reply->success) {
                 if (pidfd >= 0) {
-                        lasterr_set("malformed reply from rockerd: a failure carrying a file descriptor");
+                        (void) rk_error(err, EBADMSG, "malformed reply from rockerd: a failure carrying a file descriptor");
                         return ROCKER_ERR_recv_resp_failed;
                 }
-                lasterr_set("rockerd: %s", reply->error);
+                (void) rk_error(err, EIO, "rockerd: %s", reply->error);
                 return ROCKER_ERR_build_rocker_failed;
         }
         if (pidfd < 0) {
-                lasterr_set("malformed reply from rockerd: no pidfd came with it");
+                (void) rk_error(err, EBADMSG, "malformed reply from rockerd: no pidfd came with it");
                 return ROCKER_ERR_recv_resp_failed;
         }
         if (check_pidfd(pidfd, reply->guard_pid) < 0) {
-                lasterr_set("malformed reply from rockerd: the fd is not a pidfd of guard pid %d",
-                            (int) reply->guard_pid);
+                (void) rk_error(err, EBADMSG, "malformed reply from rockerd: the fd is not a pidfd of guard pid %d",
+                                (int) reply->guard_pid);
                 return ROCKER_ERR_recv_resp_failed;
         }
         /* The library will setns() into this process: it must be a guard,
          * whoever the server is (docs/security.md §4.1). */
         if (!guard_name_valid(reply->guard_name) || proc_check_guard(reply->guard_pid) < 0 ||
             pidfd_send_signal(pidfd, 0, NULL, 0) < 0) {
-                lasterr_set("malformed reply from rockerd: pid %d is not a live guard named \"%s\"",
-                            (int) reply->guard_pid, reply->guard_name);
+                (void) rk_error(err, EBADMSG, "malformed reply from rockerd: pid %d is not a live guard named \"%s\"",
+                                (int) reply->guard_pid, reply->guard_name);
                 return ROCKER_ERR_recv_resp_failed;
         }
         *ret_pidfd = TAKE_FD(pidfd);
         return ROCKER_ERR_success;
 }
 
-ROCKER_ERR transport_ack(int sock, const ProtoReply *rocker) {
+ROCKER_ERR transport_ack(int sock, const ProtoReply *rocker, RkError *err) {
         _cleanup_free_ char *buf = NULL;
         ProtoReply reply = {};
         ROCKER_ERR e;
@@ -293,23 +286,24 @@ ROCKER_ERR transport_ack(int sock, const ProtoReply *rocker) {
 
         r = proto_encode_ack(&buf, &len);
         if (r < 0) {
-                lasterr_set("cannot encode the ack: %s", strerror(-r));
+                (void) rk_error(err, r, "cannot encode the ack: %m");
                 return ROCKER_ERR_sys;
         }
         r = fdpass_send(sock, buf, len, -EBADF);
         if (r < 0) {
-                lasterr_set("cannot confirm the join to rockerd: %s", strerror(-r));
+                (void) rk_error(err, r, "cannot confirm the join to rockerd: %m");
                 return ROCKER_ERR_send_req_failed;
         }
-        e = transport_recv_plain_reply(sock, &reply, "malformed ack reply from rockerd");
+        e = transport_recv_plain_reply(sock, &reply, "malformed ack reply from rockerd", err);
         if (e != ROCKER_ERR_success)
                 return e;
         if (!reply.success) {
-                lasterr_set("rockerd: %s", reply.error);
+                (void) rk_error(err, EIO, "rockerd: %s", reply.error);
                 return ROCKER_ERR_build_rocker_failed;
         }
         if (reply.guard_pid != rocker->guard_pid || strcmp(reply.guard_name, rocker->guard_name) != 0) {
-                lasterr_set("rockerd confirmed another rocker (%s, pid %d)", reply.guard_name, (int) reply.guard_pid);
+                (void) rk_error(err, EBADMSG, "rockerd confirmed another rocker (%s, pid %d)", reply.guard_name,
+                                (int) reply.guard_pid);
                 return ROCKER_ERR_recv_resp_failed;
         }
         return ROCKER_ERR_success;

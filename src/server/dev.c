@@ -47,7 +47,7 @@ static const struct {
  * /dev). docs/man/rockerd.conf.5 lists what each gives away. */
 static const struct {
         const char *name;
-        const char *paths[3];
+        const char *paths[PLAN_DEVICE_GROUP_PATHS_MAX + 1];  /* NULL-terminated */
 } device_groups[] = {
         { "dri", { "/dev/dri", NULL } },
         { "snd", { "/dev/snd", NULL } },

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "config.h"
 #include "error.h"
 #include "proto.h"
 
@@ -19,7 +20,18 @@
  * (see path_escape() and docs/data-dir.md). */
 #define PLAN_OVERLAY_SUBDIR "overlay"
 
-#define PLAN_DBUS_NAMES_MAX 16
+/* DBusTalk=, DBusOwn=, DBusSee= come from the app's config alone. */
+#define PLAN_DBUS_NAMES_MAX CONFIG_DBUS_NAMES_MAX
+
+/* The most host paths one Devices= group brings (dev.c's device_groups). */
+#define PLAN_DEVICE_GROUP_PATHS_MAX 2
+
+/* The daemon's and the app's SharedWritablePaths=, and "/dev" when it is
+ * shared whole (plan_apply_policy()), with room to spare. */
+#define PLAN_SHARED_PATHS_MAX (2 * CONFIG_PATHS_MAX + 4)
+
+/* The daemon's and the app's Devices=, each group expanded to its paths. */
+#define PLAN_DEVICES_MAX (2 * CONFIG_PATHS_MAX * PLAN_DEVICE_GROUP_PATHS_MAX)
 
 /* Host sockets of the app's uid an app's Sockets= may name. */
 enum {
@@ -72,13 +84,13 @@ typedef struct Plan {
          * copy of rockerd's memory keeps them; nothing else reads them. */
         bool private_network;
         uint64_t stop_timeout_usec;    /* StopTimeoutSec=: the guard's grace on SIGTERM */
-        const char *shared_paths[2 * 16 + 4];
+        const char *shared_paths[PLAN_SHARED_PATHS_MAX];
         size_t n_shared_paths;
         /* A private /dev (dev.c) unless /dev is shared whole (Devices=all,
          * or /dev in SharedWritablePaths=): the base nodes, these host
          * paths ("/dev/x" or "/dev/x*"), its own devpts and /dev/shm. */
         bool private_dev;
-        const char *devices[2 * 16 * 2];
+        const char *devices[PLAN_DEVICES_MAX];
         size_t n_devices;
         uint64_t dev_shm_size;  /* bytes, > 0 */
         /* A private /run/user (rundir.c) unless /run/user is shared: only
@@ -129,14 +141,11 @@ void plan_sort_overlays(Plan *p);
  * host checks in a worker). */
 int plan_from_request(ProtoEnter *e, Plan *ret, RkError *err);
 
-struct ManagerConfig;
-struct AppPolicy;
-
 /* Checks the plan against the policy (the image must lie in one of the
  * app's ImageDirs, if it has any) and takes its network and shared paths.
  * 0 or -EPERM with err set. Touches no path (StrictModes= is checked by
  * plan_check_host()). */
-int plan_apply_policy(Plan *p, const struct ManagerConfig *cfg, const struct AppPolicy *app, RkError *err);
+int plan_apply_policy(Plan *p, const ManagerConfig *cfg, const AppPolicy *app, RkError *err);
 
 /* Creates what is missing of the data dir and its overlay layout (parents
  * 0755, the data dir and each overlay's directory 0700 root, each upper dir

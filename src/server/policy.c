@@ -31,7 +31,7 @@
 
 #include "fdpass.h"
 #include "macro.h"
-#include "manager.h"
+#include "config.h"
 #include "policy.h"
 #include "util.h"
 

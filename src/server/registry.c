@@ -8,27 +8,17 @@
 #include "util.h"
 
 void registry_add(Registry *reg, Rocker *r) {
-        r->prev = NULL;
-        r->next = reg->head;
-        if (reg->head)
-                reg->head->prev = r;
-        reg->head = r;
+        LIST_PREPEND(rockers, reg->rockers, r);
         reg->n++;
 }
 
 void registry_remove(Registry *reg, Rocker *r) {
-        if (r->prev)
-                r->prev->next = r->next;
-        else
-                reg->head = r->next;
-        if (r->next)
-                r->next->prev = r->prev;
-        r->next = r->prev = NULL;
+        LIST_REMOVE(rockers, reg->rockers, r);
         reg->n--;
 }
 
 Rocker *registry_find_name(const Registry *reg, const char *name) {
-        for (Rocker *r = reg->head; r; r = r->next)
+        LIST_FOREACH(rockers, r, reg->rockers)
                 if (strcmp(r->name, name) == 0)
                         return r;
         return NULL;
@@ -37,7 +27,7 @@ Rocker *registry_find_name(const Registry *reg, const char *name) {
 Rocker *registry_find_data_dir(const Registry *reg, const char *data_dir) {
         /* Nested counts: a data dir inside a live one's would put an upper
          * layer inside another live overlay's layers. */
-        for (Rocker *r = reg->head; r; r = r->next)
+        LIST_FOREACH(rockers, r, reg->rockers)
                 if (!(r->mounts_gone && r->n_overlays_alive == 0) &&
                     (path_contains(r->plan.data_dir, data_dir) || path_contains(data_dir, r->plan.data_dir)))
                         return r;
@@ -45,7 +35,7 @@ Rocker *registry_find_data_dir(const Registry *reg, const char *data_dir) {
 }
 
 Rocker *registry_find_data_dir_holding(const Registry *reg, const char *path) {
-        for (Rocker *r = reg->head; r; r = r->next)
+        LIST_FOREACH(rockers, r, reg->rockers)
                 if (!(r->mounts_gone && r->n_overlays_alive == 0) && path_contains(r->plan.data_dir, path))
                         return r;
         return NULL;

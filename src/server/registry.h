@@ -9,6 +9,7 @@
 #include <systemd/sd-event.h>
 
 #include "image.h"
+#include "list.h"
 #include "plan.h"
 #include "procprobe.h"
 
@@ -22,7 +23,7 @@ typedef enum RockerState {
 } RockerState;
 
 typedef struct Rocker {
-        struct Rocker *next, *prev;
+        LIST_FIELDS(struct Rocker, rockers);
         Manager *manager;
         char name[16];
         pid_t pid;
@@ -65,7 +66,7 @@ typedef struct Rocker {
 } Rocker;
 
 typedef struct Registry {
-        Rocker *head;
+        LIST_HEAD(Rocker, rockers);
         size_t n;
 } Registry;
 

@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "join.h"
-#include "lasterr.h"
 #include "macro.h"
 #include "spawn.h"
 
@@ -98,10 +97,9 @@ int spawn_app(int guard_pidfd, const char *guard_name, uid_t uid, gid_t gid, boo
                 }
         e = join_and_spawn(guard_pidfd, guard_name, uid, gid, app_exec, &args, -EBADF,
                            (as_guard_pid ? JOIN_AS_GUARD_PID : 0) | (user_namespaces ? JOIN_USER_NAMESPACES : 0),
-                           &pid);
-        if (e != ROCKER_ERR_success) {
-                return rk_error(err, e == ROCKER_ERR_sys ? -EIO : -ECHILD, "cannot start the app: %s", lasterr_get());
-        }
+                           &pid, err);
+        if (e != ROCKER_ERR_success)
+                return rk_error_wrap(err, "cannot start the app");
         /* Our unreaped child (CLONE_PARENT from our helper): the PID cannot
          * be reused before we reap it. */
         pidfd = pidfd_open(pid, 0);

@@ -1152,7 +1152,7 @@ static pid_t mntns_holder_start(unsigned long *ret_ino) {
  * guard, here), the scan finds it and takes the old rocker for alive: the
  * relaunch waits the full 10 s and fails ("… is still held by rocker …,
  * whose teardown did not end in time"), though nothing holds the data dir.
- * regression (src/server/registry.c mntns_released(), manager.c
+ * regression (src/server/registry.c mntns_released(), lifecycle.c
  * on_teardown_poll()). Seen in the stress case too, with
  * ROCKER_STRESS_UNREAPED=1 and 1000 background rockers. Expected: the
  * relaunch succeeds as soon as the old rocker's mounts are gone. */

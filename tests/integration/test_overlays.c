@@ -1077,7 +1077,7 @@ static void test_overlay_reason_has_no_kernel_prefix(void **state) {
 
 /* rockerd's state dir (/run/rocker/state in production, a tmpfs that can
  * fill up) is full. Since commit 6942884 rockerd refuses a claim it cannot
- * record (manager.c conn_handle(): "ack: cannot record the claim of rocker
+ * record (conn.c conn_handle(): "ack: cannot record the claim of rocker
  * …") and kills the rocker, rather than confirm a rocker that a restarted
  * rockerd would kill as unclaimed. The launcher gets build_rocker_failed
  * with app_pid set; its app dies with the rocker. (docs/protocol.md §3.4

@@ -505,7 +505,7 @@ static void test_raw_oversized(void **state) {
 }
 
 /* KNOWN DAEMON BUG (see the report): a zero-length datagram reads as 0
- * bytes, which manager.c on_conn_io() takes for EOF. The client is hung up
+ * bytes, which conn.c on_conn_io() takes for EOF. The client is hung up
  * on without a reason instead of being refused. */
 static void test_raw_empty_message(void **state) {
         Reply r;
@@ -525,7 +525,7 @@ static void test_raw_empty_message(void **state) {
 
         if (r.got != GOT_REPLY) {
                 print_error("KNOWN DAEMON BUG: an empty message got %s instead of a failure reply naming the "
-                            "reason (src/server/manager.c on_conn_io(): n == 0 is taken for EOF)\n",
+                            "reason (src/server/conn.c on_conn_io(): n == 0 is taken for EOF)\n",
                             got_name(r.got));
                 fail();
         }
@@ -857,7 +857,7 @@ static void test_raw_two_enters(void **state) {
 
         /* Two valid enters back to back. docs/protocol.md ("One request
          * at a time") says the connection is dropped when the second
-         * arrives while the first is pending (manager.c on_conn_io(),
+         * arrives while the first is pending (conn.c on_conn_io(),
          * "loses both"); if the first was refused before the second came,
          * the second gets its own refusal. Both orders are accepted here;
          * what must hold either way: the second is never built, and no

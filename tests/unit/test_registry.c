@@ -254,7 +254,7 @@ static void test_outsider_in_mount_namespace(void **state) {
                 /* No unique namespace ids on this kernel (before 6.x): no
                  * inode number match is trusted, the outsider is not seen;
                  * the overlay watches keep the data dir in use instead as
-                 * long as it holds the mounts (manager.c). */
+                 * long as it holds the mounts (lifecycle.c). */
                 assert_true(freed_within_5s(f, pidns, mntns, id));
                 kill_and_reap(&f->outsider);
                 return;
