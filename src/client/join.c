@@ -38,6 +38,7 @@
 #include "caps.h"
 #include "join.h"
 #include "macro.h"
+#include "procfs.h"
 #include "seccomp.h"
 #include "util.h"
 
@@ -75,34 +76,15 @@ typedef struct PidPlan {
 
 /* The PID of the process behind pidfd in our PID namespace, or 0. */
 static pid_t pidfd_pid(int pidfd) {
-        char path[64], buf[512], *p;
-        ssize_t n;
-        int fd;
+        int pid = pidfd_get_pid(pidfd);
 
-        snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        if (n <= 0)
-                return 0;
-        buf[n] = '\0';
-        p = strstr(buf, "\nPid:\t");
-        return p ? (pid_t) atoi(p + 6) : 0;
+        return pid > 0 ? (pid_t) pid : 0;
 }
 
 static long read_pid_max(void) {
-        char buf[32] = "";
-        ssize_t n;
-        int fd;
+        char buf[32];
 
-        fd = open("/proc/sys/kernel/pid_max", O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        return n > 0 ? atol(buf) : 0;
+        return procfs_read(PROCFS_AT, PROCFS_TOP, "sys/kernel/pid_max", buf, sizeof buf) > 0 ? atol(buf) : 0;
 }
 
 /* Everything the helper and the app need to pick PIDs, made before the fork
@@ -332,21 +314,14 @@ _Noreturn static void helper(int pidfd, int cgroup_fd, int report_fd, uid_t uid,
  * say): in a caller with threads, only stdout and stderr are flushed, and
  * only if free. The app drops its copies of those two anyway. */
 static void flush_caller_output(void) {
-        char buf[2048], *p;
-        ssize_t n;
-        int fd;
+        char buf[2048], threads[16];
+        int n;
 
-        fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-        n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-        if (fd >= 0)
-                close(fd);
-        if (n > 0) {
-                buf[n] = '\0';
-                p = strstr(buf, "\nThreads:\t");
-                if (p && p[10] == '1' && p[11] == '\n') {
-                        fflush(NULL);
-                        return;
-                }
+        n = procfs_read(PROCFS_AT, PROCFS_SELF, "status", buf, sizeof buf);
+        if (n > 0 && procfs_status_field(buf, (size_t) n, "Threads", threads, sizeof threads) == 0 &&
+            strcmp(threads, "1") == 0) {
+                fflush(NULL);
+                return;
         }
         FILE *streams[] = { stdout, stderr };
         for (size_t i = 0; i < 2; i++)
@@ -383,20 +358,14 @@ static ssize_t read_report(int rfd, pid_t helper_pid, HelperReport *rep) {
  * app then stays in the caller's cgroup. */
 static int rocker_cgroup_open(int pidfd, const char *guard_name) {
         static const char *const roots[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
-        char path[64], buf[4096], cg[PATH_MAX];
+        char buf[4096], cg[PATH_MAX];
         pid_t pid = pidfd_pid(pidfd);
-        ssize_t n;
         int fd;
 
         if (pid <= 0 || !guard_name)
                 return -ENOENT;
-        snprintf(path, sizeof path, "/proc/%d/cgroup", (int) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-        safe_close(fd);
-        if (n <= 0)
+        if (procfs_read(PROCFS_AT, pid, "cgroup", buf, sizeof buf) <= 0)
                 return -ENOENT;
-        buf[n] = '\0';
         /* still the guard: the pid was not reused while we read */
         if (pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
                 return -ESRCH;

@@ -13,6 +13,7 @@
 
 #include "fdpass.h"
 #include "macro.h"
+#include "procfs.h"
 #include "transport.h"
 #include "util.h"
 
@@ -201,22 +202,11 @@ ROCKER_ERR transport_recv(int sock, char *buf, size_t size, int *ret_fd, size_t 
 
 /* A received fd must be a pidfd of the very process the reply names. */
 static int check_pidfd(int fd, pid_t pid) {
-        char path[64], buf[1024], *p;
-        _cleanup_close_ int info = -EBADF;
-        ssize_t n;
+        int r = pidfd_get_pid(fd);
 
-        snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
-        info = open(path, O_RDONLY | O_CLOEXEC);
-        if (info < 0)
-                return negative_errno();
-        n = read(info, buf, sizeof buf - 1);
-        if (n <= 0)
-                return -EIO;
-        buf[n] = '\0';
-        p = strstr(buf, "\nPid:\t");
-        if (!p || atoi(p + 6) != (int) pid)
-                return -EBADMSG;
-        return 0;
+        if (r < 0)
+                return r;
+        return r == (int) pid ? 0 : -EBADMSG;
 }
 
 ROCKER_ERR transport_decode_reply(const char *buf, size_t n, ProtoReply *ret, const char *what, RkError *err) {

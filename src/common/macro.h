@@ -3,8 +3,12 @@
 #ifndef ROCKER_MACRO_H
 #define ROCKER_MACRO_H
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -32,12 +36,42 @@ static inline void freep(void *p) {
         errno = saved;
 }
 
+static inline void closedirp(DIR **d) {
+        if (*d) {
+                int saved = errno;
+                (void) closedir(*d);
+                errno = saved;
+        }
+}
+static inline void fclosep(FILE **f) {
+        if (*f) {
+                int saved = errno;
+                (void) fclose(*f);
+                errno = saved;
+        }
+}
+
+/* A forked child of ours, SIGKILLed and reaped on the way out unless its
+ * pid was taken (TAKE_PID) by whoever waits for it. */
+static inline void sigkill_waitp(pid_t *pid) {
+        if (*pid > 0) {
+                int saved = errno;
+                (void) kill(*pid, SIGKILL);
+                while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                errno = saved;
+        }
+}
+
 #define _cleanup_close_ _cleanup_(closep)
 #define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_closedir_ _cleanup_(closedirp)
+#define _cleanup_fclose_ _cleanup_(fclosep)
 
 /* Hand ownership over: return the value and leave the variable empty. */
 #define TAKE_FD(fd) ({ int _fd_ = (fd); (fd) = -EBADF; _fd_; })
 #define TAKE_PTR(p) ({ __typeof__(p) _p_ = (p); (p) = NULL; _p_; })
+#define TAKE_PID(pid) ({ pid_t _pid_ = (pid); (pid) = 0; _pid_; })
 
 /* -errno of the last failed libc call, never 0. */
 static inline int negative_errno(void) { return errno > 0 ? -errno : -EIO; }

@@ -24,10 +24,11 @@
 
 #include "cgroup-internal.h"
 #include "log.h"
+#include "list.h"
 #include "macro.h"
 
 struct CgroupScopeJob {
-        CgroupScopeJob *next, *prev;
+        LIST_FIELDS(CgroupScopeJob, jobs);
         CgroupSystemd *sd;
         sd_bus_slot *call;
         char *job_path;          /* once the call's reply came */
@@ -41,7 +42,7 @@ struct CgroupSystemd {
         sd_bus *bus;
         bool direct;             /* systemd's private socket, no bus daemon */
         sd_bus_slot *match;
-        CgroupScopeJob *jobs;
+        LIST_HEAD(CgroupScopeJob, jobs);
 };
 
 bool cgroup_systemd_available(void) {
@@ -49,12 +50,7 @@ bool cgroup_systemd_available(void) {
 }
 
 static void job_free(CgroupScopeJob *j) {
-        if (j->prev)
-                j->prev->next = j->next;
-        else
-                j->sd->jobs = j->next;
-        if (j->next)
-                j->next->prev = j->prev;
+        LIST_REMOVE(jobs, j->sd->jobs, j);
         sd_bus_slot_unref(j->call);
         free(j->job_path);
         free(j);
@@ -81,7 +77,7 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         (void) ret_error;
         if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
                 return 0;
-        for (CgroupScopeJob *j = sd->jobs; j; j = j->next)
+        LIST_FOREACH(jobs, j, sd->jobs)
                 if (j->job_path && !strcmp(j->job_path, path)) {
                         char text[160];
 
@@ -302,10 +298,7 @@ int cgroup_systemd_start(CgroupSystemd *sd, const char *name, pid_t pid, const C
                 free(j);
                 return r;
         }
-        j->next = sd->jobs;
-        if (sd->jobs)
-                sd->jobs->prev = j;
-        sd->jobs = j;
+        LIST_PREPEND(jobs, sd->jobs, j);
         *ret = j;
         return 0;
 }

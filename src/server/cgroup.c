@@ -24,6 +24,7 @@
 #include "cgroup-internal.h"
 #include "log.h"
 #include "macro.h"
+#include "procfs.h"
 #include "util.h"
 
 static const char *const limit_names[_CGROUP_LIMIT_MAX] = {
@@ -254,19 +255,12 @@ static ssize_t read_file_at(int dirfd, const char *file, char *buf, size_t size)
 }
 
 int cgroup_of_pid(pid_t pid, char **ret) {
-        char path[64], buf[4096], cg[PATH_MAX];
-        _cleanup_close_ int fd = -EBADF;
-        ssize_t n;
+        char buf[4096], cg[PATH_MAX];
         int r;
 
-        snprintf(path, sizeof path, "/proc/%d/cgroup", (int) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        n = read(fd, buf, sizeof buf - 1);
-        if (n < 0)
-                return negative_errno();
-        buf[n] = '\0';
+        r = procfs_read(PROCFS_AT, pid, "cgroup", buf, sizeof buf);
+        if (r < 0)
+                return r;
         r = proc_cgroup_parse(buf, cg, sizeof cg);
         if (r < 0)
                 return r;

@@ -514,7 +514,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
 }
 
 static int parse_file(const char *path, Parse *ps, bool required, RkError *err) {
-        FILE *f = fopen(path, "re");
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
         int line;
 
         if (!f) {
@@ -523,7 +523,6 @@ static int parse_file(const char *path, Parse *ps, bool required, RkError *err) 
                 return rk_error(err, -errno, "%s: %s", path, strerror(errno));
         }
         line = ini_parse_file(f, on_key, ps);
-        fclose(f);
         if (line != 0) {
                 return rk_error(err, EINVAL, "%s:%d: %s", path, line, ps->err.msg[0] ? ps->err.msg : "syntax error");
         }
@@ -609,8 +608,8 @@ int app_policy_load(const ManagerConfig *cfg, int32_t app_id, AppPolicy *ret, Rk
 }
 
 int app_policy_check_all(const ManagerConfig *cfg, RkError *err) {
+        _cleanup_closedir_ DIR *d = opendir(cfg->apps_dir);
         struct dirent *de;
-        DIR *d = opendir(cfg->apps_dir);
         int r = 0;
 
         if (!d)
@@ -631,6 +630,5 @@ int app_policy_check_all(const ManagerConfig *cfg, RkError *err) {
                 if (r >= 0)
                         app_policy_done(&app);
         }
-        closedir(d);
         return r;
 }

@@ -135,7 +135,7 @@ static int clone_one(Clones *cl, const char *name) {
 static int clone_path(Clones *cl, const char *path) {
         const char *name = path + 5;
         size_t n = strlen(name);
-        DIR *d;
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         int r = 0;
 
@@ -150,7 +150,6 @@ static int clone_path(Clones *cl, const char *path) {
                 if (strncmp(de->d_name, name, n - 1) == 0 && de->d_name[0] != '.' &&
                     (de->d_type == DT_CHR || de->d_type == DT_DIR || de->d_type == DT_BLK))
                         r = clone_one(cl, de->d_name);
-        closedir(d);
         return r;
 }
 

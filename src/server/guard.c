@@ -50,6 +50,7 @@
 #include "macro.h"
 #include "mountinfo.h"
 #include "mountops.h"
+#include "procfs.h"
 #include "util.h"
 
 /* Pieces of procfs a process must not write even as uid 0 without caps. */
@@ -473,22 +474,17 @@ static void reap_orphans(void) {
  * zombie counts as exited: the launcher, whose child the app is, may not
  * have reaped it yet, and nothing here can). Returns how many, up to max. */
 static size_t watch_live_processes(struct pollfd *fds, size_t max) {
-        struct dirent *de;
+        _cleanup_closedir_ DIR *d = NULL;
         size_t n = 0;
-        DIR *d;
+        pid_t pid;
 
         /* This /proc is the rocker's own (make_proc()): it shows exactly the
          * processes of its PID namespace. */
-        d = opendir("/proc");
-        if (!d)
+        if (procfs_pids_open(PROCFS_AT, &d) < 0)
                 return 0;
-        while ((de = readdir(d)) && n < max) {
+        while (n < max && procfs_pid_next(d, &pid)) {
                 struct pollfd p;
-                int pid;
 
-                if (de->d_name[0] < '1' || de->d_name[0] > '9')
-                        continue;
-                pid = atoi(de->d_name);
                 if (pid <= 1)
                         continue;
                 p = (struct pollfd) { .fd = pidfd_open(pid, 0), .events = POLLIN };
@@ -501,7 +497,6 @@ static size_t watch_live_processes(struct pollfd *fds, size_t max) {
                 }
                 fds[n++] = p;
         }
-        closedir(d);
         return n;
 }
 

@@ -9,6 +9,7 @@
 
 #include "macro.h"
 #include "mountinfo.h"
+#include "procfs.h"
 
 #define MOUNTINFO_MAX (16u << 20)  /* 16 MiB: some 100000 mounts */
 
@@ -133,37 +134,12 @@ int mount_table_parse(const char *text, size_t len, MountTable *t) {
 }
 
 int mount_table_read(MountTable *t) {
-        _cleanup_close_ int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
         _cleanup_free_ char *buf = NULL;
-        size_t len = 0, cap = 0;
+        size_t len;
         int r;
 
-        if (fd < 0)
-                return negative_errno();
-        for (;;) {
-                ssize_t n;
-
-                if (len == cap) {
-                        char *p;
-
-                        if (cap >= MOUNTINFO_MAX)
-                                return -EFBIG;
-                        p = realloc(buf, cap ? cap * 2 : 16384);
-                        if (!p)
-                                return -ENOMEM;
-                        buf = p;
-                        cap = cap ? cap * 2 : 16384;
-                }
-                n = read(fd, buf + len, cap - len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (n == 0)
-                        break;
-                len += (size_t) n;
-        }
-        r = mount_table_parse(buf, len, t);
-        return r;
+        r = procfs_read_all(PROCFS_AT, PROCFS_SELF, "mountinfo", MOUNTINFO_MAX, &buf, &len);
+        if (r < 0)
+                return r;
+        return mount_table_parse(buf, len, t);
 }

@@ -141,9 +141,9 @@ int overlay_watch_adopt(int inotify_fd, pid_t guard, int guard_pidfd, const char
         _cleanup_close_ int root_fd = -EBADF;
         char path[PROTO_PATH_MAX + 64], dir[PROTO_PATH_MAX + 1];
         int wds[PROTO_OVERLAY_MAX];
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         size_t n = 0;
-        DIR *d;
         int k = 0;
 
         snprintf(path, sizeof path, "/proc/%d/root", (int) guard);
@@ -175,7 +175,6 @@ int overlay_watch_adopt(int inotify_fd, pid_t guard, int guard_pidfd, const char
                 (void) rk_error(err, k, "cannot watch the overlay at %s: %s", dir, strerror(-k));
                 break;
         }
-        closedir(d);
         if (k >= 0 || k == -ENOENT || k == -ENOTDIR || k == -EMEDIUMTYPE || k == -ELOOP)
                 k = 0;
         if (k == 0 && pidfd_send_signal(guard_pidfd, 0, NULL, 0) < 0) {

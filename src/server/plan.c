@@ -60,7 +60,7 @@ static int cmp_overlay(const void *a, const void *b) {
 }
 
 int plan_parse_request(ProtoEnter *e, Plan *ret, RkError *err) {
-        Plan p = {};
+        _cleanup_(plan_done) Plan p = {};
         int r;
 
         /* Syntax first: nothing below may see a relative or unnormalised path. */
@@ -116,25 +116,21 @@ int plan_parse_request(ProtoEnter *e, Plan *ret, RkError *err) {
                 char esc[NAME_MAX + 1];
 
                 if (path_escape(e->overlay_dirs[i], esc, sizeof esc) < 0) {
-                        r = rk_error(err, EINVAL, "app_overlay_dirs[%zu]: \"%.256s\" is too long to name its layers",
-                                     i, e->overlay_dirs[i]);
-                        goto fail;
+                        return rk_error(err, EINVAL, "app_overlay_dirs[%zu]: \"%.256s\" is too long to name its layers",
+                                        i, e->overlay_dirs[i]);
                 }
                 p.n_overlays = i + 1;  /* from here on, plan_done() frees it */
                 if (asprintf(&o->upper, "%s/" PLAN_OVERLAY_SUBDIR "/%s/upper", e->data_dir, esc) < 0) {
                         o->upper = NULL;
-                        r = rk_error(err, ENOMEM, "out of memory");
-                        goto fail;
+                        return rk_error(err, ENOMEM, "out of memory");
                 }
                 if (asprintf(&o->work, "%s/" PLAN_OVERLAY_SUBDIR "/%s/work", e->data_dir, esc) < 0) {
                         o->work = NULL;
-                        r = rk_error(err, ENOMEM, "out of memory");
-                        goto fail;
+                        return rk_error(err, ENOMEM, "out of memory");
                 }
                 if (strlen(o->upper) > PROTO_PATH_MAX) {
-                        r = rk_error(err, EINVAL, "app_data_dir: too long to hold the layers of \"%.256s\"",
-                                     e->overlay_dirs[i]);
-                        goto fail;
+                        return rk_error(err, EINVAL, "app_data_dir: too long to hold the layers of \"%.256s\"",
+                                        e->overlay_dirs[i]);
                 }
         }
 
@@ -148,11 +144,8 @@ int plan_parse_request(ProtoEnter *e, Plan *ret, RkError *err) {
         for (size_t i = 0; i < p.n_overlays; i++)
                 p.overlays[i].dir = TAKE_PTR(e->overlay_dirs[i]);
         *ret = p;
+        p = (Plan) {};  /* *ret owns it now */
         return 0;
-
-fail:
-        plan_done(&p);
-        return r;
 }
 
 static int check_strict_modes(const Plan *p, RkError *err);
@@ -260,7 +253,7 @@ void plan_sort_overlays(Plan *p) {
 }
 
 int plan_from_request(ProtoEnter *e, Plan *ret, RkError *err) {
-        Plan p = {};
+        _cleanup_(plan_done) Plan p = {};
         int r;
 
         r = plan_parse_request(e, &p, err);
@@ -275,11 +268,11 @@ int plan_from_request(ProtoEnter *e, Plan *ret, RkError *err) {
                 e->data_dir = TAKE_PTR(p.data_dir);
                 for (size_t i = 0; i < p.n_overlays; i++)
                         e->overlay_dirs[i] = TAKE_PTR(p.overlays[i].dir);
-                plan_done(&p);
                 return r;
         }
         plan_sort_overlays(&p);
         *ret = p;
+        p = (Plan) {};  /* *ret owns it now */
         return 0;
 }
 

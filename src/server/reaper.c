@@ -5,11 +5,12 @@
 #include <sys/pidfd.h>
 #include <sys/wait.h>
 
+#include "list.h"
 #include "macro.h"
 #include "reaper.h"
 
 typedef struct Child {
-        struct Child *next, *prev;
+        LIST_FIELDS(struct Child, children);
         Reaper *reaper;
         int pidfd;
         sd_event_source *source;
@@ -17,7 +18,7 @@ typedef struct Child {
 
 struct Reaper {
         sd_event *event;
-        Child *head;
+        LIST_HEAD(Child, children);
         unsigned n;
 };
 
@@ -34,12 +35,7 @@ int reaper_new(sd_event *e, Reaper **ret) {
 static void child_free(Child *c) {
         Reaper *r = c->reaper;
 
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                r->head = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        LIST_REMOVE(children, r->children, c);
         r->n--;
         sd_event_source_disable_unref(c->source);
         safe_close(c->pidfd);
@@ -49,8 +45,8 @@ static void child_free(Child *c) {
 Reaper *reaper_free(Reaper *r) {
         if (!r)
                 return NULL;
-        while (r->head)
-                child_free(r->head);
+        while (r->children)
+                child_free(r->children);
         sd_event_unref(r->event);
         free(r);
         return NULL;
@@ -82,10 +78,7 @@ int reaper_adopt(Reaper *r, int pidfd) {
                 free(c);
                 goto unwatched;
         }
-        c->next = r->head;
-        if (r->head)
-                r->head->prev = c;
-        r->head = c;
+        LIST_PREPEND(children, r->children, c);
         r->n++;
         return 0;
 

@@ -94,7 +94,7 @@ static int clone_user_socket(Socks *sk, int user_fd, const char *rel) {
 
 static int clone_wayland(Socks *sk, int user_fd) {
         _cleanup_close_ int dfd = -EBADF;
-        DIR *d;
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         int r = 0;
 
@@ -114,7 +114,6 @@ static int clone_wayland(Socks *sk, int user_fd) {
                     !(n > 5 && strcmp(de->d_name + n - 5, ".lock") == 0))
                         r = clone_user_socket(sk, user_fd, de->d_name);
         }
-        closedir(d);
         return r;
 }
 

@@ -84,8 +84,8 @@ static int app_exec(void *userdata) {
 int spawn_app(int guard_pidfd, const char *guard_name, uid_t uid, gid_t gid, bool user_namespaces,
               bool as_guard_pid, const SpawnRequest *s, pid_t *ret_pid, int *ret_pidfd, RkError *err) {
         AppArgs args = { .s = s };
+        _cleanup_(sigkill_waitp) pid_t pid = 0;
         ROCKER_ERR e;
-        pid_t pid = 0;
         int pidfd;
 
         if (!s->argv || !s->argv[0] || !s->envp) {
@@ -105,11 +105,10 @@ int spawn_app(int guard_pidfd, const char *guard_name, uid_t uid, gid_t gid, boo
         pidfd = pidfd_open(pid, 0);
         if (pidfd < 0) {
                 int r = -errno;
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
+                /* pid's cleanup kills and reaps it: nothing could watch it */
                 return rk_error(err, r, "cannot watch the app (pid %d): %s", (int) pid, strerror(-r));
         }
-        *ret_pid = pid;
+        *ret_pid = TAKE_PID(pid);
         *ret_pidfd = pidfd;
         return 0;
 }

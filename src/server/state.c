@@ -166,8 +166,8 @@ static int state_parse(const char *text, size_t len, StateRecord *ret) {
 
 int state_load_all(const char *dir, void (*fn)(StateRecord *rec, void *userdata), void *userdata) {
         _cleanup_free_ char *text = malloc(STATE_FILE_MAX);
+        _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
-        DIR *d;
 
         if (!text)
                 return -ENOMEM;
@@ -203,6 +203,5 @@ int state_load_all(const char *dir, void (*fn)(StateRecord *rec, void *userdata)
                 fn(&rec, userdata);
                 state_record_done(&rec);
         }
-        closedir(d);
         return 0;
 }

@@ -91,7 +91,7 @@ for t in $FUZZ_TARGETS; do
         echo "run.sh: building fuzz_$t"
         if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 -Wall -Wextra -D_GNU_SOURCE -I "$ROOT/src/common" -I "$ROOT/include" \
-                "$ROOT/src/common/proto.c" "$ROOT/src/common/util.c" "$ROOT/src/common/error.c" "$ROOT/tests/fuzz/fuzz_$t.c" \
+                "$ROOT/src/common/proto.c" "$ROOT/src/common/util.c" "$ROOT/src/common/procfs.c" "$ROOT/src/common/error.c" "$ROOT/tests/fuzz/fuzz_$t.c" \
                 "${jansson_flags[@]}" -o "$WORK/fuzz_$t"; then
                 echo "run.sh: building fuzz_$t failed" >&2
                 status=1

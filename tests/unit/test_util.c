@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for src/common/util.c: path syntax, containment and escaping,
- * guard names, and /proc/<pid>/stat parsing (on buffers, then on live
- * processes of this test).
+ * guard names, small file reads. The /proc parsers are test_procfs.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,26 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "util.h"
-
-/* Copies s into a heap block of exactly strlen(s) bytes, without a NUL, so
- * that valgrind or ASan catch a parser that reads past len. */
-static char *unterminated(const char *s, size_t *ret_len) {
-        size_t n = strlen(s);
-        char *b = malloc(n ? n : 1);
-
-        assert_non_null(b);
-        memcpy(b, s, n);
-        *ret_len = n;
-        return b;
-}
 
 /* --- path_check ---------------------------------------------------------- */
 
@@ -322,192 +305,6 @@ static void test_guard_name_valid(void **state) {
         assert_false(guard_name_valid("rk-0000000000\n0"));
 }
 
-/* --- proc_stat_parse ----------------------------------------------------- */
-
-static void stat_parses(const char *buf, const char *name, char state) {
-        char got[16], st = '?';
-        size_t len;
-        char *b = unterminated(buf, &len);
-        int r;
-
-        memset(got, 'Z', sizeof got);
-        r = proc_stat_parse(b, len, got, &st);
-        free(b);
-        if (r != 0 || strcmp(got, name) != 0 || st != state) {
-                print_error("proc_stat_parse(\"%s\") = %d name \"%.16s\" state '%c', expected \"%s\" '%c'\n", buf, r,
-                            r == 0 ? got : "", st, name, state);
-                fail();
-        }
-}
-
-static void stat_refused(const char *buf) {
-        char got[16], st = '?';
-        size_t len;
-        char *b = unterminated(buf, &len);
-        int r;
-
-        r = proc_stat_parse(b, len, got, &st);
-        free(b);
-        if (r != -EBADMSG) {
-                print_error("proc_stat_parse(\"%s\") = %d, expected -EBADMSG\n", buf, r);
-                fail();
-        }
-        assert_int_equal(st, '?');  /* untouched on failure */
-}
-
-static void test_proc_stat_parse(void **state) {
-        char name[16];
-
-        (void) state;
-        stat_parses("123 (bash) S 1 123 123 0 -1 4194560", "bash", 'S');
-        stat_parses("7 (a b) R 1 2 3", "a b", 'R');
-        stat_parses("7 (x) (y) Z 1", "x) (y", 'Z');
-        stat_parses("7 (a)b) D 1", "a)b", 'D');
-        stat_parses("7 ((() T 1", "((", 'T');
-        stat_parses("7 () S 1", "", 'S');
-        stat_parses("7 (abcdefghijklmno) I 1", "abcdefghijklmno", 'I');
-        stat_parses("7 (x) S", "x", 'S');  /* nothing after the state */
-
-        stat_refused("7 (abcdefghijklmnop) S 1");  /* 16 bytes: more than TASK_COMM_LEN - 1 */
-        stat_refused("7 bash) S 1");
-        stat_refused("7 (bash S 1");
-        stat_refused("7 )bash( S 1");
-        stat_refused("");
-        stat_refused("7 (x)");
-        stat_refused("7 (x) ");
-        stat_refused("7 (x)S 1");
-
-        /* the state may be NULL */
-        assert_int_equal(proc_stat_parse("1 (init) S 0", 12, name, NULL), 0);
-        assert_string_equal(name, "init");
-
-        /* len is honoured: a ')' past it is not seen */
-        assert_int_equal(proc_stat_parse("1 (abc) S 0", 6, name, NULL), -EBADMSG);
-        assert_int_equal(proc_stat_parse("1 (ab) (c) S 0", 9, name, NULL), 0);
-        assert_string_equal(name, "ab");
-}
-
-/* --- proc_get_name --------------------------------------------------------- */
-
-static char saved_comm[17];
-
-static int save_comm(void **state) {
-        (void) state;
-        memset(saved_comm, 0, sizeof saved_comm);
-        return prctl(PR_GET_NAME, saved_comm) < 0 ? -1 : 0;
-}
-
-static int restore_comm(void **state) {
-        (void) state;
-        return prctl(PR_SET_NAME, saved_comm) < 0 ? -1 : 0;
-}
-
-static void test_proc_get_name_self(void **state) {
-        char name[16], st = '?';
-
-        (void) state;
-        assert_int_equal(prctl(PR_SET_NAME, "a b) (c"), 0);
-        memset(name, 'Z', sizeof name);
-        assert_int_equal(proc_get_name(getpid(), name, &st), 0);
-        assert_string_equal(name, "a b) (c");
-        assert_int_equal(st, 'R');
-
-        /* a name of the full 15 bytes */
-        assert_int_equal(prctl(PR_SET_NAME, ")))))))(((((((("), 0);
-        assert_int_equal(proc_get_name(getpid(), name, NULL), 0);
-        assert_string_equal(name, ")))))))((((((((");
-}
-
-static void test_proc_get_name_zombie(void **state) {
-        char name[16], st = '?';
-        siginfo_t si = {};
-        pid_t pid;
-
-        (void) state;
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                (void) prctl(PR_SET_NAME, "zombie (kid)");
-                _exit(0);
-        }
-        /* wait for the exit but leave the zombie in place */
-        assert_int_equal(waitid(P_PID, (id_t) pid, &si, WEXITED | WNOWAIT), 0);
-        assert_int_equal(proc_get_name(pid, name, &st), 0);
-        (void) waitpid(pid, NULL, 0);
-        assert_string_equal(name, "zombie (kid)");
-        assert_int_equal(st, 'Z');
-
-        /* reaped: gone */
-        assert_int_equal(proc_get_name(pid, name, &st), -ESRCH);
-}
-
-static void test_proc_get_name_bad_pid(void **state) {
-        char name[16] = "untouched", st = '?';
-
-        (void) state;
-        assert_int_equal(proc_get_name(0, name, &st), -EINVAL);
-        assert_int_equal(proc_get_name(-1, name, &st), -EINVAL);
-        assert_int_equal(proc_get_name(-12345, name, &st), -EINVAL);
-        /* above PID_MAX_LIMIT (4194304): never a live process */
-        assert_int_equal(proc_get_name(4194304 + 1000, name, &st), -ESRCH);
-        assert_int_equal(proc_get_name(INT32_MAX, name, &st), -ESRCH);
-        assert_string_equal(name, "untouched");
-        assert_int_equal(st, '?');
-}
-
-static void test_proc_stat_starttime(void **state) {
-        static const char line[] = "42 (a) b) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
-        unsigned long long t = 0, self = 0;
-        char name[16];
-
-        (void) state;
-        assert_int_equal(proc_stat_starttime(line, sizeof line - 1, &t), 0);
-        assert_int_equal(t, 987654ULL);
-        assert_int_equal(proc_stat_starttime("42 (x", 5, &t), -EBADMSG);
-        assert_int_equal(proc_stat_starttime("42 (x) S 1 2", 12, &t), -EBADMSG);
-        assert_int_equal(proc_get_identity(getpid(), name, &self), 0);
-        assert_true(self > 0);
-        assert_int_equal(proc_get_identity(-1, name, &self), -EINVAL);
-}
-
-/* What only a guard's status file shows: uid 0 everywhere, PID 1 of a PID
- * namespace below ours. A name anyone can set plays no part. */
-static void test_proc_status_is_guard(void **state) {
-        static const char guard[] = "Name:\trk-abcdefghijkl\nUmask:\t0022\nState:\tS (sleeping)\nPid:\t4242\n"
-                                    "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nNSpid:\t4242\t1\nNSpgid:\t4242\t1\n";
-        static const char nested[] = "Name:\trk-x\nUid:\t0\t0\t0\t0\nNSpid:\t4242\t17\t1\n";
-        static const char *const not_guards[] = {
-                "Name:\trk-abcdefghijkl\nUid:\t1000\t1000\t1000\t1000\nNSpid:\t4242\t1\n",  /* a user's pid ns */
-                "Name:\trk-abcdefghijkl\nUid:\t0\t0\t0\t0\nNSpid:\t4242\n",                 /* the host's */
-                "Name:\trk-abcdefghijkl\nUid:\t0\t0\t0\t0\nNSpid:\t4242\t2\n",              /* not PID 1 */
-                "Name:\trk-abcdefghijkl\nUid:\t0\t1000\t0\t0\nNSpid:\t4242\t1\n",           /* one uid not 0 */
-                "Name:\trk-abcdefghijkl\nUid:\t0\t0\t0\t0\n",                               /* no NSpid line */
-                "Name:\trk-abcdefghijkl\nNSpid:\t4242\t1\n",                                /* no Uid line */
-                "Name:\trk-abcdefghijkl\nUid:\t0\t0\t0\t0\nNSpid:\t4242\t10\n",             /* 10, not 1 */
-                "Name:\trk-abcdefghijkl\nUid:\t0\t0\t0\t0\nNSpid:\t4242\t1x\n",
-                "Name:\tNSpid:\t1\t1\nUid:\t0\t0\t0\t0\n",                                  /* the name is no line */
-                "",
-        };
-        char status[4096];
-        int fd;
-        ssize_t n;
-
-        (void) state;
-        assert_true(proc_status_is_guard(guard, sizeof guard - 1));
-        assert_true(proc_status_is_guard(nested, sizeof nested - 1));
-        for (size_t i = 0; i < sizeof not_guards / sizeof not_guards[0]; i++)
-                assert_false(proc_status_is_guard(not_guards[i], strlen(not_guards[i])));
-        /* this process: in the PID namespace it runs in, not PID 1 of one below */
-        fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-        assert_true(fd >= 0);
-        n = read(fd, status, sizeof status);
-        close(fd);
-        assert_true(n > 0);
-        assert_false(proc_status_is_guard(status, (size_t) n));
-        assert_int_equal(proc_check_guard(getpid()), -EPERM);
-        assert_int_equal(proc_check_guard(0x7ffffff0), -ESRCH);
-}
-
 static void test_read_file_small(void **state) {
         char buf[8], big[4096];
         int n;
@@ -523,35 +320,6 @@ static void test_read_file_small(void **state) {
         assert_int_equal(read_file_small("/proc/self/stat", buf, 0), -EINVAL);
 }
 
-static void test_pidfd_get_pid(void **state) {
-        int pidfd, status, fd;
-        pid_t child;
-
-        (void) state;
-        pidfd = (int) syscall(SYS_pidfd_open, getpid(), 0);
-        if (pidfd < 0 && errno == ENOSYS)
-                skip();  /* valgrind 3.19 does not know pidfd_open(2) */
-        assert_true(pidfd >= 0);
-        assert_int_equal(pidfd_get_pid(pidfd), getpid());
-        close(pidfd);
-
-        child = fork();
-        assert_true(child >= 0);
-        if (child == 0)
-                _exit(0);
-        pidfd = (int) syscall(SYS_pidfd_open, child, 0);
-        assert_true(pidfd >= 0);
-        assert_int_equal(pidfd_get_pid(pidfd), child);
-        assert_int_equal(waitpid(child, &status, 0), child);
-        assert_int_equal(pidfd_get_pid(pidfd), -ESRCH);  /* reaped */
-        close(pidfd);
-
-        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        assert_true(fd >= 0);
-        assert_int_equal(pidfd_get_pid(fd), -EBADF);  /* not a pidfd */
-        close(fd);
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_path_check_accepts),
@@ -563,14 +331,7 @@ int main(void) {
                 cmocka_unit_test(test_path_escape_too_long),
                 cmocka_unit_test(test_guard_name_generate),
                 cmocka_unit_test(test_guard_name_valid),
-                cmocka_unit_test(test_proc_stat_parse),
-                cmocka_unit_test_setup_teardown(test_proc_get_name_self, save_comm, restore_comm),
-                cmocka_unit_test(test_proc_get_name_zombie),
-                cmocka_unit_test(test_proc_get_name_bad_pid),
-                cmocka_unit_test(test_proc_stat_starttime),
-                cmocka_unit_test(test_proc_status_is_guard),
                 cmocka_unit_test(test_read_file_small),
-                cmocka_unit_test(test_pidfd_get_pid),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
