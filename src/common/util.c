@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 #include "macro.h"
 #include "util.h"
@@ -167,4 +169,11 @@ int read_file_small(const char *path, char *buf, size_t size) {
                 return negative_errno();
         buf[n] = '\0';
         return (int) n;
+}
+
+int openat2_fd(int dir_fd, const char *path, int flags, uint64_t resolve) {
+        struct open_how how = { .flags = (uint64_t) (flags | O_CLOEXEC), .resolve = resolve };
+        int fd = (int) syscall(SYS_openat2, dir_fd, path, &how, sizeof how);
+
+        return fd < 0 ? negative_errno() : fd;
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* The /proc readers and parsers that lived here (proc_get_identity(), ...). */
@@ -46,5 +47,11 @@ void fs_context_log(int fs_fd, char *buf, size_t size);
  * bytes into buf, NUL-terminated. The number of bytes, or -errno (-ENOENT
  * for a file, or a process, that is not there). */
 int read_file_small(const char *path, char *buf, size_t size);
+
+/* openat2(2) (which glibc 2.36 does not wrap), the one call site of it:
+ * path relative to dir_fd (AT_FDCWD: the cwd), opened with flags (|
+ * O_CLOEXEC) and resolved under resolve (RESOLVE_NO_SYMLINKS, ...). fd or
+ * -errno (-ELOOP: a symlink where resolve refuses one). */
+int openat2_fd(int dir_fd, const char *path, int flags, uint64_t resolve);
 
 #endif

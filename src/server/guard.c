@@ -170,13 +170,7 @@ static int bind_onto_itself(const char *path) {
 
 /* An O_PATH fd of an overlay layer, refusing a symlink in any component. */
 static int open_layer(const char *path) {
-        struct open_how how = {
-                .flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
-                .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        };
-        int fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
-
-        return fd < 0 ? negative_errno() : fd;
+        return openat2_fd(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_NOFOLLOW, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 }
 
 /* Gives overlayfs the layer fd as the string "/proc/self/fd/N" (N ours:

@@ -16,6 +16,7 @@
 
 #include "kernel.h"
 #include "macro.h"
+#include "util.h"
 
 int kernel_parse_forced(const char *value, KernelFeatures *f, const char **ret_bad, size_t *ret_bad_len) {
         const char *p = value;
@@ -53,7 +54,6 @@ static bool syscall_exists(long r) {
 /* The floor: what rocker is built on and has no fallback for. Each probe
  * calls the feature with harmless arguments. */
 static int probe_floor(RkError *err) {
-        struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
         _cleanup_close_ int self = -EBADF, fd = -EBADF;
         const char *missing = NULL, *since = NULL;
         long r;
@@ -65,7 +65,7 @@ static int probe_floor(RkError *err) {
         } else if (!syscall_exists(syscall(SYS_clone3, NULL, 0))) {
                 missing = "clone3 with CLONE_PIDFD";
                 since = "5.3";
-        } else if ((fd = (int) syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof how)) < 0) {
+        } else if ((fd = openat2_fd(AT_FDCWD, "/", O_PATH, RESOLVE_NO_SYMLINKS)) < 0) {
                 missing = "openat2";
                 since = "5.6";
         } else if (!syscall_exists(syscall(SYS_fsopen, NULL, 0))) {

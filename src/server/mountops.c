@@ -14,15 +14,11 @@
 #include "util.h"
 
 int mount_open_target(const char *path) {
-        struct open_how how = {
-                .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
-                .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        };
-        int fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+        int fd = openat2_fd(AT_FDCWD, path, O_PATH | O_NOFOLLOW, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
         struct statx stx;
 
         if (fd < 0)
-                return negative_errno();
+                return fd;
         /* O_PATH|O_NOFOLLOW opens a final symlink itself: refused too. The
          * type is the inode's, known to the VFS: a file system is never
          * asked (AT_STATX_DONT_SYNC), so that a hung FUSE or NFS mount at

@@ -18,6 +18,7 @@
 
 #include "macro.h"
 #include "overlaywatch.h"
+#include "util.h"
 
 #ifndef OVERLAYFS_SUPER_MAGIC
 #define OVERLAYFS_SUPER_MAGIC 0x794c7630
@@ -34,18 +35,14 @@ void overlay_watch_remove(int inotify_fd, const int *wds, size_t n) {
  * work. Resolved inside that root anyway, refusing symlinks, and checked to
  * be an overlayfs, so that a watch always sits on the overlay's own inode. */
 static int watch_one(int inotify_fd, int root_fd, const char *dir, bool mount_root, int *ret_wd) {
-        struct open_how how = {
-                .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        };
         _cleanup_close_ int fd = -EBADF;
         char path[64];
         struct statfs sfs;
         int wd;
 
-        fd = (int) syscall(SYS_openat2, root_fd, dir, &how, sizeof how);
+        fd = openat2_fd(root_fd, dir, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
         if (fd < 0)
-                return -errno;
+                return fd;
         if (fstatfs(fd, &sfs) < 0)
                 return -errno;
         if (sfs.f_type != OVERLAYFS_SUPER_MAGIC)

@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -199,10 +198,6 @@ static bool under_overlay(const Plan *p, const char *path) {
 /* In the child: become the peer, then look at every path as the peer. */
 _Noreturn static void as_peer(pid_t parent, int sock, const struct ucred *peer, const gid_t *groups, int n_groups, const Plan *p) {
         AsPeerReport rep = {};
-        struct open_how how = {
-                /* O_NONBLOCK: a FIFO must not hang the check. */
-                .flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
-        };
         int image = -1;
         struct stat st;
 
@@ -229,9 +224,10 @@ _Noreturn static void as_peer(pid_t parent, int sock, const struct ucred *peer, 
                 rep.stage = AS_PEER_DATA_DIR;
                 goto out;
         }
-        image = (int) syscall(SYS_openat2, AT_FDCWD, p->pkg_path, &how, sizeof how);
+        /* O_NONBLOCK: a FIFO must not hang the check. */
+        image = openat2_fd(AT_FDCWD, p->pkg_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0);
         if (image < 0) {
-                rep = (AsPeerReport) { AS_PEER_IMAGE, errno, 0 };
+                rep = (AsPeerReport) { AS_PEER_IMAGE, -image, 0 };
                 goto out;
         }
         for (size_t i = 0; i < p->n_overlays; i++) {

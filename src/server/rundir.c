@@ -48,13 +48,6 @@ typedef struct Socks {
         size_t n;
 } Socks;
 
-static int open_beneath(int dir_fd, const char *rel, uint64_t flags, uint64_t resolve) {
-        struct open_how how = { .flags = flags | O_CLOEXEC, .resolve = resolve };
-        int fd = (int) syscall(SYS_openat2, dir_fd, rel, &how, sizeof how);
-
-        return fd < 0 ? negative_errno() : fd;
-}
-
 /* A clone of the socket at fd (an O_PATH fd of it): must be a socket. */
 static int clone_socket(Socks *sk, int fd, const char *rel) {
         struct stat st;
@@ -83,7 +76,7 @@ static int clone_user_socket(Socks *sk, int user_fd, const char *rel) {
 
         if (user_fd < 0)
                 return 0;
-        fd = open_beneath(user_fd, rel, O_PATH | O_NOFOLLOW, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+        fd = openat2_fd(user_fd, rel, O_PATH | O_NOFOLLOW, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
         if (fd == -ENOENT)
                 return 0;
         if (fd < 0)
@@ -146,7 +139,7 @@ int rundir_make_private(const Plan *p, const char **ret_step) {
 
 #define STEP(s) (*ret_step = (s))
         STEP("open /run/user");
-        target = open_beneath(AT_FDCWD, "/run/user", O_PATH | O_DIRECTORY | O_NOFOLLOW,
+        target = openat2_fd(AT_FDCWD, "/run/user", O_PATH | O_DIRECTORY | O_NOFOLLOW,
                               RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
         if (target == -ENOENT)
                 return 0;  /* no /run/user on this host: nothing to hide */
@@ -154,7 +147,7 @@ int rundir_make_private(const Plan *p, const char **ret_step) {
                 return target;
         snprintf(uid_dir, sizeof uid_dir, "%u", (unsigned) p->uid);
         /* The user's runtime dir, if the user has a session now. */
-        host_user = open_beneath(target, uid_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW,
+        host_user = openat2_fd(target, uid_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW,
                                  RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
         if (host_user < 0 && host_user != -ENOENT && host_user != -ENOTDIR && host_user != -ELOOP)
                 return host_user;
@@ -180,7 +173,7 @@ int rundir_make_private(const Plan *p, const char **ret_step) {
                 if (r < 0)
                         goto out;
                 STEP("take the session bus proxy's socket");
-                fd = open_beneath(AT_FDCWD, p->bus_socket, O_PATH | O_NOFOLLOW,
+                fd = openat2_fd(AT_FDCWD, p->bus_socket, O_PATH | O_NOFOLLOW,
                                   RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
                 if (fd < 0) {
                         r = fd;
@@ -230,7 +223,7 @@ int rundir_make_private(const Plan *p, const char **ret_step) {
         if (move_mount(mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                 goto out_errno;
         safe_close(user);
-        user = open_beneath(AT_FDCWD, "/run/user", O_PATH | O_DIRECTORY | O_NOFOLLOW,
+        user = openat2_fd(AT_FDCWD, "/run/user", O_PATH | O_DIRECTORY | O_NOFOLLOW,
                             RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
         if (user < 0) {
                 r = user;

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 #include <cmocka.h>
 
@@ -320,6 +322,43 @@ static void test_read_file_small(void **state) {
         assert_int_equal(read_file_small("/proc/self/stat", buf, 0), -EINVAL);
 }
 
+/* The one openat2() call: close-on-exec always, the resolve flags obeyed,
+ * -errno (not -1) on failure. */
+static void test_openat2_fd(void **state) {
+        char dir[] = "/tmp/rocker-test-openat2-XXXXXX", sub[64], link[64];
+        int dfd, fd;
+
+        (void) state;
+        assert_non_null(mkdtemp(dir));
+        snprintf(sub, sizeof sub, "%s/sub", dir);
+        snprintf(link, sizeof link, "%s/link", dir);
+        assert_int_equal(mkdir(sub, 0700), 0);
+        assert_int_equal(symlink("sub", link), 0);
+
+        fd = openat2_fd(AT_FDCWD, sub, O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+        assert_true(fd >= 0);
+        assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        close(fd);
+        /* a symlink on the way is refused, and only when asked */
+        assert_int_equal(openat2_fd(AT_FDCWD, link, O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS), -ELOOP);
+        fd = openat2_fd(AT_FDCWD, link, O_PATH | O_DIRECTORY, 0);
+        assert_true(fd >= 0);
+        close(fd);
+        /* relative to a dir fd, never above it with RESOLVE_BENEATH */
+        dfd = openat2_fd(AT_FDCWD, dir, O_PATH | O_DIRECTORY, 0);
+        assert_true(dfd >= 0);
+        fd = openat2_fd(dfd, "sub", O_PATH, RESOLVE_BENEATH);
+        assert_true(fd >= 0);
+        close(fd);
+        assert_int_equal(openat2_fd(dfd, "../", O_PATH, RESOLVE_BENEATH), -EXDEV);
+        assert_int_equal(openat2_fd(dfd, "missing", O_RDONLY, 0), -ENOENT);
+        close(dfd);
+
+        assert_int_equal(unlink(link), 0);
+        assert_int_equal(rmdir(sub), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_path_check_accepts),
@@ -332,6 +371,7 @@ int main(void) {
                 cmocka_unit_test(test_guard_name_generate),
                 cmocka_unit_test(test_guard_name_valid),
                 cmocka_unit_test(test_read_file_small),
+                cmocka_unit_test(test_openat2_fd),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
