@@ -16,7 +16,6 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "image.h"
@@ -29,16 +28,13 @@
 
 int image_open(const char *path, bool no_symlinks, ImageId *ret_id, RkError *err) {
         _cleanup_close_ int fd = -EBADF;
-        struct open_how how = {
-                /* O_NONBLOCK: a FIFO swapped in must not hang the worker. */
-                .flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
-                .resolve = no_symlinks ? RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS : 0,
-        };
         int r;
 
-        fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+        /* O_NONBLOCK: a FIFO swapped in must not hang the worker. */
+        fd = openat2_fd(AT_FDCWD, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY,
+                        no_symlinks ? RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS : 0);
         if (fd < 0) {
-                r = negative_errno();
+                r = fd;
                 return rk_error(err, r, "app_pkg_path: \"%.256s\": %s", path,
                                 r != -ELOOP ? strerror(-r) : no_symlinks ? "a symlink on the way (the app's ImageDirs= "
                                 "allow none)" : "is a symlink");
