@@ -217,7 +217,9 @@ ROCKER_ERR transport_decode_reply(const char *buf, size_t n, ProtoReply *ret, co
         return ROCKER_ERR_success;
 }
 
-ROCKER_ERR transport_recv_plain_reply(int sock, ProtoReply *ret, const char *what, RkError *err) {
+/* One reply (and, with ret_fd, the fd that came with it), received into a
+ * buffer of the heap, off the caller's stack, and decoded. */
+static ROCKER_ERR recv_decoded(int sock, ProtoReply *ret, int *ret_fd, const char *what, RkError *err) {
         _cleanup_free_ char *buf = malloc(REPLY_MAX);
         ROCKER_ERR e;
         size_t n;
@@ -226,26 +228,21 @@ ROCKER_ERR transport_recv_plain_reply(int sock, ProtoReply *ret, const char *wha
                 (void) rk_error(err, ENOMEM, "out of memory");
                 return ROCKER_ERR_sys;
         }
-        e = transport_recv(sock, buf, REPLY_MAX, NULL, &n, err);
+        e = transport_recv(sock, buf, REPLY_MAX, ret_fd, &n, err);
         if (e != ROCKER_ERR_success)
                 return e;
         return transport_decode_reply(buf, n, ret, what, err);
 }
 
+ROCKER_ERR transport_recv_plain_reply(int sock, ProtoReply *ret, const char *what, RkError *err) {
+        return recv_decoded(sock, ret, NULL, what, err);
+}
+
 ROCKER_ERR transport_recv_reply(int sock, ProtoReply *reply, int *ret_pidfd, RkError *err) {
         _cleanup_close_ int pidfd = -EBADF;
-        _cleanup_free_ char *buf = malloc(REPLY_MAX);
         ROCKER_ERR e;
-        size_t n;
 
-        if (!buf) {
-                (void) rk_error(err, ENOMEM, "out of memory");
-                return ROCKER_ERR_sys;
-        }
-        e = transport_recv(sock, buf, REPLY_MAX, &pidfd, &n, err);
-        if (e != ROCKER_ERR_success)
-                return e;
-        e = transport_decode_reply(buf, n, reply, "malformed reply from rockerd", err);
+        e = recv_decoded(sock, reply, &pidfd, "malformed reply from rockerd", err);
         if (e != ROCKER_ERR_success)
                 return e;
         if (!reply->success) {

@@ -9,6 +9,7 @@
 
 #include "macro.h"
 #include "procfs.h"
+#include "util.h"
 
 /* "<pid>/<name>", "self/<name>" or "<name>", under "/proc/" without a
  * proc_fd. -ENOENT for a pid no process has, -ENAMETOOLONG if it does not
@@ -41,20 +42,13 @@ int procfs_open(int proc_fd, pid_t pid, const char *name, int flags) {
 
 int procfs_read(int proc_fd, pid_t pid, const char *name, char *buf, size_t size) {
         _cleanup_close_ int fd = -EBADF;
-        ssize_t n;
 
         if (size == 0)
                 return -EINVAL;
         fd = procfs_open(proc_fd, pid, name, O_RDONLY | O_NOCTTY);
         if (fd < 0)
                 return fd;
-        do
-                n = read(fd, buf, size - 1);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return negative_errno();
-        buf[n] = '\0';
-        return (int) n;
+        return read_fd_small(fd, buf, size);
 }
 
 int procfs_read_all(int proc_fd, pid_t pid, const char *name, size_t max, char **ret, size_t *ret_len) {

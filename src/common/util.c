@@ -153,15 +153,11 @@ bool cgroup_path_is_rockers(const char *path, const char *guard_name) {
         return *p == '\0' || strcmp(p, ".scope") == 0;
 }
 
-int read_file_small(const char *path, char *buf, size_t size) {
-        _cleanup_close_ int fd = -EBADF;
+int read_fd_small(int fd, char *buf, size_t size) {
         ssize_t n;
 
         if (size == 0)
                 return -EINVAL;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return negative_errno();
         do
                 n = read(fd, buf, size - 1);
         while (n < 0 && errno == EINTR);
@@ -169,6 +165,14 @@ int read_file_small(const char *path, char *buf, size_t size) {
                 return negative_errno();
         buf[n] = '\0';
         return (int) n;
+}
+
+int read_file_small(const char *path, char *buf, size_t size) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+        if (fd < 0)
+                return negative_errno();
+        return read_fd_small(fd, buf, size);
 }
 
 int openat2_fd(int dir_fd, const char *path, int flags, uint64_t resolve) {

@@ -47,6 +47,8 @@ void fs_context_log(int fs_fd, char *buf, size_t size);
  * bytes into buf, NUL-terminated. The number of bytes, or -errno (-ENOENT
  * for a file, or a process, that is not there). */
 int read_file_small(const char *path, char *buf, size_t size);
+/* The same for an open fd, from its current offset. */
+int read_fd_small(int fd, char *buf, size_t size);
 
 /* openat2(2) (which glibc 2.36 does not wrap), the one call site of it:
  * path relative to dir_fd (AT_FDCWD: the cwd), opened with flags (|
