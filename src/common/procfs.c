@@ -63,15 +63,18 @@ int procfs_read_all(int proc_fd, pid_t pid, const char *name, size_t max, char *
                 ssize_t n;
 
                 if (len == cap) {
+                        size_t next = cap ? cap * 2 : 16384;
                         char *p;
 
                         if (cap >= max)
                                 return -EFBIG;
-                        p = realloc(buf, cap ? cap * 2 : 16384);
+                        if (next > max)
+                                next = max;  /* never more than max */
+                        p = realloc(buf, next);
                         if (!p)
                                 return -ENOMEM;
                         buf = p;
-                        cap = cap ? cap * 2 : 16384;
+                        cap = next;
                 }
                 n = read(fd, buf + len, cap - len);
                 if (n < 0) {

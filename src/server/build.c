@@ -137,6 +137,10 @@ static int build_job(void *data, int image_fd, WorkerReply *reply) {
                         reply->image_fuse = 1;
                 }
         }
+        /* A path the app's user controls (a FUSE mount there could hang):
+         * looked at here, never in the loop. */
+        if (c->plan.private_run_user && c->plan.session_bus == PLAN_BUS_FILTERED)
+                reply->host_has_bus = bus_host_has_bus(c->plan.uid);
         /* The worker's copy of the plan: what the layout records goes back
          * in the reply. */
         r = plan_prepare_data_dir(&c->plan, &reply->err);
@@ -183,6 +187,7 @@ static void on_build_worker_done(const WorkerReply *reply, int fd, void *userdat
                                 return conn_fail(c, "%s", err.msg[0] ? err.msg : strerror(-k));
                 }
         }
+        c->host_has_bus = reply->host_has_bus;
         for (size_t i = 0; i < c->plan.n_overlays; i++) {
                 c->plan.overlays[i].upper_dev = (dev_t) reply->upper_dev[i];
                 c->plan.overlays[i].upper_ino = (ino_t) reply->upper_ino[i];
@@ -271,8 +276,7 @@ static void conn_build_finish(Conn *c, int tree_fd) {
         }
         /* The session bus through a proxy of its own, started now so that
          * the guard can bind its socket (it waits for it to listen). */
-        if (c->plan.private_run_user && c->plan.session_bus == PLAN_BUS_FILTERED &&
-            bus_host_has_bus(c->plan.uid)) {
+        if (c->plan.private_run_user && c->plan.session_bus == PLAN_BUS_FILTERED && c->host_has_bus) {
                 BusProxy bp;
 
                 k = bus_proxy_start(&c->plan, m->cfg.state_dir, r->name, &bp, &err);

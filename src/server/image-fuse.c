@@ -142,8 +142,10 @@ static int fuse_wait_init(const char *exe, int fuse_fd, int pidfd, int status_fd
                         return rk_error(err, EINVAL, "app_pkg_path: not a mountable squashfs image: squashfuse "
                                         "refused it (it exited)");
                 }
+                if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL))
+                        return rk_error(err, ENOTCONN, "app_pkg_path: the FUSE connection for squashfuse was aborted");
                 if (!(p[0].revents & POLLIN))
-                        return 0;
+                        return 0;  /* FUSE_INIT taken */
                 if (i == 2500)
                         return rk_error(err, ETIMEDOUT, "app_pkg_path: squashfuse did not mount it within 5 s");
                 /* woken early if squashfuse exits */

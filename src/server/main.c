@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,14 @@ int main(int argc, char **argv) {
         }
         if (geteuid() != 0) {
                 log_error("rockerd must run as root");
+                return EXIT_FAILURE;
+        }
+        /* rockerd reaps each child by its pidfd, and relies on an unreaped
+         * child's PID not being reused (worker.c, spawn.c): a SIGCHLD
+         * ignored by whoever started us (SIG_IGN, SA_NOCLDWAIT survive
+         * execve()) would let the kernel reap them behind our back. */
+        if (sigaction(SIGCHLD, &(struct sigaction) { .sa_handler = SIG_DFL }, NULL) < 0) {
+                log_error_errno(errno, "SIGCHLD: %m");
                 return EXIT_FAILURE;
         }
 

@@ -52,6 +52,7 @@ struct Conn {
         int image_fd;            /* the image, opened by the check worker (as the peer, for a non-root one) */
         ImageId image_id;
         Image *image;            /* its cache entry, if it was cached when the build began */
+        bool host_has_bus;       /* the build worker saw the user's session bus socket */
         bool is_spawn;           /* a spawn request: rockerd starts the app (issue 17) */
         SpawnRequest spawn;      /* ...its argv, envp and stdio, until the app is started */
         Rocker *spawned;         /* ...its rocker, whose app's exit status it waits for */

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -16,14 +17,16 @@
 #include "fdpass.h"
 #include "log.h"
 #include "macro.h"
+#include "procfs.h"
 #include "worker.h"
 
 /* The first message of a child started by worker_spawn_child(), sent
- * before anything else: its pid. */
+ * before anything else, with its own pidfd beside it (never a bare pid: the
+ * loop never acts on a number it is told). */
 #define WORKER_CHILD_MAGIC 0x68636b72U  /* "rkch" */
 typedef struct WorkerChildNote {
         uint32_t magic;
-        int32_t pid;
+        int32_t pid;            /* for logs only */
 } WorkerChildNote;
 
 struct Worker {
@@ -37,7 +40,9 @@ struct Worker {
         int child_pidfd;        /* the job's child (worker_spawn_child()), or -EBADF */
 };
 
-/* In a worker (its own copy): the child it started, or -EBADF. */
+/* In a worker (its own copy): that it is one (fd 3 is its reply socket),
+ * and the child it started, or -EBADF. */
+static bool worker_self;
 static int worker_child = -EBADF;
 
 pid_t worker_pid(const Worker *w) {
@@ -100,19 +105,31 @@ Worker *worker_kill(Worker *w) {
         return NULL;
 }
 
-static void worker_note_child(Worker *w, pid_t pid) {
-        /* Our unreaped child (CLONE_PARENT): its pid cannot have been
-         * reused. A second one (not allowed) is killed at once. */
-        int pidfd = pidfd_open(pid, 0);
+/* A pidfd (taken) of the job's child, from the child's note or the
+ * worker's reply, which may both come. Only a child of rockerd's own is
+ * kept (waitid() answers ECHILD for any other process, EINVAL for an fd
+ * that is no pidfd); the same process twice is kept once; a second child
+ * (not allowed) is killed and reaped at once. */
+static void worker_adopt_child(Worker *w, int pidfd) {
+        siginfo_t si = {};
+        int pid;
 
-        if (pidfd < 0) {
-                log_warning_errno(errno, "worker pid %d: cannot watch its child pid %d: %m", (int) w->pid, (int) pid);
-                (void) kill(pid, SIGKILL);
+        if (waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+                log_warning_errno(errno, "worker pid %d: the child it announced is not rockerd's: %m", (int) w->pid);
+                safe_close(pidfd);
                 return;
         }
-        if (w->child_pidfd >= 0)
-                return child_kill(w, pidfd, true);
-        w->child_pidfd = pidfd;
+        if (w->child_pidfd < 0) {
+                w->child_pidfd = pidfd;
+                return;
+        }
+        pid = pidfd_get_pid(pidfd);
+        if (pid > 0 && pid == pidfd_get_pid(w->child_pidfd)) {
+                safe_close(pidfd);
+                return;
+        }
+        log_warning("worker pid %d: started a second child (pid %d): killed", (int) w->pid, pid);
+        child_kill(w, pidfd, true);
 }
 
 static int on_worker_reply(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -132,12 +149,17 @@ static int on_worker_reply(sd_event_source *s, int fd, uint32_t revents, void *u
         if (!m)
                 return 0;  /* tried again on the next wakeup */
         n = fdpass_recv_fds(fd, m, sizeof m->reply, fds, 2, &n_fds);
-        if (n == -EAGAIN) {
+        if (n == -EAGAIN || n == -EBADMSG) {
+                /* -EBADMSG: a message that was not ours to take (too
+                 * many fds, truncated), consumed: the socket goes on
+                 * serving the messages that are. */
+                if (n == -EBADMSG)
+                        log_warning("worker pid %d: a malformed message, dropped", (int) w->pid);
                 free(m);
                 return 0;
         }
-        if (n == (ssize_t) sizeof m->note && n_fds == 0 && m->note.magic == WORKER_CHILD_MAGIC) {
-                worker_note_child(w, (pid_t) m->note.pid);
+        if (n == (ssize_t) sizeof m->note && n_fds == 1 && m->note.magic == WORKER_CHILD_MAGIC) {
+                worker_adopt_child(w, fds[0]);
                 free(m);
                 return 0;
         }
@@ -164,12 +186,8 @@ static int on_worker_reply(sd_event_source *s, int fd, uint32_t revents, void *u
                         job_fd = fds[i++];
                 if (n_fds > i && (m->reply.fds & WORKER_FD_CHILD))
                         child_fd = fds[i++];
-                if (child_fd >= 0) {
-                        /* The same process as the note's (the pidfd of its
-                         * clone3()): one pidfd is enough. */
-                        safe_close(w->child_pidfd);
-                        w->child_pidfd = child_fd;
-                }
+                if (child_fd >= 0)
+                        worker_adopt_child(w, child_fd);  /* the note's process, as a rule */
                 m->reply.err.msg[sizeof m->reply.err.msg - 1] = 0;
                 done = w->done;
                 worker_detach(w);
@@ -197,6 +215,8 @@ int worker_spawn_child(void (*fn)(void *data), void *data, int *ret_pidfd) {
         };
         pid_t pid;
 
+        if (!worker_self)
+                return -EPERM;  /* a job's only: fd 3 is a worker's reply socket */
         if (worker_child >= 0)
                 return -EBUSY;
         pid = (pid_t) syscall(SYS_clone3, &args, sizeof args);
@@ -204,11 +224,14 @@ int worker_spawn_child(void (*fn)(void *data), void *data, int *ret_pidfd) {
                 return -errno;
         if (pid == 0) {
                 WorkerChildNote note = { .magic = WORKER_CHILD_MAGIC, .pid = (int32_t) syscall(SYS_getpid) };
+                int self = (int) syscall(SYS_pidfd_open, note.pid, 0);
 
                 /* Before anything else: the loop knows us from here on
-                 * (worker.h). fd 3 is the worker's reply socket. */
-                if (fdpass_send(3, &note, sizeof note, -EBADF) < 0)
-                        _exit(126);
+                 * (worker.h), by our own pidfd. fd 3 is the worker's reply
+                 * socket (worker_self). */
+                if (self < 0 || fdpass_send(3, &note, sizeof note, self) < 0)
+                        _exit(126);  /* the worker's reply carries our pidfd too */
+                (void) close(self);
                 fn(data);
                 _exit(127);
         }
@@ -251,10 +274,12 @@ _noreturn_ static void worker_main(pid_t parent, const char *name, WorkerJob job
         r = worker_keep_fds(sock, in_fd);
         if (r < 0)
                 _exit(1);  /* no reply: "ended without a reply" */
+        worker_self = true;
         out_fd = job(job_data, in_fd >= 0 ? 4 : -EBADF, &reply);
         if (rk_error_set(&reply.err)) {
                 out_fd = safe_close(out_fd);
-                /* the loop reaps it: it knows it (worker_spawn_child()) */
+                /* killed here, reaped by the loop, which gets its pidfd
+                 * below even if the child's own note was lost */
                 if (worker_child >= 0)
                         (void) pidfd_send_signal(worker_child, SIGKILL, NULL, 0);
         }
@@ -267,7 +292,7 @@ _noreturn_ static void worker_main(pid_t parent, const char *name, WorkerJob job
                         fds[n++] = out_fd;
                         reply.fds |= WORKER_FD_JOB;
                 }
-                if (!rk_error_set(&reply.err) && worker_child >= 0) {
+                if (worker_child >= 0) {
                         fds[n++] = worker_child;
                         reply.fds |= WORKER_FD_CHILD;
                 }

@@ -54,6 +54,9 @@ typedef struct WorkerReply {
         int32_t image_untrusted;
         /* the image was mounted by squashfuse (image_mount_fuse()) */
         int32_t image_fuse;
+        /* the app's user has a session bus socket on the host
+         * (bus_host_has_bus(): a path under /run/user/<uid>, the user's) */
+        int32_t host_has_bus;
         /* which fds travel beside it (set by worker.c): WORKER_FD_JOB,
          * WORKER_FD_CHILD, in that order */
         uint32_t fds;
@@ -101,14 +104,16 @@ int worker_take_child(Worker *w);
  * Why nothing leaks if the worker is SIGKILLed (at the deadline) at any
  * point: a child of rockerd the loop does not know would never be reaped
  * (rockerd reaps by pidfd only) and could run on. So the child's first act,
- * before fn, is to send the loop its pid over the worker's reply socket
- * (which it inherited, close-on-exec); the loop opens a pidfd on it (an
- * unreaped child of ours: its pid cannot be reused). The loop keeps the
+ * before fn, is to send the loop its own pidfd over the worker's reply
+ * socket (which it inherited, close-on-exec), and the worker's reply,
+ * success or failure, carries it too; the loop keeps a pidfd only if it is
+ * one of its own children's (never a pid it is told). The loop keeps the
  * reply socket until every holder has closed it (the worker exits, the
- * child execs or exits), even after the reply or worker_kill(), so this
- * message is never lost: a child not handed over in a successful reply is
+ * child execs or exits), even after the reply or worker_kill(), so the
+ * note is never lost: a child not handed over in a successful reply is
  * killed and reaped. PR_SET_PDEATHSIG cannot do it (it follows the
- * parent, rockerd, not the worker). 0 or -errno. */
+ * parent, rockerd, not the worker). Only in a worker's job (-EPERM
+ * elsewhere). 0 or -errno. */
 int worker_spawn_child(void (*fn)(void *data), void *data, int *ret_pidfd);
 
 #endif
