@@ -973,7 +973,7 @@ static void test_hung_path_stalls_only_itself(void **state) {
         }
         assert_true(worker_hangs_on_fuse(worker, conn));
         print_message("%s, median of %d: %.1f ms alone, %.1f ms with a request on a hung FUSE mount in "
-                      "flight (+%.1f ms)\n", fallback_forced("bind-remount") ? "valid enter request (bind remounts)" : "valid enter request",
+                      "flight (%+.1f ms)\n", fallback_forced("bind-remount") ? "valid enter request (bind remounts)" : "valid enter request",
                       RUNS, alone, with_hung, with_hung - alone);
         /* 100 ms on hardware, where an enter takes about 10 ms; under
          * emulation (the kernel matrix's TCG guests) an enter takes 20-40
@@ -1068,7 +1068,7 @@ static void test_hung_squashfuse_stalls_only_itself(void **state) {
 
         with_hung = median_enter_ms("hung-fuse-valid", RUNS, &slowest);
         print_message("valid enter request (kernel backend), median of %d: %.1f ms alone, %.1f ms with a hung "
-                      "squashfuse start in flight (+%.1f ms)\n", RUNS, alone, with_hung, with_hung - alone);
+                      "squashfuse start in flight (%+.1f ms)\n", RUNS, alone, with_hung, with_hung - alone);
         /* The same bound as test_hung_path_stalls_only_itself. A loop that
          * waited for squashfuse would hold a valid request up to 5 s. */
         bound = alone / 2 > 100.0 ? alone / 2 : 100.0;

@@ -118,8 +118,10 @@ static void test_procfs_read_at_fd(void **state) {
 
         (void) state;
         assert_true(proc_fd >= 0);
-        n = procfs_read(proc_fd, PROCFS_SELF, "cmdline", a, sizeof a);
-        m = procfs_read(PROCFS_AT, PROCFS_SELF, "cmdline", b, sizeof b);
+        /* "comm", not "cmdline": valgrind answers an open() of
+         * /proc/self/cmdline with the client's, not an openat() at a fd */
+        n = procfs_read(proc_fd, PROCFS_SELF, "comm", a, sizeof a);
+        m = procfs_read(PROCFS_AT, PROCFS_SELF, "comm", b, sizeof b);
         assert_true(n > 0);
         assert_int_equal(n, m);
         assert_memory_equal(a, b, (size_t) n);

@@ -336,6 +336,12 @@ static void test_openat2_fd(void **state) {
         assert_int_equal(symlink("sub", link), 0);
 
         fd = openat2_fd(AT_FDCWD, sub, O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+        if (fd == -ENOSYS) {  /* valgrind 3.19 does not know openat2(2): ASan covers this one */
+                assert_int_equal(unlink(link), 0);
+                assert_int_equal(rmdir(sub), 0);
+                assert_int_equal(rmdir(dir), 0);
+                skip();
+        }
         assert_true(fd >= 0);
         assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
         close(fd);
