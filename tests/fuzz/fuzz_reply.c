@@ -25,34 +25,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
 #include "proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                            \
-        do {                                                                                   \
-                if (!(cond)) {                                                                 \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-                        abort();                                                               \
-                }                                                                              \
-        } while (0)
 
 /* What one decoder made of the input. */
 typedef struct Outcome {
         int r;
         ProtoReply reply;
 } Outcome;
-
-static void check_reason(const RkError *err, int r) {
-        CHECK(memchr(err->msg, '\0', sizeof err->msg));
-        CHECK(err->code == -r);
-        if (r != -ENOMEM)
-                CHECK(err->msg[0] != '\0');
-}
-
-static void check_refusal_code(int r) {
-        CHECK(r == -EBADMSG || r == -EPROTO || r == -ENOMEM);
-}
 
 /* A NUL-terminated string of 1 … max bytes inside a char[size]. */
 static void check_text(const char *s, size_t size, size_t max) {
@@ -90,14 +72,12 @@ static void reply_round_trip(const ProtoReply *rep) {
 
         r = proto_encode_reply(rep, &buf, &len);
         CHECK(r == 0);
-        CHECK(buf && len == strlen(buf) && len <= PROTO_MSG_MAX);
+        check_encoded(buf, len);
         r = proto_decode_reply(buf, len, &again, &err);
-        if (r != 0)
-                fprintf(stderr, "re-encoded reply refused (%d): %s\n%s\n", r, err.msg, buf);
-        CHECK(r == 0);
+        check_redecoded(r, &err, "reply", buf);
         check_reply_equal(rep, &again);
         CHECK(proto_encode_reply(&again, &buf2, &len2) == 0);
-        CHECK(len2 == len && memcmp(buf, buf2, len) == 0);
+        check_same_bytes(buf, len, buf2, len2);
         free(buf);
         free(buf2);
 }
@@ -177,15 +157,13 @@ static void list_round_trip(const ProtoList *list) {
         if (r == -EMSGSIZE)
                 return;
         CHECK(r == 0);
-        CHECK(buf && len == strlen(buf) && len <= PROTO_MSG_MAX);
+        check_encoded(buf, len);
         r = proto_decode_list_reply(buf, len, &rep, &again, &err);
-        if (r != 0)
-                fprintf(stderr, "re-encoded list reply refused (%d): %s\n%s\n", r, err.msg, buf);
-        CHECK(r == 0);
+        check_redecoded(r, &err, "list reply", buf);
         CHECK(rep.success);
         check_list_equal(list, &again);
         CHECK(proto_encode_list_reply(&again, &buf2, &len2) == 0);
-        CHECK(len2 == len && memcmp(buf, buf2, len) == 0);
+        check_same_bytes(buf, len, buf2, len2);
         list_done_and_check(&again);
         free(buf);
         free(buf2);

@@ -25,31 +25,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
 #include "proto.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                            \
-        do {                                                                                   \
-                if (!(cond)) {                                                                 \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-                        abort();                                                               \
-                }                                                                              \
-        } while (0)
-
 /* The largest path_escape() output: every byte as "\xNN". */
 #define ESCAPE_MAX (4 * PROTO_PATH_MAX + 1)
 /* The size rockerd gives path_escape(): a directory name (NAME_MAX + 1). */
 #define ESCAPE_NAME_SIZE 256
-
-/* err after a refusal: NUL-terminated inside the buffer, and not empty. */
-static void check_reason(const RkError *err, int r) {
-        CHECK(memchr(err->msg, '\0', sizeof err->msg));
-        CHECK(err->code == -r);
-        if (r != -ENOMEM)
-                CHECK(err->msg[0] != '\0');
-}
 
 /* docs/protocol.md §3.1, written out the plain way. */
 static bool path_ok_reference(const char *p, size_t max) {
@@ -209,18 +194,16 @@ static void round_trip(const ProtoRequest *req) {
         if (r == -EMSGSIZE)
                 return;
         CHECK(r == 0);
-        CHECK(buf && len == strlen(buf) && len <= PROTO_MSG_MAX);
+        check_encoded(buf, len);
 
         r = proto_decode_request(buf, len, &again, &err);
-        if (r != 0)
-                fprintf(stderr, "re-encoded request refused (%d): %s\n%s\n", r, err.msg, buf);
-        CHECK(r == 0);
+        check_redecoded(r, &err, "request", buf);
         CHECK(again.kind == req->kind);
         if (req->kind == PROTO_ENTER) {
                 check_enter_equal(&req->enter, &again.enter);
                 /* The encoding of a request is a function of its fields. */
                 CHECK(proto_encode_enter(&again.enter, &buf2, &len2) == 0);
-                CHECK(len2 == len && memcmp(buf, buf2, len) == 0);
+                check_same_bytes(buf, len, buf2, len2);
         } else if (req->kind == PROTO_LIST)
                 CHECK(again.offset == req->offset);
 
@@ -243,7 +226,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         r = proto_decode_request((const char *) data, size, &req, &err);
         if (r < 0) {
-                CHECK(r == -EBADMSG || r == -EPROTO || r == -ENOMEM);
+                check_refusal_code(r);
                 CHECK(memcmp(&req, &before, sizeof req) == 0);
                 check_reason(&err, r);
                 return 0;

@@ -226,42 +226,24 @@ int launcher_send(int sock, const char *msg) {
 
 void launcher_recv(int sock, int timeout_ms, RawReply *r) {
         static char buf[MSG_MAX + 1];
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * 8)];
-        } control;
-        struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf - 1 };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
-                             .msg_controllen = sizeof control.buf };
-        struct pollfd p = { .fd = sock, .events = POLLIN };
         const char *q;
+        size_t n_fds;
         ssize_t n;
 
-        memset(&control, 0, sizeof control);
         *r = (RawReply) { .got = RAW_ERROR, .pidfd = -1 };
-        if (poll(&p, 1, timeout_ms) == 0) {
+        /* the first fd is kept, any more closed */
+        n = testlib_recv_raw(sock, timeout_ms, buf, sizeof buf, &r->pidfd, 1, &n_fds, NULL);
+        if (n == -ETIME) {
                 r->got = RAW_TIMEOUT;
                 return;
         }
-        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
         if (n < 0)
                 return;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-                        for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-                                int fd;
-                                memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-                                if (r->pidfd < 0)
-                                        r->pidfd = fd;
-                                else
-                                        close(fd);
-                                r->n_fds++;
-                        }
+        r->n_fds = (int) n_fds;
         if (n == 0) {
                 r->got = RAW_EOF;
                 return;
         }
-        buf[n] = '\0';
         snprintf(r->body, sizeof r->body, "%.*s", (int) sizeof r->body - 1, buf);
         r->got = RAW_REPLY;
         r->success = strstr(buf, "\"success\":true") != NULL;

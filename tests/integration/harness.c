@@ -256,6 +256,20 @@ static int snapshot_steady(Snapshot *ret) {
         return r;
 }
 
+const char *harness_backend(void) {
+        return getenv("ROCKER_TEST_BACKEND") ? getenv("ROCKER_TEST_BACKEND") : "auto";
+}
+
+void harness_restart_with_config(const char *fmt, ...) {
+        va_list ap;
+
+        assert_int_equal(harness_stop_daemon(SIGTERM), 0);
+        va_start(ap, fmt);
+        vsnprintf(H.config, sizeof H.config, fmt, ap);
+        va_end(ap);
+        assert_int_equal(harness_restart_daemon(0), 0);
+}
+
 int harness_restart_daemon(int live_rockers) {
         Snapshot now;
 

@@ -55,6 +55,13 @@ int harness_start_daemon(void);
 int harness_restart_daemon(int live_rockers);
 /* Returns rockerd's wait status. */
 int harness_stop_daemon(int sig);
+/* Stops rockerd (SIGTERM), asserting it exited 0, and starts it again on
+ * the config file named by the printf-formatted path (H.base_config to go
+ * back to the suite's own), asserting it started. */
+void harness_restart_with_config(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The ImageBackend= a config written by a case names: the suite's
+ * ROCKER_TEST_BACKEND, or "auto". */
+const char *harness_backend(void);
 
 void snapshot_take(Snapshot *s);
 bool snapshot_equal(const Snapshot *a, const Snapshot *b);

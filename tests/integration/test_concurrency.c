@@ -1043,9 +1043,7 @@ static void test_hung_squashfuse_stalls_only_itself(void **state) {
                                     "printf '[Daemon]\\nAppsDir=%s/apps.d\\nImageBackend=kernel\\nSquashfusePath=%s\\n' "
                                     "> %s/rockerd.conf && printf '[Rocker]\\nImageBackend=squashfuse\\n' > %s/apps.d/1001.conf",
                                     etc, etc, fake, fake, etc, fake, etc, etc), 0);
-        assert_int_equal(harness_stop_daemon(SIGTERM), 0);
-        snprintf(H.config, sizeof H.config, "%s/rockerd.conf", etc);
-        assert_int_equal(harness_restart_daemon(0), 0);
+        harness_restart_with_config("%s/rockerd.conf", etc);
 
         (void) median_enter_ms("hung-fuse-valid", 1, NULL);  /* warm */
         alone = median_enter_ms("hung-fuse-valid", RUNS, NULL);
@@ -1098,9 +1096,7 @@ static void test_hung_squashfuse_stalls_only_itself(void **state) {
         assert_int_equal(kill(fuse, 0) < 0 ? errno : 0, ESRCH);
         assert_all_clean();
 
-        assert_int_equal(harness_stop_daemon(SIGTERM), 0);
-        snprintf(H.config, sizeof H.config, "%s", H.base_config);
-        assert_int_equal(harness_restart_daemon(0), 0);
+        harness_restart_with_config("%s", H.base_config);
 }
 
 int main(void) {

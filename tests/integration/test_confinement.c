@@ -484,7 +484,7 @@ static void test_config_and_app_policy(void **state) {
                                     "printf '[Rocker]\\nImageDirs=/nonexistent-images\\n' > %s/apps.d/4343.conf && "
                                     "printf '[Rocker]\\nImageDirs=%s/allowed\\n' > %s/apps.d/4444.conf && "
                                     "mkdir %s/allowed && ln %s %s/allowed/app.squashfs && ln -s %s %s/allowed/link",
-                                    etc, etc, getenv("ROCKER_TEST_BACKEND") ? getenv("ROCKER_TEST_BACKEND") : "auto",
+                                    etc, etc, harness_backend(),
                                     etc, H.ro_dir, etc, etc, H.dir, etc, H.dir, H.image, H.dir, H.dir, H.dir), 0);
 
         /* a bad file: rockerd refuses to start, naming file and line */
@@ -496,9 +496,7 @@ static void test_config_and_app_policy(void **state) {
         assert_int_equal(harness_sh("grep -q 'bad.conf:2: expected a number' %s/bad.err", H.dir), 0);
         free(out);
 
-        assert_int_equal(harness_stop_daemon(SIGTERM), 0);
-        snprintf(H.config, sizeof H.config, "%s/rockerd.conf", etc);
-        assert_int_equal(harness_restart_daemon(0), 0);
+        harness_restart_with_config("%s/rockerd.conf", etc);
 
         req.app_id = 4242;
         res = probe_run(&req, probe_network, &probe, &report, &status);
@@ -555,9 +553,7 @@ static void test_config_and_app_policy(void **state) {
         free(report);
         harness_kill_guard(&res);
 
-        assert_int_equal(harness_stop_daemon(SIGTERM), 0);
-        snprintf(H.config, sizeof H.config, "%s", H.base_config);
-        assert_int_equal(harness_restart_daemon(0), 0);
+        harness_restart_with_config("%s", H.base_config);
         harness_assert_clean();
 }
 
@@ -647,11 +643,9 @@ static void test_user_namespaces_by_policy(void **state) {
         assert_int_equal(harness_sh("mkdir -p %s/apps.d && printf '[Daemon]\\nAppsDir=%s/apps.d\\nImageBackend=%s\\n' "
                                     "> %s/rockerd.conf && printf '[Rocker]\\nAllowUserNamespaces=yes\\n' > "
                                     "%s/apps.d/4747.conf",
-                                    etc, etc, getenv("ROCKER_TEST_BACKEND") ? getenv("ROCKER_TEST_BACKEND") : "auto",
+                                    etc, etc, harness_backend(),
                                     etc, etc), 0);
-        assert_int_equal(harness_stop_daemon(SIGTERM), 0);
-        snprintf(H.config, sizeof H.config, "%s/rockerd.conf", etc);
-        assert_int_equal(harness_restart_daemon(0), 0);
+        harness_restart_with_config("%s/rockerd.conf", etc);
 
         req.app_id = 1000;  /* no policy: refused */
         res = probe_run(&req, probe_userns, &probe, &report, &status);
@@ -673,9 +667,7 @@ static void test_user_namespaces_by_policy(void **state) {
         report_expect(report, "setns", "1");
         free(report);
 
-        assert_int_equal(harness_stop_daemon(SIGTERM), 0);
-        snprintf(H.config, sizeof H.config, "%s", H.base_config);
-        assert_int_equal(harness_restart_daemon(0), 0);
+        harness_restart_with_config("%s", H.base_config);
         harness_assert_clean();
 }
 
@@ -702,11 +694,9 @@ static void test_private_dev(void **state) {
                                     "> %s/rockerd.conf && "
                                     "printf '[Rocker]\\nDevices=%s kvm\\nDevShmSize=8M\\n' > %s/apps.d/4545.conf && "
                                     "printf '[Rocker]\\nDevices=all\\n' > %s/apps.d/4646.conf",
-                                    etc, etc, getenv("ROCKER_TEST_BACKEND") ? getenv("ROCKER_TEST_BACKEND") : "auto",
+                                    etc, etc, harness_backend(),
                                     etc, node, etc, etc), 0);
-        assert_int_equal(harness_stop_daemon(SIGTERM), 0);
-        snprintf(H.config, sizeof H.config, "%s/rockerd.conf", etc);
-        assert_int_equal(harness_restart_daemon(0), 0);
+        harness_restart_with_config("%s/rockerd.conf", etc);
 
         /* the default: nothing of the host's but the base nodes */
         req.app_id = 1000;
@@ -759,9 +749,7 @@ static void test_private_dev(void **state) {
                                     "! %s --config %s/bad-dev.conf --socket %s/bad-dev.sock --state-dir %s/bad-dev-state "
                                     "2>%s/bad-dev.err && grep -q 'bad-dev.conf:2: .*Devices=' %s/bad-dev.err",
                                     etc, ROCKERD_PATH, etc, H.dir, H.dir, etc, etc), 0);
-        assert_int_equal(harness_stop_daemon(SIGTERM), 0);
-        snprintf(H.config, sizeof H.config, "%s", H.base_config);
-        assert_int_equal(harness_restart_daemon(0), 0);
+        harness_restart_with_config("%s", H.base_config);
         harness_assert_clean();
 }
 

@@ -225,9 +225,7 @@ static void test_squashfuse_by_absolute_path(void **state) {
         snprintf(missing, sizeof missing, "%s/no-such-squashfuse", H.dir);
         assert_int_equal(harness_sh("mkdir -p %s && printf '[Daemon]\\nImageBackend=squashfuse\\nSquashfusePath=%s\\n' "
                                     "> %s/rockerd.conf", etc, missing, etc), 0);
-        assert_int_equal(harness_stop_daemon(SIGTERM), 0);
-        snprintf(H.config, sizeof H.config, "%s/rockerd.conf", etc);
-        assert_int_equal(harness_restart_daemon(0), 0);
+        harness_restart_with_config("%s/rockerd.conf", etc);
 
         probe.exec_dir = req.app_exec_dir;
         res = probe_run(&req, probe_readme, &probe, &report, &status);
@@ -235,9 +233,7 @@ static void test_squashfuse_by_absolute_path(void **state) {
         assert_int_equal(res.err_no, ROCKER_ERR_build_rocker_failed);
         assert_non_null(strstr(ROCKER_last_error(), missing));
 
-        assert_int_equal(harness_stop_daemon(SIGTERM), 0);
-        snprintf(H.config, sizeof H.config, "%s", H.base_config);
-        assert_int_equal(harness_restart_daemon(0), 0);
+        harness_restart_with_config("%s", H.base_config);
         harness_assert_clean();
 }
 

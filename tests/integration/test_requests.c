@@ -228,38 +228,28 @@ static void reply_close_fds(Reply *r) {
 
 static void raw_recv(int sock, int timeout_ms, Reply *r) {
         static char buf[MSG_MAX + 2];
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * 8)];
-        } control = {};
-        struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf - 1 };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
-                             .msg_controllen = sizeof control.buf };
-        struct pollfd p = { .fd = sock, .events = POLLIN };
+        const size_t max_fds = sizeof r->fds / sizeof r->fds[0];
+        size_t n_fds;
         ssize_t n;
 
         *r = (Reply) { .got = GOT_ERROR };
-        if (poll(&p, 1, timeout_ms) == 0) {
+        n = testlib_recv_raw(sock, timeout_ms, buf, sizeof buf, r->fds, max_fds, &n_fds, &r->flags);
+        if (n == -ETIME) {
                 r->got = GOT_TIMEOUT;
                 return;
         }
-        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
         if (n < 0) {
-                snprintf(r->error, sizeof r->error, "recvmsg: %s", strerror(errno));
+                snprintf(r->error, sizeof r->error, "recvmsg: %s", strerror((int) -n));
                 return;
         }
-        r->flags = mh.msg_flags;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-                        for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) && r->n_fds < 8; i++) {
-                                memcpy(&r->fds[r->n_fds], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                                fd_track(r->fds[r->n_fds++]);
-                        }
+        /* the first 8 fds are kept (and tracked), any more closed */
+        r->n_fds = n_fds < max_fds ? n_fds : max_fds;
+        for (size_t i = 0; i < r->n_fds; i++)
+                fd_track(r->fds[i]);
         if (n == 0) {
                 r->got = GOT_EOF;
                 return;
         }
-        buf[n] = '\0';
         snprintf(r->body, sizeof r->body, "%.*s", (int) sizeof r->body - 1, buf);
         r->got = GOT_REPLY;
         r->success = strstr(buf, "\"success\":true") != NULL;

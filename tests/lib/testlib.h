@@ -40,6 +40,19 @@ int testlib_loops_under(const char *dir);
  * parent's threads count. */
 int testlib_children_named(pid_t parent, const char *prefix, pid_t *pids, int max);
 
+/* ---- the protocol by hand ------------------------------------------------ */
+
+/* Waits up to timeout_ms for one datagram on sock and receives it as it
+ * came, judging nothing (the raw clients watch what rockerd sends): at most
+ * size - 1 bytes into buf, NUL-terminated; the fds that came with it
+ * (close-on-exec) into fds[0 .. max_fds), any more closed, and all of them
+ * counted in *ret_n_fds; the message's msg_flags into *ret_flags (may be
+ * NULL). Returns its length (0 on EOF), -ETIME if nothing came in time, or
+ * -errno from recvmsg(). *ret_n_fds and *ret_flags are set only when it
+ * returns >= 0. */
+ssize_t testlib_recv_raw(int sock, int timeout_ms, char *buf, size_t size, int *fds, size_t max_fds,
+                         size_t *ret_n_fds, int *ret_flags);
+
 /* ---- the mount table ----------------------------------------------------- */
 
 /* This process's mount table (/proc/self/mountinfo), or NULL with errno

@@ -110,139 +110,157 @@ static void mutate(json_t *root, bool in_data, const char *key, const char *valu
                 assert_int_equal(json_object_del(obj, key), 0);
 }
 
-static void check_request_refused(const char *buf, size_t len, int expected, const char *part,
-                                  const char *file, int line) {
-        ProtoRequest req, before;
+/* The two decoders under test, behind one face so that each check is written
+ * once: what the message is called in failures, and how to release a
+ * successfully decoded one (replies own nothing). */
+typedef union DecodedMsg {
+        ProtoRequest req;
+        ProtoReply rep;
+} DecodedMsg;
+
+typedef struct Decoder {
+        const char *what;
+        size_t size;
+        int (*decode)(const char *buf, size_t len, DecodedMsg *ret, RkError *err);
+        void (*done)(DecodedMsg *m);
+} Decoder;
+
+static int decode_request(const char *buf, size_t len, DecodedMsg *ret, RkError *err) {
+        return proto_decode_request(buf, len, &ret->req, err);
+}
+
+static void request_done(DecodedMsg *m) {
+        proto_request_done(&m->req);
+}
+
+static int decode_reply(const char *buf, size_t len, DecodedMsg *ret, RkError *err) {
+        return proto_decode_reply(buf, len, &ret->rep, err);
+}
+
+static const Decoder REQUEST = {
+        .what = "request", .size = sizeof(ProtoRequest), .decode = decode_request, .done = request_done,
+};
+static const Decoder REPLY = {
+        .what = "reply", .size = sizeof(ProtoReply), .decode = decode_reply, .done = NULL,
+};
+
+static void check_refused(const Decoder *d, const char *buf, size_t len, int expected, const char *part,
+                          const char *file, int line) {
+        DecodedMsg m, before;
         RkError err = {};
         char *b = unterminated(buf, len);
         int r;
 
-        memset(&req, 0xa5, sizeof req);
-        memcpy(&before, &req, sizeof req);
-        r = proto_decode_request(b, len, &req, &err);
+        memset(&m, 0xa5, sizeof m);
+        memcpy(&before, &m, sizeof m);
+        r = d->decode(b, len, &m, &err);
         free(b);
-        if (r == 0)
-                proto_request_done(&req);
+        if (r == 0 && d->done)
+                d->done(&m);
         if (r != expected) {
-                print_error("request %.*s\n  decoded to %d (\"%s\"), expected %d\n", (int) (len > 300 ? 300 : len), buf,
-                            r, err.msg, expected);
+                print_error("%s %.*s\n  decoded to %d (\"%s\"), expected %d\n", d->what,
+                            (int) (len > 300 ? 300 : len), buf, r, err.msg, expected);
                 _fail(file, line);
         }
         if (!strstr(err.msg, part)) {
-                print_error("request %.*s\n  error \"%s\" does not mention \"%s\"\n", (int) (len > 300 ? 300 : len), buf,
-                            err.msg, part);
+                print_error("%s %.*s\n  error \"%s\" does not mention \"%s\"\n", d->what,
+                            (int) (len > 300 ? 300 : len), buf, err.msg, part);
                 _fail(file, line);
         }
-        if (memcmp(&req, &before, sizeof req) != 0) {
-                print_error("request %.*s\n  *ret was changed on failure\n", (int) (len > 300 ? 300 : len), buf);
-                _fail(file, line);
-        }
-}
-
-static void check_reply_refused(const char *buf, size_t len, int expected, const char *part,
-                                const char *file, int line) {
-        ProtoReply rep, before;
-        RkError err = {};
-        char *b = unterminated(buf, len);
-        int r;
-
-        memset(&rep, 0xa5, sizeof rep);
-        memcpy(&before, &rep, sizeof rep);
-        r = proto_decode_reply(b, len, &rep, &err);
-        free(b);
-        if (r != expected) {
-                print_error("reply %.*s\n  decoded to %d (\"%s\"), expected %d\n", (int) (len > 300 ? 300 : len), buf, r,
-                            err.msg, expected);
-                _fail(file, line);
-        }
-        if (!strstr(err.msg, part)) {
-                print_error("reply %.*s\n  error \"%s\" does not mention \"%s\"\n", (int) (len > 300 ? 300 : len), buf,
-                            err.msg, part);
-                _fail(file, line);
-        }
-        if (memcmp(&rep, &before, sizeof rep) != 0) {
-                print_error("reply %.*s\n  *ret was changed on failure\n", (int) (len > 300 ? 300 : len), buf);
+        if (memcmp(&m, &before, d->size) != 0) {
+                print_error("%s %.*s\n  *ret was changed on failure\n", d->what, (int) (len > 300 ? 300 : len), buf);
                 _fail(file, line);
         }
 }
 
-#define request_refused(text, r, part) check_request_refused(text, strlen(text), r, part, __FILE__, __LINE__)
-#define reply_refused(text, r, part) check_reply_refused(text, strlen(text), r, part, __FILE__, __LINE__)
+#define check_request_refused(buf, len, r, part, file, line) check_refused(&REQUEST, buf, len, r, part, file, line)
+#define check_reply_refused(buf, len, r, part, file, line) check_refused(&REPLY, buf, len, r, part, file, line)
+#define request_refused(text, r, part) check_refused(&REQUEST, text, strlen(text), r, part, __FILE__, __LINE__)
+#define reply_refused(text, r, part) check_refused(&REPLY, text, strlen(text), r, part, __FILE__, __LINE__)
 
-static void check_json_request_refused(json_t *root, int expected, const char *part, const char *file, int line) {
+static void check_json_refused(const Decoder *d, json_t *root, int expected, const char *part, const char *file,
+                               int line) {
         char *s = dump(root);
 
         json_decref(root);
-        check_request_refused(s, strlen(s), expected, part, file, line);
+        check_refused(d, s, strlen(s), expected, part, file, line);
         free(s);
 }
 
-static void check_json_reply_refused(json_t *root, int expected, const char *part, const char *file, int line) {
-        char *s = dump(root);
+#define check_json_request_refused(root, r, part, file, line) check_json_refused(&REQUEST, root, r, part, file, line)
+#define check_json_reply_refused(root, r, part, file, line) check_json_refused(&REPLY, root, r, part, file, line)
 
-        json_decref(root);
-        check_reply_refused(s, strlen(s), expected, part, file, line);
-        free(s);
-}
-
-/* The valid enter request with one change, which must be refused. */
-static void check_enter_mutation_refused(bool in_data, const char *key, const char *value, int expected,
-                                         const char *part, const char *file, int line) {
-        json_t *root = enter_json();
-
+/* The valid message (an enter request, a success or a failure reply) with
+ * one change, which must be refused. */
+static void check_mutation_refused(const Decoder *d, json_t *root, bool in_data, const char *key, const char *value,
+                                   int expected, const char *part, const char *file, int line) {
         mutate(root, in_data, key, value);
-        check_json_request_refused(root, expected, part, file, line);
+        check_json_refused(d, root, expected, part, file, line);
 }
 
 #define enter_refused(in_data, key, value, r, part) \
-        check_enter_mutation_refused(in_data, key, value, r, part, __FILE__, __LINE__)
-
-static void check_reply_mutation_refused(bool success, bool in_data, const char *key, const char *value,
-                                         int expected, const char *part, const char *file, int line) {
-        json_t *root = success ? success_json() : failure_json();
-
-        mutate(root, in_data, key, value);
-        check_json_reply_refused(root, expected, part, file, line);
-}
-
+        check_mutation_refused(&REQUEST, enter_json(), in_data, key, value, r, part, __FILE__, __LINE__)
 #define success_refused(in_data, key, value, r, part) \
-        check_reply_mutation_refused(true, in_data, key, value, r, part, __FILE__, __LINE__)
+        check_mutation_refused(&REPLY, success_json(), in_data, key, value, r, part, __FILE__, __LINE__)
 #define failure_refused(in_data, key, value, r, part) \
-        check_reply_mutation_refused(false, in_data, key, value, r, part, __FILE__, __LINE__)
+        check_mutation_refused(&REPLY, failure_json(), in_data, key, value, r, part, __FILE__, __LINE__)
 
-static void decode_request_ok(json_t *root, ProtoRequest *ret) {
+static void decode_ok(const Decoder *d, json_t *root, DecodedMsg *ret) {
         RkError err = {};
         char *s = dump(root);
         char *b = unterminated(s, strlen(s));
         int r;
 
         json_decref(root);
-        r = proto_decode_request(b, strlen(s), ret, &err);
+        r = d->decode(b, strlen(s), ret, &err);
         free(b);
         if (r != 0) {
-                print_error("request %.300s\n  refused: %d \"%s\"\n", s, r, err.msg);
+                print_error("%s %.300s\n  refused: %d \"%s\"\n", d->what, s, r, err.msg);
                 free(s);
                 fail();
         }
         free(s);
+}
+
+static void decode_request_ok(json_t *root, ProtoRequest *ret) {
+        DecodedMsg m;
+
+        decode_ok(&REQUEST, root, &m);
+        *ret = m.req;
 }
 
 static void decode_reply_ok(json_t *root, ProtoReply *ret) {
-        RkError err = {};
+        DecodedMsg m;
+
+        decode_ok(&REPLY, root, &m);
+        *ret = m.rep;
+}
+
+/* "{" + blanks + body, PROTO_MSG_MAX + 1 bytes (not terminated): one byte
+ * over the limit, so refused before parsing. */
+static char *oversized(const char *body) {
+        const size_t n = PROTO_MSG_MAX + 1;
+        char *buf = malloc(n);
+
+        assert_non_null(buf);
+        buf[0] = '{';
+        memset(buf + 1, ' ', n - 1);
+        memcpy(buf + n - strlen(body), body, strlen(body));
+        return buf;
+}
+
+/* Every proper prefix of the valid message root is refused. */
+static void check_prefixes_refused(const Decoder *d, json_t *root, const char *file, int line) {
         char *s = dump(root);
-        char *b = unterminated(s, strlen(s));
-        int r;
+        size_t len = strlen(s);
 
         json_decref(root);
-        r = proto_decode_reply(b, strlen(s), ret, &err);
-        free(b);
-        if (r != 0) {
-                print_error("reply %.300s\n  refused: %d \"%s\"\n", s, r, err.msg);
-                free(s);
-                fail();
-        }
+        for (size_t n = 0; n < len; n++)
+                check_refused(d, s, n, -EBADMSG, "malformed JSON", file, line);
         free(s);
 }
+
+#define prefixes_refused(d, root) check_prefixes_refused(d, root, __FILE__, __LINE__)
 
 /* --- round trips ---------------------------------------------------------- */
 
@@ -540,16 +558,8 @@ static void test_request_not_json(void **state) {
 }
 
 static void test_request_truncated(void **state) {
-        json_t *root = enter_json();
-        char *s = dump(root);
-        size_t len = strlen(s);
-
         (void) state;
-        json_decref(root);
-        /* every proper prefix of a valid message is refused */
-        for (size_t n = 0; n < len; n++)
-                check_request_refused(s, n, -EBADMSG, "malformed JSON", __FILE__, __LINE__);
-        free(s);
+        prefixes_refused(&REQUEST, enter_json());
 }
 
 static void test_request_not_object(void **state) {
@@ -844,18 +854,12 @@ static void test_request_overlay_count(void **state) {
 }
 
 static void test_request_size_limit(void **state) {
-        static const char body[] = "\"id\":\"ack\",\"version\":1}";
         const size_t n = PROTO_MSG_MAX + 1;
-        char *buf = malloc(n);
+        char *buf = oversized("\"id\":\"ack\",\"version\":1}");
         ProtoRequest req;
         RkError err = {};
 
         (void) state;
-        assert_non_null(buf);
-        /* "{" + blanks + body, PROTO_MSG_MAX + 1 bytes: refused before parsing */
-        buf[0] = '{';
-        memset(buf + 1, ' ', n - 1);
-        memcpy(buf + n - strlen(body), body, strlen(body));
         check_request_refused(buf, n, -EBADMSG, "exceeds", __FILE__, __LINE__);
         check_request_refused(buf, n, -EBADMSG, "65536", __FILE__, __LINE__);
 
@@ -887,20 +891,14 @@ static void test_request_err_buffer(void **state) {
 /* --- proto_decode_reply ---------------------------------------------------- */
 
 static void test_reply_malformed(void **state) {
-        json_t *root = success_json();
-        char *s = dump(root);
-
         (void) state;
-        json_decref(root);
         reply_refused("", -EBADMSG, "malformed JSON");
         reply_refused("ok", -EBADMSG, "malformed JSON");
         reply_refused("{\"success\":true", -EBADMSG, "malformed JSON");
         reply_refused("[]", -EBADMSG, "not a JSON object");
         reply_refused("[true]", -EBADMSG, "not a JSON object");
         reply_refused("true", -EBADMSG, "malformed JSON");
-        for (size_t n = 0; n < strlen(s); n++)
-                check_reply_refused(s, n, -EBADMSG, "malformed JSON", __FILE__, __LINE__);
-        free(s);
+        prefixes_refused(&REPLY, success_json());
         reply_refused("{\"success\":false,\"version\":1,\"error\":\"a\\u0000b\"}", -EBADMSG, "\\u0000");
         reply_refused("{\"success\":false,\"success\":false,\"version\":1,\"error\":\"x\"}", -EBADMSG, "success");
         reply_refused("{\"success\":false,\"version\":1,\"error\":\"x\",\"error\":\"y\"}", -EBADMSG, "error");
@@ -1009,17 +1007,12 @@ static void test_reply_ranges(void **state) {
 }
 
 static void test_reply_size_limit(void **state) {
-        static const char body[] = "\"success\":false,\"version\":1,\"error\":\"x\"}";
         const size_t n = PROTO_MSG_MAX + 1;
-        char *buf = malloc(n);
+        char *buf = oversized("\"success\":false,\"version\":1,\"error\":\"x\"}");
         ProtoReply rep;
         RkError err = {};
 
         (void) state;
-        assert_non_null(buf);
-        buf[0] = '{';
-        memset(buf + 1, ' ', n - 1);
-        memcpy(buf + n - strlen(body), body, strlen(body));
         check_reply_refused(buf, n, -EBADMSG, "exceeds", __FILE__, __LINE__);
         memmove(buf + 1, buf + 2, n - 2);
         assert_int_equal(proto_decode_reply(buf, n - 1, &rep, &err), 0);
