@@ -40,7 +40,6 @@ struct Image {
 struct ImageCache {
         LIST_HEAD(Image, images);
         size_t n;
-        char *staging_dir;
         Staging *staging;       /* image mounts stay attached there (kernels before 6.15); NULL: kept detached */
         sd_event *event;        /* NULL: squashfuse is stopped synchronously */
         LIST_HEAD(Retiree, retirees);

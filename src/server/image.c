@@ -25,21 +25,15 @@ struct Retiree {
         sd_event_source *kill_timer;
 };
 
-int image_cache_new(const char *staging_dir, bool staging_ns, sd_event *event, ImageCache **ret) {
+int image_cache_new(bool staging_ns, sd_event *event, ImageCache **ret) {
         ImageCache *c = calloc(1, sizeof *c);
         int r;
 
         if (!c)
                 return -ENOMEM;
-        c->staging_dir = strdup(staging_dir);
-        if (!c->staging_dir) {
-                free(c);
-                return -ENOMEM;
-        }
         if (staging_ns) {
                 r = staging_new(&c->staging);
                 if (r < 0) {
-                        free(c->staging_dir);
                         free(c);
                         return r;
                 }
@@ -177,7 +171,6 @@ ImageCache *image_cache_free(ImageCache *c) {
         }
         sd_event_unref(c->event);
         staging_free(c->staging);
-        free(c->staging_dir);
         free(c->squashfuse_path);
         free(c);
         return NULL;

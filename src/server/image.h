@@ -29,11 +29,10 @@ typedef enum ImageBackend {
         IMAGE_BACKEND_SQUASHFUSE,  /* squashfuse (FUSE 3), supervised by rockerd */
 } ImageBackend;
 
-/* staging_dir: rockerd's own dir (root 0700) for mounts in passing; no
- * longer used (squashfuse's mount is made detached). staging_ns: keep every image
- * mount attached in a staging mount namespace (staging.h) and clone it
- * there, for kernels that cannot clone a detached mount (before 6.15). */
-int image_cache_new(const char *staging_dir, bool staging_ns, sd_event *event, ImageCache **ret);
+/* staging_ns: keep every image mount attached in a staging mount namespace
+ * (staging.h) and clone it there, for kernels that cannot clone a detached
+ * mount (before 6.15). */
+int image_cache_new(bool staging_ns, sd_event *event, ImageCache **ret);
 ImageCache *image_cache_free(ImageCache *c);
 
 /* squashfuse: found at this absolute path, never through PATH. */

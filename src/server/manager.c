@@ -75,7 +75,7 @@ int manager_new(const ManagerConfig *cfg, const KernelFeatures *kernel, Manager 
         if (r >= 0)
                 r = sd_event_add_io(m->event, &m->inotify_source, m->inotify_fd, EPOLLIN, on_overlay_watch, m);
         if (r >= 0)
-                r = image_cache_new(m->cfg.state_dir, m->kernel.image_staging, m->event, &m->images);
+                r = image_cache_new(m->kernel.image_staging, m->event, &m->images);
         if (r >= 0) {
                 uid_t fuse_uid;
                 gid_t fuse_gid;

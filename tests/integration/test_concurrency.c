@@ -854,6 +854,32 @@ static double median_enter_ms(const char *tag, int n, double *slowest) {
         return t[n / 2];
 }
 
+/* A valid request served while a hung one is in flight is not held up by
+ * it: at most `bound` slower in the median, and none near the hung
+ * request's deadline (5 s), which a loop waiting on the hung request would
+ * make it wait. The bound is 100 ms on hardware, where an enter takes about
+ * 10 ms; under emulation (the kernel matrix's TCG guests) an enter takes
+ * 20-40 times longer and its run-to-run spread with it, so the bound grows
+ * to half of what one takes there. */
+static void assert_not_held_up(double alone, double with_hung, double slowest) {
+        double bound = alone / 2 > 100.0 ? alone / 2 : 100.0;
+
+        print_message("bound on the delay: %.1f ms; slowest valid request meanwhile: %.1f ms\n", bound, slowest);
+        assert_true(with_hung - alone < bound);
+        assert_true(slowest < 2500.0);
+}
+
+/* The hung request, sent at t0 on sock, fails at its deadline: a failure
+ * reply with no fd, whose text the caller checks. Closes sock. */
+static void recv_hung_failure(int sock, long long t0, const char *what, RawReply *reply) {
+        launcher_recv(sock, 30000, reply);
+        print_message("%s failed after %lld ms: %s\n", what, mono_ms() - t0, reply->body);
+        assert_int_equal(reply->got, RAW_REPLY);
+        assert_false(reply->success);
+        assert_int_equal(reply->n_fds, 0);
+        close(sock);
+}
+
 /* Issue 13.1: a request naming a path on a hung file system (a FUSE mount
  * whose daemon, ours, is stopped: an NFS server gone away looks the same)
  * stalls only itself. Its paths are checked by a worker of rockerd, which
@@ -884,8 +910,8 @@ static void test_hung_path_stalls_only_itself(void **state) {
         enum { RUNS = 7 };
         char *mnt = hung_mnt, hung_img[224], buf[1024], msg[8192];
         RockerRequest hreq;
-        double alone, with_hung, slowest, bound;
-        long long t0, waited;
+        double alone, with_hung, slowest;
+        long long t0;
         pid_t fuse, worker = 0;
         RawReply reply;
         int sock, status;
@@ -975,27 +1001,12 @@ static void test_hung_path_stalls_only_itself(void **state) {
         print_message("%s, median of %d: %.1f ms alone, %.1f ms with a request on a hung FUSE mount in "
                       "flight (%+.1f ms)\n", fallback_forced("bind-remount") ? "valid enter request (bind remounts)" : "valid enter request",
                       RUNS, alone, with_hung, with_hung - alone);
-        /* 100 ms on hardware, where an enter takes about 10 ms; under
-         * emulation (the kernel matrix's TCG guests) an enter takes 20-40
-         * times longer and its run-to-run spread with it, so the bound
-         * grows to half of what one takes there. A loop that waited on the
-         * hung path would delay a request by the request's deadline (5 s):
-         * no valid request may come near it. */
-        bound = alone / 2 > 100.0 ? alone / 2 : 100.0;
-        print_message("bound on the delay: %.1f ms; slowest valid request meanwhile: %.1f ms\n", bound, slowest);
-        assert_true(with_hung - alone < bound);
-        assert_true(slowest < 2500.0);
+        assert_not_held_up(alone, with_hung, slowest);
 
         /* At its deadline the hung request fails, saying why. */
-        launcher_recv(sock, 30000, &reply);
-        waited = mono_ms() - t0;
-        print_message("the hung request failed after %lld ms: %s\n", waited, reply.body);
-        assert_int_equal(reply.got, RAW_REPLY);
-        assert_false(reply.success);
-        assert_int_equal(reply.n_fds, 0);
+        recv_hung_failure(sock, t0, "the hung request", &reply);
         assert_non_null(strstr(reply.body, "timed out"));
         assert_non_null(strstr(reply.body, "does not answer"));
-        close(sock);
         /* Its worker is killed and reaped (by rockerd's loop), though the
          * mount still hangs. */
         for (int i = 0; i < 5000 && daemon_child_named("rockerd-check") > 0; i++)
@@ -1026,8 +1037,8 @@ static void test_hung_squashfuse_stalls_only_itself(void **state) {
         enum { RUNS = 7 };
         char etc[160], fake[200], buf[1024], msg[8192];
         RockerRequest hreq;
-        double alone, with_hung, slowest, bound;
-        long long t0, waited;
+        double alone, with_hung, slowest;
+        long long t0;
         pid_t fuse = 0;
         RawReply reply;
         int sock;
@@ -1067,12 +1078,8 @@ static void test_hung_squashfuse_stalls_only_itself(void **state) {
         with_hung = median_enter_ms("hung-fuse-valid", RUNS, &slowest);
         print_message("valid enter request (kernel backend), median of %d: %.1f ms alone, %.1f ms with a hung "
                       "squashfuse start in flight (%+.1f ms)\n", RUNS, alone, with_hung, with_hung - alone);
-        /* The same bound as test_hung_path_stalls_only_itself. A loop that
-         * waited for squashfuse would hold a valid request up to 5 s. */
-        bound = alone / 2 > 100.0 ? alone / 2 : 100.0;
-        print_message("bound on the delay: %.1f ms; slowest valid request meanwhile: %.1f ms\n", bound, slowest);
-        assert_true(with_hung - alone < bound);
-        assert_true(slowest < 2500.0);
+        /* A loop that waited for squashfuse would hold a valid request up to 5 s. */
+        assert_not_held_up(alone, with_hung, slowest);
         {
                 struct pollfd p = { .fd = sock, .events = POLLIN };
                 assert_int_equal(poll(&p, 1, 0), 0);  /* still pending all along */
@@ -1080,14 +1087,8 @@ static void test_hung_squashfuse_stalls_only_itself(void **state) {
         /* ...waited for by the build worker, not by the loop */
         assert_true(daemon_child_named("rockerd-build") > 0);
 
-        launcher_recv(sock, 30000, &reply);
-        waited = mono_ms() - t0;
-        print_message("the hung squashfuse request failed after %lld ms: %s\n", waited, reply.body);
-        assert_int_equal(reply.got, RAW_REPLY);
-        assert_false(reply.success);
-        assert_int_equal(reply.n_fds, 0);
+        recv_hung_failure(sock, t0, "the hung squashfuse request", &reply);
         assert_true(strstr(reply.body, "squashfuse did not mount it within 5 s") || strstr(reply.body, "timed out"));
-        close(sock);
         /* squashfuse killed and reaped by the loop, the worker gone */
         for (int i = 0; i < 5000 && (daemon_child_named("squashfuse") > 0 || daemon_child_named("rockerd-build") > 0); i++)
                 usleep(1000);
