@@ -21,15 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <grp.h>
 #include <sys/pidfd.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bus.h"
+#include "helper.h"
 #include "macro.h"
 #include "util.h"
 
@@ -103,22 +102,10 @@ _Noreturn static void proxy_exec(const Plan *p, int sync_w, int dir_fd) {
         char *argv[PROXY_ARGS_MAX + 1], fd_arg[32], bus[64], sock[64];
         char rules[3 * PLAN_DBUS_NAMES_MAX + 3][300];
         size_t n = 0, k = 0;
-        sigset_t none;
-        int null_fd;
 
-        sigemptyset(&none);
-        if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-                _exit(126);
-        null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(null_fd, STDOUT_FILENO) < 0)
-                _exit(126);
-        /* Only the sync pipe and the directory cross the exec. */
-        if (fcntl(sync_w, F_SETFD, 0) < 0 || fcntl(dir_fd, F_SETFD, 0) < 0)
-                _exit(126);
-        /* The app's uid and gid, no supplementary group, no capability
-         * (dropped with uid 0), nothing to gain from an exec. */
-        if (setgroups(0, NULL) < 0 || setresgid(p->gid, p->gid, p->gid) < 0 ||
-            setresuid(p->uid, p->uid, p->uid) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        /* Only the sync pipe and the directory cross the exec; the app's
+         * uid and gid, nothing more. */
+        if (helper_drop(p->uid, p->gid, (const int[]) { sync_w, dir_fd }, 2) < 0)
                 _exit(126);
 
         snprintf(fd_arg, sizeof fd_arg, "--fd=%d", sync_w);
@@ -146,7 +133,7 @@ _Noreturn static void proxy_exec(const Plan *p, int sync_w, int dir_fd) {
                 argv[n++] = rules[k++];
         }
         argv[n] = NULL;
-        execv(BUS_PROXY_PATH, argv);
+        execve(BUS_PROXY_PATH, argv, helper_environ);
         _exit(127);
 }
 

@@ -9,17 +9,16 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/pidfd.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "helper.h"
 #include "image-internal.h"
 #include "macro.h"
 #include "util.h"
@@ -40,30 +39,20 @@ _Noreturn static void fuse_exec_fail(const FuseExec *f, unsigned char status) {
 
 /* The squashfuse process, between clone3() and exec(): the image and the
  * FUSE connection are its only fds; it runs as the cache's unprivileged
- * uid and gid, without supplementary groups, with no capability (they go
- * with uid 0, no keep-caps) and no_new_privs (a set-user-ID fusermount3
- * would give it nothing). It needs no path at all: the image is
- * /proc/self/fd/N and the mount point /dev/fd/N (libfuse then uses that
- * connection and never mounts or unmounts anything). */
+ * uid and gid (helper_drop()), with helper_environ. It needs no path at
+ * all: the image is /proc/self/fd/N and the mount point /dev/fd/N (libfuse
+ * then uses that connection and never mounts or unmounts anything). */
 _Noreturn static void fuse_exec(void *data) {
         const FuseExec *f = data;
         const ImageCache *c = f->cache;
         char src[64], mountpoint[64];
-        sigset_t none;
-        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        char *argv[] = { (char *) "squashfuse", (char *) "-f", src, mountpoint, NULL };
 
-        /* rockerd's signal mask (signalfd-driven) must not cross the exec. */
-        sigemptyset(&none);
-        if (sigprocmask(SIG_SETMASK, &none, NULL) < 0 || null_fd < 0 ||
-            dup2(null_fd, STDIN_FILENO) < 0 || dup2(null_fd, STDOUT_FILENO) < 0 ||
-            fcntl(f->image_fd, F_SETFD, 0) < 0 || fcntl(f->fuse_fd, F_SETFD, 0) < 0)
+        if (helper_drop(c->fuse_uid, c->fuse_gid, (const int[]) { f->image_fd, f->fuse_fd }, 2) < 0)
                 fuse_exec_fail(f, 126);  /* reported as "could not be started (exit status 126)" */
-        if (setgroups(0, NULL) < 0 || setresgid(c->fuse_gid, c->fuse_gid, c->fuse_gid) < 0 ||
-            setresuid(c->fuse_uid, c->fuse_uid, c->fuse_uid) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                fuse_exec_fail(f, 126);
         snprintf(src, sizeof src, "/proc/self/fd/%d", f->image_fd);
         snprintf(mountpoint, sizeof mountpoint, "/dev/fd/%d", f->fuse_fd);
-        execl(f->exe, "squashfuse", "-f", src, mountpoint, (char *) NULL);
+        execve(f->exe, argv, helper_environ);
         fuse_exec_fail(f, 127);
 }
 

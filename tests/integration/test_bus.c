@@ -333,12 +333,17 @@ static void assert_no_proxy_left(void) {
 static void test_bus_filtered_by_default(void **state) {
         char *report;
         RockerResult res;
-        int proxies;
+        pid_t proxy = 0;
+        int proxies, environ_ok = -1;
 
         (void) state;
         res = run_probe(5001, &report);
         assert_int_equal(res.err_no, ROCKER_ERR_success);
-        proxies = count_proxies();
+        proxies = testlib_children_named(H.daemon, "xdg-dbus-proxy", &proxy, 1);
+        /* The proxy runs as the app's user, who may read its environment:
+         * none of rockerd's goes along (NOTIFY_SOCKET, the harness's own). */
+        if (proxies == 1)
+                environ_ok = testlib_environ_is(proxy, (char *const[]) { (char *) "PATH=/usr/bin:/bin", NULL });
         harness_kill_guard(&res);
         report_expect(report, "systemd_private", "2");        /* ENOENT */
         report_expect(report, "run_user", "65534,");
@@ -350,6 +355,7 @@ static void test_bus_filtered_by_default(void **state) {
         report_expect(report, "own", "error");
         free(report);
         assert_int_equal(proxies, 1);
+        assert_int_equal(environ_ok, 1);
         assert_no_proxy_left();
         harness_assert_clean();
 }

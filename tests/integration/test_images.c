@@ -8,7 +8,8 @@
  * case                              what it proves (issue)
  * test_image_upgrade                an image replaced in place: old rockers keep the old one (4)
  * test_squashfuse_death             a squashfuse SIGKILLed: rockerd sees it dead, serves again (4)
- * test_squashfuse_unprivileged      squashfuse runs unprivileged, from its absolute path (4)
+ * test_squashfuse_unprivileged      squashfuse runs unprivileged, from its absolute path, with
+ *                                   none of rockerd's environment (4)
  * test_squashfuse_by_absolute_path  SquashfusePath= is never looked up in PATH (4)
  * test_kernel_mechanisms_logged     rockerd names the kernel mechanisms it picked (12)
  * test_lib_bad_images               random, truncated, tiny, empty, special-file images (3)
@@ -206,6 +207,9 @@ static void test_squashfuse_unprivileged(void **state) {
         assert_true(n > 0);
         exe[n] = '\0';
         assert_string_equal(exe, "/usr/bin/squashfuse");
+        /* and none of rockerd's environment (its harness gives it
+         * NOTIFY_SOCKET and the test's own) */
+        assert_int_equal(testlib_environ_is(pid, (char *const[]) { (char *) "PATH=/usr/bin:/bin", NULL }), 1);
 
         harness_kill_guard(&res);
         harness_assert_clean();

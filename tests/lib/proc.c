@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "procfs.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -99,4 +100,24 @@ int testlib_children_named(pid_t parent, const char *prefix, pid_t *pids, int ma
         if (d)
                 closedir(d);
         return n;
+}
+
+int testlib_environ_is(pid_t pid, char *const env[]) {
+        char buf[16384];
+        size_t i = 0, off = 0;
+        int n = procfs_read(PROCFS_AT, pid, "environ", buf, sizeof buf);
+
+        if (n < 0)
+                return n;
+        for (; env[i] && off < (size_t) n; i++) {
+                if (strcmp(buf + off, env[i]) != 0)
+                        break;
+                off += strlen(env[i]) + 1;
+        }
+        if (!env[i] && off == (size_t) n)
+                return 1;
+        fprintf(stderr, "environment of %d:\n", (int) pid);
+        for (off = 0; off < (size_t) n; off += strlen(buf + off) + 1)
+                fprintf(stderr, "  %s\n", buf + off);
+        return 0;
 }

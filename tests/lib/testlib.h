@@ -40,6 +40,11 @@ int testlib_loops_under(const char *dir);
  * parent's threads count. */
 int testlib_children_named(pid_t parent, const char *prefix, pid_t *pids, int max);
 
+/* Whether process pid's environment (/proc/PID/environ, as its exec
+ * received it) is exactly the NULL-terminated list env, in order: 1 if so;
+ * 0 if not, its entries then printed to stderr; or -errno. */
+int testlib_environ_is(pid_t pid, char *const env[]);
+
 /* ---- the protocol by hand ------------------------------------------------ */
 
 /* Waits up to timeout_ms for one datagram on sock and receives it as it
