@@ -333,7 +333,7 @@ static void flush_caller_output(void) {
 
 /* Waits for the helper's report, or for its death: another thread of the
  * caller that forks meanwhile would hold the pipe's write end, and its EOF
- * would never come. The report's length, 0 if the helper died first. */
+ * would never come. The report's length, 0 if the helper died without one. */
 static ssize_t read_report(int rfd, pid_t helper_pid, HelperReport *rep) {
         _cleanup_close_ int hfd = (int) pidfd_open(helper_pid, 0);  /* our unreaped child */
         struct pollfd p[2] = { { .fd = rfd, .events = POLLIN }, { .fd = hfd, .events = POLLIN } };
@@ -342,8 +342,15 @@ static ssize_t read_report(int rfd, pid_t helper_pid, HelperReport *rep) {
         while (poll(p, hfd >= 0 ? 2 : 1, -1) < 0)
                 if (errno != EINTR)
                         return -1;
-        if (!(p[0].revents & (POLLIN | POLLHUP)))
-                return 0;  /* exited without a word */
+        if (!(p[0].revents & (POLLIN | POLLHUP))) {
+                /* The helper has exited. poll() looks at its fds in turn,
+                 * so it may have found the pipe empty just before the helper
+                 * reported and exited, and the helper gone just after: what
+                 * it wrote is in the pipe now. Look again, without waiting. */
+                p[0].revents = 0;
+                if (poll(p, 1, 0) <= 0 || !(p[0].revents & (POLLIN | POLLHUP)))
+                        return 0;  /* exited without a word */
+        }
         do
                 n = read(rfd, rep, sizeof *rep);
         while (n < 0 && errno == EINTR);
