@@ -102,7 +102,7 @@ int poll(struct pollfd *fds, nfds_t n, int timeout) {
 /* A launch whose helper reports and exits within one scan of the caller's
  * poll() succeeds, with the app the helper made. */
 static void test_report_not_lost_to_scan_order(void **state) {
-        enum { RUNS = 10 };
+        enum { RUNS = 20 };
         char buf[1024];
 
         (void) state;
