@@ -158,8 +158,12 @@ ROCKER_PUBLIC RockerResult ROCKER_kill_rocker(int guard_pid, const char *guard_p
 // the rocker has been reaped: if the caller's own app process (its child)
 // has exited but is not reaped yet, this returns when every process of the
 // rocker has exited, and rockerd lists the rocker until the caller reaps it
-// (waitpid(app_pid, ...)). Bounded: a guard still there 10 s after the grace
-// is SIGKILLed; ROCKER_ERR_sys if even that did not end it.
+// (waitpid(app_pid, ...)). An exited process of the rocker that another
+// process has not reaped (the app of another launcher, or a process one
+// joined with ROCKER_join_rocker()) holds it the same way: this waits for
+// that launcher. Bounded: a guard still there 10 s after the grace is
+// SIGKILLed; ROCKER_ERR_sys if even that did not end it, or if only other
+// launchers' unreaped processes hold it then (ROCKER_last_error() says so).
 // ROCKER_ERR_get_guardname_failed if the rocker is not running (the guard is
 // gone or has another name; ROCKER_last_error() says which),
 // ROCKER_ERR_param_invalid for bad arguments. Blocks the calling thread.

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -442,8 +443,20 @@ static uint64_t now_ms(void) {
         return (uint64_t) ts.tv_sec * 1000ULL + (uint64_t) ts.tv_nsec / 1000000;
 }
 
+/* True if the caller has a child that has exited and is not reaped yet
+ * (left so: WNOWAIT). */
+static bool caller_has_zombie(void) {
+        siginfo_t si = {};
+
+        return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) == 0 && si.si_pid > 0;
+}
+
 /* Waits until the guard behind pidfd has exited (1), or waits only for the
- * caller's zombies (0), or deadline_ms passed (-ETIMEDOUT). */
+ * caller's zombies (0), or deadline_ms passed (-ETIMEDOUT). Only the
+ * caller's: the guard's exit looks the same while another launcher's
+ * zombie holds it, and, where /proc gives no wait channel, while it still
+ * unmounts the rocker's file systems; in both cases the rocker is not gone
+ * yet and this goes on waiting. */
 static int guard_wait_gone(int pidfd, int guard_pid, uint64_t deadline_ms) {
         for (;;) {
                 struct pollfd p = { .fd = pidfd, .events = POLLIN };
@@ -458,7 +471,7 @@ static int guard_wait_gone(int pidfd, int guard_pid, uint64_t deadline_ms) {
                         return negative_errno();
                 if (r > 0)
                         return 1;
-                if (guard_waits_for_reaping(guard_pid))
+                if (guard_waits_for_reaping(guard_pid) && caller_has_zombie())
                         return 0;
         }
 }
@@ -532,6 +545,15 @@ RockerResult ROCKER_stop_rocker(int guard_pid, const char *guard_pname, int time
 wait:
         deadline = now_ms() + grace_ms + STOP_SLACK_MS;
         r = guard_wait_gone(pidfd, guard_pid, deadline);
+        if (r == -ETIMEDOUT && guard_waits_for_reaping(guard_pid)) {
+                /* Every process has exited; what holds the guard are zombies
+                 * of other launchers that joined the rocker: a SIGKILL
+                 * would change nothing. */
+                (void) rk_error(&err, EBUSY, "rocker %.15s (guard pid %d): every process of it has exited, but the "
+                                "launchers that joined it have not reaped theirs; rockerd lists it until they do",
+                                name, guard_pid);
+                return failed(ROCKER_ERR_sys, &err);
+        }
         if (r == -ETIMEDOUT) {
                 /* The guard should have ended by itself: end it. */
                 if (geteuid() != 0)

@@ -12,6 +12,10 @@
  * test_exit_status_reaches_waitpid                  the app's exit status reaches waitpid() (2)
  * test_kill_guard_ends_everything                   killing the guard ends the app and its mounts (2)
  * test_relaunch_before_reaping_old_app              relaunch before the old app is reaped (8)
+ * test_stop_before_reaping_own_app                  a stop by the launcher before it reaps its
+ *                                                   app returns, the app left its zombie (11)
+ * test_stop_waits_for_another_launchers_app         a stop waits while another launcher's app
+ *                                                   holds the rocker, until it is gone (11)
  * test_list_and_join                                list the live rockers, join one, never a wrong
  *                                                   one (2)
  * test_guardname                                    guard names read and checked, odd names
@@ -86,6 +90,7 @@
 #include "harness.h"
 #include "probe.h"
 #include "faults.h"
+#include "procfs.h"
 
 static const char *status_field(const char *key, char *out, size_t size) {
         FILE *f = fopen("/proc/self/status", "re");
@@ -390,6 +395,211 @@ static void test_kill_guard_ends_everything(void **state) {
         }
         closedir(d);
         assert_int_equal(left, 0);
+}
+
+/* The app of the stop cases: waits to be stopped. */
+static int app_wait_for_stop(void *arg) {
+        (void) arg;
+        for (;;)
+                pause();
+        return 0;
+}
+
+/* The state letter of /proc/<pid>/stat ('Z' for a zombie), or 0. */
+static char proc_state(pid_t pid) {
+        char path[64], buf[512], *close_paren;
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        close_paren = strrchr(buf, ')');
+        return close_paren && close_paren[1] == ' ' ? close_paren[2] : 0;
+}
+
+/* ROCKER_stop_rocker() by a launcher that has not reaped its app yet (the
+ * stop kills it): the guard cannot end before the caller reaps it, so the
+ * call returns once every process of the rocker has exited, with the app
+ * left a zombie for the caller, well before its deadline (grace + 10 s). */
+static void test_stop_before_reaping_own_app(void **state) {
+        char buf[1024];
+        RockerRequest req = harness_request("stop-own", buf, sizeof buf);
+        RockerResult res, stopped;
+        siginfo_t si = {};
+        long long t0, dt;
+        int status;
+
+        (void) state;
+        res = ROCKER_enter_rocker(&req, app_wait_for_stop, NULL);
+        assert_int_equal(res.err_no, ROCKER_ERR_success);
+        t0 = mono_ms();
+        stopped = ROCKER_stop_rocker(res.guard_pid, res.guard_pname, 5000);
+        dt = mono_ms() - t0;
+        if (stopped.err_no != ROCKER_ERR_success)
+                print_error("stop: %s\n", ROCKER_last_error());
+        assert_int_equal(stopped.err_no, ROCKER_ERR_success);
+        print_message("stopped with the app unreaped in %lld ms (grace 5 s, then 10 s)\n", dt);
+        assert_true(dt < 5000);  /* the app ended on TERM: neither the grace nor the slack was waited for */
+        assert_int_equal(waitid(P_PID, (id_t) res.app_pid, &si, WEXITED | WNOHANG | WNOWAIT), 0);
+        assert_int_equal(si.si_pid, res.app_pid);  /* still ours to reap */
+        assert_int_equal(waitpid(res.app_pid, &status, 0), res.app_pid);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+        harness_assert_clean();  /* and once reaped, the rocker ends */
+}
+
+typedef struct StopCall {
+        int guard_pid;
+        char name[16];
+        RockerResult res;
+        char error[256];
+        int done_w;     /* written when the call has returned */
+} StopCall;
+
+static void *stop_thread(void *arg) {
+        StopCall *c = arg;
+
+        c->res = ROCKER_stop_rocker(c->guard_pid, c->name, 5000);
+        snprintf(c->error, sizeof c->error, "%s", ROCKER_last_error());
+        (void) !write(c->done_w, "x", 1);
+        return NULL;
+}
+
+/* What test_stop_waits_for_another_launchers_app() started, for its
+ * teardown to end whatever the test's end. */
+static struct {
+        pid_t launcher;
+        bool thread_started;
+        pthread_t thread;
+        StopCall call;
+        int to_launcher, done_r, done_w;
+} SO = { .to_launcher = -1, .done_r = -1, .done_w = -1 };
+
+static int stop_other_teardown(void **state) {
+        (void) state;
+        if (SO.launcher > 0) {
+                /* Told to reap its app and go (killed, it would leave its
+                 * app's zombie to init, which may never reap it); killed if
+                 * it does not within 30 s. */
+                int pidfd = pidfd_open(SO.launcher, 0);
+                struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+                if (SO.to_launcher >= 0)
+                        (void) !write(SO.to_launcher, "x", 1);
+                if (pidfd < 0 || poll(&p, 1, 30000) != 1)
+                        (void) kill(SO.launcher, SIGKILL);
+                if (pidfd >= 0)
+                        close(pidfd);
+                (void) waitpid(SO.launcher, NULL, 0);
+        }
+        if (SO.thread_started)
+                (void) pthread_join(SO.thread, NULL);  /* the rocker has ended now, or the stop's deadline passes */
+        if (SO.to_launcher >= 0)
+                close(SO.to_launcher);
+        if (SO.done_r >= 0)
+                close(SO.done_r);
+        if (SO.done_w >= 0)
+                close(SO.done_w);
+        SO.launcher = 0;
+        SO.thread_started = false;
+        SO.to_launcher = SO.done_r = SO.done_w = -1;
+        return 0;
+}
+
+/* ROCKER_stop_rocker() by one process of a rocker another launcher started
+ * (rocker stop, say) while that launcher has not reaped its app: the guard's
+ * exit looks done, but the rocker is not gone (rockerd lists it, the guard
+ * is there) until the launcher reaps. The stop waits for that, and returns
+ * once the rocker is gone. It used to return at once: the caller's own
+ * zombie is the only one it may leave behind. */
+static void test_stop_waits_for_another_launchers_app(void **state) {
+        struct {
+                int err_no, guard_pid, app_pid;
+                char name[16];
+        } got = {};
+        int to_launcher[2], from_launcher[2], done[2], status;
+        struct pollfd p;
+        bool listed = false;
+        RockerInfo *list = NULL;
+        int n = 0;
+
+        (void) state;
+        assert_int_equal(pipe2(to_launcher, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(from_launcher, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(done, O_CLOEXEC), 0);
+        SO.done_r = done[0];
+        SO.done_w = done[1];
+        SO.launcher = fork();
+        assert_true(SO.launcher >= 0);
+        if (SO.launcher == 0) {
+                char buf[1024], c;
+                RockerRequest req = harness_request("stop-other", buf, sizeof buf);
+                RockerResult res = ROCKER_enter_rocker(&req, app_wait_for_stop, NULL);
+
+                got.err_no = res.err_no;
+                got.guard_pid = res.guard_pid;
+                got.app_pid = res.app_pid;
+                snprintf(got.name, sizeof got.name, "%s", res.guard_pname);
+                if (write(from_launcher[1], &got, sizeof got) != (ssize_t) sizeof got || res.err_no != ROCKER_ERR_success)
+                        _exit(1);
+                /* reaps its app only when told */
+                if (read(to_launcher[0], &c, 1) != 1)
+                        _exit(2);
+                _exit(waitpid(res.app_pid, NULL, 0) == res.app_pid ? 0 : 3);
+        }
+        close(to_launcher[0]);
+        SO.to_launcher = to_launcher[1];
+        close(from_launcher[1]);
+        p = (struct pollfd) { .fd = from_launcher[0], .events = POLLIN };
+        assert_int_equal(poll(&p, 1, 30000), 1);
+        assert_int_equal(read(from_launcher[0], &got, sizeof got), (ssize_t) sizeof got);
+        close(from_launcher[0]);
+        assert_int_equal(got.err_no, ROCKER_ERR_success);
+
+        SO.call.guard_pid = got.guard_pid;
+        memcpy(SO.call.name, got.name, sizeof SO.call.name);
+        SO.call.done_w = SO.done_w;
+        assert_int_equal(pthread_create(&SO.thread, NULL, stop_thread, &SO.call), 0);
+        SO.thread_started = true;
+
+        /* The app exits on TERM and stays the launcher's zombie; the guard
+         * has ended every process and waits for it to be reaped. */
+        for (long long end = mono_ms() + 30000; mono_ms() < end;) {
+                if (proc_state(got.app_pid) == 'Z' && proc_pid_exit_done(got.guard_pid))
+                        break;
+                usleep(1000);
+        }
+        assert_int_equal(proc_state(got.app_pid), 'Z');
+        assert_true(proc_pid_exit_done(got.guard_pid));
+        /* The rocker is not gone, so the stop has not returned: it looks
+         * whether the guard is done every 20 ms; give it 25 looks. */
+        p = (struct pollfd) { .fd = SO.done_r, .events = POLLIN };
+        assert_int_equal(poll(&p, 1, 500), 0);
+        assert_int_equal(ROCKER_list_rockers(&list, &n).err_no, ROCKER_ERR_success);
+        for (int i = 0; i < n; i++)
+                listed = listed || strcmp(list[i].guard_pname, got.name) == 0;
+        ROCKER_free_rockers(list, n);
+        assert_true(listed);
+
+        /* The launcher reaps: the guard ends, rockerd drops it, the stop returns. */
+        assert_int_equal(write(SO.to_launcher, "x", 1), 1);
+        assert_int_equal(poll(&p, 1, 30000), 1);
+        assert_int_equal(pthread_join(SO.thread, NULL), 0);
+        SO.thread_started = false;
+        if (SO.call.res.err_no != ROCKER_ERR_success)
+                print_error("stop: %s\n", SO.call.error);
+        assert_int_equal(SO.call.res.err_no, ROCKER_ERR_success);
+        assert_int_equal(waitpid(SO.launcher, &status, 0), SO.launcher);
+        SO.launcher = 0;
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        (void) stop_other_teardown(NULL);  /* our pipes, before the leak check counts our fds */
+        harness_assert_clean();
 }
 
 /* A launcher that kills the guard and relaunches before it has reaped the
@@ -1376,6 +1586,8 @@ int main(void) {
                 cmocka_unit_test(test_exit_status_reaches_waitpid),
                 cmocka_unit_test(test_kill_guard_ends_everything),
                 cmocka_unit_test(test_relaunch_before_reaping_old_app),
+                cmocka_unit_test(test_stop_before_reaping_own_app),
+                cmocka_unit_test_teardown(test_stop_waits_for_another_launchers_app, stop_other_teardown),
                 cmocka_unit_test(test_list_and_join),
                 cmocka_unit_test(test_guardname),
                 cmocka_unit_test(test_impostor_guard_refused),
