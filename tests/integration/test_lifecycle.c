@@ -569,11 +569,17 @@ static void test_stop_waits_for_another_launchers_app(void **state) {
         SO.thread_started = true;
 
         /* The app exits on TERM and stays the launcher's zombie; the guard
-         * has ended every process and waits for it to be reaped. */
-        for (long long end = mono_ms() + 30000; mono_ms() < end;) {
-                if (proc_state(got.app_pid) == 'Z' && proc_pid_exit_done(got.guard_pid))
+         * ends every process, unmounts the rocker and then waits, for good,
+         * for the zombie to be reaped. Its exit also looks done for moments
+         * while it unmounts (running: no wait channel), so the state must
+         * hold for 500 ms. */
+        for (long long end = mono_ms() + 30000, since = 0; mono_ms() < end; usleep(1000)) {
+                if (proc_state(got.app_pid) != 'Z' || !proc_pid_exit_done(got.guard_pid))
+                        since = 0;
+                else if (!since)
+                        since = mono_ms();
+                else if (mono_ms() - since >= 500)
                         break;
-                usleep(1000);
         }
         assert_int_equal(proc_state(got.app_pid), 'Z');
         assert_true(proc_pid_exit_done(got.guard_pid));
