@@ -407,21 +407,9 @@ static int app_wait_for_stop(void *arg) {
 
 /* The state letter of /proc/<pid>/stat ('Z' for a zombie), or 0. */
 static char proc_state(pid_t pid) {
-        char path[64], buf[512], *close_paren;
-        ssize_t n;
-        int fd;
+        char name[16], state = 0;
 
-        snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        if (n <= 0)
-                return 0;
-        buf[n] = '\0';
-        close_paren = strrchr(buf, ')');
-        return close_paren && close_paren[1] == ' ' ? close_paren[2] : 0;
+        return proc_get_name(pid, name, &state) == 0 ? state : 0;
 }
 
 /* ROCKER_stop_rocker() by a launcher that has not reaped its app yet (the
