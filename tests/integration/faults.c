@@ -134,7 +134,8 @@ void assert_state_dir_empty(void) {
         char first[256];
         int n = 0;
 
-        for (int i = 0; i < 300 && (n = count_state_entries(first, sizeof first)) != 0; i++)
+        for (long long deadline = mono_ms() + CLEAN_BOUND_MS;
+             (n = count_state_entries(first, sizeof first)) != 0 && mono_ms() < deadline;)
                 usleep(10 * 1000);
         if (n != 0) {
                 print_error("rockerd's state dir holds %d entries with no rocker alive (e.g. %s)\n", n, first);

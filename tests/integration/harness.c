@@ -173,11 +173,14 @@ void harness_assert_clean_but(int extra_mounts) {
         /* Mounts, loop devices and a guard's last fds go away after the
          * events a test waits for (a loop device is released asynchronously
          * after its last unmount): the kernel tells nothing of them, so this
-         * looks at a fixed interval, within a 5 s bound. */
-        for (int i = 0; i < 500; i++) {
+         * looks at a fixed interval, within a bound of time (not of tries:
+         * a slow machine gets as long as a fast one). */
+        for (long long deadline = mono_ms() + (H.clean_bound_ms ? H.clean_bound_ms : CLEAN_BOUND_MS);;) {
                 snapshot_take(&now);
                 if (snapshot_equal(&now, &want) && mounts_as_baseline(extra_mounts, diff, sizeof diff))
                         return;
+                if (mono_ms() >= deadline)
+                        break;
                 usleep(10 * 1000);
         }
         (void) mounts_as_baseline(extra_mounts, diff, sizeof diff);

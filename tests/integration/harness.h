@@ -40,6 +40,7 @@ typedef struct Harness {
         pid_t daemon;
         Snapshot baseline;
         struct libmnt_table *baseline_mounts;  /* the mount table at the start */
+        long long clean_bound_ms;  /* the leak check's bound; 0: CLEAN_BOUND_MS */
 } Harness;
 
 extern Harness H;
@@ -123,6 +124,11 @@ void report_expect_not(const char *report, const char *key, const char *unwanted
 
 /* CLOCK_MONOTONIC in milliseconds. */
 long long mono_ms(void);
+
+/* How long the leak checks look for what goes away with no event to wait
+ * on (a loop device released after its last unmount, a state file): a bound
+ * of time, so that a slow machine gets as long as a fast one. */
+#define CLEAN_BOUND_MS 30000
 
 /* rockerd's count of live rockers (ROCKER_list_rockers()); fails the test
  * if it cannot list them. */

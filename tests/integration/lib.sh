@@ -13,16 +13,18 @@
 #                             $T/err, status in $RC
 #   show                      $RC and the last command's stdout and stderr
 #   expect_rc N WHAT          checks $RC, shows the output when it is wrong
-#   wait_until CMD...         polls CMD every 50 ms, WAIT_TRIES times at most
-#                             (default 100: 5 s). Only for what the kernel
-#                             gives no event for; processes are waited for on
-#                             pidfds (evwait.py).
+#   wait_until CMD...         polls CMD every 50 ms for at most WAIT_SECS
+#                             seconds (default 30: a bound of time, not of
+#                             tries, so a slow machine gets as long as a fast
+#                             one). Only for what the kernel gives no event
+#                             for; processes are waited for on pidfds
+#                             (evwait.py).
 
 # shellcheck disable=SC2034  # the suites use it
 EVWAIT=$(dirname "${BASH_SOURCE[0]}")/evwait.py
 FAILED=0
 CHECKS=0
-WAIT_TRIES=${WAIT_TRIES:-100}
+WAIT_SECS=${WAIT_SECS:-30}
 
 skip_unless_root() {
         local c
@@ -69,10 +71,9 @@ expect_rc() {
 }
 
 wait_until() {
-        local _
-        for _ in $(seq "$WAIT_TRIES"); do
-                "$@" && return 0
+        local end=$((SECONDS + WAIT_SECS))
+        until "$@"; do
+                [ "$SECONDS" -lt "$end" ] || return 1
                 sleep 0.05
         done
-        return 1
 }

@@ -13,7 +13,6 @@ set -u
 
 ROCKER=${1:?usage: test_cgroup.sh ROCKER ROCKERD}
 ROCKERD=${2:?usage: test_cgroup.sh ROCKER ROCKERD}
-WAIT_TRIES=200
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 skip_unless_root "rockerd mounts and makes cgroups" mksquashfs python3

@@ -11,7 +11,6 @@ set -u
 
 ROCKER=${1:?usage: test_cli_user.sh ROCKER ROCKERD}
 ROCKERD=${2:?usage: test_cli_user.sh ROCKER ROCKERD}
-WAIT_TRIES=200
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 skip_unless_root "rockerd mounts, and the user is made here" mksquashfs useradd userdel setpriv
