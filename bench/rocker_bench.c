@@ -52,6 +52,7 @@
 
 #include <rocker/rocker.h>
 
+#include "procfs.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -452,21 +453,12 @@ static void track_remove(Bench *b, pid_t pid) {
 /* Whether pid, which has exited, is reaped: its /proc entry is gone, or
  * belongs to a process that is no zombie (the pid was reused). */
 static bool exited_pid_reaped(pid_t pid) {
-        char path[64], buf[512], *paren;
-        int fd;
-        ssize_t n;
+        char name[16], state;
+        int r = proc_get_name(pid, name, &state);
 
-        snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT || errno == ESRCH;
-        n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        if (n <= 0)
-                return true;
-        buf[n] = '\0';
-        paren = strrchr(buf, ')');
-        return !paren || paren[1] != ' ' || paren[2] != 'Z';
+        if (r < 0)
+                return r == -ESRCH;  /* anything else: keep waiting, until the caller's bound */
+        return state != 'Z';
 }
 
 /* Until the guard has been reaped by rockerd: a pidfd polls POLLIN once the
