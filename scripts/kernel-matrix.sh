@@ -24,7 +24,7 @@
 #                                failure is reported but not fatal. A stop-gap
 #                                for known-broken kernels only; see docs/testing.md
 #   ROCKER_MATRIX_CACHE=DIR      cache (default /var/cache/rocker-kernel-matrix)
-#   ROCKER_MATRIX_TIMEOUT=SEC    bound of one guest's boot + run (default 1200)
+#   ROCKER_MATRIX_TIMEOUT=SEC    bound of one guest's boot + run (default 3600)
 #   ROCKER_MATRIX_ACCEL=tcg|kvm  default: tcg unless /dev/kvm runs stock kernels
 #   ROCKER_MATRIX_MEM=MIB        guest memory (default 2560)
 #   ROCKER_MATRIX_BENCH=1        the systemd guest also runs rocker_bench with
@@ -43,7 +43,7 @@ kdir=$top/tests/kernels
 SRC=$(cd "${ROCKER_MATRIX_SRC:-$top}" && pwd)
 BUILD=${ROCKER_MATRIX_BUILD:-$SRC/build-test}
 CACHE=${ROCKER_MATRIX_CACHE:-/var/cache/rocker-kernel-matrix}
-TIMEOUT=${ROCKER_MATRIX_TIMEOUT:-1200}
+TIMEOUT=${ROCKER_MATRIX_TIMEOUT:-3600}
 MEM=${ROCKER_MATRIX_MEM:-2560}
 SYSTEMD_KERNEL=${ROCKER_MATRIX_SYSTEMD:-6.1}
 EXPECT_FAIL=${ROCKER_MATRIX_EXPECT_FAIL:-}
