@@ -325,8 +325,17 @@ static ROCKER_ERR guard_open(int guard_pid, const char *guard_pname, int *ret_pi
         pidfd = pidfd_open(guard_pid, 0);
         if (pidfd < 0) {
                 r = errno;
-                (void) rk_error(err, r, "guard pid %d: %m", guard_pid);
-                return r == ESRCH ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys;
+                /* EINVAL (or, on newer kernels, ENOENT) for a positive pid:
+                 * the number names no process but a thread, or a process
+                 * being reaped at this moment (rockerd reaping a guard that
+                 * has just exited): not a guard, not a failure of the system. */
+                if (r == ESRCH || r == EINVAL || r == ENOENT) {
+                        (void) rk_error(err, ESRCH, "pid %d is not the guard \"%.15s\" (%s)", guard_pid, guard_pname,
+                                        r == ESRCH ? "no such process" : "not a process, or one being reaped");
+                        return ROCKER_ERR_get_guardname_failed;
+                }
+                (void) rk_error(err, r, "guard pid %d: pidfd_open: %m", guard_pid);
+                return ROCKER_ERR_sys;
         }
         r = proc_get_name(guard_pid, ret_name, &st);
         if (r < 0 || strncmp(ret_name, guard_pname, 16) != 0) {

@@ -681,6 +681,51 @@ static void test_guardname(void **state) {
         assert_int_equal(res.err_no, ROCKER_ERR_get_guardname_failed);
 }
 
+/* A guard's PID that now names a thread (of any process) is no guard: the
+ * library says so, as for a process of another name, and is no "sys"
+ * failure. pidfd_open() refuses a thread's id with EINVAL (ENOENT on
+ * newer kernels: 6.18 here), as it does for a guard that rockerd is
+ * reaping at that moment: the kernel matrix's 5.10 guest once made ROCKER_join_rocker() of
+ * a guard just killed return ROCKER_ERR_sys. */
+static void *named_thread(void *arg) {
+        int *tid = arg;
+
+        (void) prctl(PR_SET_NAME, "rk-abcdefghijkl");
+        __atomic_store_n(tid, (int) gettid(), __ATOMIC_SEQ_CST);
+        for (;;)
+                pause();
+        return NULL;
+}
+
+static void test_thread_id_is_no_guard(void **state) {
+        RockerResult res;
+        pthread_t th;
+        int tid = 0;
+        char name[16];
+
+        (void) state;
+        assert_int_equal(pthread_create(&th, NULL, named_thread, &tid), 0);
+        for (long long deadline = mono_ms() + 10000; __atomic_load_n(&tid, __ATOMIC_SEQ_CST) == 0;) {
+                assert_true(mono_ms() < deadline);
+                usleep(1000);
+        }
+        assert_int_equal(proc_get_name(tid, name, NULL), 0);
+        assert_string_equal(name, "rk-abcdefghijkl");
+
+        res = ROCKER_join_rocker(tid, "rk-abcdefghijkl", 1000, 1000, probe_nothing, NULL);
+        print_message("join of a thread's id: %s: %s\n", ROCKER_strerror(res.err_no), ROCKER_last_error());
+        assert_int_equal(res.err_no, ROCKER_ERR_get_guardname_failed);
+        assert_non_null(strstr(ROCKER_last_error(), "is not the guard"));
+        res = ROCKER_kill_rocker(tid, "rk-abcdefghijkl", SIGKILL);
+        assert_int_equal(res.err_no, ROCKER_ERR_get_guardname_failed);
+        res = ROCKER_stop_rocker(tid, "rk-abcdefghijkl", 1000);
+        assert_int_equal(res.err_no, ROCKER_ERR_get_guardname_failed);
+        /* the thread, and so this process, was not signalled */
+        assert_int_equal(pthread_cancel(th), 0);
+        assert_int_equal(pthread_join(th, NULL), 0);
+        harness_assert_clean();
+}
+
 /* Anyone can name a process "rk-...": a dead guard's PID taken over by an
  * impostor with its name is neither joined (the app would run in the
  * impostor's namespaces, outside any rocker) nor signalled. */
@@ -1585,6 +1630,7 @@ int main(void) {
                 cmocka_unit_test(test_list_and_join),
                 cmocka_unit_test(test_guardname),
                 cmocka_unit_test(test_impostor_guard_refused),
+                cmocka_unit_test(test_thread_id_is_no_guard),
                 cmocka_unit_test(test_enter_with_a_stream_locked),
                 cmocka_unit_test(test_caller_untouched),
                 cmocka_unit_test(test_daemon_restart_adopts_live_rockers),
