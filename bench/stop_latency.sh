@@ -3,9 +3,10 @@
 # How long a graceful stop takes, against a private rockerd:
 #  - TERM handled: the app exits in its SIGTERM handler; time from
 #    `rocker stop` to its return (the rocker gone: guard exited, rockerd no
-#    longer lists it), N stops, median and extremes;
+#    longer lists it), N stops;
 #  - TERM ignored: the app ignores SIGTERM; StopTimeoutSec=1; time to the
-#    forced kill (`rocker stop` returning), a few stops.
+#    forced kill (`rocker stop` returning), 3 stops.
+# One table: count, median, p99 (nearest rank), min and max of each.
 #
 #   bench/stop_latency.sh BUILD_DIR [N]     (root; under the itest lock:
 #   flock /tmp/rocker-itest.lock bench/stop_latency.sh build-test 20)
@@ -58,13 +59,15 @@ one_stop() {
         echo $(((t1 - t0) / 1000))
 }
 
+# stats WHAT: one table row from the microseconds on stdin: count, median,
+# p99 (nearest rank), min and max, in ms.
 stats() {
-        sort -n | awk '{ v[NR] = $1 } END {
+        sort -n | awk -v what="$1" '{ v[NR] = $1 } END {
                 m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-                printf "n=%d median=%.1f ms min=%.1f ms max=%.1f ms\n", NR, m / 1000, v[1] / 1000, v[NR] / 1000 }'
+                r = int(NR * 0.99); if (r < NR * 0.99) r++
+                printf "%-52s %5d %9.1f %9.1f %9.1f %9.1f\n", what, NR, m / 1000, v[r] / 1000, v[1] / 1000, v[NR] / 1000 }'
 }
 
-echo "TERM handled (the app exits in its handler), $n stops:"
-for _ in $(seq "$n"); do one_stop 'exit 0'; done | stats
-echo "TERM ignored, StopTimeoutSec=1, 3 stops (time to the forced kill):"
-for _ in 1 2 3; do one_stop ''; done | stats
+printf '%-52s %5s %9s %9s %9s %9s\n' "rocker stop NAME -> returns (rocker gone)" n "median ms" "p99 ms" "min ms" "max ms"
+for _ in $(seq "$n"); do one_stop 'exit 0'; done | stats "TERM handled (the app exits in its handler)"
+for _ in 1 2 3; do one_stop ''; done | stats "TERM ignored, StopTimeoutSec=1 (to the forced kill)"
