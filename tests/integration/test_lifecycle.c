@@ -683,10 +683,10 @@ static void test_guardname(void **state) {
 
 /* A guard's PID that now names a thread (of any process) is no guard: the
  * library says so, as for a process of another name, and is no "sys"
- * failure. pidfd_open() refuses a thread's id with EINVAL (ENOENT on
- * newer kernels: 6.18 here), as it does for a guard that rockerd is
- * reaping at that moment: the kernel matrix's 5.10 guest once made ROCKER_join_rocker() of
- * a guard just killed return ROCKER_ERR_sys. */
+ * failure. pidfd_open() refuses a thread's id with EINVAL (ENOENT on newer
+ * kernels: 6.18 here), as it does for a guard that rockerd is reaping at
+ * that moment: the kernel matrix's 5.10 guest once made
+ * ROCKER_join_rocker() of a guard just killed return ROCKER_ERR_sys. */
 static void *named_thread(void *arg) {
         int *tid = arg;
 
