@@ -77,9 +77,13 @@ _Noreturn static void drop_and_check(cap_t keep, const CapsUser *user, uint64_t 
         uint64_t eff, prm, inh, bnd, amb;
         char buf[256], ids[64];
         const char *step = NULL;
+        int r = caps_drop(keep, user, &step);
 
-        if (caps_drop(keep, user, &step) < 0) {
-                fprintf(stderr, "caps_drop: %s: %s\n", step ? step : "?", strerror(errno));
+        /* this process's copy of the parent's cap_t, freed before any
+         * _exit() (valgrind reported it "possibly lost" in every child) */
+        cap_free(keep);
+        if (r < 0) {
+                fprintf(stderr, "caps_drop: %s: %s\n", step ? step : "?", strerror(-r));
                 _exit(CHILD_DROP);
         }
         if (!status_hex("CapEff", &eff) || !status_hex("CapPrm", &prm) || !status_hex("CapInh", &inh) ||
@@ -125,10 +129,13 @@ static int run_child(cap_t keep, const CapsUser *user, uint64_t want, bool ambie
                         cap_t c = cap_get_proc();
                         const cap_value_t v[] = { CAP_KILL };
 
-                        if (!c || cap_set_flag(c, CAP_INHERITABLE, 1, v, CAP_SET) < 0 || cap_set_proc(c) < 0 ||
-                            cap_set_ambient(CAP_KILL, CAP_SET) < 0 || cap_get_ambient(CAP_KILL) != 1)
-                                _exit(CHILD_STATUS);
+                        bool raised = c && cap_set_flag(c, CAP_INHERITABLE, 1, v, CAP_SET) == 0 &&
+                                      cap_set_proc(c) == 0 && cap_set_ambient(CAP_KILL, CAP_SET) == 0 &&
+                                      cap_get_ambient(CAP_KILL) == 1;
+
                         cap_free(c);
+                        if (!raised)
+                                _exit(CHILD_STATUS);
                 }
                 drop_and_check(keep, user, want);
         }
