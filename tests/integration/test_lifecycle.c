@@ -688,10 +688,13 @@ static void test_guardname(void **state) {
  * that moment: the kernel matrix's 5.10 guest once made
  * ROCKER_join_rocker() of a guard just killed return ROCKER_ERR_sys. */
 static void *named_thread(void *arg) {
-        int *tid = arg;
+        int fd = *(int *) arg;
+        int tid = (int) gettid();
 
+        /* named first, then the tid written: once it is read, the name is set */
         (void) prctl(PR_SET_NAME, "rk-abcdefghijkl");
-        __atomic_store_n(tid, (int) gettid(), __ATOMIC_SEQ_CST);
+        if (write(fd, &tid, sizeof tid) != (ssize_t) sizeof tid)
+                abort();
         for (;;)
                 pause();
         return NULL;
@@ -700,15 +703,16 @@ static void *named_thread(void *arg) {
 static void test_thread_id_is_no_guard(void **state) {
         RockerResult res;
         pthread_t th;
-        int tid = 0;
+        int p[2], tid = 0;
         char name[16];
 
         (void) state;
-        assert_int_equal(pthread_create(&th, NULL, named_thread, &tid), 0);
-        for (long long deadline = mono_ms() + 10000; __atomic_load_n(&tid, __ATOMIC_SEQ_CST) == 0;) {
-                assert_true(mono_ms() < deadline);
-                usleep(1000);
-        }
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        assert_int_equal(pthread_create(&th, NULL, named_thread, &p[1]), 0);
+        /* the thread's tid, once it has named itself */
+        assert_int_equal(poll(&(struct pollfd) { .fd = p[0], .events = POLLIN }, 1, 10000), 1);
+        assert_int_equal(read(p[0], &tid, sizeof tid), (ssize_t) sizeof tid);
+        assert_true(tid > 0);
         assert_int_equal(proc_get_name(tid, name, NULL), 0);
         assert_string_equal(name, "rk-abcdefghijkl");
 
@@ -723,6 +727,8 @@ static void test_thread_id_is_no_guard(void **state) {
         /* the thread, and so this process, was not signalled */
         assert_int_equal(pthread_cancel(th), 0);
         assert_int_equal(pthread_join(th, NULL), 0);
+        assert_int_equal(close(p[0]), 0);
+        assert_int_equal(close(p[1]), 0);
         harness_assert_clean();
 }
 
