@@ -312,6 +312,30 @@ const char *ROCKER_strerror(ROCKER_ERR err) {
         return "unknown";
 }
 
+/* A pidfd of guard_pid, whatever process it names: ROCKER_ERR_success,
+ * get_guardname_failed if there is no such process, or sys, with err
+ * filled. */
+static ROCKER_ERR guard_pidfd_open(int guard_pid, const char *guard_pname, int *ret_pidfd, RkError *err) {
+        int pidfd = pidfd_open(guard_pid, 0), r;
+
+        if (pidfd >= 0) {
+                *ret_pidfd = pidfd;
+                return ROCKER_ERR_success;
+        }
+        r = errno;
+        /* EINVAL (or, on newer kernels, ENOENT) for a positive pid: the
+         * number names no process but a thread, or a process being reaped at
+         * this moment (rockerd reaping a guard that has just exited): not a
+         * guard, not a failure of the system. */
+        if (r == ESRCH || r == EINVAL || r == ENOENT) {
+                (void) rk_error(err, ESRCH, "pid %d is not the guard \"%.15s\" (%s)", guard_pid, guard_pname,
+                                r == ESRCH ? "no such process" : "not a process, or one being reaped");
+                return ROCKER_ERR_get_guardname_failed;
+        }
+        (void) rk_error(err, r, "guard pid %d: pidfd_open: %m", guard_pid);
+        return ROCKER_ERR_sys;
+}
+
 /* A pidfd of guard_pid, if that process is alive and named guard_pname.
  * The pidfd is taken first and the name read after it: a live process keeps
  * its PID, so once the pidfd is used successfully, the name read was its
@@ -319,24 +343,13 @@ const char *ROCKER_strerror(ROCKER_ERR err) {
 static ROCKER_ERR guard_open(int guard_pid, const char *guard_pname, int *ret_pidfd, char ret_name[16],
                              RkError *err) {
         _cleanup_close_ int pidfd = -EBADF;
+        ROCKER_ERR code;
         char st = 0;
         int r;
 
-        pidfd = pidfd_open(guard_pid, 0);
-        if (pidfd < 0) {
-                r = errno;
-                /* EINVAL (or, on newer kernels, ENOENT) for a positive pid:
-                 * the number names no process but a thread, or a process
-                 * being reaped at this moment (rockerd reaping a guard that
-                 * has just exited): not a guard, not a failure of the system. */
-                if (r == ESRCH || r == EINVAL || r == ENOENT) {
-                        (void) rk_error(err, ESRCH, "pid %d is not the guard \"%.15s\" (%s)", guard_pid, guard_pname,
-                                        r == ESRCH ? "no such process" : "not a process, or one being reaped");
-                        return ROCKER_ERR_get_guardname_failed;
-                }
-                (void) rk_error(err, r, "guard pid %d: pidfd_open: %m", guard_pid);
-                return ROCKER_ERR_sys;
-        }
+        code = guard_pidfd_open(guard_pid, guard_pname, &pidfd, err);
+        if (code != ROCKER_ERR_success)
+                return code;
         r = proc_get_name(guard_pid, ret_name, &st);
         if (r < 0 || strncmp(ret_name, guard_pname, 16) != 0) {
                 (void) rk_error(err, r < 0 ? r : ESRCH, "pid %d is not the guard \"%.15s\" (%s)", guard_pid,
@@ -507,51 +520,48 @@ RockerResult ROCKER_stop_rocker(int guard_pid, const char *guard_pname, int time
         RkError err = {};
         ROCKER_ERR code;
         siginfo_t si = {};
-        int r;
+        int grace, r;
 
         lasterr_clear();
         if (guard_pid <= 0 || !guard_pname) {
                 (void) rk_error(&err, EINVAL, "invalid guard pid or name");
                 return failed(ROCKER_ERR_param_invalid, &err);
         }
-        if (geteuid() != 0) {
-                /* Through rockerd (the guard is root's); the pidfd first, so
-                 * that what rockerd checked is what we wait for. */
-                pidfd = pidfd_open(guard_pid, 0);
-                if (pidfd < 0) {
-                        (void) rk_error(&err, errno, "rocker %.15s (guard pid %d) is not running", guard_pname,
-                                        guard_pid);
-                        return failed(ROCKER_ERR_get_guardname_failed, &err);
-                }
-                snprintf(name, sizeof name, "%.15s", guard_pname);
-                code = rockerd_signal(guard_pid, guard_pname, SIGTERM,
-                                      timeout_ms >= 0 && timeout_ms <= STOP_GRACE_MAX_MS ? timeout_ms : -1, &err);
-                if (code != ROCKER_ERR_success)
-                        return failed(code, &err);
-                grace_ms = timeout_ms >= 0 && timeout_ms <= STOP_GRACE_MAX_MS ? (uint64_t) timeout_ms
-                                                                              : STOP_GRACE_MAX_MS;
-                goto wait;
-        }
-        code = guard_open(guard_pid, guard_pname, &pidfd, name, &err);
+        /* Not root: the stop goes through rockerd (the guard is root's),
+         * with the pidfd taken first, so that what rockerd checked is what
+         * we wait for. */
+        code = geteuid() != 0 ? guard_pidfd_open(guard_pid, guard_pname, &pidfd, &err)
+                              : guard_open(guard_pid, guard_pname, &pidfd, name, &err);
         if (code != ROCKER_ERR_success) {
-                (void) rk_error_wrap(&err, "rocker %.15s (guard pid %d) is not running", guard_pname, guard_pid);
+                (void) rk_error_wrap(&err, code == ROCKER_ERR_sys ? "stop rocker %.15s (guard pid %d)"
+                                                                  : "rocker %.15s (guard pid %d) is not running",
+                                     guard_pname, guard_pid);
                 return failed(code, &err);
         }
-        /* SIGTERM, queued with the grace when the caller gives one: the
-         * guard forwards it to every process of the rocker and SIGKILLs what
-         * is left after the grace. */
-        si.si_signo = SIGTERM;
-        si.si_code = SI_QUEUE;
-        si.si_pid = getpid();
-        si.si_uid = getuid();
-        grace_ms = timeout_ms >= 0 && timeout_ms <= STOP_GRACE_MAX_MS ? (uint64_t) timeout_ms : STOP_GRACE_MAX_MS;
-        si.si_value.sival_int = timeout_ms >= 0 && timeout_ms <= STOP_GRACE_MAX_MS ? timeout_ms : -1;
-        if (pidfd_send_signal(pidfd, SIGTERM, &si, 0) < 0) {
-                r = errno;
-                (void) rk_error(&err, r, "signal guard pid %d: %m", guard_pid);
-                return failed(r == ESRCH ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys, &err);
+        /* The grace, when the caller gives one (else the rocker's own
+         * StopTimeoutSec=, which is at most STOP_GRACE_MAX_MS). */
+        grace = timeout_ms >= 0 && timeout_ms <= STOP_GRACE_MAX_MS ? timeout_ms : -1;
+        grace_ms = grace >= 0 ? (uint64_t) grace : STOP_GRACE_MAX_MS;
+        if (geteuid() != 0) {
+                snprintf(name, sizeof name, "%.15s", guard_pname);
+                code = rockerd_signal(guard_pid, guard_pname, SIGTERM, grace, &err);
+                if (code != ROCKER_ERR_success)
+                        return failed(code, &err);
+        } else {
+                /* SIGTERM, with the grace queued: the guard forwards it to
+                 * every process of the rocker and SIGKILLs what is left
+                 * after the grace. */
+                si.si_signo = SIGTERM;
+                si.si_code = SI_QUEUE;
+                si.si_pid = getpid();
+                si.si_uid = getuid();
+                si.si_value.sival_int = grace;
+                if (pidfd_send_signal(pidfd, SIGTERM, &si, 0) < 0) {
+                        r = errno;
+                        (void) rk_error(&err, r, "signal guard pid %d: %m", guard_pid);
+                        return failed(r == ESRCH ? ROCKER_ERR_get_guardname_failed : ROCKER_ERR_sys, &err);
+                }
         }
-wait:
         deadline = now_ms() + grace_ms + STOP_SLACK_MS;
         r = guard_wait_gone(pidfd, guard_pid, deadline);
         if (r == -ETIMEDOUT && guard_waits_for_reaping(guard_pid)) {

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <setjmp.h>
 #include <sys/pidfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -450,7 +451,8 @@ static void user_stop_kill(int fd, void *arg) {
         RockerRequest req = sk->req;
         RockerInfo *list = NULL;
         RockerResult r, own;
-        int n = 0, in[2], stdio[3], handle = -1, ws = -1, mine = 0;
+        int n = 0, in[2], stdio[3], handle = -1, ws = -1, mine = 0, low;
+        struct rlimit rl;
 
         r = ROCKER_list_rockers(&list, &n);
         dprintf(fd, "list_err=%d\nlist_n=%d\n", r.err_no, n);
@@ -459,6 +461,14 @@ static void user_stop_kill(int fd, void *arg) {
         dprintf(fd, "kill_err=%d\nkill_text=%s\n", r.err_no, ROCKER_last_error());
         r = ROCKER_stop_rocker(sk->root.guard_pid, sk->root.guard_pname, 0);
         dprintf(fd, "stop_err=%d\nstop_text=%s\n", r.err_no, ROCKER_last_error());
+        /* out of fds: a failure of the system, not "no such rocker" */
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || (low = dup(fd)) < 0 || close(low) < 0 ||
+            setrlimit(RLIMIT_NOFILE, &(struct rlimit) { .rlim_cur = (rlim_t) low, .rlim_max = rl.rlim_max }) < 0)
+                return;
+        r = ROCKER_stop_rocker(sk->root.guard_pid, sk->root.guard_pname, 0);
+        dprintf(fd, "emfile_stop_err=%d\nemfile_stop_text=%s\n", r.err_no, ROCKER_last_error());
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return;
 
         if (pipe2(in, O_CLOEXEC) < 0)
                 return;
@@ -504,6 +514,12 @@ static void test_user_stop_kill_own_only(void **state) {
         EXPECT("stop_err", "1");
         v = report_get(report, "stop_text");
         assert_non_null(strstr(v, "is not yours"));
+        free(v);
+        EXPECT("emfile_stop_err", "1");  /* ROCKER_ERR_sys, not get_guardname_failed */
+        v = report_get(report, "emfile_stop_text");
+        assert_non_null(v);
+        print_message("stop with no fd left: %s\n", v);
+        assert_non_null(strstr(v, "pidfd_open"));
         free(v);
         EXPECT("spawn_err", "0");
         EXPECT("own_list_n", "1");
