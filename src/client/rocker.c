@@ -520,6 +520,7 @@ RockerResult ROCKER_stop_rocker(int guard_pid, const char *guard_pname, int time
         RkError err = {};
         ROCKER_ERR code;
         siginfo_t si = {};
+        bool via_rockerd = geteuid() != 0;  /* once: both steps must agree */
         int grace, r;
 
         lasterr_clear();
@@ -530,8 +531,8 @@ RockerResult ROCKER_stop_rocker(int guard_pid, const char *guard_pname, int time
         /* Not root: the stop goes through rockerd (the guard is root's),
          * with the pidfd taken first, so that what rockerd checked is what
          * we wait for. */
-        code = geteuid() != 0 ? guard_pidfd_open(guard_pid, guard_pname, &pidfd, &err)
-                              : guard_open(guard_pid, guard_pname, &pidfd, name, &err);
+        code = via_rockerd ? guard_pidfd_open(guard_pid, guard_pname, &pidfd, &err)
+                           : guard_open(guard_pid, guard_pname, &pidfd, name, &err);
         if (code != ROCKER_ERR_success) {
                 (void) rk_error_wrap(&err, code == ROCKER_ERR_sys ? "stop rocker %.15s (guard pid %d)"
                                                                   : "rocker %.15s (guard pid %d) is not running",
@@ -542,7 +543,7 @@ RockerResult ROCKER_stop_rocker(int guard_pid, const char *guard_pname, int time
          * StopTimeoutSec=, which is at most STOP_GRACE_MAX_MS). */
         grace = timeout_ms >= 0 && timeout_ms <= STOP_GRACE_MAX_MS ? timeout_ms : -1;
         grace_ms = grace >= 0 ? (uint64_t) grace : STOP_GRACE_MAX_MS;
-        if (geteuid() != 0) {
+        if (via_rockerd) {
                 snprintf(name, sizeof name, "%.15s", guard_pname);
                 code = rockerd_signal(guard_pid, guard_pname, SIGTERM, grace, &err);
                 if (code != ROCKER_ERR_success)
@@ -575,7 +576,7 @@ RockerResult ROCKER_stop_rocker(int guard_pid, const char *guard_pname, int time
         }
         if (r == -ETIMEDOUT) {
                 /* The guard should have ended by itself: end it. */
-                if (geteuid() != 0)
+                if (via_rockerd)
                         (void) rockerd_signal(guard_pid, name, SIGKILL, -1, &(RkError) {});
                 else
                         (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
